@@ -1,0 +1,149 @@
+package server
+
+import (
+	"reflect"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
+	"github.com/openconfig/goyang/pkg/yang"
+	"github.com/openconfig/ygot/util"
+	"github.com/openconfig/ygot/ygot"
+
+	"github.com/wirebeat/wirebeat/events"
+)
+
+// Operations of a configuration edit, as RFC 6470 reports them.
+const (
+	OpCreate  = "create"
+	OpDelete  = "delete"
+	OpReplace = "replace"
+)
+
+// diffConfig lists what changed between two configuration trees, at the
+// granularity of whole list entries and single leaves: a created binding is
+// one "create" of its entry, not one per leaf. It stops after max edits and
+// reports whether it did (max <= 0 means no limit). State nodes are ignored.
+func diffConfig(old, new ygot.GoStruct, max int) (edits []events.Edit, truncated bool) {
+	d := differ{max: max}
+	d.structs(rootSchema(), reflect.ValueOf(old), reflect.ValueOf(new), nil)
+	return d.edits, d.full
+}
+
+// configChanged reports whether two trees differ in configuration.
+func configChanged(old, new ygot.GoStruct) bool {
+	edits, _ := diffConfig(old, new, 1)
+	return len(edits) > 0
+}
+
+type differ struct {
+	max   int
+	edits []events.Edit
+	full  bool
+}
+
+func (d *differ) add(path []*gpb.PathElem, op string) {
+	if d.max > 0 && len(d.edits) >= d.max {
+		d.full = true
+		return
+	}
+	d.edits = append(d.edits, events.Edit{Path: elemsPath(path), Operation: op})
+}
+
+func (d *differ) done() bool { return d.max > 0 && len(d.edits) >= d.max }
+
+// structs compares two pointers to the same generated struct type, either
+// of which may be nil.
+func (d *differ) structs(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathElem) {
+	var st reflect.Type
+	switch {
+	case !isNil(a):
+		st = a.Elem().Type()
+	case !isNil(b):
+		st = b.Elem().Type()
+	default:
+		return
+	}
+	for i := 0; i < st.NumField() && !d.done(); i++ {
+		f := st.Field(i)
+		name, ok := f.Tag.Lookup("path")
+		if !ok {
+			continue
+		}
+		child, err := util.ChildSchema(schema, f)
+		if err != nil || child == nil || child.ReadOnly() {
+			continue
+		}
+		var fa, fb reflect.Value
+		if !isNil(a) {
+			fa = a.Elem().Field(i)
+		} else {
+			fa = reflect.Zero(f.Type)
+		}
+		if !isNil(b) {
+			fb = b.Elem().Field(i)
+		} else {
+			fb = reflect.Zero(f.Type)
+		}
+		p := append(path[:len(path):len(path)], &gpb.PathElem{Name: name})
+		switch {
+		case child.IsList() && f.Type.Kind() == reflect.Map:
+			d.lists(child, fa, fb, p)
+		case child.IsContainer():
+			d.structs(child, fa, fb, p)
+		default:
+			d.leaves(fa, fb, p)
+		}
+	}
+}
+
+func (d *differ) lists(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathElem) {
+	name := path[len(path)-1].Name
+	base := path[: len(path)-1 : len(path)-1]
+	entryPath := func(entry reflect.Value) []*gpb.PathElem {
+		return append(base, &gpb.PathElem{Name: name, Key: listKeys(entry)})
+	}
+	if !isNil(a) {
+		keys := a.MapKeys()
+		sortKeys(keys)
+		for _, k := range keys {
+			if d.done() {
+				return
+			}
+			ea := a.MapIndex(k)
+			var eb reflect.Value
+			if !isNil(b) {
+				eb = b.MapIndex(k)
+			}
+			if !eb.IsValid() || isNil(eb) {
+				d.add(entryPath(ea), OpDelete)
+				continue
+			}
+			d.structs(schema, ea, eb, entryPath(ea))
+		}
+	}
+	if !isNil(b) {
+		keys := b.MapKeys()
+		sortKeys(keys)
+		for _, k := range keys {
+			if d.done() {
+				return
+			}
+			if !isNil(a) && a.MapIndex(k).IsValid() {
+				continue
+			}
+			d.add(entryPath(b.MapIndex(k)), OpCreate)
+		}
+	}
+}
+
+func (d *differ) leaves(a, b reflect.Value, path []*gpb.PathElem) {
+	na, nb := isNil(a), isNil(b)
+	switch {
+	case na && nb:
+	case nb:
+		d.add(path, OpDelete)
+	case na:
+		d.add(path, OpCreate)
+	case !reflect.DeepEqual(a.Interface(), b.Interface()):
+		d.add(path, OpReplace)
+	}
+}

@@ -1,0 +1,147 @@
+package server
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wirebeat/wirebeat/events"
+)
+
+// ErrSlowConsumer ends a subscription whose queue overflowed: the consumer
+// did not keep up, and the hub never makes an engine wait for it.
+var ErrSlowConsumer = errors.New("subscriber too slow: event queue overflowed")
+
+// ErrHubClosed ends every subscription when the element stops.
+var ErrHubClosed = errors.New("element stopping")
+
+// Hub fans events out to subscribers, each with a bounded queue. Publish
+// never blocks: a subscriber whose queue is full is cut off with
+// ErrSlowConsumer and the others go on.
+type Hub struct {
+	mu     sync.RWMutex
+	subs   map[*Subscription]struct{}
+	closed bool
+
+	published atomic.Uint64
+	cutOff    atomic.Uint64
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub {
+	return &Hub{subs: map[*Subscription]struct{}{}}
+}
+
+// Subscription is one consumer's queue. Read C until it is closed, then Err
+// says why.
+type Subscription struct {
+	C <-chan events.Event
+
+	hub    *Hub
+	ch     chan events.Event
+	filter func(*events.Event) bool
+	once   sync.Once
+	err    atomic.Pointer[error]
+}
+
+// Subscribe registers a consumer with a queue of queueLen events. filter,
+// if not nil, selects the events it wants; it runs on the publisher's
+// goroutine and must be cheap.
+func (h *Hub) Subscribe(queueLen int, filter func(*events.Event) bool) *Subscription {
+	if queueLen < 1 {
+		queueLen = 1
+	}
+	ch := make(chan events.Event, queueLen)
+	s := &Subscription{C: ch, hub: h, ch: ch, filter: filter}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		s.end(ErrHubClosed)
+		return s
+	}
+	h.subs[s] = struct{}{}
+	return s
+}
+
+// Publish queues e for every interested subscriber. It implements
+// events.Sink.
+func (h *Hub) Publish(e events.Event) {
+	h.published.Add(1)
+	var slow []*Subscription
+	h.mu.RLock()
+	for s := range h.subs {
+		if s.filter != nil && !s.filter(&e) {
+			continue
+		}
+		select {
+		case s.ch <- e:
+		default:
+			slow = append(slow, s)
+		}
+	}
+	h.mu.RUnlock()
+	for _, s := range slow {
+		h.cutOff.Add(1)
+		h.remove(s, ErrSlowConsumer)
+	}
+}
+
+// remove unregisters s and closes its queue. Taking the write lock first
+// guarantees no Publish is sending on the channel when it closes.
+func (h *Hub) remove(s *Subscription, why error) {
+	h.mu.Lock()
+	_, present := h.subs[s]
+	delete(h.subs, s)
+	h.mu.Unlock()
+	if present {
+		s.end(why)
+	}
+}
+
+func (s *Subscription) end(why error) {
+	s.once.Do(func() {
+		s.err.Store(&why)
+		close(s.ch)
+	})
+}
+
+// Close ends the subscription; C is closed and Err returns nil.
+func (s *Subscription) Close() {
+	s.hub.remove(s, nil)
+}
+
+// Err is why C was closed: nil after Close, ErrSlowConsumer or
+// ErrHubClosed otherwise. It is nil while C is open.
+func (s *Subscription) Err() error {
+	if p := s.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Close ends every subscription with ErrHubClosed.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	subs := h.subs
+	h.subs = map[*Subscription]struct{}{}
+	h.closed = true
+	h.mu.Unlock()
+	for s := range subs {
+		s.end(ErrHubClosed)
+	}
+}
+
+// HubStats counts events published and subscribers cut off.
+type HubStats struct {
+	Published   uint64
+	CutOff      uint64
+	Subscribers int
+}
+
+// Stats returns the hub's counters.
+func (h *Hub) Stats() HubStats {
+	h.mu.RLock()
+	n := len(h.subs)
+	h.mu.RUnlock()
+	return HubStats{Published: h.published.Load(), CutOff: h.cutOff.Load(), Subscribers: n}
+}

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/openconfig/goyang/pkg/yang"
+	"github.com/openconfig/ygot/ygot"
+	"github.com/openconfig/ygot/ytypes"
+
+	"github.com/wirebeat/wirebeat/gen"
+)
+
+// rootSchema is the schema of the whole tree: ygot's fake root "device",
+// whose children are the top containers of our modules.
+func rootSchema() *yang.Entry {
+	return gen.SchemaTree["Device"]
+}
+
+// EncodeJSON renders a tree as RFC 7951 JSON with module-qualified names,
+// the format of the startup file and of JSON_IETF.
+func EncodeJSON(root *gen.Device) ([]byte, error) {
+	s, err := ygot.EmitJSON(root, &ygot.EmitJSONConfig{
+		Format:         ygot.RFC7951,
+		Indent:         "  ",
+		SkipValidation: true,
+		RFC7951Config:  &ygot.RFC7951JSONConfig{AppendModuleName: true},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode configuration: %w", err)
+	}
+	return []byte(s), nil
+}
+
+// DecodeJSON parses RFC 7951 JSON (module-qualified or not) into a new
+// tree. Unknown members are errors: a configuration that names something
+// this element does not know must not be half applied.
+func DecodeJSON(data []byte) (*gen.Device, error) {
+	root := &gen.Device{}
+	if err := gen.Unmarshal(data, root); err != nil {
+		return nil, &Error{Tag: TagInvalidValue, Message: "configuration does not match the schema: " + err.Error(), Err: err}
+	}
+	return root, nil
+}
+
+// Clone returns a deep copy of a tree.
+func Clone(root *gen.Device) (*gen.Device, error) {
+	c, err := ygot.DeepCopy(root)
+	if err != nil {
+		return nil, fmt.Errorf("copy tree: %w", err)
+	}
+	return c.(*gen.Device), nil
+}
+
+var _ = ytypes.Unmarshal // the decoder behind gen.Unmarshal

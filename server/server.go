@@ -1,0 +1,460 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
+
+	"github.com/wirebeat/wirebeat/events"
+	"github.com/wirebeat/wirebeat/gen"
+)
+
+// Datastore names a configuration datastore (RFC 6241 / RFC 8342).
+type Datastore string
+
+// The datastores of the element.
+const (
+	Running   Datastore = "running"
+	Candidate Datastore = "candidate"
+	Startup   Datastore = "startup"
+)
+
+// HistorySize is how many committed configurations are kept for rollback.
+const HistorySize = 50
+
+// editSummaryMax bounds the edits a config-change event lists; a commit of
+// 100,000 bindings is reported as a summary, not as 100,000 edits.
+const editSummaryMax = 1000
+
+// Options configure a Server.
+type Options struct {
+	// DataDir holds the startup configuration and rollback history.
+	DataDir string
+	// Subsystems receive configuration in this order and revert in the
+	// reverse order. The system subsystem of the server comes first.
+	Subsystems []Subsystem
+	// Initial, when not nil, is the configuration to start with instead of
+	// the startup file (the --config flag). Default is used when there is
+	// neither.
+	Initial []byte
+	Default []byte
+	Logger  *slog.Logger
+	// Version is reported in /system/state/version.
+	Version string
+}
+
+// Server is the element core: the datastores, the commit pipeline, locks,
+// sessions, the event hub and the subsystems. It is the Go API the NETCONF,
+// gNMI and CLI front ends share.
+type Server struct {
+	log    *slog.Logger
+	store  *store
+	hub    *Hub
+	subs   []Subsystem
+	system *systemSubsystem
+
+	// mu serializes every change of a datastore, lock or session, and
+	// the commit pipeline. Reads of running do not take it.
+	mu        sync.Mutex
+	running   atomic.Pointer[gen.Device]
+	candidate *gen.Device // nil while it equals running
+	locks     map[Datastore]uint32
+	sessions  map[uint32]*Session
+	nextSess  uint32
+	nextID    uint64
+
+	commits atomic.Uint64
+}
+
+// New opens the datadir, loads the configuration (Initial, else the startup
+// file, else Default), validates it and applies it to every subsystem. A
+// configuration that does not validate stops the element with the error:
+// starting with something other than what the operator saved would be worse.
+func New(opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	st, err := openStore(opts.DataDir, HistorySize)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		log:      opts.Logger,
+		store:    st,
+		hub:      NewHub(),
+		locks:    map[Datastore]uint32{},
+		sessions: map[uint32]*Session{},
+	}
+	s.system = newSystemSubsystem(s, opts.Version)
+	s.subs = append([]Subsystem{s.system}, opts.Subsystems...)
+	for _, sub := range s.subs {
+		sub.Attach(s.hub)
+	}
+	hist, err := st.history()
+	if err != nil {
+		return nil, err
+	}
+	if len(hist) > 0 {
+		s.nextID = hist[0].ID
+	}
+
+	data, source := opts.Initial, "--config"
+	if data == nil {
+		if data, err = st.readStartup(); err != nil {
+			return nil, fmt.Errorf("read startup configuration: %w", err)
+		}
+		source = st.startupPath()
+	}
+	if data == nil {
+		data, source = opts.Default, "built-in default"
+	}
+	cfg := &gen.Device{}
+	if len(data) > 0 {
+		if cfg, err = DecodeJSON(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+	}
+	if err := normalize(cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	s.running.Store(&gen.Device{})
+	boot := &Session{ID: 0, User: "system", Role: RoleAdmin, Transport: "system"}
+	s.mu.Lock()
+	_, err = s.commitLocked(boot, &gen.Device{}, cfg, "boot from "+source)
+	s.mu.Unlock()
+	if err != nil {
+		s.closeSubsystems()
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	s.log.Info("configuration loaded", "source", source)
+	return s, nil
+}
+
+// Hub is the event hub front ends subscribe to.
+func (s *Server) Hub() *Hub { return s.hub }
+
+// Running returns the running configuration. The tree is shared and must
+// not be modified; it is replaced, never changed, by commits.
+func (s *Server) Running() *gen.Device { return s.running.Load() }
+
+// Config returns the configuration of a datastore, read-only as Running.
+func (s *Server) Config(ds Datastore) (*gen.Device, error) {
+	switch ds {
+	case Running:
+		return s.Running(), nil
+	case Candidate:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.candidateLocked(), nil
+	case Startup:
+		data, err := s.store.readStartup()
+		if err != nil {
+			return nil, fmt.Errorf("read startup: %w", err)
+		}
+		if data == nil {
+			return &gen.Device{}, nil
+		}
+		return DecodeJSON(data)
+	}
+	return nil, Errorf(TagInvalidValue, nil, "unknown datastore %q", ds)
+}
+
+func (s *Server) candidateLocked() *gen.Device {
+	if s.candidate != nil {
+		return s.candidate
+	}
+	return s.running.Load()
+}
+
+// CandidateModified reports whether the candidate holds uncommitted changes.
+func (s *Server) CandidateModified() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.candidate != nil
+}
+
+// Edit changes datastore ds for session sess: fn receives a private copy of
+// the datastore to modify. For running the change then goes through the
+// whole commit pipeline; for candidate it is kept until Commit (types are
+// checked now, the rest at commit or Validate, as RFC 6241 allows); for
+// startup it is validated and written to disk. On any error nothing
+// changes.
+func (s *Server) Edit(sess *Session, ds Datastore, fn func(root *gen.Device) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkWritable(sess, ds); err != nil {
+		return err
+	}
+	var base *gen.Device
+	switch ds {
+	case Running:
+		base = s.running.Load()
+	case Candidate:
+		base = s.candidateLocked()
+	case Startup:
+		var err error
+		if base, err = s.Config(Startup); err != nil {
+			return err
+		}
+	default:
+		return Errorf(TagInvalidValue, nil, "unknown datastore %q", ds)
+	}
+	work, err := Clone(base)
+	if err != nil {
+		return err
+	}
+	if err := fn(work); err != nil {
+		return err
+	}
+	return s.storeLocked(sess, ds, base, work)
+}
+
+// Replace makes root the whole content of datastore ds (copy-config, gNMI
+// replace of the root). root is copied; the caller keeps it.
+func (s *Server) Replace(sess *Session, ds Datastore, root *gen.Device) error {
+	return s.Edit(sess, ds, func(work *gen.Device) error {
+		c, err := Clone(root)
+		if err != nil {
+			return err
+		}
+		*work = *c
+		return nil
+	})
+}
+
+func (s *Server) storeLocked(sess *Session, ds Datastore, base, work *gen.Device) error {
+	if err := normalize(work); err != nil {
+		return err
+	}
+	if err := authorize(sess, base, work); err != nil {
+		return err
+	}
+	switch ds {
+	case Running:
+		_, err := s.commitLocked(sess, base, work, "")
+		return err
+	case Candidate:
+		if err := validateTypes(work); err != nil {
+			return err
+		}
+		s.candidate = work
+		return nil
+	default: // Startup
+		if err := s.validateLocked(work); err != nil {
+			return err
+		}
+		data, err := EncodeJSON(work)
+		if err != nil {
+			return err
+		}
+		return s.store.writeStartup(data)
+	}
+}
+
+// Commit makes the candidate the running configuration.
+func (s *Server) Commit(sess *Session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkWritable(sess, Running); err != nil {
+		return err
+	}
+	if s.candidate == nil {
+		return nil
+	}
+	if _, err := s.commitLocked(sess, s.running.Load(), s.candidate, ""); err != nil {
+		return err
+	}
+	s.candidate = nil
+	return nil
+}
+
+// Discard drops the uncommitted changes of the candidate.
+func (s *Server) Discard(sess *Session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkWritable(sess, Candidate); err != nil {
+		return err
+	}
+	s.candidate = nil
+	return nil
+}
+
+// Validate checks the whole content of a datastore, as a commit would,
+// without applying it.
+func (s *Server) Validate(ds Datastore) error {
+	cfg, err := s.Config(ds)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.validateLocked(cfg)
+}
+
+// ValidateTree checks a configuration that is in no datastore (an inline
+// <config> of NETCONF validate).
+func (s *Server) ValidateTree(cfg *gen.Device) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.validateLocked(cfg)
+}
+
+func (s *Server) validateLocked(cfg *gen.Device) error {
+	if err := validateTree(rootSchema(), cfg); err != nil {
+		return err
+	}
+	for _, sub := range s.subs {
+		if err := sub.Validate(cfg); err != nil {
+			return fmt.Errorf("%s: %w", sub.Name(), asPathError(err))
+		}
+	}
+	return nil
+}
+
+// asPathError keeps *Error values as they are and classifies others.
+func asPathError(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Tag: TagInvalidValue, AppTag: "semantic-check", Message: err.Error(), Err: err}
+}
+
+// commitLocked is the transaction of DESIGN.md: validate, diff, apply to
+// each subsystem in order, revert those applied if one fails, persist
+// startup atomically, switch running, publish the change. It returns the
+// history ID of the new configuration (0 when nothing changed).
+func (s *Server) commitLocked(sess *Session, old, new *gen.Device, comment string) (uint64, error) {
+	if err := s.validateLocked(new); err != nil {
+		return 0, err
+	}
+	edits, truncated := diffConfig(old, new, editSummaryMax)
+	if len(edits) == 0 && s.nextID > 0 {
+		return 0, nil
+	}
+	for i, sub := range s.subs {
+		if err := sub.Apply(old, new); err != nil {
+			s.revertLocked(i, old, new)
+			return 0, &Error{Tag: TagOperationFailed, Message: fmt.Sprintf("%s could not apply the configuration: %v", sub.Name(), err), Err: err}
+		}
+	}
+	data, err := EncodeJSON(new)
+	if err == nil {
+		h := HistoryEntry{ID: s.nextID + 1, Time: time.Now().UTC(), User: sess.User, Transport: sess.Transport, Comment: comment}
+		if err = s.store.commit(h, data); err == nil {
+			s.nextID = h.ID
+		}
+	}
+	if err != nil {
+		s.revertLocked(len(s.subs), old, new)
+		return 0, &Error{Tag: TagOperationFailed, Message: "could not save the configuration; nothing was changed: " + err.Error(), Err: err}
+	}
+	s.running.Store(new)
+	s.commits.Add(1)
+	s.system.committed(time.Now())
+	s.hub.Publish(events.Event{
+		Time: time.Now(),
+		Kind: events.ConfigChange,
+		Commit: &events.Commit{
+			ID: s.nextID, User: sess.User, SessionID: sess.ID, Transport: sess.Transport,
+			Edits: edits, Truncated: truncated,
+		},
+	})
+	s.log.Info("commit", "id", s.nextID, "user", sess.User, "transport", sess.Transport, "edits", len(edits), "truncated", truncated)
+	return s.nextID, nil
+}
+
+// revertLocked puts the first n subsystems back to old after a failed
+// commit, last applied first. A subsystem that cannot go back is logged
+// loudly: running still says old, and the operator must know the engine
+// disagrees.
+func (s *Server) revertLocked(n int, old, new *gen.Device) {
+	for i := n - 1; i >= 0; i-- {
+		if err := s.subs[i].Apply(new, old); err != nil {
+			s.log.Error("revert failed: engine state differs from running", "subsystem", s.subs[i].Name(), "err", err)
+		}
+	}
+}
+
+// History lists the kept committed configurations, newest first.
+func (s *Server) History() ([]HistoryEntry, error) {
+	return s.store.history()
+}
+
+// Rollback commits the configuration of history entry id to running.
+func (s *Server) Rollback(sess *Session, id uint64) error {
+	data, err := s.store.readHistory(id)
+	if err != nil {
+		return err
+	}
+	cfg, err := DecodeJSON(data)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkWritable(sess, Running); err != nil {
+		return err
+	}
+	if err := authorize(sess, s.running.Load(), cfg); err != nil {
+		return err
+	}
+	_, err = s.commitLocked(sess, s.running.Load(), cfg, fmt.Sprintf("rollback to %d", id))
+	return err
+}
+
+// State returns a tree holding the state (config false) leaves under paths,
+// rendered by the subsystems now. Front ends merge it with a configuration
+// tree when a client asks for both.
+func (s *Server) State(paths []*gpb.Path) (*gen.Device, error) {
+	root := &gen.Device{}
+	for _, sub := range s.subs {
+		if err := sub.State(root, paths); err != nil {
+			return nil, fmt.Errorf("%s state: %w", sub.Name(), err)
+		}
+	}
+	return root, nil
+}
+
+// Close stops the subsystems and ends all subscriptions.
+func (s *Server) Close() error {
+	s.hub.Close()
+	return s.closeSubsystems()
+}
+
+func (s *Server) closeSubsystems() error {
+	var errs []error
+	for i := len(s.subs) - 1; i >= 0; i-- {
+		if c, ok := s.subs[i].(Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.subs[i].Name(), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validateTypes checks the leaves of a tree against their YANG types only;
+// references and mandatory leaves may be completed by later edits of a
+// candidate.
+func validateTypes(root *gen.Device) error {
+	return walk(rootSchema(), root, func(n *node) (bool, error) {
+		if n.schema.ReadOnly() {
+			if !isNil(n.value) {
+				return true, Errorf(TagInvalidValue, elemsPath(n.path), "%s is state (config false) and cannot be configured", n.schema.Name)
+			}
+			return true, nil
+		}
+		if (n.schema.IsLeaf() || n.schema.IsLeafList()) && !isNil(n.value) {
+			if err := validateLeaf(n); err != nil {
+				return false, err
+			}
+		}
+		return false, nil
+	})
+}

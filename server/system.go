@@ -1,0 +1,126 @@
+package server
+
+import (
+	"sync"
+	"time"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
+	"github.com/openconfig/ygot/ygot"
+
+	"github.com/wirebeat/wirebeat/events"
+	"github.com/wirebeat/wirebeat/gen"
+)
+
+// systemSubsystem owns /system: it refuses configurations that would lock
+// every administrator out and renders /system/state.
+type systemSubsystem struct {
+	srv     *Server
+	version string
+	boot    time.Time
+
+	mu         sync.Mutex
+	listen     map[string]string // front end -> address in use
+	lastCommit time.Time
+}
+
+func newSystemSubsystem(srv *Server, version string) *systemSubsystem {
+	return &systemSubsystem{srv: srv, version: version, boot: time.Now(), listen: map[string]string{}}
+}
+
+func (*systemSubsystem) Name() string                 { return "system" }
+func (*systemSubsystem) Attach(events.Sink)           {}
+func (*systemSubsystem) Apply(_, _ *gen.Device) error { return nil }
+
+// Validate refuses a configuration that has users but no administrator who
+// can log in: nobody could repair it over the management interfaces.
+func (*systemSubsystem) Validate(cfg *gen.Device) error {
+	users := usersOf(cfg)
+	if len(users) == 0 {
+		return nil
+	}
+	for _, u := range users {
+		if roleOf(u) == RoleAdmin && (u.Password != nil || len(u.AuthorizedKey) > 0) {
+			return nil
+		}
+	}
+	return Errorf(TagInvalidValue, &gpb.Path{Elem: []*gpb.PathElem{{Name: "system"}, {Name: "aaa"}, {Name: "users"}}},
+		"at least one admin user with a password or an authorized key must remain")
+}
+
+func (s *systemSubsystem) committed(t time.Time) {
+	s.mu.Lock()
+	s.lastCommit = t
+	s.mu.Unlock()
+}
+
+// SetListening records the address a front end listens on ("" when off),
+// for /system/state/listen.
+func (s *Server) SetListening(frontEnd, addr string) {
+	s.system.mu.Lock()
+	defer s.system.mu.Unlock()
+	if addr == "" {
+		delete(s.system.listen, frontEnd)
+	} else {
+		s.system.listen[frontEnd] = addr
+	}
+}
+
+func (s *systemSubsystem) State(root *gen.Device, paths []*gpb.Path) error {
+	if !pathsCover(paths, "system", "state") {
+		return nil
+	}
+	st := root.GetOrCreateSystem().GetOrCreateState()
+	st.Version = ygot.String(s.version)
+	st.BootTime = ygot.String(rfc3339(s.boot))
+	st.CurrentDatetime = ygot.String(rfc3339(time.Now()))
+	st.Commits = ygot.Uint64(s.srv.commits.Load())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.lastCommit.IsZero() {
+		st.LastCommitTime = ygot.String(rfc3339(s.lastCommit))
+	}
+	l := st.GetOrCreateListen()
+	if a, ok := s.listen["netconf"]; ok {
+		l.Netconf = ygot.String(a)
+	}
+	if a, ok := s.listen["gnmi"]; ok {
+		l.Gnmi = ygot.String(a)
+	}
+	if a, ok := s.listen["cli"]; ok {
+		l.Cli = ygot.String(a)
+	}
+	return nil
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// pathsCover reports whether any of paths selects something at or below the
+// node named by elems (all of them when paths is empty), ignoring keys and
+// treating "*" and "..." as wildcards. Subsystems use it to skip rendering
+// state nobody asked for.
+func pathsCover(paths []*gpb.Path, elems ...string) bool {
+	if len(paths) == 0 {
+		return true
+	}
+	for _, p := range paths {
+		if pathOverlaps(p, elems) {
+			return true
+		}
+	}
+	return false
+}
+
+func pathOverlaps(p *gpb.Path, elems []string) bool {
+	for i, e := range p.GetElem() {
+		if e.Name == "..." {
+			return true
+		}
+		if i >= len(elems) {
+			return true // p is below the node: the node must be rendered
+		}
+		if e.Name != "*" && e.Name != elems[i] {
+			return false
+		}
+	}
+	return true // p is the node or one of its ancestors
+}
