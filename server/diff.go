@@ -28,12 +28,6 @@ func diffConfig(old, new ygot.GoStruct, max int) (edits []events.Edit, truncated
 	return d.edits, d.full
 }
 
-// configChanged reports whether two trees differ in configuration.
-func configChanged(old, new ygot.GoStruct) bool {
-	edits, _ := diffConfig(old, new, 1)
-	return len(edits) > 0
-}
-
 type differ struct {
 	max   int
 	edits []events.Edit

@@ -5,7 +5,6 @@ import (
 
 	"github.com/openconfig/goyang/pkg/yang"
 	"github.com/openconfig/ygot/ygot"
-	"github.com/openconfig/ygot/ytypes"
 
 	"github.com/wirebeat/wirebeat/gen"
 )
@@ -50,5 +49,3 @@ func Clone(root *gen.Device) (*gen.Device, error) {
 	}
 	return c.(*gen.Device), nil
 }
-
-var _ = ytypes.Unmarshal // the decoder behind gen.Unmarshal
