@@ -2,10 +2,10 @@ package server
 
 import (
 	"reflect"
+	"sort"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/goyang/pkg/yang"
-	"github.com/openconfig/ygot/util"
 	"github.com/openconfig/ygot/ygot"
 
 	"github.com/wirebeat/wirebeat/events"
@@ -25,6 +25,10 @@ const (
 func diffConfig(old, new ygot.GoStruct, max int) (edits []events.Edit, truncated bool) {
 	d := differ{max: max}
 	d.structs(rootSchema(), reflect.ValueOf(old), reflect.ValueOf(new), nil)
+	// Maps were walked in no particular order; report in path order.
+	sort.Slice(d.edits, func(i, j int) bool {
+		return PathString(d.edits[i].Path) < PathString(d.edits[j].Path)
+	})
 	return d.edits, d.full
 }
 
@@ -56,33 +60,30 @@ func (d *differ) structs(schema *yang.Entry, a, b reflect.Value, path []*gpb.Pat
 	default:
 		return
 	}
-	for i := 0; i < st.NumField() && !d.done(); i++ {
-		f := st.Field(i)
-		name, ok := f.Tag.Lookup("path")
-		if !ok {
-			continue
+	for _, f := range fieldsOf(schema, st).fields {
+		if d.done() {
+			return
 		}
-		child, err := util.ChildSchema(schema, f)
-		if err != nil || child == nil || child.ReadOnly() {
+		if !f.config {
 			continue
 		}
 		var fa, fb reflect.Value
 		if !isNil(a) {
-			fa = a.Elem().Field(i)
+			fa = a.Elem().Field(f.index)
 		} else {
-			fa = reflect.Zero(f.Type)
+			fa = reflect.Zero(st.Field(f.index).Type)
 		}
 		if !isNil(b) {
-			fb = b.Elem().Field(i)
+			fb = b.Elem().Field(f.index)
 		} else {
-			fb = reflect.Zero(f.Type)
+			fb = reflect.Zero(st.Field(f.index).Type)
 		}
-		p := append(path[:len(path):len(path)], &gpb.PathElem{Name: name})
-		switch {
-		case child.IsList() && f.Type.Kind() == reflect.Map:
-			d.lists(child, fa, fb, p)
-		case child.IsContainer():
-			d.structs(child, fa, fb, p)
+		p := append(path[:len(path):len(path)], &gpb.PathElem{Name: f.name})
+		switch f.kind {
+		case fieldListMap:
+			d.lists(f.schema, fa, fb, p)
+		case fieldContainer:
+			d.structs(f.schema, fa, fb, p)
 		default:
 			d.leaves(fa, fb, p)
 		}
@@ -96,35 +97,26 @@ func (d *differ) lists(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathE
 		return append(base, &gpb.PathElem{Name: name, Key: listKeys(entry)})
 	}
 	if !isNil(a) {
-		keys := a.MapKeys()
-		sortKeys(keys)
-		for _, k := range keys {
-			if d.done() {
-				return
-			}
-			ea := a.MapIndex(k)
+		for it := a.MapRange(); it.Next() && !d.done(); {
+			ea := it.Value()
 			var eb reflect.Value
 			if !isNil(b) {
-				eb = b.MapIndex(k)
+				eb = b.MapIndex(it.Key())
 			}
-			if !eb.IsValid() || isNil(eb) {
+			switch {
+			case !eb.IsValid() || isNil(eb):
 				d.add(entryPath(ea), OpDelete)
-				continue
+			case !reflect.DeepEqual(ea.Interface(), eb.Interface()):
+				d.structs(schema, ea, eb, entryPath(ea))
 			}
-			d.structs(schema, ea, eb, entryPath(ea))
 		}
 	}
 	if !isNil(b) {
-		keys := b.MapKeys()
-		sortKeys(keys)
-		for _, k := range keys {
-			if d.done() {
-				return
-			}
-			if !isNil(a) && a.MapIndex(k).IsValid() {
+		for it := b.MapRange(); it.Next() && !d.done(); {
+			if !isNil(a) && a.MapIndex(it.Key()).IsValid() {
 				continue
 			}
-			d.add(entryPath(b.MapIndex(k)), OpCreate)
+			d.add(entryPath(it.Value()), OpCreate)
 		}
 	}
 }

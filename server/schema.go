@@ -15,21 +15,6 @@ func rootSchema() *yang.Entry {
 	return gen.SchemaTree["Device"]
 }
 
-// EncodeJSON renders a tree as RFC 7951 JSON with module-qualified names,
-// the format of the startup file and of JSON_IETF.
-func EncodeJSON(root *gen.Device) ([]byte, error) {
-	s, err := ygot.EmitJSON(root, &ygot.EmitJSONConfig{
-		Format:         ygot.RFC7951,
-		Indent:         "  ",
-		SkipValidation: true,
-		RFC7951Config:  &ygot.RFC7951JSONConfig{AppendModuleName: true},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encode configuration: %w", err)
-	}
-	return []byte(s), nil
-}
-
 // DecodeJSON parses RFC 7951 JSON (module-qualified or not) into a new
 // tree. Unknown members are errors: a configuration that names something
 // this element does not know must not be half applied.

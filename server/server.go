@@ -119,7 +119,7 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("%s: %w", source, err)
 		}
 	}
-	if err := normalize(cfg); err != nil {
+	if err := normalize(cfg, nil); err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
 	s.running.Store(&gen.Device{})
@@ -228,7 +228,7 @@ func (s *Server) Replace(sess *Session, ds Datastore, root *gen.Device) error {
 }
 
 func (s *Server) storeLocked(sess *Session, ds Datastore, base, work *gen.Device) error {
-	if err := normalize(work); err != nil {
+	if err := normalize(work, base); err != nil {
 		return err
 	}
 	if err := authorize(sess, base, work); err != nil {
@@ -305,7 +305,9 @@ func (s *Server) ValidateTree(cfg *gen.Device) error {
 }
 
 func (s *Server) validateLocked(cfg *gen.Device) error {
-	if err := validateTree(rootSchema(), cfg); err != nil {
+	// Running passed these checks when it was committed: what equals it
+	// need not be checked again.
+	if err := validateTree(rootSchema(), cfg, s.running.Load()); err != nil {
 		return err
 	}
 	for _, sub := range s.subs {
@@ -443,10 +445,10 @@ func (s *Server) closeSubsystems() error {
 // references and mandatory leaves may be completed by later edits of a
 // candidate.
 func validateTypes(root *gen.Device) error {
-	return walk(rootSchema(), root, func(n *node) (bool, error) {
+	return walk(rootSchema(), root, nil, func(n *node) (bool, error) {
 		if n.schema.ReadOnly() {
 			if !isNil(n.value) {
-				return true, Errorf(TagInvalidValue, elemsPath(n.path), "%s is state (config false) and cannot be configured", n.schema.Name)
+				return true, Errorf(TagInvalidValue, n.fullPath(), "%s is state (config false) and cannot be configured", n.schema.Name)
 			}
 			return true, nil
 		}

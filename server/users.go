@@ -38,11 +38,14 @@ func HashPassword(clear string) (string, error) {
 // passwords become hashes before the tree is stored anywhere, so that no
 // read path can return them, and IPv6 addresses take their canonical RFC
 // 5952 text so that one address is one list key.
-func normalize(root *gen.Device) error {
+//
+// base is the tree root was edited from; its list entries are already in
+// that form, and the equal ones are skipped.
+func normalize(root, base *gen.Device) error {
 	if err := hashPasswords(root); err != nil {
 		return err
 	}
-	return canonicalizeAddresses(root)
+	return canonicalizeAddresses(root, base)
 }
 
 func hashPasswords(root *gen.Device) error {
@@ -80,10 +83,10 @@ func userPath(name string, leaf ...string) *gpb.Path {
 
 // canonicalizeAddresses rewrites IPv6 address and prefix leaves to their
 // canonical text, re-keying list entries whose key changed.
-func canonicalizeAddresses(root *gen.Device) error {
+func canonicalizeAddresses(root, base *gen.Device) error {
 	var rekey []reflect.Value // maps holding an entry whose key changed
-	err := walk(rootSchema(), root, func(n *node) (bool, error) {
-		if n.schema.ReadOnly() {
+	err := walk(rootSchema(), root, base, func(n *node) (bool, error) {
+		if n.schema.ReadOnly() || (n.schema.IsList() && n.unchanged()) {
 			return true, nil
 		}
 		if !(n.schema.IsLeaf() || n.schema.IsLeafList()) || isNil(n.value) || n.schema.Type == nil {

@@ -7,10 +7,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/goyang/pkg/yang"
-	"github.com/openconfig/ygot/util"
 	"github.com/openconfig/ygot/ygot"
 	"github.com/openconfig/ygot/ytypes"
 )
@@ -21,26 +21,36 @@ import (
 // min/max-elements and address syntax. It stops at the first error: a
 // commit is refused as a whole, and one precise error is what a client can
 // act on.
-func validateTree(schema *yang.Entry, root ygot.GoStruct) error {
+//
+// old, when not nil, is a configuration that passed these checks (running):
+// list entries equal to their counterpart in old are not checked again,
+// except for the leafrefs they hold, whose targets may have gone. A one-leaf
+// commit next to a million bindings then costs a comparison per binding.
+func validateTree(schema *yang.Entry, root, old ygot.GoStruct) error {
 	lr := &leafrefIndex{cache: map[string]map[string]bool{}}
-	return walk(schema, root, func(n *node) (bool, error) {
+	return walk(schema, root, old, func(n *node) (bool, error) {
 		if n.schema.ReadOnly() {
 			if !isNil(n.value) {
-				return true, Errorf(TagInvalidValue, elemsPath(n.path), "%s is state (config false) and cannot be configured", n.schema.Name)
+				return true, Errorf(TagInvalidValue, n.fullPath(), "%s is state (config false) and cannot be configured", n.schema.Name)
 			}
 			return true, nil
 		}
 		switch {
+		case n.schema.IsList() && n.value.Kind() == reflect.Ptr && n.unchanged():
+			if !hasLeafref(n.schema) {
+				return true, nil
+			}
+			return true, lr.checkBelow(n)
 		case n.schema.IsList() || n.schema.IsContainer():
 			if isNil(n.value) {
 				// A non-presence container that is absent still holds
 				// its mandatory leaves when its parent exists.
-				if n.schema.IsContainer() && n.schema.Annotation["presence"] == nil && !isPresence(n.schema) {
-					return true, missingMandatory(n.schema, n.path)
+				if n.schema.IsContainer() && !isPresence(n.schema) {
+					return true, missingMandatory(n.schema, n.fullPath().Elem)
 				}
 				return true, nil
 			}
-			return false, checkMandatory(n.schema, n.value, n.path)
+			return false, checkMandatory(n)
 		case n.schema.IsLeaf() || n.schema.IsLeafList():
 			if isNil(n.value) {
 				return false, nil
@@ -48,7 +58,7 @@ func validateTree(schema *yang.Entry, root ygot.GoStruct) error {
 			if err := validateLeaf(n); err != nil {
 				return false, err
 			}
-			return false, lr.check(n, elemsPath(n.path))
+			return false, lr.check(n)
 		}
 		return false, nil
 	})
@@ -77,18 +87,13 @@ func isNil(v reflect.Value) bool {
 // checkMandatory reports the first mandatory leaf of the container or list
 // entry v that is missing. Mandatory leaves of absent non-presence child
 // containers are found when walk reaches those children.
-func checkMandatory(schema *yang.Entry, v reflect.Value, path []*gpb.PathElem) error {
-	sv := v.Elem()
-	st := sv.Type()
-	for i := 0; i < st.NumField(); i++ {
-		f := st.Field(i)
-		child, err := util.ChildSchema(schema, f)
-		if err != nil || child == nil || child.ReadOnly() {
-			continue
-		}
-		if child.IsLeaf() && child.Mandatory == yang.TSTrue && isNil(sv.Field(i)) {
-			return Errorf(TagDataMissing, elemsPath(append(path[:len(path):len(path)], &gpb.PathElem{Name: child.Name})),
-				"mandatory leaf %s is missing", child.Name)
+func checkMandatory(n *node) error {
+	sv := n.value.Elem()
+	for _, f := range fieldsOf(n.schema, sv.Type()).fields {
+		if f.kind == fieldLeaf && f.config && f.schema.Mandatory == yang.TSTrue && isNil(sv.Field(f.index)) {
+			path := n.fullPath().Elem
+			return Errorf(TagDataMissing, elemsPath(append(path, &gpb.PathElem{Name: f.name})),
+				"mandatory leaf %s is missing", f.name)
 		}
 	}
 	return nil
@@ -136,19 +141,23 @@ func cleanYtypesError(err error) string {
 
 // validateLeaf checks one present leaf or leaf-list against its type.
 func validateLeaf(n *node) error {
-	path := elemsPath(n.path)
 	if errs := ytypes.Validate(n.schema, n.value.Interface()); errs != nil {
-		return &Error{Tag: TagInvalidValue, Path: path, Message: cleanYtypesError(errs[0]), Err: errs[0]}
+		return &Error{Tag: TagInvalidValue, Path: n.fullPath(), Message: cleanYtypesError(errs[0]), Err: errs[0]}
 	}
-	return checkLeafSyntax(n, path)
+	return checkLeafSyntax(n)
 }
 
 // Address typedefs of wirebeat-types whose full syntax the YANG pattern
 // cannot express; they are parsed here.
-func checkLeafSyntax(n *node, path *gpb.Path) error {
+func checkLeafSyntax(n *node) error {
+	switch n.schema.Type.Name {
+	case "ipv4-address", "ipv6-address", "ip-address", "ipv4-prefix", "ipv6-prefix", "ip-prefix":
+	default:
+		return nil
+	}
 	for _, s := range leafStrings(n.value) {
 		if err := checkAddrType(n.schema.Type, s); err != nil {
-			return Errorf(TagInvalidValue, path, "%q: %v", s, err)
+			return Errorf(TagInvalidValue, n.fullPath(), "%q: %v", s, err)
 		}
 	}
 	return nil
@@ -228,14 +237,14 @@ type leafrefIndex struct {
 	cache map[string]map[string]bool
 }
 
-func (lr *leafrefIndex) check(n *node, path *gpb.Path) error {
+func (lr *leafrefIndex) check(n *node) error {
 	t := n.schema.Type
 	if t == nil || t.Kind != yang.Yleafref || !requireInstance(t) {
 		return nil
 	}
 	start, names, err := leafrefStart(t.Path, n.parents)
 	if err != nil {
-		return Errorf(TagOperationFailed, path, "leafref %s: %v", t.Path, err)
+		return Errorf(TagOperationFailed, n.fullPath(), "leafref %s: %v", t.Path, err)
 	}
 	key := fmt.Sprintf("%p|%s", start.Interface(), strings.Join(names, "/"))
 	set, ok := lr.cache[key]
@@ -246,7 +255,7 @@ func (lr *leafrefIndex) check(n *node, path *gpb.Path) error {
 	}
 	for _, s := range leafStrings(n.value) {
 		if !set[s] {
-			return &Error{Tag: TagDataMissing, AppTag: "instance-required", Path: path,
+			return &Error{Tag: TagDataMissing, AppTag: "instance-required", Path: n.fullPath(),
 				Message: fmt.Sprintf("%q refers to %s, which does not exist", s, t.Path)}
 		}
 	}
@@ -323,12 +332,38 @@ func collectLeaf(v reflect.Value, names []string, set map[string]bool) {
 	if v.Kind() != reflect.Ptr || v.Elem().Kind() != reflect.Struct {
 		return
 	}
-	sv := v.Elem()
-	st := sv.Type()
-	for i := 0; i < st.NumField(); i++ {
-		if tag, _ := st.Field(i).Tag.Lookup("path"); tag == names[0] {
-			collectLeaf(sv.Field(i), names[1:], set)
-			return
-		}
+	if i, ok := tagIndex(v.Elem().Type())[names[0]]; ok {
+		collectLeaf(v.Elem().Field(i), names[1:], set)
 	}
 }
+
+// checkBelow checks the leafrefs inside an unchanged list entry.
+func (lr *leafrefIndex) checkBelow(n *node) error {
+	parents := append(n.parents[:len(n.parents):len(n.parents)], n.value)
+	return walkStruct(n.schema, n.value, reflect.Value{}, n.path, parents, func(c *node) (bool, error) {
+		if c.schema.ReadOnly() || ((c.schema.IsList() || c.schema.IsContainer()) && !hasLeafref(c.schema)) {
+			return true, nil
+		}
+		if (c.schema.IsLeaf() || c.schema.IsLeafList()) && !isNil(c.value) {
+			return false, lr.check(c)
+		}
+		return false, nil
+	})
+}
+
+// tagIndex maps the path tags of a generated struct type to field indexes.
+func tagIndex(t reflect.Type) map[string]int {
+	if m, ok := tagIndexes.Load(t); ok {
+		return m.(map[string]int)
+	}
+	m := map[string]int{}
+	for i := 0; i < t.NumField(); i++ {
+		if tag, ok := t.Field(i).Tag.Lookup("path"); ok {
+			m[tag] = i
+		}
+	}
+	tagIndexes.Store(t, m)
+	return m
+}
+
+var tagIndexes sync.Map // reflect.Type -> map[string]int

@@ -1,13 +1,13 @@
 package server
 
 import (
+	"encoding/binary"
 	"fmt"
 	"reflect"
 	"sort"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/goyang/pkg/yang"
-	"github.com/openconfig/ygot/util"
 	"github.com/openconfig/ygot/ygot"
 )
 
@@ -17,70 +17,87 @@ type node struct {
 	path   []*gpb.PathElem // keyed path from the root
 	schema *yang.Entry
 	value  reflect.Value // the struct field (pointer, map, slice, enum or union)
+	// old is the same node in the tree walked alongside (the running
+	// configuration a candidate is compared with); invalid when that tree
+	// lacks it or none was given.
+	old reflect.Value
 	// parents are the enclosing containers and list entries, outermost
 	// first, as pointers to generated structs. Leafref resolution climbs
 	// them for relative paths.
 	parents []reflect.Value
 }
 
-// walkFunc sees every node. Returning skip for a container or list stops
-// the descent into it.
+// unchanged reports whether a list entry is equal in the old tree, so that
+// the checks of its own content, which passed when old was committed, need
+// not run again.
+func (n *node) unchanged() bool {
+	return n.old.IsValid() && !isNil(n.old) && reflect.DeepEqual(n.old.Interface(), n.value.Interface())
+}
+
+// walkFunc sees every node. Returning skip for a container or list entry
+// stops the descent into it.
 type walkFunc func(n *node) (skip bool, err error)
 
 // walk visits the data nodes of the generated struct s, whose schema is
-// schema, depth first in schema order (map entries sorted by key), so that
-// the first error found is the same on every run.
-func walk(schema *yang.Entry, s ygot.GoStruct, fn walkFunc) error {
+// schema, depth first; list entries come in map order, which is cheaper than
+// sorting a million keys for a walk that usually finds nothing. When old is
+// not nil each node also carries its counterpart in old.
+func walk(schema *yang.Entry, s, old ygot.GoStruct, fn walkFunc) error {
 	v := reflect.ValueOf(s)
-	return walkStruct(schema, v, nil, []reflect.Value{v}, fn)
+	var ov reflect.Value
+	if old != nil {
+		ov = reflect.ValueOf(old)
+	}
+	return walkStruct(schema, v, ov, nil, []reflect.Value{v}, fn)
 }
 
-func walkStruct(schema *yang.Entry, v reflect.Value, path []*gpb.PathElem, parents []reflect.Value, fn walkFunc) error {
+func walkStruct(schema *yang.Entry, v, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, fn walkFunc) error {
 	sv := v.Elem()
-	st := sv.Type()
-	for i := 0; i < st.NumField(); i++ {
-		f := st.Field(i)
-		name, ok := f.Tag.Lookup("path")
-		if !ok {
-			continue
+	hasOld := old.IsValid() && !old.IsNil()
+	for _, f := range fieldsOf(schema, sv.Type()).fields {
+		var of reflect.Value
+		if hasOld {
+			of = old.Elem().Field(f.index)
 		}
-		child, err := util.ChildSchema(schema, f)
-		if err != nil || child == nil {
-			return fmt.Errorf("schema of %s has no child %q", schema.Name, name)
-		}
-		if err := walkField(child, sv.Field(i), append(path, &gpb.PathElem{Name: name}), parents, fn); err != nil {
+		p := append(path[:len(path):len(path)], &gpb.PathElem{Name: f.name})
+		if err := walkField(&f, sv.Field(f.index), of, p, parents, fn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func walkField(schema *yang.Entry, fv reflect.Value, path []*gpb.PathElem, parents []reflect.Value, fn walkFunc) error {
-	path = path[:len(path):len(path)] // appends below must not share storage
-	switch {
-	case schema.IsList() && fv.Kind() == reflect.Map:
+func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, fn walkFunc) error {
+	schema := f.schema
+	inner := append(parents[:len(parents):len(parents)], reflect.Value{})
+	switch f.kind {
+	case fieldListMap:
 		if fv.IsNil() {
 			return nil
 		}
-		keys := fv.MapKeys()
-		sortKeys(keys)
-		for _, k := range keys {
-			entry := fv.MapIndex(k)
-			elem := &gpb.PathElem{Name: path[len(path)-1].Name, Key: listKeys(entry)}
+		hasOld := old.IsValid() && !old.IsNil()
+		for it := fv.MapRange(); it.Next(); {
+			entry := it.Value()
+			var oe reflect.Value
+			if hasOld {
+				oe = old.MapIndex(it.Key())
+			}
+			elem := &gpb.PathElem{Name: f.name, Key: pendingKeys}
 			p := append(path[:len(path)-1:len(path)-1], elem)
-			n := &node{path: p, schema: schema, value: entry, parents: parents}
+			n := &node{path: p, schema: schema, value: entry, old: oe, parents: parents}
 			skip, err := fn(n)
 			if err != nil {
 				return err
 			}
 			if !skip {
-				if err := walkStruct(schema, entry, p, append(parents[:len(parents):len(parents)], entry), fn); err != nil {
+				inner[len(inner)-1] = entry
+				if err := walkStruct(schema, entry, oe, p, inner, fn); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
-	case schema.IsList() && fv.Kind() == reflect.Slice:
+	case fieldListSlice:
 		for i := 0; i < fv.Len(); i++ {
 			entry := fv.Index(i)
 			n := &node{path: path, schema: schema, value: entry, parents: parents}
@@ -89,21 +106,23 @@ func walkField(schema *yang.Entry, fv reflect.Value, path []*gpb.PathElem, paren
 				return err
 			}
 			if !skip {
-				if err := walkStruct(schema, entry, path, append(parents[:len(parents):len(parents)], entry), fn); err != nil {
+				inner[len(inner)-1] = entry
+				if err := walkStruct(schema, entry, reflect.Value{}, path, inner, fn); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
-	case schema.IsContainer():
-		n := &node{path: path, schema: schema, value: fv, parents: parents}
+	case fieldContainer:
+		n := &node{path: path, schema: schema, value: fv, old: old, parents: parents}
 		skip, err := fn(n)
 		if err != nil || skip || fv.IsNil() {
 			return err
 		}
-		return walkStruct(schema, fv, path, append(parents[:len(parents):len(parents)], fv), fn)
+		inner[len(inner)-1] = fv
+		return walkStruct(schema, fv, old, path, inner, fn)
 	default:
-		_, err := fn(&node{path: path, schema: schema, value: fv, parents: parents})
+		_, err := fn(&node{path: path, schema: schema, value: fv, old: old, parents: parents})
 		return err
 	}
 }
@@ -129,33 +148,52 @@ func listKeys(entry reflect.Value) map[string]string {
 	return keys
 }
 
-// sortKeys orders map keys for a deterministic walk: by their printed form,
-// numbers numerically.
+// sortKeys orders map keys for deterministic output: strings and numbers
+// in their natural order, multi-key structs field by field. Each key is
+// turned once into a byte string that sorts the same way, so sorting a
+// million keys does not go through reflection a million times log n.
 func sortKeys(keys []reflect.Value) {
-	sort.Slice(keys, func(i, j int) bool { return lessKey(keys[i], keys[j]) })
+	type sortable struct {
+		k reflect.Value
+		b string
+	}
+	items := make([]sortable, len(keys))
+	var buf []byte
+	for i, k := range keys {
+		buf = appendSortKey(buf[:0], k)
+		items[i] = sortable{k, string(buf)}
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].b < items[j].b })
+	for i := range items {
+		keys[i] = items[i].k
+	}
 }
 
-func lessKey(a, b reflect.Value) bool {
-	switch a.Kind() {
+func appendSortKey(b []byte, v reflect.Value) []byte {
+	switch v.Kind() {
 	case reflect.String:
-		return a.String() < b.String()
+		return append(append(b, v.String()...), 0)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return a.Int() < b.Int()
+		return binary.BigEndian.AppendUint64(b, uint64(v.Int())^(1<<63))
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return a.Uint() < b.Uint()
-	case reflect.Struct:
-		for i := 0; i < a.NumField(); i++ {
-			fa, fb := a.Field(i), b.Field(i)
-			if lessKey(fa, fb) {
-				return true
-			}
-			if lessKey(fb, fa) {
-				return false
-			}
+		return binary.BigEndian.AppendUint64(b, v.Uint())
+	case reflect.Bool:
+		if v.Bool() {
+			return append(b, 1)
 		}
-		return false
+		return append(b, 0)
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			b = appendSortKey(b, v.Field(i))
+		}
+		return b
+	case reflect.Ptr, reflect.Interface:
+		if v.IsNil() {
+			return append(b, 0)
+		}
+		return appendSortKey(b, v.Elem())
 	}
-	return fmt.Sprint(a.Interface()) < fmt.Sprint(b.Interface())
+	return append(append(b, fmt.Sprint(v.Interface())...), 0)
 }
 
 // PathString renders a gNMI path as /a/b[k=v]/c, the form error messages
@@ -173,4 +211,31 @@ func PathString(p *gpb.Path) string {
 
 func elemsPath(elems []*gpb.PathElem) *gpb.Path {
 	return &gpb.Path{Elem: elems}
+}
+
+// pendingKeys marks the path element of a list entry whose keys walk has
+// not rendered yet: rendering them for every entry of a large list costs
+// more than the walk itself, and they are needed only to report an error.
+var pendingKeys = map[string]string{}
+
+// fullPath returns the node's path with the keys of its list entries
+// filled in, from the entries among its parents.
+func (n *node) fullPath() *gpb.Path {
+	out := make([]*gpb.PathElem, len(n.path))
+	for i, e := range n.path {
+		if !isPending(e.Key) {
+			out[i] = e
+			continue
+		}
+		holder := n.value
+		if i+1 < len(n.parents) {
+			holder = n.parents[i+1]
+		}
+		out[i] = &gpb.PathElem{Name: e.Name, Key: listKeys(holder)}
+	}
+	return &gpb.Path{Elem: out}
+}
+
+func isPending(m map[string]string) bool {
+	return m != nil && reflect.ValueOf(m).UnsafePointer() == reflect.ValueOf(pendingKeys).UnsafePointer()
 }

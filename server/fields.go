@@ -1,0 +1,104 @@
+package server
+
+import (
+	"reflect"
+	"sync"
+
+	"github.com/openconfig/goyang/pkg/yang"
+	"github.com/openconfig/ygot/util"
+)
+
+// fieldKind says how a generated struct field holds its data node.
+type fieldKind uint8
+
+const (
+	fieldContainer fieldKind = iota + 1 // *Struct
+	fieldListMap                        // map[Key]*Struct
+	fieldListSlice                      // []*Struct (keyless list)
+	fieldLeaf                           // pointer, enum, union
+	fieldLeafList                       // slice of scalars
+)
+
+// fieldInfo describes one data field of a generated struct: found once per
+// struct type, so walking a million list entries does not look schemas up
+// a million times.
+type fieldInfo struct {
+	index  int
+	name   string // the YANG node name (path tag)
+	module string // the module defining the node (module tag)
+	schema *yang.Entry
+	kind   fieldKind
+	config bool // false for config-false nodes
+}
+
+type structInfo struct {
+	fields []fieldInfo
+	byName map[string]int // name -> position in fields
+}
+
+type structKey struct {
+	t      reflect.Type
+	schema *yang.Entry
+}
+
+var structInfos sync.Map // structKey -> *structInfo
+
+// fieldsOf returns the data fields of struct type t (not a pointer) whose
+// schema is schema, in declaration order.
+func fieldsOf(schema *yang.Entry, t reflect.Type) *structInfo {
+	key := structKey{t, schema}
+	if si, ok := structInfos.Load(key); ok {
+		return si.(*structInfo)
+	}
+	si := &structInfo{byName: map[string]int{}}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, ok := f.Tag.Lookup("path")
+		if !ok {
+			continue
+		}
+		child, err := util.ChildSchema(schema, f)
+		if err != nil || child == nil {
+			continue
+		}
+		fi := fieldInfo{index: i, name: name, module: f.Tag.Get("module"), schema: child, config: !child.ReadOnly()}
+		switch {
+		case child.IsList() && f.Type.Kind() == reflect.Map:
+			fi.kind = fieldListMap
+		case child.IsList():
+			fi.kind = fieldListSlice
+		case child.IsContainer():
+			fi.kind = fieldContainer
+		case child.IsLeafList():
+			fi.kind = fieldLeafList
+		default:
+			fi.kind = fieldLeaf
+		}
+		si.byName[name] = len(si.fields)
+		si.fields = append(si.fields, fi)
+	}
+	structInfos.Store(key, si)
+	return si
+}
+
+// hasLeafref reports whether the subtree of schema holds a leafref that
+// must point at an existing instance; unchanged list entries without one
+// need no validation at all.
+func hasLeafref(schema *yang.Entry) bool {
+	if v, ok := leafrefSubtrees.Load(schema); ok {
+		return v.(bool)
+	}
+	found := false
+	if schema.Type != nil && schema.Type.Kind == yang.Yleafref && !schema.Type.OptionalInstance {
+		found = true
+	}
+	for _, c := range schema.Dir {
+		if !found && hasLeafref(c) {
+			found = true
+		}
+	}
+	leafrefSubtrees.Store(schema, found)
+	return found
+}
+
+var leafrefSubtrees sync.Map // *yang.Entry -> bool
