@@ -52,8 +52,14 @@ test: deps lint
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
 
+# Every decoder of network bytes has a fuzz target; each runs FUZZTIME.
+FUZZ_TARGETS := ./bfd:FuzzDecode
+FUZZTIME ?= 30s
 fuzz:
-	@echo "no fuzz targets yet: the packet decoders arrive with the engine issues"
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $$t"; \
+	  $(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 clean:
 	rm -f wirebeat test.log

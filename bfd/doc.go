@@ -4,5 +4,8 @@
 // inside DS-Lite softwires. Its core knows nothing of YANG; one adapter file
 // maps /bfd of the generated tree to engine configuration and back.
 //
-// Not written yet: the BFD engine issue fills it.
+// Written so far: the Control packet codec (Packet, with the packet-only
+// reception checks of RFC 5880 section 6.8.6 and the stability extension's
+// Null-Authentication section) and keyed MD5/SHA1 signing and verification.
+// The state machine, transports and the rest are still to come.
 package bfd

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/ygot/ygot"
 
 	"github.com/wirebeat/wirebeat/gen"
@@ -77,6 +78,37 @@ func BenchmarkSmallCommit(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := s.Edit(admin, Running, setProfile("p", uint8(i%200+1))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A one-leaf commit through a transaction while 100,000 bindings are
+// configured: what a NETCONF or gNMI edit of one leaf costs the core.
+func BenchmarkSmallTxCommitWith100kBindings(b *testing.B) {
+	s, err := New(Options{DataDir: b.TempDir(), Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Edit(admin, Running, func(root *gen.Device) error {
+		addBindings(root, 100_000)
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	path := &gpb.Path{Elem: []*gpb.PathElem{{Name: "softwire"}, {Name: "lwaftr"}, {Name: "binding-table"},
+		{Name: "softwire", Key: map[string]string{"ipv4": "10.0.0.1", "psid": "5"}}}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.EditTx(admin, Running, func(tx *Tx) error {
+			n, err := tx.Get(path, false)
+			if err != nil {
+				return err
+			}
+			n.(*gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire).B4Ipv6 = ygot.String(fmt.Sprintf("2001:db8::%x", i))
+			return nil
+		}); err != nil {
 			b.Fatal(err)
 		}
 	}

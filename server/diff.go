@@ -51,6 +51,9 @@ func (d *differ) done() bool { return d.max > 0 && len(d.edits) >= d.max }
 // structs compares two pointers to the same generated struct type, either
 // of which may be nil.
 func (d *differ) structs(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathElem) {
+	if !isNil(a) && !isNil(b) && a.Pointer() == b.Pointer() {
+		return // shared by a transaction: unchanged
+	}
 	var st reflect.Type
 	switch {
 	case !isNil(a):

@@ -24,6 +24,10 @@ import (
 // bindings.
 func EncodeJSON(root *gen.Device) ([]byte, error) {
 	e := jsonEncoder{buf: make([]byte, 0, 4096)}
+	return e.encode(root)
+}
+
+func (e *jsonEncoder) encode(root *gen.Device) ([]byte, error) {
 	if err := e.object(rootSchema(), reflect.ValueOf(root), "", 0); err != nil {
 		return nil, fmt.Errorf("encode configuration: %w", err)
 	}
@@ -35,6 +39,30 @@ func EncodeJSON(root *gen.Device) ([]byte, error) {
 
 type jsonEncoder struct {
 	buf []byte
+	// prev holds the text of list entries from the last encoding, keyed by
+	// entry pointer; next collects it for this one. Configuration trees are
+	// never modified once stored and a transaction shares the entries it
+	// did not touch, so an entry with the same pointer has the same text.
+	prev, next map[any][]byte
+}
+
+// entryCache lets successive encodings of configurations that share list
+// entries reuse the text of those entries: saving a commit of one leaf next
+// to a million bindings then costs a copy of bytes, not a million encodings.
+type entryCache struct {
+	entries map[any][]byte
+	size    int
+}
+
+// encode renders root, reusing and then replacing the cached entries.
+func (c *entryCache) encode(root *gen.Device) ([]byte, error) {
+	e := jsonEncoder{buf: make([]byte, 0, c.size+4096), prev: c.entries, next: map[any][]byte{}}
+	out, err := e.encode(root)
+	if err != nil {
+		return nil, err
+	}
+	c.entries, c.size = e.next, len(out)
+	return out, nil
 }
 
 func (e *jsonEncoder) indent(depth int) {
@@ -108,15 +136,14 @@ func (e *jsonEncoder) listMap(schema *yang.Entry, m reflect.Value, module string
 	if m.Len() == 0 {
 		return nil
 	}
-	keys := m.MapKeys()
-	sortKeys(keys)
+	entries := sortedEntries(m)
 	e.buf = append(e.buf, '[')
-	for i, k := range keys {
+	for i, v := range entries {
 		if i > 0 {
 			e.buf = append(e.buf, ',')
 		}
 		e.indent(depth + 1)
-		if err := e.entry(schema, m.MapIndex(k), module, depth+1); err != nil {
+		if err := e.entry(schema, v, module, depth+1); err != nil {
 			return err
 		}
 	}
@@ -146,12 +173,24 @@ func (e *jsonEncoder) listSlice(schema *yang.Entry, s reflect.Value, module stri
 
 // entry writes a list entry; it always has its keys, so it is never empty.
 func (e *jsonEncoder) entry(schema *yang.Entry, v reflect.Value, module string, depth int) error {
+	var key any
+	if e.next != nil && v.Kind() == reflect.Ptr {
+		key = v.Interface()
+		if text, ok := e.prev[key]; ok {
+			e.buf = append(e.buf, text...)
+			e.next[key] = text
+			return nil
+		}
+	}
 	before := len(e.buf)
 	if err := e.object(schema, v, module, depth); err != nil {
 		return err
 	}
 	if len(e.buf) == before {
 		e.buf = append(e.buf, "{}"...)
+	}
+	if key != nil {
+		e.next[key] = append([]byte(nil), e.buf[before:]...)
 	}
 	return nil
 }

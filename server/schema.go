@@ -1,10 +1,9 @@
 package server
 
 import (
-	"fmt"
+	"reflect"
 
 	"github.com/openconfig/goyang/pkg/yang"
-	"github.com/openconfig/ygot/ygot"
 
 	"github.com/wirebeat/wirebeat/gen"
 )
@@ -28,9 +27,5 @@ func DecodeJSON(data []byte) (*gen.Device, error) {
 
 // Clone returns a deep copy of a tree.
 func Clone(root *gen.Device) (*gen.Device, error) {
-	c, err := ygot.DeepCopy(root)
-	if err != nil {
-		return nil, fmt.Errorf("copy tree: %w", err)
-	}
-	return c.(*gen.Device), nil
+	return deepCopy(reflect.ValueOf(root), nil).Interface().(*gen.Device), nil
 }

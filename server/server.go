@@ -67,6 +67,7 @@ type Server struct {
 	sessions  map[uint32]*Session
 	nextSess  uint32
 	nextID    uint64
+	saved     entryCache // text of running's list entries, for the next save
 
 	commits atomic.Uint64
 }
@@ -187,22 +188,9 @@ func (s *Server) CandidateModified() bool {
 func (s *Server) Edit(sess *Session, ds Datastore, fn func(root *gen.Device) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.checkWritable(sess, ds); err != nil {
+	base, err := s.writableBase(sess, ds)
+	if err != nil {
 		return err
-	}
-	var base *gen.Device
-	switch ds {
-	case Running:
-		base = s.running.Load()
-	case Candidate:
-		base = s.candidateLocked()
-	case Startup:
-		var err error
-		if base, err = s.Config(Startup); err != nil {
-			return err
-		}
-	default:
-		return Errorf(TagInvalidValue, nil, "unknown datastore %q", ds)
 	}
 	work, err := Clone(base)
 	if err != nil {
@@ -212,6 +200,40 @@ func (s *Server) Edit(sess *Session, ds Datastore, fn func(root *gen.Device) err
 		return err
 	}
 	return s.storeLocked(sess, ds, base, work)
+}
+
+// EditTx is Edit by copy on write: fn changes the datastore through a Tx,
+// which copies only what it touches. Front ends that apply client edits
+// (NETCONF edit-config, gNMI Set) use it: the cost of an edit then follows
+// its size, not the size of the configuration.
+func (s *Server) EditTx(sess *Session, ds Datastore, fn func(tx *Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	base, err := s.writableBase(sess, ds)
+	if err != nil {
+		return err
+	}
+	tx := newTx(base)
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return s.storeLocked(sess, ds, base, tx.root)
+}
+
+// writableBase checks that sess may write ds and returns its content.
+func (s *Server) writableBase(sess *Session, ds Datastore) (*gen.Device, error) {
+	if err := s.checkWritable(sess, ds); err != nil {
+		return nil, err
+	}
+	switch ds {
+	case Running:
+		return s.running.Load(), nil
+	case Candidate:
+		return s.candidateLocked(), nil
+	case Startup:
+		return s.Config(Startup)
+	}
+	return nil, Errorf(TagInvalidValue, nil, "unknown datastore %q", ds)
 }
 
 // Replace makes root the whole content of datastore ds (copy-config, gNMI
@@ -345,7 +367,7 @@ func (s *Server) commitLocked(sess *Session, old, new *gen.Device, comment strin
 			return 0, &Error{Tag: TagOperationFailed, Message: fmt.Sprintf("%s could not apply the configuration: %v", sub.Name(), err), Err: err}
 		}
 	}
-	data, err := EncodeJSON(new)
+	data, err := s.saved.encode(new)
 	if err == nil {
 		h := HistoryEntry{ID: s.nextID + 1, Time: time.Now().UTC(), User: sess.User, Transport: sess.Transport, Comment: comment}
 		if err = s.store.commit(h, data); err == nil {

@@ -86,7 +86,7 @@ func userPath(name string, leaf ...string) *gpb.Path {
 func canonicalizeAddresses(root, base *gen.Device) error {
 	var rekey []reflect.Value // maps holding an entry whose key changed
 	err := walk(rootSchema(), root, base, func(n *node) (bool, error) {
-		if n.schema.ReadOnly() || (n.schema.IsList() && n.unchanged()) {
+		if n.schema.ReadOnly() || ((n.schema.IsList() || n.schema.IsContainer()) && n.value.Kind() == reflect.Ptr && n.unchanged()) {
 			return true, nil
 		}
 		if !(n.schema.IsLeaf() || n.schema.IsLeafList()) || isNil(n.value) || n.schema.Type == nil {

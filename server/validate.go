@@ -36,7 +36,7 @@ func validateTree(schema *yang.Entry, root, old ygot.GoStruct) error {
 			return true, nil
 		}
 		switch {
-		case n.schema.IsList() && n.value.Kind() == reflect.Ptr && n.unchanged():
+		case (n.schema.IsList() || n.schema.IsContainer()) && n.value.Kind() == reflect.Ptr && n.unchanged():
 			if !hasLeafref(n.schema) {
 				return true, nil
 			}

@@ -27,11 +27,18 @@ type node struct {
 	parents []reflect.Value
 }
 
-// unchanged reports whether a list entry is equal in the old tree, so that
-// the checks of its own content, which passed when old was committed, need
-// not run again.
+// unchanged reports whether a container or list entry is the same in the
+// old tree, so that the checks of its content, which passed when old was
+// committed, need not run again. A transaction (Tx) shares what it did not
+// touch, found by pointer; list entries of a deep copy are compared.
 func (n *node) unchanged() bool {
-	return n.old.IsValid() && !isNil(n.old) && reflect.DeepEqual(n.old.Interface(), n.value.Interface())
+	if !n.old.IsValid() || isNil(n.old) || isNil(n.value) {
+		return false
+	}
+	if n.old.Pointer() == n.value.Pointer() {
+		return true
+	}
+	return n.schema.IsList() && reflect.DeepEqual(n.old.Interface(), n.value.Interface())
 }
 
 // walkFunc sees every node. Returning skip for a container or list entry
@@ -148,25 +155,28 @@ func listKeys(entry reflect.Value) map[string]string {
 	return keys
 }
 
-// sortKeys orders map keys for deterministic output: strings and numbers
-// in their natural order, multi-key structs field by field. Each key is
-// turned once into a byte string that sorts the same way, so sorting a
-// million keys does not go through reflection a million times log n.
-func sortKeys(keys []reflect.Value) {
-	type sortable struct {
-		k reflect.Value
-		b string
-	}
-	items := make([]sortable, len(keys))
+// sortedEntries returns the values of map m in key order: strings and
+// numbers in their natural order, multi-key structs field by field. Each key
+// is turned once into a byte string that sorts the same way, so sorting a
+// million entries does not go through reflection a million times log n.
+func sortedEntries(m reflect.Value) []reflect.Value {
+	items := make([]sortable, 0, m.Len())
 	var buf []byte
-	for i, k := range keys {
-		buf = appendSortKey(buf[:0], k)
-		items[i] = sortable{k, string(buf)}
+	for it := m.MapRange(); it.Next(); {
+		buf = appendSortKey(buf[:0], it.Key())
+		items = append(items, sortable{it.Key(), it.Value(), string(buf)})
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].b < items[j].b })
+	out := make([]reflect.Value, len(items))
 	for i := range items {
-		keys[i] = items[i].k
+		out[i] = items[i].v
 	}
+	return out
+}
+
+type sortable struct {
+	k, v reflect.Value
+	b    string
 }
 
 func appendSortKey(b []byte, v reflect.Value) []byte {

@@ -1,0 +1,382 @@
+package server
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
+	"github.com/openconfig/goyang/pkg/yang"
+	"github.com/openconfig/ygot/ygot"
+
+	"github.com/wirebeat/wirebeat/gen"
+)
+
+// Tx edits a datastore by copy on write: the nodes it changes and their
+// ancestors are copied, everything else stays shared with the tree it
+// started from. A one-leaf edit next to a million bindings copies a handful
+// of structs and one map, and the commit pipeline recognises the untouched
+// entries by pointer instead of comparing them.
+//
+// Nodes returned by Get are private to the transaction and may be changed
+// freely, their whole subtree included. Nodes reached any other way (Root,
+// Lookup) are shared and must only be read.
+type Tx struct {
+	root *gen.Device
+	// shallow holds the structs and maps copied as ancestors of an edited
+	// node: their fields may be replaced, their children are still shared.
+	shallow map[uintptr]bool
+	// deep holds the roots of subtrees copied whole by Get.
+	deep map[uintptr]bool
+}
+
+func newTx(base *gen.Device) *Tx {
+	tx := &Tx{shallow: map[uintptr]bool{}, deep: map[uintptr]bool{}}
+	rv := reflect.New(reflect.TypeOf(gen.Device{}))
+	rv.Elem().Set(reflect.ValueOf(base).Elem())
+	tx.root = rv.Interface().(*gen.Device)
+	tx.shallow[rv.Pointer()] = true
+	return tx
+}
+
+// Root is the tree as edited so far. Read it; change it only through Get,
+// Set and Delete.
+func (tx *Tx) Root() *gen.Device { return tx.root }
+
+// Lookup returns the container or list entry at path, nil if absent.
+func (tx *Tx) Lookup(path *gpb.Path) (ygot.GoStruct, error) {
+	v, _, err := tx.walkTo(path.GetElem(), false, false, false)
+	if err != nil || !v.IsValid() || v.IsNil() {
+		return nil, err
+	}
+	return v.Interface().(ygot.GoStruct), nil
+}
+
+// Get returns the container or list entry at path, private to the
+// transaction, creating it (and its ancestors) when create is set. It
+// returns nil without error when the node is absent and create is not set.
+func (tx *Tx) Get(path *gpb.Path, create bool) (ygot.GoStruct, error) {
+	v, _, err := tx.walkTo(path.GetElem(), create, true, true)
+	if err != nil || !v.IsValid() || v.IsNil() {
+		return nil, err
+	}
+	return v.Interface().(ygot.GoStruct), nil
+}
+
+// Set puts node at path in place of what was there (a replace). node must
+// be a generated struct of the node's type, which the transaction takes;
+// for a list entry its key leaves must match the keys of path.
+func (tx *Tx) Set(path *gpb.Path, node ygot.GoStruct) error {
+	elems := path.GetElem()
+	if len(elems) == 0 {
+		d, ok := node.(*gen.Device)
+		if !ok {
+			return Errorf(TagInvalidValue, path, "the root takes a whole tree, not %T", node)
+		}
+		*tx.root = *d
+		return nil
+	}
+	parent, schema, err := tx.walkTo(elems[:len(elems)-1], true, true, false)
+	if err != nil {
+		return err
+	}
+	f, err := childField(schema, parent, elems[len(elems)-1].Name, path)
+	if err != nil {
+		return err
+	}
+	nv := reflect.ValueOf(node)
+	fv := parent.Elem().Field(f.index)
+	switch f.kind {
+	case fieldContainer:
+		if nv.Type() != fv.Type() {
+			return Errorf(TagInvalidValue, path, "%s takes %s, not %T", f.name, fv.Type(), node)
+		}
+		fv.Set(nv)
+	case fieldListMap:
+		key, err := mapKey(f.schema, fv.Type().Key(), elems[len(elems)-1], path)
+		if err != nil {
+			return err
+		}
+		if nv.Type() != fv.Type().Elem() {
+			return Errorf(TagInvalidValue, path, "%s takes %s, not %T", f.name, fv.Type().Elem(), node)
+		}
+		if k, err := keyOfEntry(nv, fv.Type().Key()); err != nil || k.Interface() != key.Interface() {
+			return Errorf(TagInvalidValue, path, "the entry's key leaves do not match the path")
+		}
+		m := tx.ownMap(fv)
+		m.SetMapIndex(key, nv)
+	default:
+		return Errorf(TagInvalidValue, path, "%s is not a container or list entry", f.name)
+	}
+	tx.deep[nv.Pointer()] = true
+	return nil
+}
+
+// Delete removes the node at path (container, list entry or leaf) and
+// reports whether it existed.
+func (tx *Tx) Delete(path *gpb.Path) (bool, error) {
+	elems := path.GetElem()
+	if len(elems) == 0 {
+		*tx.root = gen.Device{}
+		return true, nil
+	}
+	parent, schema, err := tx.walkTo(elems[:len(elems)-1], false, true, false)
+	if err != nil || !parent.IsValid() || parent.IsNil() {
+		return false, err
+	}
+	last := elems[len(elems)-1]
+	f, err := childField(schema, parent, last.Name, path)
+	if err != nil {
+		return false, err
+	}
+	fv := parent.Elem().Field(f.index)
+	if f.kind == fieldListMap {
+		if fv.IsNil() {
+			return false, nil
+		}
+		if len(last.Key) == 0 { // the whole list
+			fv.Set(reflect.Zero(fv.Type()))
+			return true, nil
+		}
+		key, err := mapKey(f.schema, fv.Type().Key(), last, path)
+		if err != nil {
+			return false, err
+		}
+		if !fv.MapIndex(key).IsValid() {
+			return false, nil
+		}
+		tx.ownMap(fv).SetMapIndex(key, reflect.Value{})
+		return true, nil
+	}
+	if isNil(fv) {
+		return false, nil
+	}
+	fv.Set(reflect.Zero(fv.Type()))
+	return true, nil
+}
+
+// walkTo follows elems from the root, creating absent nodes when create is
+// set. With write set every struct on the way becomes the transaction's by
+// a shallow copy, and with own the target by a deep one. It returns the
+// node and its schema; an invalid or nil value when absent.
+func (tx *Tx) walkTo(elems []*gpb.PathElem, create, write, own bool) (reflect.Value, *yang.Entry, error) {
+	cur := reflect.ValueOf(tx.root)
+	schema := rootSchema()
+	inDeep := false
+	for i, e := range elems {
+		path := &gpb.Path{Elem: elems[:i+1]}
+		f, err := childField(schema, cur, e.Name, path)
+		if err != nil {
+			return reflect.Value{}, nil, err
+		}
+		fv := cur.Elem().Field(f.index)
+		var next reflect.Value
+		switch f.kind {
+		case fieldContainer:
+			next = fv
+			if next.IsNil() {
+				if !create {
+					return reflect.Value{}, f.schema, nil
+				}
+				next = reflect.New(fv.Type().Elem())
+				fv.Set(next)
+				tx.deep[next.Pointer()] = true
+			}
+		case fieldListMap:
+			if len(e.Key) == 0 {
+				return reflect.Value{}, nil, Errorf(TagMissingElement, path, "list %s needs its keys", e.Name)
+			}
+			key, err := mapKey(f.schema, fv.Type().Key(), e, path)
+			if err != nil {
+				return reflect.Value{}, nil, err
+			}
+			if !fv.IsNil() {
+				next = fv.MapIndex(key)
+			}
+			if !next.IsValid() || next.IsNil() {
+				if !create {
+					return reflect.Value{}, f.schema, nil
+				}
+				next = newEntry(f.schema, fv.Type().Elem().Elem(), fv.Type().Key(), key)
+				if write && !inDeep {
+					tx.ownMap(fv).SetMapIndex(key, next)
+				} else {
+					if fv.IsNil() {
+						fv.Set(reflect.MakeMap(fv.Type()))
+					}
+					fv.SetMapIndex(key, next)
+				}
+				tx.deep[next.Pointer()] = true
+			} else if write && !inDeep {
+				fv = tx.ownMap(fv)
+			}
+		default:
+			return reflect.Value{}, nil, Errorf(TagInvalidValue, path, "%s is not a container or list entry", e.Name)
+		}
+		schema = f.schema
+		if write && !inDeep {
+			last := i == len(elems)-1
+			switch {
+			case tx.deep[next.Pointer()]:
+				inDeep = true
+			case last && own:
+				next = deepCopy(next, tx.isDeep)
+				tx.deep[next.Pointer()] = true
+				inDeep = true
+			case !tx.shallow[next.Pointer()]:
+				c := reflect.New(next.Type().Elem())
+				c.Elem().Set(next.Elem())
+				next = c
+				tx.shallow[next.Pointer()] = true
+			}
+			if f.kind == fieldListMap {
+				key, _ := mapKey(f.schema, fv.Type().Key(), e, path)
+				fv.SetMapIndex(key, next)
+			} else {
+				fv.Set(next)
+			}
+		}
+		cur = next
+	}
+	return cur, schema, nil
+}
+
+func (tx *Tx) isDeep(v reflect.Value) bool { return tx.deep[v.Pointer()] }
+
+// ownMap makes the map in field fv the transaction's (a shallow copy of its
+// entries) and returns it.
+func (tx *Tx) ownMap(fv reflect.Value) reflect.Value {
+	if fv.IsNil() {
+		m := reflect.MakeMap(fv.Type())
+		fv.Set(m)
+		tx.shallow[m.Pointer()] = true
+		return m
+	}
+	if tx.shallow[fv.Pointer()] {
+		return fv
+	}
+	m := reflect.MakeMapWithSize(fv.Type(), fv.Len()+1)
+	for it := fv.MapRange(); it.Next(); {
+		m.SetMapIndex(it.Key(), it.Value())
+	}
+	fv.Set(m)
+	tx.shallow[m.Pointer()] = true
+	return m
+}
+
+// childField finds the data field name of the struct pointer cur.
+func childField(schema *yang.Entry, cur reflect.Value, name string, path *gpb.Path) (*fieldInfo, error) {
+	si := fieldsOf(schema, cur.Type().Elem())
+	if j, ok := si.byName[stripPrefix(name)]; ok {
+		f := &si.fields[j]
+		if !f.config {
+			return nil, Errorf(TagInvalidValue, path, "%s is state (config false) and cannot be configured", f.name)
+		}
+		return f, nil
+	}
+	return nil, Errorf(TagUnknownElement, path, "%s has no child %q", schema.Name, name)
+}
+
+// stripPrefix drops a "module:" qualification from a node name.
+func stripPrefix(name string) string {
+	if i := strings.IndexByte(name, ':'); i >= 0 {
+		return name[i+1:]
+	}
+	return name
+}
+
+// mapKey turns the string keys of a path element into the Go map key of a
+// generated list.
+func mapKey(schema *yang.Entry, keyType reflect.Type, e *gpb.PathElem, path *gpb.Path) (reflect.Value, error) {
+	names := strings.Fields(schema.Key)
+	if len(e.Key) != len(names) {
+		return reflect.Value{}, Errorf(TagMissingElement, path, "list %s is keyed by %s", schema.Name, strings.Join(names, " "))
+	}
+	if keyType.Kind() != reflect.Struct {
+		s, ok := e.Key[names[0]]
+		if !ok {
+			return reflect.Value{}, Errorf(TagMissingElement, path, "missing key %s", names[0])
+		}
+		return parseKey(schema.Dir[names[0]], keyType, s, path)
+	}
+	k := reflect.New(keyType).Elem()
+	for i := 0; i < keyType.NumField(); i++ {
+		tag := keyType.Field(i).Tag.Get("path")
+		s, ok := e.Key[tag]
+		if !ok {
+			return reflect.Value{}, Errorf(TagMissingElement, path, "missing key %s", tag)
+		}
+		v, err := parseKey(schema.Dir[tag], keyType.Field(i).Type, s, path)
+		if err != nil {
+			return reflect.Value{}, err
+		}
+		k.Field(i).Set(v)
+	}
+	return k, nil
+}
+
+// parseKey converts the text of a key leaf to its Go type.
+func parseKey(leaf *yang.Entry, t reflect.Type, s string, path *gpb.Path) (reflect.Value, error) {
+	v := reflect.New(t).Elem()
+	bad := func(err error) (reflect.Value, error) {
+		return reflect.Value{}, Errorf(TagInvalidValue, path, "key %q: %v", s, err)
+	}
+	if en, ok := v.Interface().(ygot.GoEnum); ok {
+		for val, def := range en.ΛMap()[t.Name()] {
+			if def.Name == stripPrefix(s) {
+				v.SetInt(val)
+				return v, nil
+			}
+		}
+		return bad(fmt.Errorf("not a value of %s", leaf.Name))
+	}
+	switch t.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return bad(err)
+		}
+		v.SetBool(b)
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, t.Bits())
+		if err != nil {
+			return bad(err)
+		}
+		v.SetInt(n)
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, err := strconv.ParseUint(s, 10, t.Bits())
+		if err != nil {
+			return bad(err)
+		}
+		v.SetUint(n)
+	default:
+		return bad(fmt.Errorf("unsupported key type %s", t))
+	}
+	return v, nil
+}
+
+// newEntry makes an entry of the list schema whose key leaves hold key.
+func newEntry(schema *yang.Entry, t reflect.Type, keyType reflect.Type, key reflect.Value) reflect.Value {
+	entry := reflect.New(t)
+	set := func(f reflect.Value, v reflect.Value) {
+		if f.Kind() == reflect.Ptr {
+			p := reflect.New(f.Type().Elem())
+			p.Elem().Set(v.Convert(f.Type().Elem()))
+			f.Set(p)
+		} else {
+			f.Set(v.Convert(f.Type()))
+		}
+	}
+	if keyType.Kind() == reflect.Struct {
+		for i := 0; i < keyType.NumField(); i++ {
+			set(entry.Elem().FieldByName(keyType.Field(i).Name), key.Field(i))
+		}
+		return entry
+	}
+	si := fieldsOf(schema, t)
+	set(entry.Elem().Field(si.fields[si.byName[strings.TrimSpace(schema.Key)]].index), key)
+	return entry
+}
