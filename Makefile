@@ -11,6 +11,14 @@ BENCHTIME ?= 1s
 # need them print a SKIP line.
 DEBIAN_PACKAGES := libyang2-tools
 
+# Every decoder of network bytes has a fuzz target (package:Target).
+FUZZ_TARGETS := ./bfd:FuzzDecode
+
+# Each area adds its Debian packages and fuzz targets in mk/<area>.mk, e.g.
+#   DEBIAN_PACKAGES += frr
+#   FUZZ_TARGETS += ./softwire:FuzzParse
+-include mk/*.mk
+
 .PHONY: all build gen run test deps lint bench fuzz clean
 
 all: build
@@ -52,8 +60,7 @@ test: deps lint
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
 
-# Every decoder of network bytes has a fuzz target; each runs FUZZTIME.
-FUZZ_TARGETS := ./bfd:FuzzDecode
+# Run each fuzz target for FUZZTIME.
 FUZZTIME ?= 30s
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -106,21 +106,18 @@ func run(f runFlags, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "SSH host key %s (%s)\n", material.hostKeyPath, material.hostKeyFingerprint)
 	fmt.Fprintf(stdout, "TLS certificate %s\n", material.certPath)
-	for _, l := range []struct{ name, addr string }{{"NETCONF", f.netconf}, {"gNMI", f.gnmi}, {"CLI", f.cli}} {
-		if l.addr == "" {
-			fmt.Fprintf(stdout, "%s: off\n", l.name)
-			continue
-		}
-		// The front ends arrive with their own issues; until then say so
-		// instead of pretending to listen.
-		fmt.Fprintf(stdout, "%s: %s requested; this build has no %s listener yet\n", l.name, l.addr, l.name)
-	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	fronts, err := startFrontEnds(ctx, f, srv, material, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer fronts.stop()
 	fmt.Fprintln(stdout, "running; SIGTERM or Ctrl-C stops")
 	<-ctx.Done()
 	log.Info("stopping")
+	fronts.stop()
 	if err := srv.Close(); err != nil {
 		return fmt.Errorf("stop: %w", err)
 	}
