@@ -33,6 +33,9 @@ type runFlags struct {
 	netconf  string
 	gnmi     string
 	cli      string
+	tlsCert  string
+	tlsKey   string
+	tlsCA    string
 	logLevel string
 }
 
@@ -45,6 +48,9 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.netconf, "netconf", "127.0.0.1:8830", "NETCONF over SSH listen address (empty: off)")
 	fs.StringVar(&f.gnmi, "gnmi", "127.0.0.1:9339", "gNMI listen address (empty: off)")
 	fs.StringVar(&f.cli, "cli", "127.0.0.1:8022", "SSH CLI listen address (empty: off)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "gNMI TLS certificate (PEM); default: the datadir's, made on first start")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "gNMI TLS private key (PEM), with --tls-cert")
+	fs.StringVar(&f.tlsCA, "tls-ca", "", "CA bundle (PEM) that gNMI client certificates must chain to: mutual TLS")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -88,12 +94,20 @@ func run(f runFlags, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	subs, err := makeSubsystems(log)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Options{
-		DataDir: f.datadir,
-		Initial: initial,
-		Default: defaultConfig,
-		Logger:  log,
-		Version: version,
+		DataDir:    f.datadir,
+		Subsystems: subs,
+		Initial:    initial,
+		Default:    defaultConfig,
+		Logger:     log,
+		Version:    version,
 	})
 	if err != nil {
 		return err
