@@ -102,3 +102,57 @@ func hasLeafref(schema *yang.Entry) bool {
 }
 
 var leafrefSubtrees sync.Map // *yang.Entry -> bool
+
+// FieldKind says how a generated struct field holds its data node.
+type FieldKind = fieldKind
+
+// The kinds of data fields.
+const (
+	FieldContainer = fieldContainer
+	FieldListMap   = fieldListMap
+	FieldListSlice = fieldListSlice
+	FieldLeaf      = fieldLeaf
+	FieldLeafList  = fieldLeafList
+)
+
+// Field describes a data field of a generated struct for the front ends'
+// codecs.
+type Field struct {
+	Index  int
+	Name   string // the YANG node name
+	Module string
+	Schema *yang.Entry
+	Kind   FieldKind
+	Config bool
+}
+
+var exportedFields sync.Map // structKey -> []Field
+
+// Fields returns the data fields of generated struct type t (not a
+// pointer) whose schema is schema, in declaration order.
+func Fields(schema *yang.Entry, t reflect.Type) []Field {
+	key := structKey{t, schema}
+	if f, ok := exportedFields.Load(key); ok {
+		return f.([]Field)
+	}
+	si := fieldsOf(schema, t)
+	out := make([]Field, len(si.fields))
+	for i, f := range si.fields {
+		out[i] = Field{Index: f.index, Name: f.name, Module: f.module, Schema: f.schema, Kind: f.kind, Config: f.config}
+	}
+	exportedFields.Store(key, out)
+	return out
+}
+
+// MapEntry is one entry of a generated list map.
+type MapEntry struct{ Key, Value reflect.Value }
+
+// SortedMap returns the entries of a generated list map in key order.
+func SortedMap(m reflect.Value) []MapEntry {
+	items := sortedItems(m)
+	out := make([]MapEntry, len(items))
+	for i, it := range items {
+		out[i] = MapEntry{it.k, it.v}
+	}
+	return out
+}

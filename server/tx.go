@@ -31,6 +31,10 @@ type Tx struct {
 	deep map[uintptr]bool
 }
 
+// NewTx starts a transaction on a tree that is in no datastore (a
+// configuration being built from a request).
+func NewTx(base *gen.Device) *Tx { return newTx(base) }
+
 func newTx(base *gen.Device) *Tx {
 	tx := &Tx{shallow: map[uintptr]bool{}, deep: map[uintptr]bool{}}
 	rv := reflect.New(reflect.TypeOf(gen.Device{}))

@@ -160,6 +160,15 @@ func listKeys(entry reflect.Value) map[string]string {
 // is turned once into a byte string that sorts the same way, so sorting a
 // million entries does not go through reflection a million times log n.
 func sortedEntries(m reflect.Value) []reflect.Value {
+	items := sortedItems(m)
+	out := make([]reflect.Value, len(items))
+	for i := range items {
+		out[i] = items[i].v
+	}
+	return out
+}
+
+func sortedItems(m reflect.Value) []sortable {
 	items := make([]sortable, 0, m.Len())
 	var buf []byte
 	for it := m.MapRange(); it.Next(); {
@@ -167,11 +176,7 @@ func sortedEntries(m reflect.Value) []reflect.Value {
 		items = append(items, sortable{it.Key(), it.Value(), string(buf)})
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].b < items[j].b })
-	out := make([]reflect.Value, len(items))
-	for i := range items {
-		out[i] = items[i].v
-	}
-	return out
+	return items
 }
 
 type sortable struct {

@@ -1,7 +1,8 @@
-// Package yang holds the YANG modules of wirebeat; its tests lint them with
-// yanglint and check that what the element stores is valid RFC 7951 data
-// for them in the eyes of an independent implementation (libyang).
 package yang
+
+// The tests lint the modules with yanglint and check that what the element
+// stores is valid RFC 7951 data for them in the eyes of an independent
+// implementation (libyang).
 
 import (
 	"os"

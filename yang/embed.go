@@ -1,0 +1,9 @@
+package yang
+
+import "embed"
+
+// Files holds the text of our modules, for NETCONF get-schema and the YANG
+// library.
+//
+//go:embed wirebeat-*.yang
+var Files embed.FS
