@@ -64,6 +64,7 @@ type Server struct {
 	running   atomic.Pointer[gen.Device]
 	candidate *gen.Device // nil while it equals running
 	locks     map[Datastore]uint32
+	lockTimes map[Datastore]time.Time
 	sessions  map[uint32]*Session
 	nextSess  uint32
 	nextID    uint64
@@ -85,11 +86,12 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		log:      opts.Logger,
-		store:    st,
-		hub:      NewHub(),
-		locks:    map[Datastore]uint32{},
-		sessions: map[uint32]*Session{},
+		log:       opts.Logger,
+		store:     st,
+		hub:       NewHub(),
+		locks:     map[Datastore]uint32{},
+		lockTimes: map[Datastore]time.Time{},
+		sessions:  map[uint32]*Session{},
 	}
 	s.system = newSystemSubsystem(s, opts.Version)
 	s.subs = append([]Subsystem{s.system}, opts.Subsystems...)

@@ -98,6 +98,7 @@ func (s *Server) Lock(sess *Session, ds Datastore) error {
 		return &Error{Tag: TagLockDenied, Message: "the candidate has uncommitted changes; commit or discard them first"}
 	}
 	s.locks[ds] = sess.ID
+	s.lockTimes[ds] = time.Now()
 	return nil
 }
 
@@ -114,6 +115,23 @@ func (s *Server) Unlock(sess *Session, ds Datastore) error {
 	}
 	delete(s.locks, ds)
 	return nil
+}
+
+// LockInfo describes a held lock.
+type LockInfo struct {
+	Session uint32
+	Since   time.Time
+}
+
+// Locks returns the held locks.
+func (s *Server) Locks() map[Datastore]LockInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[Datastore]LockInfo, len(s.locks))
+	for ds, id := range s.locks {
+		out[ds] = LockInfo{Session: id, Since: s.lockTimes[ds]}
+	}
+	return out
 }
 
 // LockHolder returns the session holding the lock of ds, 0 if none.
@@ -149,7 +167,9 @@ func (s *Server) checkWritable(sess *Session, ds Datastore) error {
 	if sess.Role < RoleOperator {
 		return Errorf(TagAccessDenied, nil, "role %s may not change the configuration", sess.Role)
 	}
-	if holder, ok := s.locks[ds]; ok && holder != sess.ID {
+	// The element's own changes (a confirmed commit timing out) are not
+	// held up by a client's lock.
+	if holder, ok := s.locks[ds]; ok && holder != sess.ID && sess.ID != 0 {
 		return &Error{Tag: TagInUse, Holder: holder, Message: string(ds) + " is locked by session " + itoa(holder)}
 	}
 	return nil

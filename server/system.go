@@ -79,15 +79,17 @@ func (s *systemSubsystem) State(root *gen.Device, paths []*gpb.Path) error {
 	if !s.lastCommit.IsZero() {
 		st.LastCommitTime = ygot.String(rfc3339(s.lastCommit))
 	}
-	l := st.GetOrCreateListen()
-	if a, ok := s.listen["netconf"]; ok {
-		l.Netconf = ygot.String(a)
-	}
-	if a, ok := s.listen["gnmi"]; ok {
-		l.Gnmi = ygot.String(a)
-	}
-	if a, ok := s.listen["cli"]; ok {
-		l.Cli = ygot.String(a)
+	if len(s.listen) > 0 {
+		l := st.GetOrCreateListen()
+		if a, ok := s.listen["netconf"]; ok {
+			l.Netconf = ygot.String(a)
+		}
+		if a, ok := s.listen["gnmi"]; ok {
+			l.Gnmi = ygot.String(a)
+		}
+		if a, ok := s.listen["cli"]; ok {
+			l.Cli = ygot.String(a)
+		}
 	}
 	return nil
 }

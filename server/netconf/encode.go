@@ -1,0 +1,314 @@
+package netconf
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+
+	"github.com/openconfig/goyang/pkg/yang"
+
+	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/server"
+)
+
+// wdMode is a with-defaults retrieval mode (RFC 6243).
+type wdMode uint8
+
+const (
+	wdExplicit wdMode = iota // the basic mode: what was set
+	wdReportAll
+	wdReportAllTagged
+	wdTrim
+)
+
+func parseWD(s string) (wdMode, bool) {
+	switch s {
+	case "explicit":
+		return wdExplicit, true
+	case "report-all":
+		return wdReportAll, true
+	case "report-all-tagged":
+		return wdReportAllTagged, true
+	case "trim":
+		return wdTrim, true
+	}
+	return 0, false
+}
+
+// xmlEncoder writes data trees as NETCONF XML. It walks one or more trees
+// of the same shape at once (configuration and state) so that <get> merges
+// them without building a merged tree.
+type xmlEncoder struct {
+	si         *schemaInfo
+	b          *bytes.Buffer
+	wd         wdMode
+	configOnly bool
+}
+
+// encodeData writes the top-level nodes of trees selected by filter (nil:
+// everything).
+func (e *xmlEncoder) encodeData(trees []*gen.Device, filter *fnode) {
+	vals := make([]reflect.Value, len(trees))
+	for i, t := range trees {
+		vals[i] = reflect.ValueOf(t)
+	}
+	for _, f := range server.Fields(e.si.root, reflect.TypeOf(gen.Device{})) {
+		m := e.si.topModule[f.Name]
+		if m == nil {
+			continue
+		}
+		var fs []*fnode
+		if filter != nil {
+			for _, c := range filter.childrenNamed(f.Name) {
+				if c.module == nil || c.module.Namespace == m.Namespace {
+					fs = append(fs, c)
+				}
+			}
+			if len(fs) == 0 {
+				continue
+			}
+		}
+		e.field(f, reflect.TypeOf(gen.Device{}), fieldValues(vals, f.Index), fs, m.Namespace)
+	}
+}
+
+func fieldValues(parents []reflect.Value, index int) []reflect.Value {
+	out := make([]reflect.Value, 0, len(parents))
+	for _, p := range parents {
+		if p.IsValid() && !p.IsNil() {
+			out = append(out, p.Elem().Field(index))
+		}
+	}
+	return out
+}
+
+// field writes one data field of the parents, of struct type parent.
+// filters are the filter nodes naming it (nil: no filter, everything below
+// is selected). ns, when not empty, is declared as the default namespace on
+// the element.
+func (e *xmlEncoder) field(f server.Field, parent reflect.Type, vals []reflect.Value, filters []*fnode, ns string) {
+	goType := parent.Field(f.Index).Type
+	if e.configOnly && !f.Config {
+		return
+	}
+	switch f.Kind {
+	case server.FieldContainer:
+		var present []reflect.Value
+		for _, v := range vals {
+			if !v.IsNil() {
+				present = append(present, v)
+			}
+		}
+		if len(present) == 0 && !(e.wantsDefaults() && !isPresence(f.Schema)) {
+			return
+		}
+		e.instance(f.Schema, goType.Elem(), f.Name, present, filters, ns, nil)
+	case server.FieldListMap:
+		e.list(f, goType.Elem().Elem(), vals, filters, ns)
+	case server.FieldLeaf, server.FieldLeafList:
+		e.leaf(f, vals, filters, ns)
+	}
+}
+
+func (e *xmlEncoder) wantsDefaults() bool { return e.wd == wdReportAll || e.wd == wdReportAllTagged }
+
+func isPresence(s *yang.Entry) bool {
+	c, ok := s.Node.(*yang.Container)
+	return ok && c.Presence != nil
+}
+
+// list writes the entries of a list of entry type t, merged by key across
+// the trees.
+func (e *xmlEncoder) list(f server.Field, t reflect.Type, vals []reflect.Value, filters []*fnode, ns string) {
+	keys := strings.Fields(f.Schema.Key)
+	var maps []reflect.Value
+	for _, m := range vals {
+		if !m.IsNil() && m.Len() > 0 {
+			maps = append(maps, m)
+		}
+	}
+	if len(maps) == 0 {
+		return
+	}
+	entries := server.SortedMap(maps[0])
+	if len(maps) > 1 {
+		// Entries of the first tree in order, then those only others have.
+		seen := make(map[any]bool, len(entries))
+		for _, en := range entries {
+			seen[en.Key.Interface()] = true
+		}
+		var extra []server.MapEntry
+		for _, m := range maps[1:] {
+			for _, en := range server.SortedMap(m) {
+				if !seen[en.Key.Interface()] {
+					seen[en.Key.Interface()] = true
+					extra = append(extra, en)
+				}
+			}
+		}
+		entries = append(entries, extra...)
+	}
+	vs := make([]reflect.Value, 0, len(maps))
+	for _, en := range entries {
+		vs = vs[:0]
+		for _, m := range maps {
+			if v := m.MapIndex(en.Key); v.IsValid() && !v.IsNil() {
+				vs = append(vs, v)
+			}
+		}
+		e.instance(f.Schema, t, f.Name, vs, filters, ns, keys)
+	}
+}
+
+// instance writes one container or list entry, if the filters select
+// anything of it.
+func (e *xmlEncoder) instance(schema *yang.Entry, t reflect.Type, name string, vals []reflect.Value, filters []*fnode, ns string, keys []string) {
+	// Which filter nodes does this instance pass? With no filter, all of it.
+	var pass []*fnode
+	whole := filters == nil
+	for _, fl := range filters {
+		if !e.matches(schema, vals, fl) {
+			continue
+		}
+		if fl.all || fl.onlyMatches() {
+			whole = true
+		}
+		pass = append(pass, fl)
+	}
+	if !whole && len(pass) == 0 {
+		return
+	}
+	start := e.b.Len()
+	e.open(name, ns)
+	bodyStart := e.b.Len()
+	fields := server.Fields(schema, t)
+	// Keys first, in key order (RFC 7950 section 7.8.5), then the rest.
+	for _, k := range keys {
+		for _, f := range fields {
+			if f.Name == k {
+				e.leaf(f, fieldValues(vals, f.Index), nil, "")
+			}
+		}
+	}
+	for _, f := range fields {
+		if isKey(keys, f.Name) {
+			continue
+		}
+		var sub []*fnode
+		if !whole {
+			for _, fl := range pass {
+				sub = append(sub, fl.childrenNamed(f.Name)...)
+				for _, cm := range fl.contentMatches() {
+					if cm.name == f.Name {
+						sub = append(sub, &fnode{name: f.Name, all: true})
+					}
+				}
+			}
+			if len(sub) == 0 {
+				continue
+			}
+		}
+		e.field(f, t, fieldValues(vals, f.Index), sub, "")
+	}
+	// A container with nothing written below it is left out, unless it
+	// exists and was selected whole.
+	if e.b.Len() == bodyStart && !(whole && len(vals) > 0) {
+		e.b.Truncate(start)
+		return
+	}
+	e.close(name)
+}
+
+func isKey(keys []string, name string) bool {
+	for _, k := range keys {
+		if k == name {
+			return true
+		}
+	}
+	return false
+}
+
+// matches checks the content-match children of fl against the instance.
+func (e *xmlEncoder) matches(schema *yang.Entry, vals []reflect.Value, fl *fnode) bool {
+	for _, cm := range fl.contentMatches() {
+		found := false
+		for _, v := range vals {
+			leaf, field, ok := server.LeafField(schema, v, cm.name)
+			if !ok || leaf == nil {
+				continue
+			}
+			for _, s := range server.LeafTexts(field) {
+				if s == cm.match {
+					found = true
+				}
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// leaf writes a leaf or the values of a leaf-list, with its default when
+// the with-defaults mode asks for it.
+func (e *xmlEncoder) leaf(f server.Field, vals []reflect.Value, filters []*fnode, ns string) {
+	if filters != nil {
+		ok := false
+		for _, fl := range filters {
+			if fl.all || fl.hasMatch || len(fl.children) == 0 {
+				ok = true
+			}
+		}
+		if !ok {
+			return
+		}
+	}
+	var texts []string
+	for _, v := range vals {
+		if server.LeafIsSet(v) {
+			texts = server.LeafTexts(v)
+			break
+		}
+	}
+	def := f.Schema.DefaultValues()
+	tagged := false
+	switch {
+	case len(texts) == 0 && e.wantsDefaults() && len(def) > 0 && f.Config:
+		texts, tagged = def, e.wd == wdReportAllTagged
+	case len(texts) > 0 && e.wd == wdTrim && f.Kind == server.FieldLeaf && len(def) == 1 && texts[0] == def[0]:
+		return
+	}
+	for _, s := range texts {
+		e.b.WriteByte('<')
+		e.b.WriteString(f.Name)
+		if ns != "" {
+			e.b.WriteString(` xmlns="`)
+			xmlEscape(e.b, ns)
+			e.b.WriteByte('"')
+		}
+		if tagged {
+			e.b.WriteString(` xmlns:wd="` + nsWDAttr + `" wd:default="true"`)
+		}
+		e.b.WriteByte('>')
+		xmlEscape(e.b, s)
+		e.close(f.Name)
+	}
+}
+
+func (e *xmlEncoder) open(name, ns string) {
+	e.b.WriteByte('<')
+	e.b.WriteString(name)
+	if ns != "" {
+		e.b.WriteString(` xmlns="`)
+		xmlEscape(e.b, ns)
+		e.b.WriteByte('"')
+	}
+	e.b.WriteByte('>')
+}
+
+func (e *xmlEncoder) close(name string) {
+	e.b.WriteString("</")
+	e.b.WriteString(name)
+	e.b.WriteByte('>')
+}

@@ -1,0 +1,203 @@
+package netconf
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/wirebeat/wirebeat/events"
+	"github.com/wirebeat/wirebeat/server"
+)
+
+// notifQueue bounds the events waiting for one subscriber; a session that
+// falls this far behind is cut off rather than allowed to slow anything.
+const notifQueue = 4096
+
+// createSubscription starts RFC 5277 notifications on the NETCONF stream.
+func (sess *session) createSubscription(op *xnode) reply {
+	if s := op.child(nsNotif, "stream"); s != nil && s.Text != "NETCONF" {
+		return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "stream", "unknown stream %q; this element has NETCONF", s.Text)}}
+	}
+	if op.child(nsNotif, "startTime") != nil {
+		return reply{errs: []*rpcError{badElement(server.TagOperationNotSupp, "startTime", "replay is not supported: the stream has no history")}}
+	}
+	if op.child(nsNotif, "stopTime") != nil {
+		return reply{errs: []*rpcError{badElement(server.TagBadElement, "stopTime", "stopTime needs startTime")}}
+	}
+	var filter *fnode
+	f := op.child(nsNotif, "filter")
+	if f == nil {
+		f = op.child(nsBase, "filter")
+	}
+	if f != nil {
+		// RFC 5277's filter is the base protocol's, in either namespace.
+		asBase := &xnode{Name: xml.Name{Space: nsBase, Local: "filter"}, Attr: f.Attr, Children: f.Children, NS: f.NS, Text: f.Text}
+		var rerr *rpcError
+		if filter, _, rerr = sess.srv.filterOf(&xnode{Children: []*xnode{asBase}}); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
+	}
+	sess.wmu.Lock()
+	already := sess.notif != nil
+	sess.wmu.Unlock()
+	if already {
+		return reply{errs: []*rpcError{protoErr(server.TagOperationFailed, "this session already has a subscription")}}
+	}
+	sub := sess.srv.core.Hub().Subscribe(notifQueue, func(e *events.Event) bool {
+		return e.Kind == events.Notification || e.Kind == events.ConfigChange
+	})
+	sess.wmu.Lock()
+	sess.notif = sub
+	sess.wmu.Unlock()
+	go sess.forward(sub, filter)
+	return reply{}
+}
+
+func (sess *session) forward(sub *server.Subscription, filter *fnode) {
+	for e := range sub.C {
+		msg, ok := sess.srv.renderNotification(&e, filter)
+		if !ok {
+			continue
+		}
+		// The reply to create-subscription goes first: forward starts
+		// after it is queued, and write takes the same lock.
+		if err := sess.write(msg); err != nil {
+			return
+		}
+		sess.outNotifications.Add(1)
+		sess.srv.stats.outNotifications.Add(1)
+	}
+	if sub.Err() == server.ErrSlowConsumer {
+		sess.srv.log.Warn("notification subscriber too slow; closing its session", "session", sess.core.ID)
+		sess.kill()
+	}
+}
+
+func (sess *session) stopNotifications() {
+	sess.wmu.Lock()
+	sub := sess.notif
+	sess.wmu.Unlock()
+	if sub != nil {
+		sub.Close()
+	}
+}
+
+// renderNotification writes an event as a <notification>, if the filter
+// selects it.
+func (s *Server) renderNotification(e *events.Event, filter *fnode) ([]byte, bool) {
+	var body bytes.Buffer
+	var name, ns string
+	switch e.Kind {
+	case events.ConfigChange:
+		name, ns = "netconf-config-change", nsNCNotif
+		s.writeConfigChange(&body, e.Commit)
+	case events.Notification:
+		name = e.Name
+		if e.Module == "ietf-netconf-notifications" {
+			ns = nsNCNotif
+		} else {
+			m := s.moduleByName(e.Module)
+			if m == nil {
+				return nil, false
+			}
+			ns = m.Namespace
+		}
+		for _, l := range e.Leaves {
+			if l.Value == nil {
+				continue
+			}
+			body.WriteString("<" + l.Name + ">")
+			xmlEscape(&body, leafValueText(l.Value))
+			body.WriteString("</" + l.Name + ">")
+		}
+	default:
+		return nil, false
+	}
+	if filter != nil && !notificationSelected(filter, name, ns, e) {
+		return nil, false
+	}
+	var b bytes.Buffer
+	b.WriteString(`<notification xmlns="` + nsNotif + `"><eventTime>`)
+	b.WriteString(e.Time.UTC().Format(time.RFC3339Nano))
+	b.WriteString("</eventTime><" + name + ` xmlns="` + ns + `">`)
+	b.Write(body.Bytes())
+	b.WriteString("</" + name + "></notification>")
+	return b.Bytes(), true
+}
+
+func (s *Server) moduleByName(name string) *module {
+	for _, m := range s.si.modules {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// notificationSelected applies a filter to a notification: a top-level
+// filter node must name it (and its namespace), and its content matches
+// must hold on the notification's leaves.
+func notificationSelected(f *fnode, name, ns string, e *events.Event) bool {
+	for _, c := range f.children {
+		if c.name != name && c.name != "*" {
+			continue
+		}
+		if c.module != nil && c.module.Namespace != "" && c.module.Namespace != ns {
+			continue
+		}
+		ok := true
+		for _, cm := range c.contentMatches() {
+			found := false
+			for _, l := range e.Leaves {
+				if l.Name == cm.name && leafValueText(l.Value) == cm.match {
+					found = true
+				}
+			}
+			ok = ok && found
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// writeConfigChange renders the body of RFC 6470 netconf-config-change.
+func (s *Server) writeConfigChange(b *bytes.Buffer, c *events.Commit) {
+	if c == nil {
+		return
+	}
+	b.WriteString("<changed-by>")
+	if c.SessionID == 0 {
+		b.WriteString("<server/>")
+	} else {
+		b.WriteString("<username>")
+		xmlEscape(b, c.User)
+		b.WriteString("</username><session-id>" + strconv.FormatUint(uint64(c.SessionID), 10) + "</session-id>")
+	}
+	b.WriteString("</changed-by><datastore>running</datastore>")
+	for _, ed := range c.Edits {
+		path, decl := s.si.xpath(ed.Path)
+		b.WriteString("<edit><target")
+		writeNSDecls(b, decl)
+		b.WriteString(">")
+		xmlEscape(b, path)
+		b.WriteString("</target><operation>" + ed.Operation + "</operation></edit>")
+	}
+}
+
+func leafValueText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case fmt.Stringer:
+		return x.String()
+	case bool:
+		return strconv.FormatBool(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	}
+	return fmt.Sprint(v)
+}

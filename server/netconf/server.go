@@ -1,0 +1,215 @@
+package netconf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/wirebeat/wirebeat/server"
+)
+
+// Options configure the NETCONF server.
+type Options struct {
+	HostKey ssh.Signer
+	Logger  *slog.Logger
+	// MaxMessage is the largest message accepted (default 64 MiB); a larger
+	// one gets an error and the session closes.
+	MaxMessage int
+	// LoginDelay is how long a failed login waits before its answer (default
+	// 1 s): slow for a guesser, unnoticed by a person.
+	LoginDelay time.Duration
+	// HelloTimeout bounds the wait for the client's hello (default 60 s).
+	HelloTimeout time.Duration
+}
+
+// Server serves NETCONF over SSH (RFC 6242) for the element core.
+type Server struct {
+	core   *server.Server
+	si     *schemaInfo
+	opts   Options
+	log    *slog.Logger
+	ssh    *ssh.ServerConfig
+	start  time.Time
+	caps   []string
+	capSet string // content-id of the YANG library
+
+	mu       sync.Mutex
+	sessions map[uint32]*session
+	lns      []net.Listener
+	closed   bool
+	wg       sync.WaitGroup
+
+	confirm confirmState
+	stats   stats
+}
+
+// stats are the global counters of ietf-netconf-monitoring.
+type stats struct {
+	inBadHellos, inSessions, droppedSessions atomic.Uint32
+	inRPCs, inBadRPCs, outRPCErrors          atomic.Uint32
+	outNotifications                         atomic.Uint32
+}
+
+// New makes a NETCONF server.
+func New(core *server.Server, opts Options) (*Server, error) {
+	if opts.HostKey == nil {
+		return nil, errors.New("netconf: no host key")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxMessage <= 0 {
+		opts.MaxMessage = 64 << 20
+	}
+	if opts.LoginDelay == 0 {
+		opts.LoginDelay = time.Second
+	}
+	if opts.HelloTimeout == 0 {
+		opts.HelloTimeout = 60 * time.Second
+	}
+	si, err := loadSchema()
+	if err != nil {
+		return nil, fmt.Errorf("netconf: %w", err)
+	}
+	s := &Server{core: core, si: si, opts: opts, log: opts.Logger, start: time.Now(), sessions: map[uint32]*session{}}
+	s.caps = s.capabilities()
+	s.ssh = &ssh.ServerConfig{
+		PasswordCallback: func(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+			u, err := core.Authenticate(c.User(), string(pw))
+			return s.loginResult(c, "password", u, err)
+		},
+		PublicKeyCallback: func(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			u, err := core.AuthenticateKey(c.User(), key)
+			if err != nil {
+				// Clients offer keys one by one before a password:
+				// a key that does not fit is not a failed login.
+				return nil, err
+			}
+			return s.loginResult(c, "publickey", u, nil)
+		},
+		ServerVersion: "SSH-2.0-wirebeat",
+	}
+	s.ssh.AddHostKey(opts.HostKey)
+	return s, nil
+}
+
+// loginResult logs a login and delays a failed one.
+func (s *Server) loginResult(c ssh.ConnMetadata, method string, u *server.User, err error) (*ssh.Permissions, error) {
+	if err != nil {
+		s.log.Warn("login failed", "user", c.User(), "method", method, "remote", c.RemoteAddr().String())
+		time.Sleep(s.opts.LoginDelay)
+		return nil, err
+	}
+	return &ssh.Permissions{Extensions: map[string]string{"role": u.Role.String(), "user": u.Name}}, nil
+}
+
+// Serve accepts SSH connections on ln until ctx ends or Close is called.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return net.ErrClosed
+	}
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(conn)
+		}()
+	}
+}
+
+// Close stops accepting, ends every session and waits for them.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+	for _, sess := range s.sessions {
+		sess.kill()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.confirm.stop(s)
+	return nil
+}
+
+func (s *Server) serveConn(conn net.Conn) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(s.opts.HelloTimeout))
+	sc, chans, reqs, err := ssh.NewServerConn(conn, s.ssh)
+	if err != nil {
+		s.log.Debug("ssh handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
+		return
+	}
+	conn.SetDeadline(time.Time{})
+	defer sc.Close()
+	go ssh.DiscardRequests(reqs)
+	for nc := range chans {
+		if nc.ChannelType() != "session" {
+			nc.Reject(ssh.UnknownChannelType, "only session channels")
+			continue
+		}
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			return
+		}
+		// Wait for the subsystem request; anything else is refused.
+		go func() {
+			for req := range creqs {
+				ok := req.Type == "subsystem" && len(req.Payload) >= 4 && string(req.Payload[4:]) == "netconf"
+				req.Reply(ok, nil)
+				if ok {
+					s.wg.Add(1)
+					go func() {
+						defer s.wg.Done()
+						s.runSession(sc, ch)
+						sc.Close()
+					}()
+				} else if req.Type == "subsystem" || req.Type == "shell" || req.Type == "exec" {
+					ch.Close()
+				}
+			}
+		}()
+	}
+}
+
+func roleFromString(r string) server.Role {
+	switch r {
+	case "admin":
+		return server.RoleAdmin
+	case "operator":
+		return server.RoleOperator
+	}
+	return server.RoleViewer
+}
