@@ -192,12 +192,12 @@ func leafValueText(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
 	case fmt.Stringer:
 		return x.String()
 	case bool:
 		return strconv.FormatBool(x)
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
 	}
 	return fmt.Sprint(v)
 }

@@ -38,7 +38,6 @@ type Server struct {
 	ssh    *ssh.ServerConfig
 	start  time.Time
 	caps   []string
-	capSet string // content-id of the YANG library
 
 	mu       sync.Mutex
 	sessions map[uint32]*session
