@@ -195,7 +195,7 @@ func TestEditErrors(t *testing.T) {
 	before, _ := server.EncodeJSON(e.core.Running())
 	cases := []struct {
 		name, op, tag string
-		want         []string
+		want          []string
 	}{
 		{"malformed value", profileEdit("p", 0, ""), "invalid-value",
 			[]string{"<error-path xmlns:wbbfd=\"urn:wirebeat:bfd\">/wbbfd:bfd/wbbfd:profiles/wbbfd:profile[wbbfd:name=&#39;p&#39;]/wbbfd:detection-multiplier</error-path>"}},

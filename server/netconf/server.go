@@ -31,13 +31,13 @@ type Options struct {
 
 // Server serves NETCONF over SSH (RFC 6242) for the element core.
 type Server struct {
-	core   *server.Server
-	si     *schemaInfo
-	opts   Options
-	log    *slog.Logger
-	ssh    *ssh.ServerConfig
-	start  time.Time
-	caps   []string
+	core  *server.Server
+	si    *schemaInfo
+	opts  Options
+	log   *slog.Logger
+	ssh   *ssh.ServerConfig
+	start time.Time
+	caps  []string
 
 	mu       sync.Mutex
 	sessions map[uint32]*session
