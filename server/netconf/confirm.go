@@ -27,9 +27,9 @@ var systemSession = &server.Session{ID: 0, User: "system", Role: server.RoleAdmi
 const defaultConfirmTimeout = 600 * time.Second
 
 func (sess *session) commit(op *xnode) reply {
-	confirmed := op.child(nsBase, "confirmed") != nil
+	confirmed := op.childBase("confirmed") != nil
 	timeout := defaultConfirmTimeout
-	if t := op.child(nsBase, "confirm-timeout"); t != nil {
+	if t := op.childBase("confirm-timeout"); t != nil {
 		n, err := strconv.ParseUint(t.Text, 10, 32)
 		if err != nil || n == 0 {
 			return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "confirm-timeout", "confirm-timeout %q is not a positive number of seconds", t.Text)}}
@@ -38,13 +38,13 @@ func (sess *session) commit(op *xnode) reply {
 	}
 	var persist, persistID string
 	var hasPersistID bool
-	if p := op.child(nsBase, "persist"); p != nil {
+	if p := op.childBase("persist"); p != nil {
 		persist = p.Text
 	}
-	if p := op.child(nsBase, "persist-id"); p != nil {
+	if p := op.childBase("persist-id"); p != nil {
 		persistID, hasPersistID = p.Text, true
 	}
-	if !confirmed && (persist != "" || op.child(nsBase, "confirm-timeout") != nil) {
+	if !confirmed && (persist != "" || op.childBase("confirm-timeout") != nil) {
 		return reply{errs: []*rpcError{badElement(server.TagBadElement, "persist", "persist and confirm-timeout go with confirmed")}}
 	}
 
@@ -94,7 +94,7 @@ func (sess *session) cancelCommit(op *xnode) reply {
 	if !pending {
 		return reply{errs: []*rpcError{protoErr(server.TagOperationFailed, "no confirmed commit is pending")}}
 	}
-	p := op.child(nsBase, "persist-id")
+	p := op.childBase("persist-id")
 	switch {
 	case persist != "" && (p == nil || p.Text != persist):
 		return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "persist-id", "cancel a persistent confirmed commit with its persist-id")}}

@@ -29,7 +29,7 @@ func (sess *session) createSubscription(op *xnode) reply {
 	var filter *fnode
 	f := op.child(nsNotif, "filter")
 	if f == nil {
-		f = op.child(nsBase, "filter")
+		f = op.childBase("filter")
 	}
 	if f != nil {
 		// RFC 5277's filter is the base protocol's, in either namespace.

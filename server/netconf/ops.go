@@ -123,7 +123,7 @@ func (sess *session) dispatch(op *xnode) (r reply, done bool) {
 
 // datastoreOf reads <target>/<source> content: a datastore name.
 func datastoreOf(parent *xnode, which string, allowConfig bool) (server.Datastore, *xnode, *rpcError) {
-	x := parent.child(nsBase, which)
+	x := parent.childBase(which)
 	if x == nil {
 		return "", nil, badElement(server.TagMissingElement, which, "<%s> is required", which)
 	}
@@ -200,7 +200,7 @@ func (sess *session) get(op *xnode, configOnly bool) reply {
 // protocol's own state (monitoring, YANG library): nil means all of it when
 // there is no filter, nothing when there is one that does not name it.
 func (s *Server) filterOf(op *xnode) (*fnode, *fnode, *rpcError) {
-	x := op.child(nsBase, "filter")
+	x := op.childBase("filter")
 	if x == nil {
 		return nil, nil, nil
 	}
@@ -246,7 +246,7 @@ func (sess *session) editConfig(op *xnode) reply {
 		return reply{errs: []*rpcError{rerr}}
 	}
 	defOp := opMerge
-	if d := op.child(nsBase, "default-operation"); d != nil {
+	if d := op.childBase("default-operation"); d != nil {
 		switch d.Text {
 		case opMerge, opReplace, opNone:
 			defOp = d.Text
@@ -255,7 +255,7 @@ func (sess *session) editConfig(op *xnode) reply {
 		}
 	}
 	testOpt := "test-then-set"
-	if t := op.child(nsBase, "test-option"); t != nil {
+	if t := op.childBase("test-option"); t != nil {
 		switch t.Text {
 		case "test-then-set", "set", "test-only":
 			testOpt = t.Text
@@ -264,7 +264,7 @@ func (sess *session) editConfig(op *xnode) reply {
 		}
 	}
 	errOpt := "stop-on-error"
-	if e := op.child(nsBase, "error-option"); e != nil {
+	if e := op.childBase("error-option"); e != nil {
 		switch e.Text {
 		case "stop-on-error", "continue-on-error", "rollback-on-error":
 			errOpt = e.Text
@@ -272,9 +272,9 @@ func (sess *session) editConfig(op *xnode) reply {
 			return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "error-option", "error-option %q is not stop-on-error, continue-on-error or rollback-on-error", e.Text)}}
 		}
 	}
-	cfg := op.child(nsBase, "config")
+	cfg := op.childBase("config")
 	if cfg == nil {
-		if op.child(nsBase, "url") != nil {
+		if op.childBase("url") != nil {
 			return reply{errs: []*rpcError{badElement(server.TagOperationNotSupp, "url", "the :url capability is not supported")}}
 		}
 		return reply{errs: []*rpcError{badElement(server.TagMissingElement, "config", "<config> is required")}}
@@ -382,7 +382,7 @@ func (sess *session) lock(op *xnode, lock bool) reply {
 }
 
 func (sess *session) killSession(op *xnode) reply {
-	x := op.child(nsBase, "session-id")
+	x := op.childBase("session-id")
 	if x == nil {
 		return reply{errs: []*rpcError{badElement(server.TagMissingElement, "session-id", "<session-id> is required")}}
 	}

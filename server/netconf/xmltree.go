@@ -141,6 +141,16 @@ func (n *xnode) child(space, local string) *xnode {
 	return nil
 }
 
+// childBase returns the first child named local in the base namespace,
+// or in none: clients such as ncclient send the <config> they were given
+// without qualifying it, and refusing that helps nobody.
+func (n *xnode) childBase(local string) *xnode {
+	if c := n.child(nsBase, local); c != nil {
+		return c
+	}
+	return n.child("", local)
+}
+
 // xmlEscape writes s as XML character data.
 func xmlEscape(b *bytes.Buffer, s string) {
 	xml.EscapeText(b, []byte(s))

@@ -1,0 +1,1 @@
+DEBIAN_PACKAGES += python3-ncclient yangcli openssh-client
