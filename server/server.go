@@ -356,6 +356,10 @@ func asPathError(err error) error {
 // startup atomically, switch running, publish the change. It returns the
 // history ID of the new configuration (0 when nothing changed).
 func (s *Server) commitLocked(sess *Session, old, new *gen.Device, comment string) (uint64, error) {
+	if hasAdmin(old) && !hasAdmin(new) {
+		return 0, Errorf(TagInvalidValue, &gpb.Path{Elem: []*gpb.PathElem{{Name: "system"}, {Name: "aaa"}, {Name: "users"}}},
+			"the change would remove the last admin user who can log in; nobody could manage the element")
+	}
 	if err := s.validateLocked(new); err != nil {
 		return 0, err
 	}

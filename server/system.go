@@ -34,17 +34,22 @@ func (*systemSubsystem) Apply(_, _ *gen.Device) error { return nil }
 // Validate refuses a configuration that has users but no administrator who
 // can log in: nobody could repair it over the management interfaces.
 func (*systemSubsystem) Validate(cfg *gen.Device) error {
-	users := usersOf(cfg)
-	if len(users) == 0 {
+	if len(usersOf(cfg)) == 0 || hasAdmin(cfg) {
 		return nil
-	}
-	for _, u := range users {
-		if roleOf(u) == RoleAdmin && (u.Password != nil || len(u.AuthorizedKey) > 0) {
-			return nil
-		}
 	}
 	return Errorf(TagInvalidValue, &gpb.Path{Elem: []*gpb.PathElem{{Name: "system"}, {Name: "aaa"}, {Name: "users"}}},
 		"at least one admin user with a password or an authorized key must remain")
+}
+
+// hasAdmin reports whether a configuration has an admin user who can log
+// in (with a password or a key).
+func hasAdmin(cfg *gen.Device) bool {
+	for _, u := range usersOf(cfg) {
+		if roleOf(u) == RoleAdmin && (u.Password != nil || len(u.AuthorizedKey) > 0) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *systemSubsystem) committed(t time.Time) {

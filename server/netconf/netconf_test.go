@@ -141,6 +141,27 @@ func (c *client) read() string {
 	return string(reply)
 }
 
+// readWithin reads a message or fails the test after d.
+func (c *client) readWithin(d time.Duration) string {
+	c.t.Helper()
+	got := make(chan string, 1)
+	go func() {
+		msg, err := c.fr.readMessage()
+		if err != nil {
+			got <- "read error: " + err.Error()
+			return
+		}
+		got <- string(msg)
+	}()
+	select {
+	case m := <-got:
+		return m
+	case <-time.After(d):
+		c.t.Fatalf("no message within %v", d)
+		return ""
+	}
+}
+
 func wantOK(t testing.TB, reply string) {
 	t.Helper()
 	if !strings.Contains(reply, "<ok/>") {
