@@ -1,0 +1,186 @@
+package gnmi_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestGNMICLI drives a running wirebeat with gnmi_cli, the reference
+// client of openconfig/gnmi, pinned in go.mod as a tool: capabilities, a
+// get of /system/hostname, a set, and a streaming subscription that sees
+// the configuration change.
+func TestGNMICLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts the wirebeat binary")
+	}
+	root := moduleRoot(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "wirebeat")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build wirebeat: %v\n%s", err, out)
+	}
+	// gnmi_cli is built once by the first `go tool` run; later runs are
+	// quick.
+	warm := exec.Command("go", "tool", "gnmi_cli", "-help")
+	warm.Dir = root
+	warm.CombinedOutput()
+
+	datadir := filepath.Join(dir, "data")
+	addr := startWirebeat(t, bin, datadir)
+	cli := func(args ...string) (string, error) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "go", append([]string{"tool", "gnmi_cli"}, cliArgs(addr, datadir, args...)...)...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GNMI_USER=admin", "GNMI_PASS=cli-test-secret")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	out, err := cli("-capabilities")
+	if err != nil || !strings.Contains(out, `"wirebeat-system"`) || !strings.Contains(out, "JSON_IETF") || !strings.Contains(out, "gNMI_version") {
+		t.Fatalf("capabilities: %v\n%s", err, out)
+	}
+	hostGet := `path: <elem: <name: "system"> elem: <name: "hostname">> encoding: JSON_IETF`
+	out, err = cli("-get", "-proto", hostGet)
+	if err != nil || !strings.Contains(out, "wirebeat") {
+		t.Fatalf("get: %v\n%s", err, out)
+	}
+
+	// A streaming subscription, left running while the hostname changes.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub := exec.CommandContext(ctx, "go", append([]string{"tool", "gnmi_cli"}, cliArgs(addr, datadir, "-query", "/system/hostname", "-query_type", "s", "-display_type", "single")...)...)
+	sub.Dir = root
+	sub.Env = append(os.Environ(), "GNMI_USER=admin", "GNMI_PASS=cli-test-secret")
+	sub.Cancel = func() error { return sub.Process.Signal(os.Interrupt) }
+	var subOut lockedBuffer
+	sub.Stdout, sub.Stderr = &subOut, &subOut
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); sub.Wait() }()
+	if !waitOutput(&subOut, "wirebeat") {
+		t.Fatalf("stream: initial value not seen:\n%s", subOut.String())
+	}
+
+	out, err = cli("-set", "-proto", `update: <path: <elem: <name: "system"> elem: <name: "hostname">> val: <string_val: "set-by-gnmi-cli">>`)
+	if err != nil || !strings.Contains(out, "UPDATE") {
+		t.Fatalf("set: %v\n%s", err, out)
+	}
+	if !waitOutput(&subOut, "set-by-gnmi-cli") {
+		t.Fatalf("stream: change not seen:\n%s", subOut.String())
+	}
+	out, err = cli("-get", "-proto", hostGet)
+	if err != nil || !strings.Contains(out, "set-by-gnmi-cli") {
+		t.Fatalf("get after set: %v\n%s", err, out)
+	}
+	t.Logf("gnmi_cli streaming output:\n%s", subOut.String())
+	// A wrong password is refused.
+	bad := exec.Command("go", append([]string{"tool", "gnmi_cli"}, cliArgs(addr, datadir, "-capabilities")...)...)
+	bad.Dir = root
+	bad.Env = append(os.Environ(), "GNMI_USER=admin", "GNMI_PASS=wrong")
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "Unauthenticated") {
+		t.Errorf("wrong password: %v\n%s", err, out)
+	}
+}
+
+func cliArgs(addr, datadir string, args ...string) []string {
+	return append([]string{"-address", addr, "-ca_crt", filepath.Join(datadir, "tls-cert.pem"), "-server_name", "localhost", "-with_user_pass", "-timeout", "20s"}, args...)
+}
+
+// startWirebeat runs `wirebeat run` with only gNMI, on a free port, and
+// returns the address it prints.
+func startWirebeat(t *testing.T, bin, datadir string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "run", "--datadir", datadir, "--netconf", "", "--cli", "", "--gnmi", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "WIREBEAT_ADMIN_PASSWORD=cli-test-secret")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	re := regexp.MustCompile(`^gNMI: listening on (\S+)`)
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return a
+	case <-time.After(30 * time.Second):
+		t.Fatalf("wirebeat did not say where gNMI listens; stderr:\n%s", stderr.String())
+	}
+	return ""
+}
+
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitOutput waits, up to a failure deadline, for s in the output.
+func waitOutput(b *lockedBuffer, s string) bool {
+	deadline := time.Now().Add(waitLimit)
+	for time.Now().Before(deadline) {
+		if strings.Contains(b.String(), s) {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}

@@ -1,0 +1,59 @@
+package gnmi
+
+import (
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/wirebeat/wirebeat/server"
+)
+
+// codeOf maps the element's error tags (RFC 6241 Appendix A) to the
+// canonical gRPC codes the gNMI specification names (2.5, 3.4.7).
+func codeOf(tag server.Tag) codes.Code {
+	switch tag {
+	case server.TagInvalidValue, server.TagBadElement, server.TagUnknownElement,
+		server.TagUnknownNamespace, server.TagMissingElement, server.TagMalformedMessage,
+		server.TagBadAttribute, server.TagMissingAttribute, server.TagUnknownAttribute,
+		// A reference to an instance that does not exist (RFC 7950
+		// require-instance) is an invalid value for gNMI.
+		server.TagDataMissing:
+		return codes.InvalidArgument
+	case server.TagAccessDenied:
+		return codes.PermissionDenied
+	case server.TagLockDenied, server.TagInUse:
+		return codes.FailedPrecondition
+	case server.TagResourceDenied, server.TagTooBig:
+		return codes.ResourceExhausted
+	case server.TagDataExists:
+		return codes.AlreadyExists
+	case server.TagOperationNotSupp:
+		return codes.Unimplemented
+	case server.TagOperationFailed, server.TagRollbackFailed, server.TagPartialOperation:
+		return codes.Aborted
+	}
+	return codes.Internal
+}
+
+// statusOf turns an error of the element core into a gRPC status error;
+// statuses made here pass through.
+func statusOf(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	var e *server.Error
+	if errors.As(err, &e) {
+		return status.Error(codeOf(e.Tag), e.Error())
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+// codeAndMessage splits any error into its gRPC code and message.
+func codeAndMessage(err error) (codes.Code, string) {
+	st, _ := status.FromError(statusOf(err))
+	return st.Code(), st.Message()
+}
