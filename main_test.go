@@ -43,7 +43,10 @@ type element struct {
 
 func start(t *testing.T, env []string, args ...string) *element {
 	t.Helper()
-	e := &element{cmd: exec.Command(binary, append([]string{"run"}, args...)...)}
+	// Listeners on free ports unless a test says otherwise: the defaults
+	// may be taken on a shared machine.
+	ports := []string{"--netconf", "127.0.0.1:0", "--gnmi", "127.0.0.1:0", "--cli", "127.0.0.1:0"}
+	e := &element{cmd: exec.Command(binary, append(append([]string{"run"}, ports...), args...)...)}
 	e.cmd.Env = append(os.Environ(), "WIREBEAT_ADMIN_PASSWORD=")
 	e.cmd.Env = append(e.cmd.Env, env...)
 	out, err := e.cmd.StdoutPipe()
@@ -91,9 +94,13 @@ func TestFirstStartGeneratesAdminPassword(t *testing.T) {
 	if !strings.Contains(e.output(), pwFile) {
 		t.Errorf("output does not name the password file:\n%s", e.output())
 	}
+	if !strings.Contains(e.output(), "NETCONF: listening on 127.0.0.1:") || !strings.Contains(e.output(), "gNMI: listening on 127.0.0.1:") {
+		t.Errorf("output does not say where the front ends listen:\n%s", e.output())
+	}
+	help, _ := exec.Command(binary, "run", "-h").CombinedOutput()
 	for _, want := range []string{"127.0.0.1:8830", "127.0.0.1:9339", "127.0.0.1:8022"} {
-		if !strings.Contains(e.output(), want) {
-			t.Errorf("output does not mention the loopback default %s", want)
+		if !strings.Contains(string(help), want) {
+			t.Errorf("run -h does not give the loopback default %s:\n%s", want, help)
 		}
 	}
 	if code := e.stop(t); code != 0 {
