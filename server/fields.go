@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"sync"
 
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/goyang/pkg/yang"
 	"github.com/openconfig/ygot/util"
 )
@@ -29,6 +30,10 @@ type fieldInfo struct {
 	schema *yang.Entry
 	kind   fieldKind
 	config bool // false for config-false nodes
+	// elem and entryElem are the node's path element, shared by every walk
+	// and never modified: entryElem marks a list entry whose keys are
+	// rendered only when a path is reported.
+	elem, entryElem *gpb.PathElem
 }
 
 type structInfo struct {
@@ -61,7 +66,8 @@ func fieldsOf(schema *yang.Entry, t reflect.Type) *structInfo {
 		if err != nil || child == nil {
 			continue
 		}
-		fi := fieldInfo{index: i, name: name, module: f.Tag.Get("module"), schema: child, config: !child.ReadOnly()}
+		fi := fieldInfo{index: i, name: name, module: f.Tag.Get("module"), schema: child, config: !child.ReadOnly(),
+			elem: &gpb.PathElem{Name: name}, entryElem: &gpb.PathElem{Name: name, Key: pendingKeys}}
 		switch {
 		case child.IsList() && f.Type.Kind() == reflect.Map:
 			fi.kind = fieldListMap

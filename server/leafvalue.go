@@ -44,7 +44,10 @@ func SetLeafText(leaf *yang.Entry, field reflect.Value, text string) error {
 				return nil
 			}
 		}
-		field.Set(reflect.Append(field, v))
+		// A new slice: the old one may be shared with a committed tree.
+		out := reflect.MakeSlice(field.Type(), 0, field.Len()+1)
+		out = reflect.AppendSlice(out, field)
+		field.Set(reflect.Append(out, v))
 		return nil
 	}
 	if field.Kind() == reflect.Ptr {

@@ -167,83 +167,147 @@ func (tx *Tx) Delete(path *gpb.Path) (bool, error) {
 func (tx *Tx) walkTo(elems []*gpb.PathElem, create, write, own bool) (reflect.Value, *yang.Entry, error) {
 	cur := reflect.ValueOf(tx.root)
 	schema := rootSchema()
-	inDeep := false
 	for i, e := range elems {
 		path := &gpb.Path{Elem: elems[:i+1]}
-		f, err := childField(schema, cur, e.Name, path)
+		next, f, key, err := tx.step(cur, schema, e, path, create, write)
 		if err != nil {
 			return reflect.Value{}, nil, err
 		}
-		fv := cur.Elem().Field(f.index)
-		var next reflect.Value
-		switch f.kind {
-		case fieldContainer:
-			next = fv
-			if next.IsNil() {
-				if !create {
-					return reflect.Value{}, f.schema, nil
-				}
-				next = reflect.New(fv.Type().Elem())
-				fv.Set(next)
-				tx.deep[next.Pointer()] = true
-			}
-		case fieldListMap:
-			if len(e.Key) == 0 {
-				return reflect.Value{}, nil, Errorf(TagMissingElement, path, "list %s needs its keys", e.Name)
-			}
-			key, err := mapKey(f.schema, fv.Type().Key(), e, path)
-			if err != nil {
-				return reflect.Value{}, nil, err
-			}
-			if !fv.IsNil() {
-				next = fv.MapIndex(key)
-			}
-			if !next.IsValid() || next.IsNil() {
-				if !create {
-					return reflect.Value{}, f.schema, nil
-				}
-				next = newEntry(f.schema, fv.Type().Elem().Elem(), fv.Type().Key(), key)
-				if write && !inDeep {
-					tx.ownMap(fv).SetMapIndex(key, next)
-				} else {
-					if fv.IsNil() {
-						fv.Set(reflect.MakeMap(fv.Type()))
-					}
-					fv.SetMapIndex(key, next)
-				}
-				tx.deep[next.Pointer()] = true
-			} else if write && !inDeep {
-				fv = tx.ownMap(fv)
-			}
-		default:
-			return reflect.Value{}, nil, Errorf(TagInvalidValue, path, "%s is not a container or list entry", e.Name)
+		if !next.IsValid() || next.IsNil() {
+			return reflect.Value{}, f.schema, nil
 		}
-		schema = f.schema
-		if write && !inDeep {
-			last := i == len(elems)-1
-			switch {
-			case tx.deep[next.Pointer()]:
-				inDeep = true
-			case last && own:
-				next = deepCopy(next, tx.isDeep)
-				tx.deep[next.Pointer()] = true
-				inDeep = true
-			case !tx.shallow[next.Pointer()]:
-				c := reflect.New(next.Type().Elem())
-				c.Elem().Set(next.Elem())
-				next = c
-				tx.shallow[next.Pointer()] = true
-			}
-			if f.kind == fieldListMap {
-				key, _ := mapKey(f.schema, fv.Type().Key(), e, path)
-				fv.SetMapIndex(key, next)
-			} else {
-				fv.Set(next)
-			}
+		if own && i == len(elems)-1 && !tx.deep[next.Pointer()] {
+			next = deepCopy(next, tx.isDeep)
+			tx.deep[next.Pointer()] = true
+			tx.put(cur, f, key, next)
 		}
-		cur = next
+		cur, schema = next, f.schema
 	}
 	return cur, schema, nil
+}
+
+// step moves from the struct cur, which the transaction owns when write is
+// set, to its child e: absent children are created when create is set, and
+// shared ones are copied (shallowly) when write is set. key is the map key
+// of a list entry.
+func (tx *Tx) step(cur reflect.Value, schema *yang.Entry, e *gpb.PathElem, path *gpb.Path, create, write bool) (reflect.Value, *fieldInfo, reflect.Value, error) {
+	f, err := childField(schema, cur, e.Name, path)
+	if err != nil {
+		return reflect.Value{}, nil, reflect.Value{}, err
+	}
+	fv := cur.Elem().Field(f.index)
+	var next, key reflect.Value
+	switch f.kind {
+	case fieldContainer:
+		next = fv
+	case fieldListMap:
+		if len(e.Key) == 0 {
+			return reflect.Value{}, nil, key, Errorf(TagMissingElement, path, "list %s needs its keys", e.Name)
+		}
+		if key, err = mapKey(f.schema, fv.Type().Key(), e, path); err != nil {
+			return reflect.Value{}, nil, key, err
+		}
+		if !fv.IsNil() {
+			next = fv.MapIndex(key)
+		}
+	default:
+		return reflect.Value{}, nil, key, Errorf(TagInvalidValue, path, "%s is not a container or list entry", e.Name)
+	}
+	switch {
+	case !next.IsValid() || next.IsNil():
+		if !create {
+			return reflect.Value{}, f, key, nil
+		}
+		if f.kind == fieldListMap {
+			next = newEntry(f.schema, fv.Type().Elem().Elem(), fv.Type().Key(), key)
+		} else {
+			next = reflect.New(fv.Type().Elem())
+		}
+		tx.deep[next.Pointer()] = true
+	case write && !tx.owns(next):
+		c := reflect.New(next.Type().Elem())
+		c.Elem().Set(next.Elem())
+		tx.shallow[c.Pointer()] = true
+		next = c
+	default:
+		return next, f, key, nil
+	}
+	tx.put(cur, f, key, next)
+	return next, f, key, nil
+}
+
+// put stores child in field f of the owned struct cur (under key for a
+// list), making the list's map the transaction's first.
+func (tx *Tx) put(cur reflect.Value, f *fieldInfo, key, child reflect.Value) {
+	fv := cur.Elem().Field(f.index)
+	if f.kind == fieldListMap {
+		tx.ownMap(fv).SetMapIndex(key, child)
+		return
+	}
+	fv.Set(child)
+}
+
+func (tx *Tx) owns(v reflect.Value) bool {
+	p := v.Pointer()
+	return tx.shallow[p] || tx.deep[p]
+}
+
+// Touch returns the container or list entry at path, owned by the
+// transaction shallowly: its leaves may be set and its children reached
+// with TouchChild, but its child containers are still shared and must not
+// be changed directly. It creates the node when create is set and returns
+// nil when it is absent otherwise. An edit that merges into a large
+// container touches it without copying what it holds.
+func (tx *Tx) Touch(path *gpb.Path, create bool) (ygot.GoStruct, *yang.Entry, error) {
+	v, schema, err := tx.walkTo(path.GetElem(), create, true, false)
+	if err != nil || !v.IsValid() || v.IsNil() {
+		return nil, schema, err
+	}
+	return v.Interface().(ygot.GoStruct), schema, nil
+}
+
+// TouchChild is Touch for child e of parent, a node the transaction owns
+// (from Touch, TouchChild or Get) whose schema is schema.
+func (tx *Tx) TouchChild(parent ygot.GoStruct, schema *yang.Entry, e *gpb.PathElem, create bool) (ygot.GoStruct, *yang.Entry, error) {
+	next, f, _, err := tx.step(reflect.ValueOf(parent), schema, e, &gpb.Path{Elem: []*gpb.PathElem{e}}, create, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !next.IsValid() || next.IsNil() {
+		return nil, f.schema, nil
+	}
+	return next.Interface().(ygot.GoStruct), f.schema, nil
+}
+
+// DeleteChild removes child e (container or list entry) of parent, a node
+// the transaction owns, and reports whether it existed.
+func (tx *Tx) DeleteChild(parent ygot.GoStruct, schema *yang.Entry, e *gpb.PathElem) (bool, error) {
+	pv := reflect.ValueOf(parent)
+	path := &gpb.Path{Elem: []*gpb.PathElem{e}}
+	f, err := childField(schema, pv, e.Name, path)
+	if err != nil {
+		return false, err
+	}
+	fv := pv.Elem().Field(f.index)
+	if f.kind == fieldListMap {
+		if fv.IsNil() {
+			return false, nil
+		}
+		key, err := mapKey(f.schema, fv.Type().Key(), e, path)
+		if err != nil {
+			return false, err
+		}
+		if !fv.MapIndex(key).IsValid() {
+			return false, nil
+		}
+		tx.ownMap(fv).SetMapIndex(key, reflect.Value{})
+		return true, nil
+	}
+	if isNil(fv) {
+		return false, nil
+	}
+	fv.Set(reflect.Zero(fv.Type()))
+	return true, nil
 }
 
 func (tx *Tx) isDeep(v reflect.Value) bool { return tx.deep[v.Pointer()] }

@@ -12,7 +12,6 @@ import (
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/goyang/pkg/yang"
 	"github.com/openconfig/ygot/ygot"
-	"github.com/openconfig/ygot/ytypes"
 )
 
 // validateTree checks a configuration tree against the YANG schema: types,
@@ -141,8 +140,8 @@ func cleanYtypesError(err error) string {
 
 // validateLeaf checks one present leaf or leaf-list against its type.
 func validateLeaf(n *node) error {
-	if errs := ytypes.Validate(n.schema, n.value.Interface()); errs != nil {
-		return &Error{Tag: TagInvalidValue, Path: n.fullPath(), Message: cleanYtypesError(errs[0]), Err: errs[0]}
+	if err := checkLeafValue(n.schema, n.value); err != nil {
+		return &Error{Tag: TagInvalidValue, Path: n.fullPath(), Message: cleanYtypesError(err), Err: err}
 	}
 	return checkLeafSyntax(n)
 }

@@ -55,19 +55,23 @@ func walk(schema *yang.Entry, s, old ygot.GoStruct, fn walkFunc) error {
 	if old != nil {
 		ov = reflect.ValueOf(old)
 	}
-	return walkStruct(schema, v, ov, nil, []reflect.Value{v}, fn)
+	return walkStruct(schema, v, ov, make([]*gpb.PathElem, 0, 16), []reflect.Value{v}, fn)
 }
 
+// walkStruct visits the fields of the struct pointer v. path is a stack:
+// a node's path is valid during its callback only (fullPath copies it), so
+// a walk over a million entries does not allocate a path for each node.
 func walkStruct(schema *yang.Entry, v, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, fn walkFunc) error {
 	sv := v.Elem()
 	hasOld := old.IsValid() && !old.IsNil()
-	for _, f := range fieldsOf(schema, sv.Type()).fields {
+	si := fieldsOf(schema, sv.Type())
+	for i := range si.fields {
+		f := &si.fields[i]
 		var of reflect.Value
 		if hasOld {
 			of = old.Elem().Field(f.index)
 		}
-		p := append(path[:len(path):len(path)], &gpb.PathElem{Name: f.name})
-		if err := walkField(&f, sv.Field(f.index), of, p, parents, fn); err != nil {
+		if err := walkField(f, sv.Field(f.index), of, append(path, f.elem), parents, fn); err != nil {
 			return err
 		}
 	}
@@ -76,12 +80,13 @@ func walkStruct(schema *yang.Entry, v, old reflect.Value, path []*gpb.PathElem, 
 
 func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, fn walkFunc) error {
 	schema := f.schema
-	inner := append(parents[:len(parents):len(parents)], reflect.Value{})
 	switch f.kind {
 	case fieldListMap:
 		if fv.IsNil() {
 			return nil
 		}
+		inner := append(parents[:len(parents):len(parents)], reflect.Value{})
+		path[len(path)-1] = f.entryElem
 		hasOld := old.IsValid() && !old.IsNil()
 		for it := fv.MapRange(); it.Next(); {
 			entry := it.Value()
@@ -89,22 +94,21 @@ func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parent
 			if hasOld {
 				oe = old.MapIndex(it.Key())
 			}
-			elem := &gpb.PathElem{Name: f.name, Key: pendingKeys}
-			p := append(path[:len(path)-1:len(path)-1], elem)
-			n := &node{path: p, schema: schema, value: entry, old: oe, parents: parents}
+			n := &node{path: path, schema: schema, value: entry, old: oe, parents: parents}
 			skip, err := fn(n)
 			if err != nil {
 				return err
 			}
 			if !skip {
 				inner[len(inner)-1] = entry
-				if err := walkStruct(schema, entry, oe, p, inner, fn); err != nil {
+				if err := walkStruct(schema, entry, oe, path, inner, fn); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	case fieldListSlice:
+		inner := append(parents[:len(parents):len(parents)], reflect.Value{})
 		for i := 0; i < fv.Len(); i++ {
 			entry := fv.Index(i)
 			n := &node{path: path, schema: schema, value: entry, parents: parents}
@@ -126,8 +130,7 @@ func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parent
 		if err != nil || skip || fv.IsNil() {
 			return err
 		}
-		inner[len(inner)-1] = fv
-		return walkStruct(schema, fv, old, path, inner, fn)
+		return walkStruct(schema, fv, old, path, append(parents[:len(parents):len(parents)], fv), fn)
 	default:
 		_, err := fn(&node{path: path, schema: schema, value: fv, old: old, parents: parents})
 		return err

@@ -30,10 +30,45 @@ func validOp(s string) bool {
 	return false
 }
 
-// editor applies the content of a <config> element to a transaction.
+// editor applies the content of a <config> element to a transaction. It
+// walks the element tree and the data tree together, touching (copying on
+// write) only the nodes the edit reaches.
 type editor struct {
 	si *schemaInfo
 	tx *server.Tx
+}
+
+// ref is a data node on the way down: resolved (and owned by the
+// transaction) when needed, created only when an edit below needs it.
+type ref struct {
+	tx     *server.Tx
+	node   ygot.GoStruct
+	schema *yang.Entry
+	parent *ref
+	elem   *gpb.PathElem
+	path   []*gpb.PathElem // keyed path from the root
+}
+
+// get resolves the node, creating it and its ancestors when create is set;
+// nil when it is absent and create is not set.
+func (r *ref) get(create bool) (ygot.GoStruct, error) {
+	if r.node != nil || r.parent == nil {
+		return r.node, nil
+	}
+	pn, err := r.parent.get(create)
+	if err != nil || pn == nil {
+		return nil, err
+	}
+	n, _, err := r.tx.TouchChild(pn, r.parent.schema, r.elem, create)
+	if err != nil {
+		return nil, err
+	}
+	r.node = n
+	return n, nil
+}
+
+func (r *ref) child(schema *yang.Entry, elem *gpb.PathElem) *ref {
+	return &ref{tx: r.tx, schema: schema, parent: r, elem: elem, path: append(clonePath(r.path), elem)}
 }
 
 // applyTop applies one top-level element of <config>.
@@ -48,43 +83,43 @@ func (ed *editor) applyTop(x *xnode, defaultOp string) error {
 	if schema == nil || !isData(schema) || ed.si.topModule[x.Name.Local] != m {
 		return badElement(server.TagUnknownElement, x.Name.Local, "module %s has no top-level node %q", m.Name, x.Name.Local)
 	}
-	return ed.apply(schema, nil, x, defaultOp)
+	root := &ref{tx: ed.tx, node: ed.tx.Root(), schema: ed.si.root}
+	return ed.apply(schema, root, x, defaultOp)
 }
 
 // opOf returns the operation in force at x: its operation attribute or the
 // inherited one.
-func opOf(x *xnode, inherited string) (string, bool, error) {
+func opOf(x *xnode, inherited string) (string, error) {
 	if v, ok := x.attr(nsBase, "operation"); ok {
 		if !validOp(v) {
 			e := badElement(server.TagBadAttribute, x.Name.Local, "operation %q is not merge, replace, create, delete or remove", v)
 			e.BadAttr = "operation"
-			return "", false, e
+			return "", e
 		}
-		return v, true, nil
+		return v, nil
 	}
-	return inherited, false, nil
+	return inherited, nil
 }
 
-// apply applies element x, whose schema is schema, below the node at
-// parent (the keyed path of its parent data node).
-func (ed *editor) apply(schema *yang.Entry, parent []*gpb.PathElem, x *xnode, inherited string) error {
-	op, _, err := opOf(x, inherited)
+// apply applies element x, whose schema is schema, below parent.
+func (ed *editor) apply(schema *yang.Entry, parent *ref, x *xnode, inherited string) error {
+	op, err := opOf(x, inherited)
 	if err != nil {
 		return err
 	}
 	if schema.ReadOnly() {
-		return &rpcError{Type: "application", Tag: server.TagInvalidValue, Path: pathOf(parent, x.Name.Local, nil),
+		return &rpcError{Type: "application", Tag: server.TagInvalidValue, Path: pathOf(parent.path, x.Name.Local, nil),
 			Message: x.Name.Local + " is state (config false) and cannot be configured", BadElement: x.Name.Local}
 	}
 	switch {
 	case schema.IsContainer():
-		return ed.node(schema, append(clonePath(parent), &gpb.PathElem{Name: x.Name.Local}), x, op)
+		return ed.node(schema, parent, &gpb.PathElem{Name: x.Name.Local}, x, op)
 	case schema.IsList():
-		keys, err := listKeys(schema, parent, x)
+		keys, err := listKeys(schema, parent.path, x)
 		if err != nil {
 			return err
 		}
-		return ed.node(schema, append(clonePath(parent), &gpb.PathElem{Name: x.Name.Local, Key: keys}), x, op)
+		return ed.node(schema, parent, &gpb.PathElem{Name: x.Name.Local, Key: keys}, x, op)
 	case schema.IsLeaf() || schema.IsLeafList():
 		return ed.leaf(schema, parent, x, op)
 	}
@@ -92,49 +127,57 @@ func (ed *editor) apply(schema *yang.Entry, parent []*gpb.PathElem, x *xnode, in
 }
 
 // node applies a container or list entry.
-func (ed *editor) node(schema *yang.Entry, path []*gpb.PathElem, x *xnode, op string) error {
-	p := &gpb.Path{Elem: path}
-	exists := func() (bool, error) {
-		n, err := ed.tx.Lookup(p)
-		return n != nil, err
-	}
-	childOp := op
+func (ed *editor) node(schema *yang.Entry, parent *ref, elem *gpb.PathElem, x *xnode, op string) error {
+	me := parent.child(schema, elem)
+	p := &gpb.Path{Elem: me.path}
 	switch op {
 	case opDelete, opRemove:
-		ok, err := ed.tx.Delete(p)
+		pn, err := parent.get(false)
 		if err != nil {
 			return err
+		}
+		ok := false
+		if pn != nil {
+			if ok, err = ed.tx.DeleteChild(pn, parent.schema, elem); err != nil {
+				return err
+			}
 		}
 		if !ok && op == opDelete {
 			return &rpcError{Type: "application", Tag: server.TagDataMissing, Path: p, Message: "cannot delete " + x.Name.Local + ": it does not exist"}
 		}
 		return nil
 	case opCreate:
-		ok, err := exists()
+		pn, err := parent.get(true)
 		if err != nil {
 			return err
 		}
-		if ok {
+		if n, _, err := ed.tx.TouchChild(pn, parent.schema, elem, false); err != nil {
+			return err
+		} else if n != nil {
 			return &rpcError{Type: "application", Tag: server.TagDataExists, Path: p, Message: "cannot create " + x.Name.Local + ": it already exists"}
 		}
-		childOp = opMerge
+		op = opMerge
 	case opReplace:
-		if _, err := ed.tx.Delete(p); err != nil {
+		pn, err := parent.get(true)
+		if err != nil {
 			return err
 		}
-		childOp = opMerge
+		if _, err := ed.tx.DeleteChild(pn, parent.schema, elem); err != nil {
+			return err
+		}
+		op = opMerge
 	case opNone:
-		// Nothing happens here unless a descendant says so; ancestors are
-		// created by the descendants that need them.
-		return ed.children(schema, path, x, opNone)
+		// Nothing happens here unless a descendant says so; the
+		// descendants create what they need.
+		return ed.children(schema, me, x, opNone)
 	}
-	if _, err := ed.tx.Get(p, true); err != nil {
+	if _, err := me.get(true); err != nil {
 		return err
 	}
-	return ed.children(schema, path, x, childOp)
+	return ed.children(schema, me, x, op)
 }
 
-func (ed *editor) children(schema *yang.Entry, path []*gpb.PathElem, x *xnode, op string) error {
+func (ed *editor) children(schema *yang.Entry, me *ref, x *xnode, op string) error {
 	keys := map[string]bool{}
 	if schema.IsList() {
 		for _, k := range strings.Fields(schema.Key) {
@@ -150,7 +193,7 @@ func (ed *editor) children(schema *yang.Entry, path []*gpb.PathElem, x *xnode, o
 		cs := childSchema(schema, c.Name.Local)
 		if cs == nil {
 			e := badElement(server.TagUnknownElement, c.Name.Local, "%s has no child %q", x.Name.Local, c.Name.Local)
-			e.Path = &gpb.Path{Elem: path}
+			e.Path = &gpb.Path{Elem: me.path}
 			e.Type = "application"
 			return e
 		}
@@ -162,7 +205,7 @@ func (ed *editor) children(schema *yang.Entry, path []*gpb.PathElem, x *xnode, o
 			}
 			continue // the entry's path holds it
 		}
-		if err := ed.apply(cs, path, c, op); err != nil {
+		if err := ed.apply(cs, me, c, op); err != nil {
 			return err
 		}
 	}
@@ -185,26 +228,15 @@ func childSchema(schema *yang.Entry, name string) *yang.Entry {
 }
 
 // leaf applies a leaf or a leaf-list value.
-func (ed *editor) leaf(schema *yang.Entry, parent []*gpb.PathElem, x *xnode, op string) error {
+func (ed *editor) leaf(schema *yang.Entry, parent *ref, x *xnode, op string) error {
 	if op == opNone {
 		return nil
 	}
-	if len(parent) == 0 {
+	if parent.parent == nil {
 		return badElement(server.TagUnknownElement, x.Name.Local, "no top-level leaf %q", x.Name.Local)
 	}
-	pp := &gpb.Path{Elem: parent}
-	path := pathOf(parent, x.Name.Local, nil)
-	var node ygot.GoStruct
-	var err error
-	if op == opDelete || op == opRemove {
-		// Only touch the parent when it exists: deleting below an absent
-		// node changes nothing.
-		if node, err = ed.tx.Lookup(pp); err == nil && node != nil {
-			node, err = ed.tx.Get(pp, false)
-		}
-	} else {
-		node, err = ed.tx.Get(pp, true)
-	}
+	path := pathOf(parent.path, x.Name.Local, nil)
+	node, err := parent.get(op != opDelete && op != opRemove)
 	if err != nil {
 		return err
 	}
@@ -215,10 +247,7 @@ func (ed *editor) leaf(schema *yang.Entry, parent []*gpb.PathElem, x *xnode, op 
 		return nil
 	}
 	pv := reflect.ValueOf(node)
-	parentSchema := schema.Parent
-	for parentSchema != nil && (parentSchema.IsChoice() || parentSchema.IsCase()) {
-		parentSchema = parentSchema.Parent
-	}
+	parentSchema := parent.schema
 	leaf, field, ok := server.LeafField(parentSchema, pv, x.Name.Local)
 	if !ok {
 		return badElement(server.TagUnknownElement, x.Name.Local, "%s is not a leaf here", x.Name.Local)

@@ -74,7 +74,7 @@ func TestGoNetconfClient(t *testing.T) {
 	if err == nil {
 		t.Fatalf("invalid edit accepted: %+v", reply)
 	}
-	if !strings.Contains(err.Error(), "outside specified ranges") {
+	if !strings.Contains(err.Error(), "is outside") {
 		t.Errorf("error = %v", err)
 	}
 	if got := e.core.Running().GetBfd().GetProfiles().GetProfile("gn").GetDetectionMultiplier(); got != 7 {

@@ -37,8 +37,14 @@ const (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func startElement(t testing.TB) *element {
+// startElement starts an element whose NETCONF server takes messages up to
+// maxMessage bytes (1 MiB when not given, so limits are cheap to test).
+func startElement(t testing.TB, maxMessage ...int) *element {
 	t.Helper()
+	limit := 1 << 20
+	if len(maxMessage) > 0 {
+		limit = maxMessage[0]
+	}
 	dir := t.TempDir()
 	core, err := server.New(server.Options{DataDir: dir, Logger: quiet, Version: "test"})
 	if err != nil {
@@ -60,7 +66,7 @@ func startElement(t testing.TB) *element {
 	}
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	signer, _ := ssh.NewSignerFromKey(priv)
-	nc, err := New(core, Options{HostKey: signer, Logger: quiet, LoginDelay: 10 * time.Millisecond, MaxMessage: 1 << 20})
+	nc, err := New(core, Options{HostKey: signer, Logger: quiet, LoginDelay: 10 * time.Millisecond, MaxMessage: limit})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,19 +48,26 @@ func parseXML(data []byte) (*xnode, error) {
 			if len(stack) >= maxDepth {
 				return nil, fmt.Errorf("elements nested deeper than %d", maxDepth)
 			}
-			n := &xnode{NS: map[string]string{}}
+			n := &xnode{}
 			if len(stack) > 0 {
 				n.Parent = stack[len(stack)-1]
-				for k, v := range n.Parent.NS {
-					n.NS[k] = v
-				}
+				n.NS = n.Parent.NS // shared until this element declares one
 			}
+			declared := false
 			for _, a := range t.Attr {
-				switch {
-				case a.Name.Space == "xmlns":
-					n.NS[a.Name.Local] = a.Value
-				case a.Name.Space == "" && a.Name.Local == "xmlns":
-					n.NS[""] = a.Value
+				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
+					if !declared {
+						ns := make(map[string]string, len(n.NS)+1)
+						for k, v := range n.NS {
+							ns[k] = v
+						}
+						n.NS, declared = ns, true
+					}
+					if a.Name.Space == "xmlns" {
+						n.NS[a.Name.Local] = a.Value
+					} else {
+						n.NS[""] = a.Value
+					}
 				}
 			}
 			space, ok := n.NS[t.Name.Space]
