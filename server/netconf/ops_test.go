@@ -150,3 +150,25 @@ func TestGetSchemaAndMonitoring(t *testing.T) {
 	}
 	_ = server.Running
 }
+
+func TestCancelCommit(t *testing.T) {
+	e := startElement(t)
+	a := dial(t, e, "admin", adminPW, true)
+	b := dial(t, e, "admin", adminPW, true)
+	wantError(t, a.rpc(`<cancel-commit/>`), "operation-failed")
+	wantOK(t, a.rpc(strings.Replace(profileEdit("cx", 3, ""), "<running/>", "<candidate/>", 1)))
+	wantOK(t, a.rpc(`<commit><confirmed/><confirm-timeout>120</confirm-timeout></commit>`))
+	wantError(t, b.rpc(`<cancel-commit/>`), "in-use") // not b's commit
+	wantOK(t, a.rpc(`<cancel-commit/>`))
+	if e.core.Running().GetBfd().GetProfiles().GetProfile("cx") != nil {
+		t.Fatal("cancel-commit did not roll back")
+	}
+	// With persist, any session holding the persist-id may cancel.
+	wantOK(t, a.rpc(strings.Replace(profileEdit("cy", 3, ""), "<running/>", "<candidate/>", 1)))
+	wantOK(t, a.rpc(`<commit><confirmed/><persist>p1</persist></commit>`))
+	wantError(t, b.rpc(`<cancel-commit><persist-id>p2</persist-id></cancel-commit>`), "invalid-value")
+	wantOK(t, b.rpc(`<cancel-commit><persist-id>p1</persist-id></cancel-commit>`))
+	if e.core.Running().GetBfd().GetProfiles().GetProfile("cy") != nil {
+		t.Fatal("persistent confirmed commit not cancelled")
+	}
+}
