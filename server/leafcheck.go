@@ -42,6 +42,11 @@ func checkerFor(leaf *yang.Entry) *leafChecker {
 	}
 	c := &leafChecker{}
 	switch {
+	case t != nil && isAddressType(t.Name):
+		// checkLeafSyntax parses these fully (netip), which is stricter
+		// than their patterns and covers their unions: the regexps would
+		// only cost time.
+		c.kind = yang.Ystring
 	case t == nil:
 		c.generic = true
 	default:
@@ -136,6 +141,14 @@ func (c *leafChecker) check(v reflect.Value) error {
 		}
 	}
 	return nil
+}
+
+func isAddressType(name string) bool {
+	switch name {
+	case "ipv4-address", "ipv6-address", "ip-address", "ipv4-prefix", "ipv6-prefix", "ip-prefix":
+		return true
+	}
+	return false
 }
 
 func inRange(r yang.YangRange, n yang.Number) bool {

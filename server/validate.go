@@ -149,9 +149,7 @@ func validateLeaf(n *node) error {
 // Address typedefs of wirebeat-types whose full syntax the YANG pattern
 // cannot express; they are parsed here.
 func checkLeafSyntax(n *node) error {
-	switch n.schema.Type.Name {
-	case "ipv4-address", "ipv6-address", "ip-address", "ipv4-prefix", "ipv6-prefix", "ip-prefix":
-	default:
+	if !isAddressType(n.schema.Type.Name) {
 		return nil
 	}
 	for _, s := range leafStrings(n.value) {
