@@ -4,7 +4,6 @@
 SHELL     := bash
 GO        ?= go
 DATADIR   ?= ./data
-BENCHTIME ?= 1s
 
 # Debian packages the tests use as real peers and checkers. `make deps`
 # installs the missing ones when run as root; as non-root the tests that
@@ -57,8 +56,9 @@ test: deps lint
 	@set -o pipefail; $(GO) test -count=1 -v ./... 2>&1 | tee test.log | \
 	  grep -E '^(ok|FAIL|panic:|--- FAIL)|SKIP:|^\s+\S+_test\.go:[0-9]+: ' | grep -v -- '--- PASS'
 
+# The figures of DESIGN.md "Performance", measured here, as one table.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
+	$(GO) run ./tools/benchtable
 
 # Run each fuzz target for FUZZTIME.
 FUZZTIME ?= 30s
