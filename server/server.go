@@ -209,6 +209,16 @@ func (s *Server) Edit(sess *Session, ds Datastore, fn func(root *gen.Device) err
 // (NETCONF edit-config, gNMI Set) use it: the cost of an edit then follows
 // its size, not the size of the configuration.
 func (s *Server) EditTx(sess *Session, ds Datastore, fn func(tx *Tx) error) error {
+	return s.runTx(sess, ds, fn, true)
+}
+
+// CheckTx runs an edit through a transaction and the whole validation of
+// the commit pipeline, then drops it: NETCONF's test-option test-only.
+func (s *Server) CheckTx(sess *Session, ds Datastore, fn func(tx *Tx) error) error {
+	return s.runTx(sess, ds, fn, false)
+}
+
+func (s *Server) runTx(sess *Session, ds Datastore, fn func(tx *Tx) error, store bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	base, err := s.writableBase(sess, ds)
@@ -219,7 +229,16 @@ func (s *Server) EditTx(sess *Session, ds Datastore, fn func(tx *Tx) error) erro
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return s.storeLocked(sess, ds, base, tx.root)
+	if store {
+		return s.storeLocked(sess, ds, base, tx.root)
+	}
+	if err := normalize(tx.root, base); err != nil {
+		return err
+	}
+	if err := authorize(sess, base, tx.root); err != nil {
+		return err
+	}
+	return s.validateLocked(tx.root)
 }
 
 // writableBase checks that sess may write ds and returns its content.

@@ -117,8 +117,8 @@ func (tx *Tx) Set(path *gpb.Path, node ygot.GoStruct) error {
 	return nil
 }
 
-// Delete removes the node at path (container, list entry or leaf) and
-// reports whether it existed.
+// Delete removes the node at path (container, list entry, whole list or
+// leaf) and reports whether it existed.
 func (tx *Tx) Delete(path *gpb.Path) (bool, error) {
 	elems := path.GetElem()
 	if len(elems) == 0 {
@@ -129,35 +129,7 @@ func (tx *Tx) Delete(path *gpb.Path) (bool, error) {
 	if err != nil || !parent.IsValid() || parent.IsNil() {
 		return false, err
 	}
-	last := elems[len(elems)-1]
-	f, err := childField(schema, parent, last.Name, path)
-	if err != nil {
-		return false, err
-	}
-	fv := parent.Elem().Field(f.index)
-	if f.kind == fieldListMap {
-		if fv.IsNil() {
-			return false, nil
-		}
-		if len(last.Key) == 0 { // the whole list
-			fv.Set(reflect.Zero(fv.Type()))
-			return true, nil
-		}
-		key, err := mapKey(f.schema, fv.Type().Key(), last, path)
-		if err != nil {
-			return false, err
-		}
-		if !fv.MapIndex(key).IsValid() {
-			return false, nil
-		}
-		tx.ownMap(fv).SetMapIndex(key, reflect.Value{})
-		return true, nil
-	}
-	if isNil(fv) {
-		return false, nil
-	}
-	fv.Set(reflect.Zero(fv.Type()))
-	return true, nil
+	return tx.deleteChild(parent, schema, elems[len(elems)-1], path)
 }
 
 // walkTo follows elems from the root, creating absent nodes when create is
@@ -279,17 +251,21 @@ func (tx *Tx) TouchChild(parent ygot.GoStruct, schema *yang.Entry, e *gpb.PathEl
 	return next.Interface().(ygot.GoStruct), f.schema, nil
 }
 
-// DeleteChild removes child e (container or list entry) of parent, a node
-// the transaction owns, and reports whether it existed.
+// DeleteChild removes child e of parent, a node the transaction owns, and
+// reports whether it existed.
 func (tx *Tx) DeleteChild(parent ygot.GoStruct, schema *yang.Entry, e *gpb.PathElem) (bool, error) {
-	pv := reflect.ValueOf(parent)
-	path := &gpb.Path{Elem: []*gpb.PathElem{e}}
+	return tx.deleteChild(reflect.ValueOf(parent), schema, e, &gpb.Path{Elem: []*gpb.PathElem{e}})
+}
+
+// deleteChild removes child e of the owned struct pv: a container, a list
+// entry, a whole list (e without keys) or a leaf.
+func (tx *Tx) deleteChild(pv reflect.Value, schema *yang.Entry, e *gpb.PathElem, path *gpb.Path) (bool, error) {
 	f, err := childField(schema, pv, e.Name, path)
 	if err != nil {
 		return false, err
 	}
 	fv := pv.Elem().Field(f.index)
-	if f.kind == fieldListMap {
+	if f.kind == fieldListMap && len(e.Key) > 0 {
 		if fv.IsNil() {
 			return false, nil
 		}

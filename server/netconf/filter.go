@@ -140,58 +140,44 @@ func (si *schemaInfo) parseXPathFilter(expr string, ns map[string]string) (*fnod
 	return root, nil
 }
 
-func splitUnion(s string) []string {
-	var out []string
-	depth, quote, start := 0, byte(0), 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '[':
-			depth++
-		case c == ']':
-			depth--
-		case c == '|' && depth == 0:
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
-}
+// splitUnion splits an expression at the "|" outside predicates and quotes.
+func splitUnion(s string) []string { return splitTop(s, '|') }
 
+// splitSteps splits a location path at the "/" outside predicates and
+// quotes.
 func splitSteps(s string) ([]string, error) {
-	var out []string
-	depth, quote, start := 0, byte(0), 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '[':
-			depth++
-		case c == ']':
-			depth--
-		case c == '/' && depth == 0:
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	out = append(out, s[start:])
+	out := splitTop(s, '/')
 	for _, st := range out {
 		if strings.TrimSpace(st) == "" {
 			return nil, fmt.Errorf("empty location step")
 		}
 	}
 	return out, nil
+}
+
+// splitTop splits s at sep where it stands outside [] and quotes.
+func splitTop(s string, sep byte) []string {
+	var out []string
+	depth, quote, start := 0, byte(0), 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '[':
+			depth++
+		case c == ']':
+			depth--
+		case c == sep && depth == 0:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
 }
 
 // parseStep splits name[k='v'][k2='v2'] into the name and its predicates.
