@@ -21,8 +21,11 @@ var defaultConfig []byte
 const usage = `usage: wirebeat <command> [flags]
 
 commands:
-  run        start the element (wirebeat run -h for its flags)
-  version    print the version
+  run                          start the element (wirebeat run -h for its flags)
+  lwaftr check [--on-a-stick] CONF IN_V4 IN_V6 OUT_V4 OUT_V6 [COUNTERS]
+                               run the lwAFTR data plane once over pcap files
+  import snabb-lwaftr FILE     print the wirebeat configuration of a Snabb lwAFTR config
+  version                      print the version
 `
 
 func main() {
@@ -40,9 +43,10 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, "wirebeat", version)
 		return 0
-	case "lwaftr", "import":
-		fmt.Fprintf(stderr, "wirebeat: %q is not implemented yet (it arrives with the lwAFTR data plane)\n", args[0])
-		return 2
+	case "lwaftr":
+		return lwaftrCommand(args[1:], stdout, stderr)
+	case "import":
+		return importCommand(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,256 @@
+package lwaftr
+
+import "encoding/binary"
+
+var be = binary.BigEndian
+
+// checkIPv4 validates an IPv4 header and returns the packet trimmed to its
+// total length, or ok=false.
+func checkIPv4(p []byte) ([]byte, bool) {
+	if len(p) < 20 || p[0]>>4 != 4 {
+		return nil, false
+	}
+	ihl := int(p[0]&0xf) * 4
+	tl := int(be.Uint16(p[2:]))
+	if ihl < 20 || tl < ihl || tl > len(p) {
+		return nil, false
+	}
+	return p[:tl], true
+}
+
+func isFragment4(p []byte) bool { return be.Uint16(p[6:])&0x3fff != 0 }
+
+// fromInet handles an IPv4 packet from the Internet; eth holds the
+// destination and source MACs of its frame.
+func (e *Engine) fromInet(p []byte, eth []byte) {
+	p, ok := checkIPv4(p)
+	if !ok {
+		e.C.DropMalformed[External]++
+		return
+	}
+	if isFragment4(p) {
+		e.r4.now = e.now().UnixNano()
+		whole, done := e.r4.add4(p, e.scratch, &e.C, External)
+		if !done {
+			return
+		}
+		p = whole
+	}
+	e.forward4(p, eth, false)
+}
+
+// forward4 is the routing decision for a whole IPv4 packet heading to a
+// B4: answer pings to us, apply the ICMP policy, find the softwire,
+// decrement the TTL and encapsulate.
+func (e *Engine) forward4(p []byte, eth []byte, hairpin bool) {
+	ihl := int(p[0]&0xf) * 4
+	dst := be.Uint32(p[16:])
+	proto := p[9]
+	l4 := p[ihl:]
+	if !hairpin && dst == e.extIP {
+		if proto == 1 && len(l4) >= 8 && l4[0] == 8 && checksum(l4) == 0 {
+			e.echoReply4(p, eth)
+			return
+		}
+		e.C.DropUnknownProto++
+		return
+	}
+	var port uint16
+	icmpError := false
+	if proto == 1 {
+		if !hairpin && !e.cfg.External.AllowIncomingICMP {
+			e.C.DropICMPPolicy[External]++
+			return
+		}
+		if len(l4) < 8 || checksum(l4) != 0 {
+			e.C.DropBadChecksum[External]++
+			return
+		}
+		// No ICMP error ever answers an ICMP message (RFC 1122 §3.2.2,
+		// RFC 7596 §8.1).
+		icmpError = true
+		switch l4[0] {
+		case 0:
+			// An echo reply answers a request the B4 sent: its
+			// identifier is the B4's "port".
+			port = be.Uint16(l4[4:])
+		case 8:
+			// An echo request from outside carries an identifier the
+			// remote chose, which says nothing about which B4 sharing
+			// the address it is for; like Snabb, the first 16 bits of
+			// the message stand for the port, so only a softwire whose
+			// port set covers 0x0800 (or a whole address) receives it.
+			port = be.Uint16(l4[0:])
+		case 3, 11, 12: // errors: the source port of the packet they quote
+			q := l4[8:]
+			if len(q) < 20 || len(q) < int(q[0]&0xf)*4+2 {
+				e.C.DropMalformed[External]++
+				return
+			}
+			port = be.Uint16(q[int(q[0]&0xf)*4:])
+		default:
+			e.C.DropUnknownProto++
+			return
+		}
+	} else {
+		if len(l4) < 4 {
+			e.C.DropMalformed[External]++
+			return
+		}
+		port = be.Uint16(l4[2:])
+	}
+	b4, br, ok := e.bt.Lookup(dst, port)
+	if !ok {
+		e.C.DropNoBinding4++
+		if !icmpError && e.allowError(External) {
+			e.icmpv4Error(3, 1, p, 0)
+		}
+		return
+	}
+	if p[8] <= 1 {
+		e.C.DropTTLZero++
+		if !icmpError && e.allowError(External) {
+			q := e.decTTLCopy(p)
+			e.icmpv4Error(11, 0, q, 0)
+		}
+		return
+	}
+	mtu := e.cfg.Internal.MTU
+	if len(p)+40 > mtu && be.Uint16(p[6:])&0x4000 != 0 {
+		e.C.DropTooBig++
+		if !icmpError && e.allowError(External) {
+			q := e.decTTLCopy(p)
+			e.icmpv4Error(3, 4, q, uint16(mtu-40))
+		}
+		return
+	}
+	if hairpin {
+		e.C.HairpinPackets++
+		e.C.HairpinBytes += uint64(len(p))
+	}
+	e.encap(p, b4, br)
+}
+
+// decTTLCopy copies p into the scratch buffer with the TTL decremented,
+// as the quoted packet of time-exceeded and too-big errors.
+func (e *Engine) decTTLCopy(p []byte) []byte {
+	q := e.scratch[:len(p)]
+	copy(q, p)
+	q[8]--
+	setIPv4Checksum(q)
+	return q
+}
+
+// encap sends p (TTL not yet decremented) to the B4 in IPv6, fragmenting
+// when it exceeds the internal MTU.
+func (e *Engine) encap(p []byte, b4, br *[16]byte) {
+	mtu := e.cfg.Internal.MTU
+	e.C.EncapPackets++
+	e.C.EncapBytes += uint64(len(p))
+	if len(p)+40 > mtu {
+		e.fragment6(p, b4, br)
+		return
+	}
+	b, off := e.alloc(Internal, nil, etIPv6)
+	h := b[off:]
+	writeIPv6Header(h, p[1], len(p), 4, br[:], b4[:])
+	q := h[40:]
+	copy(q, p)
+	q[8]--
+	setIPv4Checksum(q)
+	e.commit(Internal, off+40+len(p), etIPv6, off)
+}
+
+// writeIPv6Header writes a header with the IPv4 TOS as traffic class, no
+// flow label and hop limit 255.
+func writeIPv6Header(h []byte, tos byte, payload int, next byte, src, dst []byte) {
+	h[0] = 0x60 | tos>>4
+	h[1] = tos << 4
+	h[2], h[3] = 0, 0
+	be.PutUint16(h[4:], uint16(payload))
+	h[6] = next
+	h[7] = 255
+	copy(h[8:24], src)
+	copy(h[24:40], dst)
+}
+
+// toInet sends a decapsulated IPv4 packet out of the external side,
+// fragmenting it to the external MTU.
+func (e *Engine) toInet(p []byte) {
+	if len(p) > e.cfg.External.MTU {
+		if be.Uint16(p[6:])&0x4000 != 0 {
+			e.C.DropTooBig++
+			return
+		}
+		e.fragment4(p)
+		return
+	}
+	b, off := e.alloc(External, nil, etIPv4)
+	copy(b[off:], p)
+	e.commit(External, off+len(p), etIPv4, off)
+}
+
+// icmpv4Error builds an ICMPv4 error about packet p (RFC 792) from our
+// external address to p's source, quoting as much of p as fits in 576
+// bytes, and routes it: to a B4 when the source is one of ours and
+// hairpinning is on, else to the Internet.
+func (e *Engine) icmpv4Error(typ, code byte, p []byte, mtu uint16) {
+	quote := min(len(p), 576-28)
+	b := e.icmpBuf[:28+quote]
+	b[0] = 0x45
+	b[1] = 0
+	be.PutUint16(b[2:], uint16(len(b)))
+	be.PutUint32(b[4:], 0)
+	b[8] = 255
+	b[9] = 1
+	copy(b[12:16], e.cfg.External.IP)
+	copy(b[16:20], p[12:16])
+	setIPv4Checksum(b)
+	m := b[20:]
+	m[0], m[1] = typ, code
+	m[2], m[3] = 0, 0
+	be.PutUint32(m[4:], uint32(mtu))
+	copy(m[8:], p[:quote])
+	be.PutUint16(m[2:], checksum(m))
+	e.C.ICMPErrorsSent[External]++
+	e.route4(b)
+}
+
+// route4 sends an IPv4 packet we generated: to a B4 when its destination
+// is one of ours and hairpinning is on, else out of the external side.
+func (e *Engine) route4(b []byte) {
+	if e.cfg.Hairpinning && e.bt.HasAddress(be.Uint32(b[16:])) {
+		e.forward4(b, nil, true)
+		return
+	}
+	o, off := e.alloc(External, nil, etIPv4)
+	copy(o[off:], b)
+	e.commit(External, off+len(b), etIPv4, off)
+}
+
+// echoReply4 answers a ping to our external address: addresses and MACs
+// swapped, TTL 64.
+func (e *Engine) echoReply4(p []byte, eth []byte) {
+	if len(p) > e.cfg.External.MTU {
+		// A reply bigger than our MTU would need fragmenting; pings that
+		// large are not worth it.
+		e.C.DropTooBig++
+		return
+	}
+	b, off := e.alloc(External, eth[6:12], etIPv4)
+	q := b[off : off+len(p)]
+	copy(q, p)
+	copy(q[12:16], p[16:20])
+	copy(q[16:20], p[12:16])
+	q[8] = 64
+	setIPv4Checksum(q)
+	ihl := int(q[0]&0xf) * 4
+	m := q[ihl:]
+	m[0] = 0
+	m[2], m[3] = 0, 0
+	be.PutUint16(m[2:], checksum(m))
+	// The reply leaves with the request's MACs swapped.
+	copy(b[6:12], eth[0:6])
+	e.C.EchoReplies++
+	e.commit(External, off+len(p), etIPv4, off)
+}
