@@ -3,6 +3,8 @@ package adapter
 import (
 	"fmt"
 	"net/netip"
+	"sort"
+	"strconv"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
@@ -112,6 +114,30 @@ func profileSettings(name string, p *gen.WirebeatBfd_Bfd_Profiles_Profile) (bfd.
 			return c, invalid(profilePath(name, "authentication", "secret"), "secret of %d bytes is longer than %d, the limit for %v", len(*a.Secret), max, typ)
 		}
 		c.Auth = bfd.AuthConfig{Type: typ, TxKeyID: a.GetKeyId(), Keys: []bfd.Key{{ID: a.GetKeyId(), Secret: []byte(*a.Secret)}}}
+		// Accepted keys, in key order so that equal configurations give
+		// equal session settings (and no needless reconfiguration).
+		ids := make([]int, 0, len(a.AcceptKey))
+		for id := range a.AcceptKey {
+			ids = append(ids, int(id))
+		}
+		sort.Ints(ids)
+		for _, id := range ids {
+			k := a.AcceptKey[uint8(id)]
+			kp := path(append(profilePath(name, "authentication").Elem, elem("accept-key", "key-id", strconv.Itoa(id)), elem("secret"))...)
+			if k.Secret == nil {
+				return c, invalid(kp, "an accepted key needs its secret")
+			}
+			if len(*k.Secret) > max {
+				return c, invalid(kp, "secret of %d bytes is longer than %d, the limit for %v", len(*k.Secret), max, typ)
+			}
+			if uint8(id) == a.GetKeyId() {
+				if *k.Secret != *a.Secret {
+					return c, invalid(kp, "key %d is also the transmit key, with another secret", id)
+				}
+				continue
+			}
+			c.Auth.Keys = append(c.Auth.Keys, bfd.Key{ID: uint8(id), Secret: []byte(*k.Secret)})
+		}
 	}
 	if s := p.Stability; s != nil && s.GetEnabled() {
 		if c.Auth.Type != bfd.AuthNone {

@@ -1,0 +1,114 @@
+package interop
+
+import (
+	"testing"
+	"time"
+
+	"github.com/openconfig/ygot/ygot"
+
+	"github.com/wirebeat/wirebeat/bfd/adapter"
+	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/tools/netns"
+	"github.com/wirebeat/wirebeat/tools/testenv"
+)
+
+// TestKeyRolloverThroughConfig changes the meticulous keyed SHA1 key of a
+// single-hop session at both ends through configuration, the way an
+// operator would (add the new key as accepted, move each end to it, drop
+// the old one), and the session never leaves Up.
+func TestKeyRolloverThroughConfig(t *testing.T) {
+	testenv.RequireRoot(t, "network namespaces")
+	nsA, nsB := netns.New(t, "krA"), netns.New(t, "krB")
+	ifA, ifB := netns.Unique("ka"), netns.Unique("kb")
+	netns.Veth(t, nsA, ifA, nsB, ifB)
+	nsA.Addr(t, ifA, "10.94.0.1/24")
+	nsB.Addr(t, ifB, "10.94.0.2/24")
+	a, b := adapter.New(inNS(nsA)), adapter.New(inNS(nsB))
+	defer a.Close()
+	defer b.Close()
+
+	// config builds one end: transmit key tx, accepted keys acc.
+	config := func(ifname, peer string, tx uint8, acc ...uint8) *gen.Device {
+		secrets := map[uint8]string{1: "first-secret-0001", 2: "second-secret-002"}
+		d := &gen.Device{}
+		p := d.GetOrCreateBfd().GetOrCreateProfiles().GetOrCreateProfile("k")
+		p.DesiredMinTxInterval, p.RequiredMinRxInterval = ygot.Uint32(50_000), ygot.Uint32(50_000)
+		au := p.GetOrCreateAuthentication()
+		au.Type, au.KeyId, au.Secret = gen.WirebeatBfd_AuthType_meticulous_keyed_sha1, ygot.Uint8(tx), ygot.String(secrets[tx])
+		for _, id := range acc {
+			au.GetOrCreateAcceptKey(id).Secret = ygot.String(secrets[id])
+		}
+		d.GetOrCreateBfd().GetOrCreateSingleHop().GetOrCreateSession(ifname, peer).Profile = ygot.String("k")
+		return d
+	}
+	cfgA, cfgB := &gen.Device{}, &gen.Device{}
+	apply := func(nextA, nextB *gen.Device) {
+		t.Helper()
+		for _, x := range []struct {
+			ad        *adapter.Subsystem
+			old, next *gen.Device
+		}{{a, cfgA, nextA}, {b, cfgB, nextB}} {
+			if x.next == nil {
+				continue
+			}
+			if err := x.ad.Validate(x.next); err != nil {
+				t.Fatal(err)
+			}
+			if err := x.ad.Apply(x.old, x.next); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if nextA != nil {
+			cfgA = nextA
+		}
+		if nextB != nil {
+			cfgB = nextB
+		}
+	}
+	state := func(ad *adapter.Subsystem, ifname, peer string) *gen.WirebeatBfd_Bfd_SingleHop_Session_State {
+		root := &gen.Device{}
+		if err := ad.State(root, nil); err != nil {
+			t.Fatal(err)
+		}
+		return root.GetBfd().GetSingleHop().GetSession(ifname, peer).GetState()
+	}
+	up := func() bool {
+		return state(a, ifA, "10.94.0.2").GetLocalState() == gen.WirebeatBfd_BfdState_up &&
+			state(b, ifB, "10.94.0.1").GetLocalState() == gen.WirebeatBfd_BfdState_up
+	}
+
+	apply(config(ifA, "10.94.0.2", 1), config(ifB, "10.94.0.1", 1))
+	waitFor(t, 10*time.Second, "both ends Up with key 1", up)
+	steps := []struct {
+		what         string
+		nextA, nextB *gen.Device
+	}{
+		{"both accept key 2", config(ifA, "10.94.0.2", 1, 2), config(ifB, "10.94.0.1", 1, 2)},
+		{"A sends key 2", config(ifA, "10.94.0.2", 2, 1), nil},
+		{"B sends key 2", nil, config(ifB, "10.94.0.1", 2, 1)},
+		{"key 1 dropped", config(ifA, "10.94.0.2", 2), config(ifB, "10.94.0.1", 2)},
+	}
+	for _, st := range steps {
+		apply(st.nextA, st.nextB)
+		// Well past the 150 ms detection time at each step.
+		time.Sleep(600 * time.Millisecond)
+		if !up() {
+			t.Fatalf("after %q the session is not Up", st.what)
+		}
+	}
+	for _, s := range []*gen.WirebeatBfd_Bfd_SingleHop_Session_State{state(a, ifA, "10.94.0.2"), state(b, ifB, "10.94.0.1")} {
+		if s.GetDownCount() != 0 || s.GetUpCount() != 1 {
+			t.Fatalf("the session flapped during the rollover: up %d, down %d", s.GetUpCount(), s.GetDownCount())
+		}
+		if s.GetCounters().GetRxAuthFailures() != 0 {
+			t.Fatalf("%d packets failed authentication during the rollover", s.GetCounters().GetRxAuthFailures())
+		}
+	}
+	// A transmit key listed again as accepted with another secret is refused.
+	bad := config(ifA, "10.94.0.2", 2)
+	bad.GetBfd().GetProfiles().GetProfile("k").GetAuthentication().GetOrCreateAcceptKey(2).Secret = ygot.String("other")
+	if e := server.AsError(a.Validate(bad)); e == nil || e.Tag != server.TagInvalidValue {
+		t.Fatalf("conflicting accepted key: %v", e)
+	}
+}
