@@ -8,10 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/wirebeat/wirebeat/server"
 )
@@ -202,5 +205,56 @@ func TestBadFlags(t *testing.T) {
 		if cmd.ProcessState.ExitCode() == 0 {
 			t.Errorf("%v: exit 0\n%s", args, out)
 		}
+	}
+}
+
+// The element's NETCONF listener answers with the datadir's host key and
+// the first administrator's password: the wiring of `wirebeat run`.
+func TestRunServesNetconf(t *testing.T) {
+	dir := t.TempDir()
+	e := start(t, []string{"WIREBEAT_ADMIN_PASSWORD=wired-up-secret"}, "--datadir", dir)
+	defer e.stop(t)
+	m := regexp.MustCompile(`NETCONF: listening on (\S+)`).FindStringSubmatch(e.output())
+	if m == nil {
+		t.Fatalf("no NETCONF address in:\n%s", e.output())
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, "ssh_host_ed25519_key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostKey, err := ssh.ParsePrivateKey(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := ssh.Dial("tcp", m[1], &ssh.ClientConfig{
+		User: "admin", Auth: []ssh.AuthMethod{ssh.Password("wired-up-secret")},
+		HostKeyCallback: ssh.FixedHostKey(hostKey.PublicKey()), Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatalf("ssh to the element: %v", err)
+	}
+	defer conn.Close()
+	s, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := s.StdinPipe()
+	out, _ := s.StdoutPipe()
+	if err := s.RequestSubsystem("netconf"); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(in, `<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability></capabilities></hello>]]>]]>`+
+		`<rpc message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><get-config><source><running/></source></get-config></rpc>]]>]]>`)
+	r := bufio.NewReader(out)
+	var got strings.Builder
+	for !strings.Contains(got.String(), "</rpc-reply>") {
+		b, err := r.ReadByte()
+		if err != nil {
+			t.Fatalf("reading the reply: %v; so far: %s", err, got.String())
+		}
+		got.WriteByte(b)
+	}
+	if !strings.Contains(got.String(), "<name>admin</name>") || !strings.Contains(got.String(), "<name>default</name>") {
+		t.Errorf("get-config of the running element:\n%s", got.String())
 	}
 }

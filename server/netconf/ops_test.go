@@ -1,9 +1,12 @@
 package netconf
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/server"
@@ -171,4 +174,25 @@ func TestCancelCommit(t *testing.T) {
 	if e.core.Running().GetBfd().GetProfiles().GetProfile("cy") != nil {
 		t.Fatal("persistent confirmed commit not cancelled")
 	}
+}
+
+func TestSessionLimit(t *testing.T) {
+	e := startElement(t)
+	e.nc.opts.MaxSessions = 2
+	a := dial(t, e, "admin", adminPW, true)
+	dial(t, e, "admin", adminPW, true)
+	conn, err := ssh.Dial("tcp", e.addr, &ssh.ClientConfig{User: "admin", Auth: []ssh.AuthMethod{ssh.Password(adminPW)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	s, _ := conn.NewSession()
+	out, _ := s.StdoutPipe()
+	s.RequestSubsystem("netconf")
+	if _, err := newFramer(out, io.Discard, 1<<20).readMessage(); err == nil {
+		t.Fatal("a third session got a hello beyond the limit of two")
+	}
+	// The sessions within the limit are unaffected.
+	wantOK(t, a.rpc(profileEdit("limit", 3, "")))
 }

@@ -27,6 +27,9 @@ type Options struct {
 	LoginDelay time.Duration
 	// HelloTimeout bounds the wait for the client's hello (default 60 s).
 	HelloTimeout time.Duration
+	// MaxSessions bounds the open sessions (default 100): a client that
+	// opens sessions without end must not exhaust the element.
+	MaxSessions int
 }
 
 // Server serves NETCONF over SSH (RFC 6242) for the element core.
@@ -72,6 +75,9 @@ func New(core *server.Server, opts Options) (*Server, error) {
 	}
 	if opts.HelloTimeout == 0 {
 		opts.HelloTimeout = 60 * time.Second
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = 100
 	}
 	si, err := loadSchema()
 	if err != nil {

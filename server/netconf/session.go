@@ -40,16 +40,18 @@ func (s *Server) runSession(sc *ssh.ServerConn, ch ssh.Channel) {
 	defer ch.Close()
 	user := sc.Permissions.Extensions["user"]
 	role := roleFromString(sc.Permissions.Extensions["role"])
-	host, _, _ := strings.Cut(sc.RemoteAddr().String(), ":")
-	if a, ok := sc.RemoteAddr().(interface{ String() string }); ok {
-		host = hostOnly(a.String())
-	}
+	host := hostOnly(sc.RemoteAddr().String())
 	core := s.core.OpenSession(user, role, "netconf", host)
 	sess := &session{srv: s, core: core, ch: ch, fr: newFramer(ch, ch, s.opts.MaxMessage), host: host, start: time.Now(), notifStop: make(chan struct{})}
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || len(s.sessions) >= s.opts.MaxSessions {
+		full := !s.closed
 		s.mu.Unlock()
 		s.core.CloseSession(core)
+		if full {
+			s.stats.droppedSessions.Add(1)
+			s.log.Warn("session refused: too many sessions", "user", user, "remote", host, "max", s.opts.MaxSessions)
+		}
 		return
 	}
 	s.sessions[core.ID] = sess
