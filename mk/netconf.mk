@@ -1,2 +1,2 @@
 DEBIAN_PACKAGES += python3-ncclient yangcli openssh-client
-FUZZ_TARGETS += ./server/netconf:FuzzFraming ./server/netconf:FuzzRPC
+FUZZ_TARGETS += ./server/netconf:FuzzFraming ./server/netconf:FuzzRPC ./server/netconf:FuzzParseXML
