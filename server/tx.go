@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/goyang/pkg/yang"
@@ -333,7 +334,7 @@ func stripPrefix(name string) string {
 // mapKey turns the string keys of a path element into the Go map key of a
 // generated list.
 func mapKey(schema *yang.Entry, keyType reflect.Type, e *gpb.PathElem, path *gpb.Path) (reflect.Value, error) {
-	names := strings.Fields(schema.Key)
+	names := keyNames(schema)
 	if len(e.Key) != len(names) {
 		return reflect.Value{}, Errorf(TagMissingElement, path, "list %s is keyed by %s", schema.Name, strings.Join(names, " "))
 	}
@@ -359,6 +360,18 @@ func mapKey(schema *yang.Entry, keyType reflect.Type, e *gpb.PathElem, path *gpb
 	}
 	return k, nil
 }
+
+// keyNames returns the key leaf names of a list schema, split once.
+func keyNames(schema *yang.Entry) []string {
+	if v, ok := listKeyNames.Load(schema); ok {
+		return v.([]string)
+	}
+	names := strings.Fields(schema.Key)
+	listKeyNames.Store(schema, names)
+	return names
+}
+
+var listKeyNames sync.Map // *yang.Entry -> []string
 
 // parseKey converts the text of a key leaf to its Go type.
 func parseKey(leaf *yang.Entry, t reflect.Type, s string, path *gpb.Path) (reflect.Value, error) {
