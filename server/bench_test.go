@@ -23,6 +23,26 @@ func addBindings(root *gen.Device, n int) {
 	}
 }
 
+// serverWithBindings starts a core whose running configuration holds n
+// bindings; it is closed when the benchmark ends.
+func serverWithBindings(b *testing.B, n int) *Server {
+	b.Helper()
+	s, err := New(Options{DataDir: b.TempDir(), Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if n > 0 {
+		if err := s.Edit(admin, Running, func(root *gen.Device) error {
+			addBindings(root, n)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s
+}
+
 // One commit to running that creates 100,000 binding-table entries: the
 // core's share of a NETCONF edit-config of 100k entries (parsing excluded).
 func BenchmarkCommit100kBindings(b *testing.B) {
@@ -48,17 +68,7 @@ func BenchmarkCommit100kBindings(b *testing.B) {
 // A one-leaf commit while 100,000 bindings are configured: the cost of the
 // pipeline that does not depend on the size of the edit.
 func BenchmarkSmallCommitWith100kBindings(b *testing.B) {
-	s, err := New(Options{DataDir: b.TempDir(), Logger: quiet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Edit(admin, Running, func(root *gen.Device) error {
-		addBindings(root, 100_000)
-		return nil
-	}); err != nil {
-		b.Fatal(err)
-	}
+	s := serverWithBindings(b, 100_000)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := s.Edit(admin, Running, setProfile("p", uint8(i%200+1))); err != nil {
@@ -70,11 +80,7 @@ func BenchmarkSmallCommitWith100kBindings(b *testing.B) {
 // A one-leaf commit on a small configuration: round trips per second the
 // core allows a front end.
 func BenchmarkSmallCommit(b *testing.B) {
-	s, err := New(Options{DataDir: b.TempDir(), Logger: quiet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := serverWithBindings(b, 0)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := s.Edit(admin, Running, setProfile("p", uint8(i%200+1))); err != nil {
@@ -86,17 +92,7 @@ func BenchmarkSmallCommit(b *testing.B) {
 // A one-leaf commit through a transaction while 100,000 bindings are
 // configured: what a NETCONF or gNMI edit of one leaf costs the core.
 func BenchmarkSmallTxCommitWith100kBindings(b *testing.B) {
-	s, err := New(Options{DataDir: b.TempDir(), Logger: quiet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Edit(admin, Running, func(root *gen.Device) error {
-		addBindings(root, 100_000)
-		return nil
-	}); err != nil {
-		b.Fatal(err)
-	}
+	s := serverWithBindings(b, 100_000)
 	path := &gpb.Path{Elem: []*gpb.PathElem{{Name: "softwire"}, {Name: "lwaftr"}, {Name: "binding-table"},
 		{Name: "softwire", Key: map[string]string{"ipv4": "10.0.0.1", "psid": "5"}}}}
 	b.ResetTimer()
