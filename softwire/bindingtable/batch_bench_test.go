@@ -1,25 +1,13 @@
 package bindingtable
 
 import (
-	"math/rand/v2"
 	"testing"
 )
 
 // BenchmarkLookupBatch is BenchmarkLookup done 64 keys at a time with
 // Home and Touch first, as the data plane's ReceiveBatch does.
 func BenchmarkLookupBatch(b *testing.B) {
-	tb := New(million)
-	for _, sw := range millionSoftwires() {
-		if err := tb.Add(sw); err != nil {
-			b.Fatal(err)
-		}
-	}
-	r := rand.New(rand.NewPCG(1, 1))
-	keys := make([][2]uint32, 1<<16)
-	for i := range keys {
-		sw := r.IntN(million)
-		keys[i] = [2]uint32{0x64400000 + uint32(sw/64), uint32(sw%64)<<10 | 7}
-	}
+	tb, keys := millionTableAndKeys(b)
 	var homes [64]uint32
 	var acc uint32
 	found := 0

@@ -35,8 +35,10 @@ func BenchmarkLoad1M(b *testing.B) {
 	b.ReportMetric(float64(tb.Bytes())/float64(tb.Len()), "bytes/binding")
 }
 
-// BenchmarkLookup is lookups by (IPv4, port) at random among 1M bindings.
-func BenchmarkLookup(b *testing.B) {
+// millionTableAndKeys loads the 1M-binding table and picks 64Ki random
+// (IPv4, port) keys that hit it.
+func millionTableAndKeys(b *testing.B) (*Table, [][2]uint32) {
+	b.Helper()
 	tb := New(million)
 	for _, sw := range millionSoftwires() {
 		if err := tb.Add(sw); err != nil {
@@ -49,6 +51,12 @@ func BenchmarkLookup(b *testing.B) {
 		sw := r.IntN(million)
 		keys[i] = [2]uint32{0x64400000 + uint32(sw/64), uint32(sw%64)<<10 | 7}
 	}
+	return tb, keys
+}
+
+// BenchmarkLookup is lookups by (IPv4, port) at random among 1M bindings.
+func BenchmarkLookup(b *testing.B) {
+	tb, keys := millionTableAndKeys(b)
 	b.ResetTimer()
 	found := 0
 	for i := 0; i < b.N; i++ {
