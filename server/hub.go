@@ -25,6 +25,7 @@ type Hub struct {
 
 	published atomic.Uint64
 	cutOff    atomic.Uint64
+	internal  atomic.Int64 // subscriptions of the core itself, not counted in Stats
 }
 
 // NewHub returns an empty hub.
@@ -42,17 +43,23 @@ type Subscription struct {
 	filter func(*events.Event) bool
 	once   sync.Once
 	err    atomic.Pointer[error]
+
+	internal bool
 }
 
 // Subscribe registers a consumer with a queue of queueLen events. filter,
 // if not nil, selects the events it wants; it runs on the publisher's
 // goroutine and must be cheap.
 func (h *Hub) Subscribe(queueLen int, filter func(*events.Event) bool) *Subscription {
+	return h.subscribe(queueLen, filter, false)
+}
+
+func (h *Hub) subscribe(queueLen int, filter func(*events.Event) bool, internal bool) *Subscription {
 	if queueLen < 1 {
 		queueLen = 1
 	}
 	ch := make(chan events.Event, queueLen)
-	s := &Subscription{C: ch, hub: h, ch: ch, filter: filter}
+	s := &Subscription{C: ch, hub: h, ch: ch, filter: filter, internal: internal}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -60,6 +67,9 @@ func (h *Hub) Subscribe(queueLen int, filter func(*events.Event) bool) *Subscrip
 		return s
 	}
 	h.subs[s] = struct{}{}
+	if internal {
+		h.internal.Add(1)
+	}
 	return s
 }
 
@@ -92,6 +102,9 @@ func (h *Hub) remove(s *Subscription, why error) {
 	h.mu.Lock()
 	_, present := h.subs[s]
 	delete(h.subs, s)
+	if present && s.internal {
+		h.internal.Add(-1)
+	}
 	h.mu.Unlock()
 	if present {
 		s.end(why)
@@ -125,6 +138,7 @@ func (h *Hub) Close() {
 	subs := h.subs
 	h.subs = map[*Subscription]struct{}{}
 	h.closed = true
+	h.internal.Store(0)
 	h.mu.Unlock()
 	for s := range subs {
 		s.end(ErrHubClosed)
@@ -141,7 +155,7 @@ type HubStats struct {
 // Stats returns the hub's counters.
 func (h *Hub) Stats() HubStats {
 	h.mu.RLock()
-	n := len(h.subs)
+	n := len(h.subs) - int(h.internal.Load())
 	h.mu.RUnlock()
 	return HubStats{Published: h.published.Load(), CutOff: h.cutOff.Load(), Subscribers: n}
 }

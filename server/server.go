@@ -46,6 +46,8 @@ type Options struct {
 	Logger  *slog.Logger
 	// Version is reported in /system/state/version.
 	Version string
+	// Limits is the resource budget every front end applies (limits.go).
+	Limits Limits
 }
 
 // Server is the element core: the datastores, the commit pipeline, locks,
@@ -71,6 +73,11 @@ type Server struct {
 	saved     entryCache // text of running's list entries, for the next save
 
 	commits atomic.Uint64
+
+	limits      Limits
+	parseBudget *MemoryBudget
+	auth        *authGate
+	quota       quotas
 }
 
 // New opens the datadir, loads the configuration (Initial, else the startup
@@ -92,7 +99,11 @@ func New(opts Options) (*Server, error) {
 		locks:     map[Datastore]uint32{},
 		lockTimes: map[Datastore]time.Time{},
 		sessions:  map[uint32]*Session{},
+		limits:    opts.Limits.WithDefaults(),
 	}
+	s.parseBudget = NewMemoryBudget(s.limits.ParseMemory, s.limits.ParseMemory/8)
+	s.auth = newAuthGate(s.limits, opts.Logger)
+	s.quota = newQuotas()
 	s.system = newSystemSubsystem(s, opts.Version)
 	s.subs = append([]Subsystem{s.system}, opts.Subsystems...)
 	for _, sub := range s.subs {
@@ -135,6 +146,7 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
 	s.log.Info("configuration loaded", "source", source)
+	go s.watchUsers()
 	return s, nil
 }
 

@@ -1,9 +1,13 @@
 package server
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/wirebeat/wirebeat/events"
 )
 
 // Role is what a user may do. The order matters: each role may do what the
@@ -38,20 +42,183 @@ type Session struct {
 	Transport string // "netconf", "gnmi", "cli", "system"
 	Source    string // the client's address
 	Start     time.Time
+
+	rev *revocation // nil for sessions not opened by the server
+}
+
+// revocation ends a session from the core's side: its user was deleted or
+// given another role, or it was killed.
+type revocation struct {
+	once sync.Once
+	done chan struct{}
+	why  string
+}
+
+// Done is closed when the core revokes the session; the front end then
+// closes it. It is nil (never ready) for sessions the server did not open.
+func (sess *Session) Done() <-chan struct{} {
+	if sess.rev == nil {
+		return nil
+	}
+	return sess.rev.done
+}
+
+// Revoked says why Done was closed.
+func (sess *Session) Revoked() string {
+	if sess.rev == nil {
+		return ""
+	}
+	select {
+	case <-sess.rev.done:
+		return sess.rev.why
+	default:
+		return ""
+	}
+}
+
+func (sess *Session) revoke(why string) {
+	if sess.rev == nil {
+		return
+	}
+	sess.rev.once.Do(func() {
+		sess.rev.why = why
+		close(sess.rev.done)
+	})
 }
 
 // OpenSession registers a session of an authenticated user and gives it a
-// unique ID (never 0).
+// unique ID (never 0), without the per-user limits: front ends call
+// StartSession.
 func (s *Server) OpenSession(user string, role Role, transport, source string) *Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.openSessionLocked(user, role, transport, source)
+}
+
+func (s *Server) openSessionLocked(user string, role Role, transport, source string) *Session {
 	s.nextSess++
 	if s.nextSess == 0 {
 		s.nextSess = 1
 	}
-	sess := &Session{ID: s.nextSess, User: user, Role: role, Transport: transport, Source: source, Start: time.Now()}
+	sess := &Session{ID: s.nextSess, User: user, Role: role, Transport: transport, Source: source, Start: time.Now(),
+		rev: &revocation{done: make(chan struct{})}}
 	s.sessions[sess.ID] = sess
+	s.quota.sessions[user]++
 	return sess
+}
+
+// SessionRefused is a session refused by the limits of Limits.
+type SessionRefused struct{ Message string }
+
+func (e *SessionRefused) Error() string { return e.Message }
+
+// StartSession opens a session as OpenSession does, within the limits: at
+// most Limits.SessionsPerUser for a user who is not an admin, and at most
+// Limits.MaxSessions in all, of which Limits.AdminSessions only admins may
+// take. The role given must be the user's role in running.
+func (s *Server) StartSession(user string, role Role, transport, source string) (*Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lim := s.limits
+	total := len(s.sessions)
+	switch {
+	case total >= lim.MaxSessions:
+		return nil, &SessionRefused{fmt.Sprintf("too many sessions (%d open, the limit is %d)", total, lim.MaxSessions)}
+	case role < RoleAdmin && total >= lim.MaxSessions-lim.AdminSessions:
+		return nil, &SessionRefused{fmt.Sprintf("too many sessions: the last %d of %d are kept for admins", lim.AdminSessions, lim.MaxSessions)}
+	case role < RoleAdmin && s.quota.sessions[user] >= lim.SessionsPerUser:
+		return nil, &SessionRefused{fmt.Sprintf("user %s has %d sessions open, the limit per user", BoundedName(user), lim.SessionsPerUser)}
+	}
+	return s.openSessionLocked(user, role, transport, source), nil
+}
+
+// AcquireSubscription counts one more event subscription of sess's user
+// against Limits.SubscriptionsPerUser (admins are not limited); release
+// gives it back.
+func (s *Server) AcquireSubscription(sess *Session) (release func(), err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sess.Role < RoleAdmin && s.quota.subscriptions[sess.User] >= s.limits.SubscriptionsPerUser {
+		return nil, &SessionRefused{fmt.Sprintf("user %s has %d subscriptions, the limit per user", BoundedName(sess.User), s.limits.SubscriptionsPerUser)}
+	}
+	s.quota.subscriptions[sess.User]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.quota.subscriptions[sess.User]--; s.quota.subscriptions[sess.User] <= 0 {
+				delete(s.quota.subscriptions, sess.User)
+			}
+		})
+	}, nil
+}
+
+// quotas counts what each user holds.
+type quotas struct {
+	sessions      map[string]int
+	subscriptions map[string]int
+}
+
+func newQuotas() quotas {
+	return quotas{sessions: map[string]int{}, subscriptions: map[string]int{}}
+}
+
+// CheckSession reports whether sess may still act: its user exists in
+// running with the role the session was opened with. A session whose user
+// was deleted or given another role is revoked; the front end closes it.
+func (s *Server) CheckSession(sess *Session) error {
+	if sess.ID == 0 || sess.rev == nil {
+		return nil
+	}
+	if why := s.staleReason(sess); why != "" {
+		sess.revoke(why)
+	}
+	if why := sess.Revoked(); why != "" {
+		return Errorf(TagAccessDenied, nil, "session %d ended: %s", sess.ID, why)
+	}
+	return nil
+}
+
+func (s *Server) staleReason(sess *Session) string {
+	u := s.Running().GetSystem().GetAaa().GetUsers().GetUser(sess.User)
+	switch {
+	case u == nil:
+		return "user " + sess.User + " was deleted"
+	case roleOf(u) != sess.Role:
+		return "the role of " + sess.User + " changed to " + roleOf(u).String()
+	}
+	return ""
+}
+
+// watchUsers revokes the sessions of users deleted or given another role,
+// after every commit.
+func (s *Server) watchUsers() {
+	for {
+		sub := s.hub.subscribe(64, func(e *events.Event) bool { return e.Kind == events.ConfigChange }, true)
+		for range sub.C {
+			s.revokeStale()
+		}
+		if sub.Err() != ErrSlowConsumer {
+			return
+		}
+		s.revokeStale()
+	}
+}
+
+func (s *Server) revokeStale() {
+	s.mu.Lock()
+	var stale []*Session
+	for _, sess := range s.sessions {
+		stale = append(stale, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range stale {
+		if why := s.staleReason(sess); why != "" {
+			sess.revoke(why)
+			s.log.Info("session revoked", "session", sess.ID, "user", sess.User, "why", why)
+		}
+	}
 }
 
 // CloseSession ends a session and releases its locks.
@@ -62,6 +229,12 @@ func (s *Server) CloseSession(sess *Session) {
 }
 
 func (s *Server) closeSessionLocked(id uint32) {
+	if sess, ok := s.sessions[id]; ok {
+		if s.quota.sessions[sess.User]--; s.quota.sessions[sess.User] <= 0 {
+			delete(s.quota.sessions, sess.User)
+		}
+		sess.revoke("closed")
+	}
 	delete(s.sessions, id)
 	for ds, holder := range s.locks {
 		if holder == id {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
 	"net/netip"
@@ -270,8 +271,23 @@ type User struct {
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("wirebeat-no-such-user"), bcryptCost)
 
 // Authenticate checks a user's password against the running configuration.
-// The error never says whether the user exists.
+// The error never says whether the user exists. The hash check takes one
+// of the element's few authentication slots (authgate.go), so that no
+// flood of logins starves the process; front ends that know the client's
+// address call Login, which adds the lockout and the delay.
 func (s *Server) Authenticate(name, password string) (*User, error) {
+	prio := 1
+	if u := s.Running().GetSystem().GetAaa().GetUsers().GetUser(name); u != nil && u.Password != nil {
+		prio = 0
+	}
+	if err := s.auth.acquire(context.Background(), prio); err != nil {
+		return nil, err
+	}
+	defer s.auth.release()
+	return s.checkPassword(name, password)
+}
+
+func (s *Server) checkPassword(name, password string) (*User, error) {
 	u := s.Running().GetSystem().GetAaa().GetUsers().GetUser(name)
 	if u == nil || u.Password == nil {
 		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
