@@ -33,7 +33,7 @@ func (sess *session) createSubscription(op *xnode) reply {
 	}
 	if f != nil {
 		// RFC 5277's filter is the base protocol's, in either namespace.
-		asBase := &xnode{Name: xml.Name{Space: nsBase, Local: "filter"}, Attr: f.Attr, Children: f.Children, NS: f.NS, Text: f.Text}
+		asBase := &xnode{Name: xml.Name{Space: nsBase, Local: "filter"}, Attr: f.Attr, Children: f.Children, scope: f.scope, Text: f.Text}
 		var rerr *rpcError
 		if filter, _, rerr = sess.srv.filterOf(&xnode{Children: []*xnode{asBase}}); rerr != nil {
 			return reply{errs: []*rpcError{rerr}}

@@ -223,7 +223,7 @@ func (s *Server) filterOf(op *xnode) (*fnode, *fnode, *rpcError) {
 			return nil, nil, e
 		}
 		var err error
-		if f, err = s.si.parseXPathFilter(sel, x.NS); err != nil {
+		if f, err = s.si.parseXPathFilter(sel, x.namespaces()); err != nil {
 			return nil, nil, filterError(err)
 		}
 	default:
