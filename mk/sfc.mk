@@ -3,3 +3,4 @@
 # nftables is the NSH-unaware SF behind the proxy in the live tests.
 DEBIAN_PACKAGES += tshark python3-scapy nftables iproute2
 FUZZ_TARGETS += ./sfc/nsh:FuzzDecode
+FUZZ_TARGETS += ./sfc/classify:FuzzParse
