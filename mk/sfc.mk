@@ -4,3 +4,4 @@
 DEBIAN_PACKAGES += tshark python3-scapy nftables iproute2
 FUZZ_TARGETS += ./sfc/nsh:FuzzDecode
 FUZZ_TARGETS += ./sfc/classify:FuzzParse
+FUZZ_TARGETS += ./sfc/node:FuzzFromDomain
