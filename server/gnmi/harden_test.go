@@ -238,6 +238,40 @@ func TestDescentOnce(t *testing.T) {
 			t.Errorf("%d descents give %d updates, one gives %d", k, n, one)
 		}
 	}
+	// Descents between wildcards: each node once; 30 of them (which need
+	// a tree deeper than ours) answered at once.
+	for _, k := range []int{4, 30} {
+		p := &gpb.Path{}
+		for i := 0; i < k; i++ {
+			p.Elem = append(p.Elem, &gpb.PathElem{Name: "..."}, &gpb.PathElem{Name: "*"})
+		}
+		p.Elem = append(p.Elem[:len(p.Elem)-1], &gpb.PathElem{Name: "name"})
+		t0 := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		resp, err := view.Get(ctx, &gpb.GetRequest{Path: []*gpb.Path{p}})
+		cancel()
+		t.Logf("Get of %d descents between wildcards: %v, %v", k, time.Since(t0), err)
+		if k == 30 {
+			wantCode(t, err, codes.InvalidArgument, "30 descents")
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%d descents: %v", k, err)
+		}
+		seen := map[string]bool{}
+		for _, nt := range resp.Notification {
+			for _, u := range nt.Update {
+				k := pathText(u.Path)
+				if seen[k] {
+					t.Errorf("%s selected twice", k)
+				}
+				seen[k] = true
+			}
+		}
+		if len(seen) < 3 {
+			t.Errorf("%d descents: %v", k, seen)
+		}
+	}
 }
 
 // TestLoginFloodBounded: hundreds of concurrent logins with wrong
