@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/server"
@@ -442,5 +443,52 @@ func TestSessionEndsWhenUserDeleted(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestSampleSubscriberBoundedInBytes: a SAMPLE subscriber of a large
+// subtree that never reads is cut off once QueueBytes are queued, not
+// after thousands of samples; the admin is served meanwhile.
+func TestSampleSubscriberBoundedInBytes(t *testing.T) {
+	el := startLimited(t, server.Limits{QueueBytes: 1 << 20})
+	boot := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
+	if err := el.srv.Edit(boot, server.Running, func(root *gen.Device) error {
+		ps := root.GetOrCreateBfd().GetOrCreateProfiles()
+		for i := 0; i < 3000; i++ {
+			ps.GetOrCreateProfile(fmt.Sprintf("profile-%d", i)).DetectionMultiplier = ygot.Uint8(3)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	view := el.clientFrom(t, "127.0.0.1", "view", viewPass)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sc, err := view.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Send(&gpb.SubscribeRequest{Request: &gpb.SubscribeRequest_Subscribe{Subscribe: &gpb.SubscriptionList{
+		Mode: gpb.SubscriptionList_STREAM, Encoding: gpb.Encoding_JSON_IETF,
+		Subscription: []*gpb.Subscription{{Path: path(t, "/bfd/profiles"), Mode: gpb.SubscriptionMode_SAMPLE, SampleInterval: uint64(10 * time.Millisecond)}},
+	}}})
+	// Never read for a while: samples pile up on the server.
+	adminMeanwhile(t, el.element, func() { time.Sleep(3 * time.Second) })
+	var got int
+	for {
+		r, err := sc.Recv()
+		if err != nil {
+			wantCode(t, err, codes.ResourceExhausted, "slow SAMPLE subscriber")
+			t.Logf("cut off after %d bytes received: %v", got, err)
+			break
+		}
+		got += proto.Size(r)
+		if got > 256<<20 {
+			t.Fatalf("slow SAMPLE subscriber not cut off after %d bytes", got)
+		}
+	}
+	// What it got is the queue plus what the transport buffers.
+	if got > 1<<20+32<<20 {
+		t.Errorf("a subscriber that did not read received %d bytes", got)
 	}
 }
