@@ -328,6 +328,17 @@ func (s *Server) LoginKey(transport, source, name string, key ssh.PublicKey) (*U
 	return s.AuthenticateKey(name, key)
 }
 
+// SecureSSH limits an SSH server configuration to the algorithms of
+// x/crypto/ssh without known weaknesses: no diffie-hellman-group14-sha1,
+// no hmac-sha1-96, which its defaults still offer. Every SSH front end
+// calls it.
+func SecureSSH(cfg *ssh.ServerConfig) {
+	algs := ssh.SupportedAlgorithms()
+	cfg.KeyExchanges = algs.KeyExchanges
+	cfg.MACs = algs.MACs
+	cfg.Ciphers = algs.Ciphers
+}
+
 func (s *Server) loginDelay(ctx context.Context) {
 	if ctx == nil {
 		ctx = context.Background()

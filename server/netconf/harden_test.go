@@ -375,5 +375,41 @@ func TestLoginFloodNETCONF(t *testing.T) {
 	if st.PeakChecks > 2 {
 		t.Errorf("%d hash checks at once; the bound is 2", st.PeakChecks)
 	}
+	// 127.0.0.1 is locked out now, even with the right password.
+	if conn, err := ssh.Dial("tcp", e.addr, &ssh.ClientConfig{User: "admin", Auth: []ssh.AuthMethod{ssh.Password(adminPW)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}); err == nil {
+		conn.Close()
+		t.Error("a locked-out source logged in")
+	}
+	if e.core.AuthStats().LockedOut == 0 {
+		t.Error("no login refused by the lockout")
+	}
 	hostnameUnchangedNC(t, e)
+}
+
+// TestSSHWeakAlgorithmsRefused: diffie-hellman-group14-sha1 and
+// hmac-sha1-96 are not offered; the default algorithms work.
+func TestSSHWeakAlgorithmsRefused(t *testing.T) {
+	e := startLimitedNC(t, server.Limits{})
+	try := func(cfg ssh.Config) error {
+		conn, err := ssh.Dial("tcp", e.addr, &ssh.ClientConfig{Config: cfg, User: "admin", Auth: []ssh.AuthMethod{ssh.Password(adminPW)},
+			HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second})
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}
+	if err := try(ssh.Config{KeyExchanges: []string{ssh.InsecureKeyExchangeDH14SHA1}}); err == nil {
+		t.Error("diffie-hellman-group14-sha1 accepted")
+	} else {
+		t.Logf("diffie-hellman-group14-sha1: %v", err)
+	}
+	if err := try(ssh.Config{MACs: []string{ssh.InsecureHMACSHA196}, Ciphers: []string{ssh.CipherAES128CTR}}); err == nil {
+		t.Error("hmac-sha1-96 accepted")
+	} else {
+		t.Logf("hmac-sha1-96: %v", err)
+	}
+	if err := try(ssh.Config{}); err != nil {
+		t.Errorf("default algorithms: %v", err)
+	}
 }

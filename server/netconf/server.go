@@ -22,8 +22,8 @@ type Options struct {
 	// MaxMessage is the largest message accepted (default 64 MiB); a larger
 	// one gets an error and the session closes.
 	MaxMessage int
-	// LoginDelay is how long a failed login waits before its answer (default
-	// 1 s): slow for a guesser, unnoticed by a person.
+	// LoginDelay is no longer used: the core's Limits.LoginDelay delays
+	// failed logins of every front end.
 	LoginDelay time.Duration
 	// HelloTimeout bounds the wait for the client's hello (default 60 s).
 	HelloTimeout time.Duration
@@ -86,30 +86,31 @@ func New(core *server.Server, opts Options) (*Server, error) {
 	s := &Server{core: core, si: si, opts: opts, log: opts.Logger, start: time.Now(), sessions: map[uint32]*session{}}
 	s.caps = s.capabilities()
 	s.ssh = &ssh.ServerConfig{
+		// The core's gate bounds the hash checks of all front ends,
+		// locks out sources that keep failing, logs and delays failures.
 		PasswordCallback: func(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
-			u, err := core.Authenticate(c.User(), string(pw))
-			return s.loginResult(c, "password", u, err)
+			u, err := core.Login(context.Background(), "netconf", c.RemoteAddr().String(), c.User(), string(pw))
+			return s.loginResult(u, err)
 		},
 		PublicKeyCallback: func(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-			u, err := core.AuthenticateKey(c.User(), key)
+			u, err := core.LoginKey("netconf", c.RemoteAddr().String(), c.User(), key)
 			if err != nil {
 				// Clients offer keys one by one before a password:
 				// a key that does not fit is not a failed login.
 				return nil, err
 			}
-			return s.loginResult(c, "publickey", u, nil)
+			return s.loginResult(u, nil)
 		},
 		ServerVersion: "SSH-2.0-wirebeat",
 	}
+	server.SecureSSH(s.ssh)
 	s.ssh.AddHostKey(opts.HostKey)
 	return s, nil
 }
 
-// loginResult logs a login and delays a failed one.
-func (s *Server) loginResult(c ssh.ConnMetadata, method string, u *server.User, err error) (*ssh.Permissions, error) {
+// loginResult gives an authenticated connection its user and role.
+func (s *Server) loginResult(u *server.User, err error) (*ssh.Permissions, error) {
 	if err != nil {
-		s.log.Warn("login failed", "user", c.User(), "method", method, "remote", c.RemoteAddr().String())
-		time.Sleep(s.opts.LoginDelay)
 		return nil, err
 	}
 	return &ssh.Permissions{Extensions: map[string]string{"role": u.Role.String(), "user": u.Name}}, nil
