@@ -19,16 +19,19 @@ import (
 type Options struct {
 	HostKey ssh.Signer
 	Logger  *slog.Logger
-	// MaxMessage is the largest message accepted (default 64 MiB); a larger
-	// one gets an error and the session closes.
+	// MaxMessage is the largest message accepted (default: the core's
+	// Limits.MaxMessage); a larger one gets an error and the session
+	// closes.
 	MaxMessage int
 	// LoginDelay is no longer used: the core's Limits.LoginDelay delays
 	// failed logins of every front end.
 	LoginDelay time.Duration
-	// HelloTimeout bounds the wait for the client's hello (default 60 s).
+	// HelloTimeout bounds the SSH handshake (default: Limits.HelloTimeout,
+	// which also bounds the wait for the NETCONF hello).
 	HelloTimeout time.Duration
-	// MaxSessions bounds the open sessions (default 100): a client that
-	// opens sessions without end must not exhaust the element.
+	// MaxSessions bounds the open NETCONF sessions (default:
+	// Limits.MaxSessions, which with SessionsPerUser and AdminSessions
+	// bounds the sessions of all front ends).
 	MaxSessions int
 }
 
@@ -67,17 +70,19 @@ func New(core *server.Server, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	// Unset bounds come from the element's one resource budget.
+	lim := core.Limits()
 	if opts.MaxMessage <= 0 {
-		opts.MaxMessage = 64 << 20
+		opts.MaxMessage = lim.MaxMessage
 	}
 	if opts.LoginDelay == 0 {
 		opts.LoginDelay = time.Second
 	}
 	if opts.HelloTimeout == 0 {
-		opts.HelloTimeout = 60 * time.Second
+		opts.HelloTimeout = lim.HelloTimeout
 	}
 	if opts.MaxSessions <= 0 {
-		opts.MaxSessions = 100
+		opts.MaxSessions = lim.MaxSessions
 	}
 	si, err := loadSchema()
 	if err != nil {
