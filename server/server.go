@@ -105,6 +105,7 @@ func New(opts Options) (*Server, error) {
 	s.parseBudget = NewMemoryBudget(s.limits.ParseMemory, s.limits.ParseMemory/8)
 	s.auth = newAuthGate(s.limits, opts.Logger)
 	s.quota = newQuotas()
+	s.hub.SetQueueBytes(s.limits.QueueBytes)
 	s.system = newSystemSubsystem(s, opts.Version)
 	s.subs = append([]Subsystem{s.system}, opts.Subsystems...)
 	for _, sub := range s.subs {
