@@ -168,10 +168,13 @@ func newBFDStandIn() *bfdStandIn {
 	return &bfdStandIn{sink: events.Discard{}, sessions: map[gen.WirebeatBfd_Bfd_SingleHop_Session_Key]*standInState{}}
 }
 
-func (*bfdStandIn) Name() string               { return "bfd-stand-in" }
-func (*bfdStandIn) Validate(*gen.Device) error { return nil }
-func (b *bfdStandIn) Attach(sink events.Sink)  { b.sink = sink }
-func (b *bfdStandIn) Apply(_, new *gen.Device) error {
+func (*bfdStandIn) Name() string                    { return "bfd-stand-in" }
+func (*bfdStandIn) Owns() []*gpb.Path               { return []*gpb.Path{{Elem: []*gpb.PathElem{{Name: "bfd"}}}} }
+func (*bfdStandIn) Prepare(*schema.ChangeSet) error { return nil }
+func (*bfdStandIn) Abort(*schema.ChangeSet)         {}
+func (b *bfdStandIn) Attach(sink events.Sink)       { b.sink = sink }
+func (b *bfdStandIn) Apply(cs *schema.ChangeSet) {
+	new := cs.New
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	keep := map[gen.WirebeatBfd_Bfd_SingleHop_Session_Key]*standInState{}
@@ -187,7 +190,6 @@ func (b *bfdStandIn) Apply(_, new *gen.Device) error {
 		keep[k] = st
 	}
 	b.sessions = keep
-	return nil
 }
 
 func (b *bfdStandIn) State(root *gen.Device, _ []*gpb.Path) error {
