@@ -78,6 +78,7 @@ type Server struct {
 	saved       schema.JSONCache // text of running's list entries, for the next save
 
 	commits atomic.Uint64
+	seal    seal // test builds: proves running is never written in place
 }
 
 // New opens the datadir, loads the configuration (Initial, else the startup
@@ -99,6 +100,7 @@ func New(opts Options) (*Server, error) {
 		locks:     map[Datastore]uint32{},
 		lockTimes: map[Datastore]time.Time{},
 		sessions:  map[uint32]*Session{},
+		seal:      seal{on: sealing()},
 	}
 	s.system = newSystemSubsystem(s, opts.Version)
 	s.subs = append([]Subsystem{s.system}, opts.Subsystems...)
@@ -458,6 +460,10 @@ func (s *Server) engineError(sub Subsystem, err error) error {
 // edit changed (nil when unknown). It returns the history ID of the new
 // configuration (0 when nothing changed).
 func (s *Server) commitLocked(sess *Session, old, new *gen.Device, touched *schema.Touched, comment string) (uint64, error) {
+	if err := s.seal.verify(); err != nil {
+		s.log.Error("tree seal broken", "err", err)
+		return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: err.Error(), Err: err}
+	}
 	if hasAdmin(old) && !hasAdmin(new) {
 		return 0, schema.Errorf(schema.TagInvalidValue, &gpb.Path{Elem: []*gpb.PathElem{{Name: "system"}, {Name: "aaa"}, {Name: "users"}}},
 			"the change would remove the last admin user who can log in; nobody could manage the element")
@@ -495,6 +501,7 @@ func (s *Server) commitLocked(sess *Session, old, new *gen.Device, touched *sche
 		}
 	}
 	s.running.Store(new)
+	s.seal.set(new)
 	s.commits.Add(1)
 	s.system.committed(time.Now())
 	edits, truncated := summarize(changes, editSummaryMax)
@@ -564,10 +571,11 @@ func (s *Server) State(paths []*gpb.Path) (*gen.Device, error) {
 	return root, nil
 }
 
-// Close stops the subsystems and ends all subscriptions.
+// Close stops the subsystems and ends all subscriptions. In test builds
+// it also reports a committed tree modified in place.
 func (s *Server) Close() error {
 	s.hub.Close()
-	return s.closeSubsystems()
+	return errors.Join(s.VerifyCommitted(), s.closeSubsystems())
 }
 
 func (s *Server) closeSubsystems() error {

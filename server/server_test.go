@@ -86,7 +86,11 @@ func newTestServer(t *testing.T, dir string, subs ...Subsystem) *Server {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return s
 }
 
@@ -638,4 +642,28 @@ func TestStartupCorruptRefusesToStart(t *testing.T) {
 func ExamplePathString() {
 	fmt.Println(schema.PathString(&gpb.Path{Elem: []*gpb.PathElem{{Name: "bfd"}, {Name: "profiles"}, {Name: "profile", Key: map[string]string{"name": "fast"}}}}))
 	// Output: /bfd/profiles/profile[name=fast]
+}
+
+// The seal of test builds catches a write into the committed running
+// configuration: the next commit is refused and Close reports it.
+func TestSealCatchesInPlaceWrite(t *testing.T) {
+	s, err := New(Options{DataDir: t.TempDir(), Logger: quiet, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Edit(admin, Running, setProfile("p", 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.VerifyCommitted(); err != nil {
+		t.Fatalf("seal broken without a write: %v", err)
+	}
+	// A stray write by an adapter or front end.
+	s.Running().GetBfd().GetProfiles().GetProfile("p").DetectionMultiplier = ygot.Uint8(9)
+	if err := s.Edit(admin, Running, setProfile("q", 3)); err == nil || !strings.Contains(err.Error(), "modified in place") {
+		t.Fatalf("commit after an in-place write = %v, want refused", err)
+	}
+	s.Running().GetBfd().GetProfiles().GetProfile("p").DetectionMultiplier = ygot.Uint8(4)
+	if err := s.Close(); err == nil || !strings.Contains(err.Error(), "modified in place") {
+		t.Fatalf("Close after an in-place write = %v", err)
+	}
 }

@@ -113,7 +113,11 @@ func TestSubsystemIncrementalBindings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	defer func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	sess := srv.OpenSession("admin", server.RoleAdmin, "test", "local")
 	ext, in := links["ext0"], links["int0"]
 	addr := [4]byte{192, 0, 2, 1}

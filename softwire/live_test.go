@@ -138,7 +138,11 @@ func TestLiveForwarding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	defer func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	b4, err := openIn(nsB4, "b4")
 	if err != nil {
 		t.Fatal(err)

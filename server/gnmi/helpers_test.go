@@ -55,7 +55,11 @@ func start(t testing.TB, tune ...func(*gnmi.Options)) *element {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	boot := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
 	err = srv.Edit(boot, server.Running, func(root *gen.Device) error {
 		users := root.GetOrCreateSystem().GetOrCreateAaa().GetOrCreateUsers()
