@@ -2,29 +2,30 @@ package server
 
 import (
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // CommitTx is EditTx on running with a comment recorded in the rollback
 // history (the CLI's commit comment "..."), returning the history ID of
 // the commit (0 when it changed nothing).
-func (s *Server) CommitTx(sess *Session, comment string, fn func(tx *Tx) error) (uint64, error) {
+func (s *Server) CommitTx(sess *Session, comment string, fn func(tx *schema.Tx) error) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	base, err := s.writableBase(sess, Running)
 	if err != nil {
 		return 0, err
 	}
-	tx := newTx(base)
+	tx := schema.NewTx(base)
 	if err := fn(tx); err != nil {
 		return 0, err
 	}
-	if err := normalize(tx.root, base); err != nil {
+	if err := normalize(tx.Root(), base); err != nil {
 		return 0, err
 	}
-	if err := authorize(sess, base, tx.root); err != nil {
+	if err := authorize(sess, base, tx.Root()); err != nil {
 		return 0, err
 	}
-	return s.commitLocked(sess, base, tx.root, comment)
+	return s.commitLocked(sess, base, tx.Root(), comment)
 }
 
 // HistoryConfig returns the configuration committed as history entry id,
@@ -35,5 +36,5 @@ func (s *Server) HistoryConfig(id uint64) (*gen.Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	return DecodeJSON(data)
+	return schema.DecodeJSON(data)
 }

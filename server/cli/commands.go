@@ -10,6 +10,7 @@ import (
 	"github.com/openconfig/goyang/pkg/yang"
 
 	"github.com/wirebeat/wirebeat/gen"
+	sch "github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -278,7 +279,7 @@ func showData(sink lineSink, tree *gen.Device, path *cliPath, p *pipeline, vw vi
 		}
 		switch p.format {
 		case formatJSON:
-			data, err := server.EncodeJSON(pruned)
+			data, err := sch.EncodeJSON(pruned)
 			if err != nil {
 				return err
 			}
@@ -299,11 +300,11 @@ func showData(sink lineSink, tree *gen.Device, path *cliPath, p *pipeline, vw vi
 	}
 	switch path.at {
 	case atLeaf:
-		f := server.Field{Name: path.entry.Name, Schema: path.entry, Kind: server.FieldLeaf}
+		f := sch.Field{Name: path.entry.Name, Schema: path.entry, Kind: sch.FieldLeaf}
 		if path.entry.IsLeafList() {
-			f.Kind = server.FieldLeafList
+			f.Kind = sch.FieldLeafList
 		}
-		if !server.LeafIsSet(node) {
+		if !sch.LeafIsSet(node) {
 			return nil
 		}
 		return sink.line(leafText(f, node) + ";")
@@ -340,8 +341,8 @@ func leafAt(schema *yang.Entry, ptr reflect.Value, rel string) string {
 		if !ptr.IsValid() || ptr.Kind() != reflect.Ptr || ptr.IsNil() {
 			return ""
 		}
-		var f *server.Field
-		for _, x := range server.Fields(schema, ptr.Elem().Type()) {
+		var f *sch.Field
+		for _, x := range sch.Fields(schema, ptr.Elem().Type()) {
 			if x.Name == name {
 				x := x
 				f = &x
@@ -352,10 +353,10 @@ func leafAt(schema *yang.Entry, ptr reflect.Value, rel string) string {
 		}
 		fv := ptr.Elem().Field(f.Index)
 		if i == len(parts)-1 {
-			if !server.LeafIsSet(fv) {
+			if !sch.LeafIsSet(fv) {
 				return ""
 			}
-			return strings.Join(server.LeafTexts(fv), ",")
+			return strings.Join(sch.LeafTexts(fv), ",")
 		}
 		ptr, schema = fv, f.Schema
 	}
@@ -542,16 +543,16 @@ func detailLines(sink lineSink, schema *yang.Entry, ptr reflect.Value, ind strin
 		return nil
 	}
 	sv := ptr.Elem()
-	for _, f := range server.Fields(schema, sv.Type()) {
+	for _, f := range sch.Fields(schema, sv.Type()) {
 		fv := sv.Field(f.Index)
 		switch f.Kind {
-		case server.FieldLeaf, server.FieldLeafList:
-			if server.LeafIsSet(fv) {
-				if err := sink.line(ind + f.Name + ": " + strings.Join(server.LeafTexts(fv), ", ")); err != nil {
+		case sch.FieldLeaf, sch.FieldLeafList:
+			if sch.LeafIsSet(fv) {
+				if err := sink.line(ind + f.Name + ": " + strings.Join(sch.LeafTexts(fv), ", ")); err != nil {
 					return err
 				}
 			}
-		case server.FieldContainer:
+		case sch.FieldContainer:
 			if !hasContent(f.Schema, fv, view{state: true}) {
 				continue
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/openconfig/goyang/pkg/yang"
 
 	"github.com/wirebeat/wirebeat/gen"
+	sch "github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -223,7 +224,7 @@ func (c *configMode) delete(verbTok token, args []token, sink lineSink) error {
 
 // apply makes op a change of the candidate, or changes nothing.
 func (c *configMode) apply(op editOp) error {
-	tx := server.NewTx(c.cand)
+	tx := sch.NewTx(c.cand)
 	found, err := applyOp(tx, op)
 	if err != nil {
 		return err
@@ -238,11 +239,11 @@ func (c *configMode) apply(op editOp) error {
 
 // applyOp applies one edit to a transaction; for a delete it reports
 // whether there was something to delete.
-func applyOp(tx *server.Tx, op editOp) (bool, error) {
+func applyOp(tx *sch.Tx, op editOp) (bool, error) {
 	path := &gpb.Path{Elem: op.elems}
 	switch op.kind {
 	case opLoad:
-		c, err := server.Clone(op.tree)
+		c, err := sch.Clone(op.tree)
 		if err != nil {
 			return false, err
 		}
@@ -257,16 +258,16 @@ func applyOp(tx *server.Tx, op editOp) (bool, error) {
 			return false, err
 		}
 		name := op.elems[len(op.elems)-1].Name
-		leaf, field, ok := server.LeafField(schema, reflect.ValueOf(parent), name)
+		leaf, field, ok := sch.LeafField(schema, reflect.ValueOf(parent), name)
 		if !ok {
-			return false, server.Errorf(server.TagUnknownElement, path, "no leaf %s here", name)
+			return false, sch.Errorf(sch.TagUnknownElement, path, "no leaf %s here", name)
 		}
 		text := op.value
 		if leaf.Type != nil && leaf.Type.Kind == yang.Yempty {
 			text = "true"
 		}
-		if err := server.SetLeafText(leaf, field, text); err != nil {
-			return false, server.Errorf(server.TagInvalidValue, path, "%v", err)
+		if err := sch.SetLeafText(leaf, field, text); err != nil {
+			return false, sch.Errorf(sch.TagInvalidValue, path, "%v", err)
 		}
 		return true, nil
 	default: // delete
@@ -275,11 +276,11 @@ func applyOp(tx *server.Tx, op editOp) (bool, error) {
 			if err != nil || parent == nil {
 				return false, err
 			}
-			leaf, field, ok := server.LeafField(schema, reflect.ValueOf(parent), op.elems[len(op.elems)-1].Name)
+			leaf, field, ok := sch.LeafField(schema, reflect.ValueOf(parent), op.elems[len(op.elems)-1].Name)
 			if !ok {
 				return false, nil
 			}
-			return server.RemoveLeafListText(leaf, field, op.value)
+			return sch.RemoveLeafListText(leaf, field, op.value)
 		}
 		if len(op.elems) == 0 {
 			return true, tx.Set(&gpb.Path{}, &gen.Device{})
@@ -344,8 +345,8 @@ func (c *configMode) compare(path *cliPath, sink lineSink) error {
 			// Top containers one by one, skipping the shared ones.
 			rv, cv := reflect.ValueOf(running).Elem(), reflect.ValueOf(c.cand).Elem()
 			tv := reflect.ValueOf(tree)
-			for _, f := range server.Fields(rootSchema(), rv.Type()) {
-				if f.Kind != server.FieldContainer {
+			for _, f := range sch.Fields(rootSchema(), rv.Type()) {
+				if f.Kind != sch.FieldContainer {
 					continue
 				}
 				x, y := rv.Field(f.Index), cv.Field(f.Index)
@@ -433,7 +434,7 @@ func (c *configMode) commit(verbTok token, args []token, sink lineSink) error {
 		return err
 	}
 	ops := c.ops
-	replay := func(tx *server.Tx) error {
+	replay := func(tx *sch.Tx) error {
 		for _, op := range ops {
 			if _, err := applyOp(tx, op); err != nil {
 				return err

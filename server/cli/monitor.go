@@ -8,7 +8,7 @@ import (
 	"google.golang.org/protobuf/encoding/prototext"
 
 	"github.com/wirebeat/wirebeat/events"
-	"github.com/wirebeat/wirebeat/server"
+	sch "github.com/wirebeat/wirebeat/schema"
 )
 
 // monitorQueue bounds the events a monitor holds; a terminal that cannot
@@ -117,12 +117,12 @@ func eventLines(e *events.Event, elems []*gpb.PathElem) []string {
 		if u.Value != nil {
 			val = typedText(u.Value)
 		}
-		out = append(out, fmt.Sprintf("%s %s %s", ts, server.PathString(u.Path), val))
+		out = append(out, fmt.Sprintf("%s %s %s", ts, sch.PathString(u.Path), val))
 	}
 	if c := e.Commit; c != nil {
 		for _, ed := range c.Edits {
 			if under(ed.Path, elems) || under(&gpb.Path{Elem: elems}, ed.Path.GetElem()) {
-				out = append(out, fmt.Sprintf("%s commit %d by %s via %s: %s %s", ts, c.ID, c.User, c.Transport, ed.Operation, server.PathString(ed.Path)))
+				out = append(out, fmt.Sprintf("%s commit %d by %s via %s: %s %s", ts, c.ID, c.User, c.Transport, ed.Operation, sch.PathString(ed.Path)))
 			}
 		}
 	}

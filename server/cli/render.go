@@ -6,7 +6,7 @@ import (
 
 	"github.com/openconfig/goyang/pkg/yang"
 
-	"github.com/wirebeat/wirebeat/server"
+	sch "github.com/wirebeat/wirebeat/schema"
 )
 
 // Renderers of a data subtree, walking the generated structs with the
@@ -19,7 +19,7 @@ type view struct {
 	tables bool // flat lists as tables (operational show)
 }
 
-func (v view) keep(f server.Field) bool { return v.state || f.Config }
+func (v view) keep(f sch.Field) bool { return v.state || f.Config }
 
 const indentUnit = "    "
 
@@ -31,27 +31,27 @@ func brace(out lineSink, schema *yang.Entry, ptr reflect.Value, depth int, vw vi
 	}
 	ind := strings.Repeat(indentUnit, depth)
 	sv := ptr.Elem()
-	for _, f := range server.Fields(schema, sv.Type()) {
+	for _, f := range sch.Fields(schema, sv.Type()) {
 		if !vw.keep(f) {
 			continue
 		}
 		fv := sv.Field(f.Index)
 		switch f.Kind {
-		case server.FieldLeaf:
-			if !server.LeafIsSet(fv) || (schema.IsList() && isKey(schema, f.Name)) {
+		case sch.FieldLeaf:
+			if !sch.LeafIsSet(fv) || (schema.IsList() && isKey(schema, f.Name)) {
 				continue
 			}
 			if err := out.line(ind + leafText(f, fv) + ";"); err != nil {
 				return err
 			}
-		case server.FieldLeafList:
-			if !server.LeafIsSet(fv) {
+		case sch.FieldLeafList:
+			if !sch.LeafIsSet(fv) {
 				continue
 			}
 			if err := out.line(ind + leafText(f, fv) + ";"); err != nil {
 				return err
 			}
-		case server.FieldContainer:
+		case sch.FieldContainer:
 			if fv.IsNil() || !hasContent(f.Schema, fv, vw) {
 				continue
 			}
@@ -64,7 +64,7 @@ func brace(out lineSink, schema *yang.Entry, ptr reflect.Value, depth int, vw vi
 			if err := out.line(ind + "}"); err != nil {
 				return err
 			}
-		case server.FieldListMap, server.FieldListSlice:
+		case sch.FieldListMap, sch.FieldListSlice:
 			if fv.Len() == 0 {
 				continue
 			}
@@ -106,9 +106,9 @@ func brace(out lineSink, schema *yang.Entry, ptr reflect.Value, depth int, vw vi
 
 // leafText is "name value" or "name [ a b ]" for a leaf-list, "name" for
 // an empty leaf.
-func leafText(f server.Field, fv reflect.Value) string {
-	vals := server.LeafTexts(fv)
-	if f.Kind == server.FieldLeafList {
+func leafText(f sch.Field, fv reflect.Value) string {
+	vals := sch.LeafTexts(fv)
+	if f.Kind == sch.FieldLeafList {
 		q := make([]string, len(vals))
 		for i, v := range vals {
 			q[i] = quoteWord(v)
@@ -142,7 +142,7 @@ func listEntries(fv reflect.Value) []reflect.Value {
 		}
 		return out
 	}
-	sorted := server.SortedMap(fv)
+	sorted := sch.SortedMap(fv)
 	out := make([]reflect.Value, len(sorted))
 	for i, e := range sorted {
 		out[i] = e.Value
@@ -155,11 +155,11 @@ func keyTexts(list *yang.Entry, e reflect.Value) []string {
 	keys := listKeys(list)
 	out := make([]string, 0, len(keys))
 	sv := e.Elem()
-	fields := server.Fields(list, sv.Type())
+	fields := sch.Fields(list, sv.Type())
 	for _, k := range keys {
 		for _, f := range fields {
 			if f.Name == k {
-				if t := server.LeafTexts(sv.Field(f.Index)); len(t) > 0 {
+				if t := sch.LeafTexts(sv.Field(f.Index)); len(t) > 0 {
 					out = append(out, t[0])
 				}
 			}
@@ -174,17 +174,17 @@ func hasContent(schema *yang.Entry, ptr reflect.Value, vw view) bool {
 		return false
 	}
 	sv := ptr.Elem()
-	for _, f := range server.Fields(schema, sv.Type()) {
+	for _, f := range sch.Fields(schema, sv.Type()) {
 		if !vw.keep(f) {
 			continue
 		}
 		fv := sv.Field(f.Index)
 		switch f.Kind {
-		case server.FieldLeaf, server.FieldLeafList:
-			if server.LeafIsSet(fv) {
+		case sch.FieldLeaf, sch.FieldLeafList:
+			if sch.LeafIsSet(fv) {
 				return true
 			}
-		case server.FieldContainer:
+		case sch.FieldContainer:
 			if hasContent(f.Schema, fv, vw) {
 				return true
 			}
@@ -199,17 +199,17 @@ func hasContent(schema *yang.Entry, ptr reflect.Value, vw view) bool {
 
 func hasNonKeyContent(list *yang.Entry, e reflect.Value, vw view) bool {
 	sv := e.Elem()
-	for _, f := range server.Fields(list, sv.Type()) {
+	for _, f := range sch.Fields(list, sv.Type()) {
 		if !vw.keep(f) || isKey(list, f.Name) {
 			continue
 		}
 		fv := sv.Field(f.Index)
 		switch f.Kind {
-		case server.FieldLeaf, server.FieldLeafList:
-			if server.LeafIsSet(fv) {
+		case sch.FieldLeaf, sch.FieldLeafList:
+			if sch.LeafIsSet(fv) {
 				return true
 			}
-		case server.FieldContainer:
+		case sch.FieldContainer:
 			if hasContent(f.Schema, fv, vw) {
 				return true
 			}
@@ -228,7 +228,7 @@ type column struct {
 	head      string
 	container int // field index of the container, -1 for a leaf of the entry
 	cschema   *yang.Entry
-	field     server.Field
+	field     sch.Field
 	width     int
 }
 
@@ -239,17 +239,17 @@ func flatList(list *yang.Entry, entries []reflect.Value, vw view) bool {
 		return false
 	}
 	t := entries[0].Elem().Type()
-	for _, f := range server.Fields(list, t) {
+	for _, f := range sch.Fields(list, t) {
 		if !vw.keep(f) {
 			continue
 		}
 		switch f.Kind {
-		case server.FieldListMap, server.FieldListSlice:
+		case sch.FieldListMap, sch.FieldListSlice:
 			return false
-		case server.FieldContainer:
+		case sch.FieldContainer:
 			ct := t.Field(f.Index).Type.Elem()
-			for _, cf := range server.Fields(f.Schema, ct) {
-				if vw.keep(cf) && cf.Kind != server.FieldLeaf {
+			for _, cf := range sch.Fields(f.Schema, ct) {
+				if vw.keep(cf) && cf.Kind != sch.FieldLeaf {
 					return false
 				}
 			}
@@ -264,7 +264,7 @@ func flatList(list *yang.Entry, entries []reflect.Value, vw view) bool {
 func table(out lineSink, ind string, list *yang.Entry, entries []reflect.Value, vw view) error {
 	t := entries[0].Elem().Type()
 	var cols []*column
-	fields := server.Fields(list, t)
+	fields := sch.Fields(list, t)
 	for _, k := range listKeys(list) {
 		for _, f := range fields {
 			if f.Name == k {
@@ -277,11 +277,11 @@ func table(out lineSink, ind string, list *yang.Entry, entries []reflect.Value, 
 			continue
 		}
 		switch f.Kind {
-		case server.FieldLeaf, server.FieldLeafList:
+		case sch.FieldLeaf, sch.FieldLeafList:
 			cols = append(cols, &column{head: f.Name, container: -1, field: f})
-		case server.FieldContainer:
+		case sch.FieldContainer:
 			ct := t.Field(f.Index).Type.Elem()
-			for _, cf := range server.Fields(f.Schema, ct) {
+			for _, cf := range sch.Fields(f.Schema, ct) {
 				if vw.keep(cf) {
 					cols = append(cols, &column{head: cf.Name, container: f.Index, cschema: f.Schema, field: cf})
 				}
@@ -338,10 +338,10 @@ func (c *column) text(e reflect.Value) (string, bool) {
 		sv = cv.Elem()
 	}
 	fv := sv.Field(c.field.Index)
-	if !server.LeafIsSet(fv) {
+	if !sch.LeafIsSet(fv) {
 		return "", false
 	}
-	return strings.Join(server.LeafTexts(fv), ","), true
+	return strings.Join(sch.LeafTexts(fv), ","), true
 }
 
 // setLines writes the set commands that recreate the content of the
@@ -352,29 +352,29 @@ func setLines(out lineSink, prefix string, schema *yang.Entry, ptr reflect.Value
 	}
 	sv := ptr.Elem()
 	wrote := false
-	for _, f := range server.Fields(schema, sv.Type()) {
+	for _, f := range sch.Fields(schema, sv.Type()) {
 		if !vw.keep(f) {
 			continue
 		}
 		fv := sv.Field(f.Index)
 		p := prefix + " " + f.Name
 		switch f.Kind {
-		case server.FieldLeaf:
-			if !server.LeafIsSet(fv) || (schema.IsList() && isKey(schema, f.Name)) {
+		case sch.FieldLeaf:
+			if !sch.LeafIsSet(fv) || (schema.IsList() && isKey(schema, f.Name)) {
 				continue
 			}
 			wrote = true
 			if err := out.line("set" + prefix + " " + leafText(f, fv)); err != nil {
 				return err
 			}
-		case server.FieldLeafList:
-			for _, v := range server.LeafTexts(fv) {
+		case sch.FieldLeafList:
+			for _, v := range sch.LeafTexts(fv) {
 				wrote = true
 				if err := out.line("set" + p + " " + quoteWord(v)); err != nil {
 					return err
 				}
 			}
-		case server.FieldContainer:
+		case sch.FieldContainer:
 			if fv.IsNil() {
 				continue
 			}
@@ -388,7 +388,7 @@ func setLines(out lineSink, prefix string, schema *yang.Entry, ptr reflect.Value
 			if err := setLines(out, p, f.Schema, fv, vw); err != nil {
 				return err
 			}
-		case server.FieldListMap, server.FieldListSlice:
+		case sch.FieldListMap, sch.FieldListSlice:
 			for _, e := range listEntries(fv) {
 				wrote = true
 				ep := p

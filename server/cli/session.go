@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/term"
 
+	sch "github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -311,7 +312,8 @@ func (sess *session) printError(out *outSink, line string, err error) {
 		out.ws.line("error: " + ce.msg)
 		return
 	}
-	if e, isCore := err.(*server.Error); isCore {
+	var e *sch.Error
+	if errors.As(err, &e) {
 		out.ws.line("error: " + coreMessage(e))
 		return
 	}
@@ -319,7 +321,7 @@ func (sess *session) printError(out *outSink, line string, err error) {
 }
 
 // coreMessage renders an error of the core with its path in CLI words.
-func coreMessage(e *server.Error) string {
+func coreMessage(e *sch.Error) string {
 	msg := e.Message
 	if e.Path != nil && len(e.Path.Elem) > 0 {
 		msg = "[" + strings.Join(cliWords(rootSchema(), e.Path.Elem), " ") + "] " + msg

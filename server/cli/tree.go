@@ -13,7 +13,7 @@ import (
 	"github.com/openconfig/goyang/pkg/yang"
 
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	sch "github.com/wirebeat/wirebeat/schema"
 	wbyang "github.com/wirebeat/wirebeat/yang"
 )
 
@@ -39,8 +39,8 @@ func pruneInto(dst, src reflect.Value, schema *yang.Entry, elems []*gpb.PathElem
 	}
 	e := elems[0]
 	last := len(elems) == 1
-	var f *server.Field
-	for _, x := range server.Fields(schema, src.Elem().Type()) {
+	var f *sch.Field
+	for _, x := range sch.Fields(schema, src.Elem().Type()) {
 		if x.Name == e.Name {
 			x := x
 			f = &x
@@ -52,7 +52,7 @@ func pruneInto(dst, src reflect.Value, schema *yang.Entry, elems []*gpb.PathElem
 	sf := src.Elem().Field(f.Index)
 	df := dst.Elem().Field(f.Index)
 	switch f.Kind {
-	case server.FieldContainer:
+	case sch.FieldContainer:
 		if sf.IsNil() {
 			return false
 		}
@@ -66,7 +66,7 @@ func pruneInto(dst, src reflect.Value, schema *yang.Entry, elems []*gpb.PathElem
 		}
 		df.Set(n)
 		return true
-	case server.FieldListMap:
+	case sch.FieldListMap:
 		if sf.Len() == 0 {
 			return false
 		}
@@ -99,8 +99,8 @@ func pruneInto(dst, src reflect.Value, schema *yang.Entry, elems []*gpb.PathElem
 		m.SetMapIndex(key, n)
 		df.Set(m)
 		return true
-	case server.FieldLeaf, server.FieldLeafList:
-		if !last || !server.LeafIsSet(sf) {
+	case sch.FieldLeaf, sch.FieldLeafList:
+		if !last || !sch.LeafIsSet(sf) {
 			return false
 		}
 		df.Set(sf)
@@ -114,11 +114,11 @@ func pruneInto(dst, src reflect.Value, schema *yang.Entry, elems []*gpb.PathElem
 func mapKeyOf(list *yang.Entry, mapType reflect.Type, keys map[string]string) (reflect.Value, error) {
 	tmp := reflect.New(mapType.Elem().Elem())
 	for k, v := range keys {
-		leaf, field, ok := server.LeafField(list, tmp, k)
+		leaf, field, ok := sch.LeafField(list, tmp, k)
 		if !ok {
 			return reflect.Value{}, fmt.Errorf("list %s has no key %s", list.Name, k)
 		}
-		if err := server.SetLeafText(leaf, field, v); err != nil {
+		if err := sch.SetLeafText(leaf, field, v); err != nil {
 			return reflect.Value{}, err
 		}
 	}
@@ -138,7 +138,7 @@ func mapKeyOf(list *yang.Entry, mapType reflect.Type, keys map[string]string) (r
 	if len(names) == 0 {
 		return reflect.Value{}, fmt.Errorf("list %s has no keys", list.Name)
 	}
-	_, field, _ := server.LeafField(list, tmp, names[0])
+	_, field, _ := sch.LeafField(list, tmp, names[0])
 	if field.Kind() == reflect.Ptr {
 		field = field.Elem()
 	}
@@ -147,8 +147,8 @@ func mapKeyOf(list *yang.Entry, mapType reflect.Type, keys map[string]string) (r
 
 func copyKeys(list *yang.Entry, dst, src reflect.Value) {
 	for _, k := range listKeys(list) {
-		_, df, ok := server.LeafField(list, dst, k)
-		_, sf, ok2 := server.LeafField(list, src, k)
+		_, df, ok := sch.LeafField(list, dst, k)
+		_, sf, ok2 := sch.LeafField(list, src, k)
 		if ok && ok2 {
 			df.Set(sf)
 		}
@@ -165,8 +165,8 @@ func nodeOf(root *gen.Device, elems []*gpb.PathElem) reflect.Value {
 		if !cur.IsValid() || cur.Kind() != reflect.Ptr || cur.IsNil() {
 			return reflect.Value{}
 		}
-		var f *server.Field
-		for _, x := range server.Fields(schema, cur.Elem().Type()) {
+		var f *sch.Field
+		for _, x := range sch.Fields(schema, cur.Elem().Type()) {
 			if x.Name == e.Name {
 				x := x
 				f = &x
@@ -178,7 +178,7 @@ func nodeOf(root *gen.Device, elems []*gpb.PathElem) reflect.Value {
 		fv := cur.Elem().Field(f.Index)
 		schema = f.Schema
 		switch f.Kind {
-		case server.FieldListMap:
+		case sch.FieldListMap:
 			if len(e.Key) == 0 {
 				cur = fv
 				continue
@@ -246,9 +246,9 @@ func xmlNode(out lineSink, schema *yang.Entry, ptr reflect.Value, module string,
 	}
 	ind := strings.Repeat("  ", depth)
 	sv := ptr.Elem()
-	fields := server.Fields(schema, sv.Type())
+	fields := sch.Fields(schema, sv.Type())
 	if schema.IsList() { // keys first (RFC 7950 section 7.8.5)
-		ordered := make([]server.Field, 0, len(fields))
+		ordered := make([]sch.Field, 0, len(fields))
 		for _, k := range listKeys(schema) {
 			for _, f := range fields {
 				if f.Name == k {
@@ -275,18 +275,18 @@ func xmlNode(out lineSink, schema *yang.Entry, ptr reflect.Value, module string,
 			}
 		}
 		switch f.Kind {
-		case server.FieldLeaf, server.FieldLeafList:
-			if !server.LeafIsSet(fv) {
+		case sch.FieldLeaf, sch.FieldLeafList:
+			if !sch.LeafIsSet(fv) {
 				continue
 			}
-			for _, v := range server.LeafTexts(fv) {
+			for _, v := range sch.LeafTexts(fv) {
 				var b strings.Builder
 				_ = xml.EscapeText(&b, []byte(v))
 				if err := out.line(ind + "<" + open + ">" + b.String() + "</" + f.Name + ">"); err != nil {
 					return err
 				}
 			}
-		case server.FieldContainer:
+		case sch.FieldContainer:
 			if !hasContent(f.Schema, fv, vw) {
 				continue
 			}
@@ -299,7 +299,7 @@ func xmlNode(out lineSink, schema *yang.Entry, ptr reflect.Value, module string,
 			if err := out.line(ind + "</" + f.Name + ">"); err != nil {
 				return err
 			}
-		case server.FieldListMap, server.FieldListSlice:
+		case sch.FieldListMap, sch.FieldListSlice:
 			for _, e := range listEntries(fv) {
 				if err := out.line(ind + "<" + open + ">"); err != nil {
 					return err
