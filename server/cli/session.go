@@ -116,10 +116,8 @@ func (sess *session) pump() {
 			}
 		}
 		if err != nil {
-			select {
-			case sess.intr <- struct{}{}:
-			default:
-			}
+			// The end of the client's input is not an interrupt: an
+			// exec request's command still runs to its end.
 			return
 		}
 	}
