@@ -70,6 +70,15 @@ func (e *Engine) decap(p []byte) {
 	}
 	b4, br, found := e.bt.Lookup(be.Uint32(inner[12:]), port)
 	if !found || string(b4[:]) != string(p[8:24]) || string(br[:]) != string(p[24:40]) {
+		if e.unknown != nil {
+			switch e.unknown.Unknown(p, be.Uint32(inner[12:]), port) {
+			case UnknownTaken:
+				return
+			case UnknownDrop:
+				e.C.DropNoBinding6++
+				return
+			}
+		}
 		e.C.DropNoBinding6++
 		if e.allowError(Internal) {
 			e.icmpv6Error(1, 5, p, 0, p[24:40])
