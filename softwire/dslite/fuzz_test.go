@@ -44,3 +44,23 @@ func FuzzAFTRFromInternet(f *testing.F) {
 		}
 	})
 }
+
+// FuzzB4FromWAN feeds arbitrary IPv6 packets (or inner packets from a
+// known AFTR) to a B4.
+func FuzzB4FromWAN(f *testing.F) {
+	f.Add(encap6(aftr1, b4Self, pkt4{src: remote, dst: host, proto: 17, sport: 1, dport: 2}.bytes()), false)
+	f.Add(pkt4{src: AFTRInnerAddress, dst: B4InnerAddress, proto: 17, sport: 49152, dport: BFDPort, payload: make([]byte, 24)}.bytes(), true)
+	c := &capture{}
+	b, err := NewB4(B4Config{Address: b4Self, AFTRs: []AFTREntry{{aftr1, 1}}, OnBFD: func(netip.Addr, uint8, []byte) {}}, c, t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, p []byte, inner bool) {
+		c.reset()
+		if inner {
+			p = encap6(aftr1, b4Self, p)
+		}
+		b.FromWAN(p)
+		b.FromLAN(p)
+	})
+}

@@ -111,35 +111,43 @@ func (a *AFTR) tcpTrack(s *session, l4 []byte, fromB4 bool) {
 	}
 }
 
-// clampMSS lowers the MSS option of a SYN to the tunnel's.
 func (a *AFTR) clampMSS(l4 []byte) {
+	if clampMSS(l4, a.mssClamp) {
+		a.C.MSSClamped++
+	}
+}
+
+// clampMSS lowers the MSS option of a TCP SYN to at most clamp and
+// reports whether it did.
+func clampMSS(l4 []byte, clamp uint16) bool {
 	doff := int(l4[12]>>4) * 4
 	if doff < 20 || doff > len(l4) {
-		return
+		return false
 	}
 	opts := l4[20:doff]
 	for i := 0; i < len(opts); {
 		switch opts[i] {
 		case 0:
-			return
+			return false
 		case 1:
 			i++
 			continue
 		}
 		if i+1 >= len(opts) || opts[i+1] < 2 || i+int(opts[i+1]) > len(opts) {
-			return
+			return false
 		}
 		if opts[i] == 2 && opts[i+1] == 4 {
 			mss := be.Uint16(opts[i+2:])
-			if mss > a.mssClamp {
-				be.PutUint16(opts[i+2:], a.mssClamp)
-				be.PutUint16(l4[16:], netpkt.Adjust16(be.Uint16(l4[16:]), mss, a.mssClamp))
-				a.C.MSSClamped++
+			if mss <= clamp {
+				return false
 			}
-			return
+			be.PutUint16(opts[i+2:], clamp)
+			be.PutUint16(l4[16:], netpkt.Adjust16(be.Uint16(l4[16:]), mss, clamp))
+			return true
 		}
 		i += int(opts[i+1])
 	}
+	return false
 }
 
 // quoted returns the packet an ICMP error quotes and its L4 part, when
