@@ -3,3 +3,5 @@
 # etcd-server binary; etcdctl writes as a foreign provisioning system).
 DEBIAN_PACKAGES += etcd-server etcd-client
 FUZZ_TARGETS += ./softwire/bindstore:FuzzDecode
+# lwB4 (softwire/lwb4): NAPT44 into the PSID's ports, encap/decap.
+FUZZ_TARGETS += ./softwire/lwb4:FuzzFromWAN ./softwire/lwb4:FuzzFromLAN
