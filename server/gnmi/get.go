@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // Get answers a snapshot of each requested path (specification 3.3): one
@@ -44,13 +44,13 @@ func (g *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse
 	resp := &gpb.GetResponse{Notification: make([]*gpb.Notification, 0, len(paths))}
 	for _, elems := range paths {
 		now := time.Now().UnixNano()
-		matches, err := server.MatchPath(view, elems)
+		matches, err := schema.MatchPath(view, elems)
 		if err != nil {
 			return nil, statusOf(err)
 		}
 		n := &gpb.Notification{Timestamp: now, Prefix: prefix}
 		for _, m := range models.filter(matches) {
-			val, err := server.EncodeMatchJSON(m, ietf, filter)
+			val, err := schema.EncodeMatchJSON(m, ietf, filter)
 			if err != nil {
 				return nil, status.Error(codes.Internal, err.Error())
 			}
@@ -64,7 +64,7 @@ func (g *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse
 			n.Update = append(n.Update, &gpb.Update{Path: &gpb.Path{Elem: m.Path[min(strip, len(m.Path)):]}, Val: tv})
 		}
 		if len(n.Update) == 0 && selectsOne(elems) {
-			return nil, status.Errorf(codes.NotFound, "no data at %s", server.PathString(&gpb.Path{Elem: elems}))
+			return nil, status.Errorf(codes.NotFound, "no data at %s", schema.PathString(&gpb.Path{Elem: elems}))
 		}
 		resp.Notification = append(resp.Notification, n)
 	}
@@ -85,16 +85,16 @@ func getEncoding(enc gpb.Encoding) (ietf bool, err error) {
 
 // view returns the tree a Get of type t reads and the filter of its
 // encoding.
-func (g *Server) view(t gpb.GetRequest_DataType, paths []*gpb.Path) (*gen.Device, server.NodeFilter, error) {
+func (g *Server) view(t gpb.GetRequest_DataType, paths []*gpb.Path) (*gen.Device, schema.NodeFilter, error) {
 	switch t {
 	case gpb.GetRequest_ALL:
 		v, err := g.srv.View(paths)
 		return v, nil, statusOf(err)
 	case gpb.GetRequest_CONFIG:
-		return g.srv.Running(), server.ConfigOnly, nil
+		return g.srv.Running(), schema.ConfigOnly, nil
 	case gpb.GetRequest_STATE, gpb.GetRequest_OPERATIONAL:
 		v, err := g.srv.State(paths)
-		return v, server.StateOnly, statusOf(err)
+		return v, schema.StateOnly, statusOf(err)
 	}
 	return nil, nil, status.Errorf(codes.InvalidArgument, "unknown data type %d", t)
 }
@@ -119,7 +119,7 @@ func modelFilter(use []*gpb.ModelData) (modelSet, error) {
 
 // filter drops matches under top containers of other modules and trims a
 // match of the root to the allowed ones.
-func (s modelSet) filter(ms []server.Match) []server.Match {
+func (s modelSet) filter(ms []schema.Match) []schema.Match {
 	if s == nil {
 		return ms
 	}
@@ -153,7 +153,7 @@ func (s modelSet) filter(ms []server.Match) []server.Match {
 
 // topModule is the module of the top container a path starts with.
 func topModule(elems []*gpb.PathElem) string {
-	info, err := server.ResolveNode(elems[:1])
+	info, err := schema.ResolveNode(elems[:1])
 	if err != nil {
 		return ""
 	}
@@ -164,9 +164,9 @@ func topModule(elems []*gpb.PathElem) string {
 // key given. Only such a path is NOT_FOUND when absent; for a query an
 // empty answer is the answer.
 func selectsOne(elems []*gpb.PathElem) bool {
-	if server.HasWildcards(elems) {
+	if schema.HasWildcards(elems) {
 		return false
 	}
-	info, err := server.ResolveNode(elems)
-	return err == nil && info.Kind != server.KindList
+	info, err := schema.ResolveNode(elems)
+	return err == nil && info.Kind != schema.KindList
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/wirebeat/wirebeat/events"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -230,7 +231,7 @@ func next(prev time.Time, interval time.Duration, now time.Time) time.Time {
 func (e *subEntry) diff(leaves []leafVal, all bool) (send []leafVal, gone [][]*gpb.PathElem) {
 	cur := make(map[string]leafVal, len(leaves))
 	for _, l := range leaves {
-		key := server.PathString(&gpb.Path{Elem: l.path})
+		key := schema.PathString(&gpb.Path{Elem: l.path})
 		cur[key] = l
 		if prev, ok := e.last[key]; all || !ok || !proto.Equal(prev.val, l.val) {
 			send = append(send, l)
@@ -307,7 +308,7 @@ func (s *subscription) onCommit(c *events.Commit, stamp int64) []*gpb.Notificati
 	seen := map[string]bool{}
 	add := func(ls []leafVal) {
 		for _, l := range ls {
-			key := server.PathString(&gpb.Path{Elem: l.path})
+			key := schema.PathString(&gpb.Path{Elem: l.path})
 			if !seen[key] {
 				seen[key] = true
 				leaves = append(leaves, l)
@@ -327,9 +328,9 @@ func (s *subscription) onCommit(c *events.Commit, stamp int64) []*gpb.Notificati
 		}
 		for _, ed := range c.Edits {
 			elems := ed.Path.GetElem()
-			if ed.Operation == server.OpDelete {
-				if related(e.elems, elems) && !seen["-"+server.PathString(ed.Path)] {
-					seen["-"+server.PathString(ed.Path)] = true
+			if ed.Operation == schema.OpDelete {
+				if related(e.elems, elems) && !seen["-"+schema.PathString(ed.Path)] {
+					seen["-"+schema.PathString(ed.Path)] = true
 					gone = append(gone, elems)
 				}
 				continue

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -228,7 +229,7 @@ func (s *subscription) dump(entries []*subEntry, record bool) ([]*gpb.Notificati
 			e.last = make(map[string]leafVal, len(leaves))
 			for _, l := range leaves {
 				if !e.countersOnly() || l.counter {
-					e.last[server.PathString(&gpb.Path{Elem: l.path})] = l
+					e.last[schema.PathString(&gpb.Path{Elem: l.path})] = l
 				}
 			}
 		}
@@ -253,20 +254,20 @@ func (s *subscription) view(entries []*subEntry) (*gen.Device, error) {
 // leaves lists the leaves entry e selects in view, only counters when
 // counters is set.
 func (s *subscription) leaves(view *gen.Device, e *subEntry, counters bool) ([]leafVal, error) {
-	matches, err := server.MatchPath(view, e.elems)
+	matches, err := schema.MatchPath(view, e.elems)
 	if err != nil {
 		return nil, statusOf(err)
 	}
 	var out []leafVal
 	for _, m := range s.models.filter(matches) {
-		err := server.WalkLeaves(m, func(l server.LeafUpdate) error {
+		err := schema.WalkLeaves(m, func(l schema.LeafUpdate) error {
 			counter := isCounter(l)
 			if counters && !counter {
 				return nil
 			}
-			tv, err := server.TypedValue(l.Value)
+			tv, err := schema.TypedValue(l.Value)
 			if err != nil {
-				s.g.log.Warn("leaf not sent", "path", server.PathString(&gpb.Path{Elem: l.Path}), "err", err)
+				s.g.log.Warn("leaf not sent", "path", schema.PathString(&gpb.Path{Elem: l.Path}), "err", err)
 				return nil
 			}
 			out = append(out, leafVal{path: l.Path, val: tv, counter: counter})
@@ -281,7 +282,7 @@ func (s *subscription) leaves(view *gen.Device, e *subEntry, counters bool) ([]l
 
 // isCounter reports whether a leaf is one of the counters (types
 // counter32 and counter64) that TARGET_DEFINED samples.
-func isCounter(l server.LeafUpdate) bool {
+func isCounter(l schema.LeafUpdate) bool {
 	if l.Schema.Type == nil {
 		return false
 	}
