@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wirebeat/wirebeat/softwire/bindingtable"
+	"github.com/wirebeat/wirebeat/softwire/netpkt"
 )
 
 var be = binary.BigEndian
@@ -239,17 +240,17 @@ func (e *Engine) FromLAN(p []byte) {
 	if proto != pUDP || be.Uint16(l4[cOff:]) != 0 {
 		c := be.Uint16(l4[cOff:])
 		if proto != pICMP {
-			c = csumAdjust32(c, srcIP, e.b.IPv4)
+			c = netpkt.Adjust32(c, srcIP, e.b.IPv4)
 		}
-		c = csumAdjust16(c, srcPort, ext)
+		c = netpkt.Adjust16(c, srcPort, ext)
 		if proto == pUDP && c == 0 {
 			c = 0xffff
 		}
 		be.PutUint16(l4[cOff:], c)
 	}
 	q[8]--
-	setIPv4Checksum(q[:ihl])
-	writeIPv6(o, q[1], len(q), 4, &e.cfg.B4, &e.b.BR)
+	netpkt.SetIPv4Checksum(q[:ihl])
+	netpkt.WriteIPv6Header(o, q[1], len(q), netpkt.ProtoIPIP, e.cfg.B4[:], e.b.BR[:])
 	e.C.EncapPackets++
 	e.C.EncapBytes += uint64(len(q))
 	e.send.SendWAN(o)
@@ -269,13 +270,13 @@ func (e *Engine) fragNeeded(p []byte) {
 	o[8], o[9] = 64, 1
 	be.PutUint32(o[12:], e.b.IPv4)
 	copy(o[16:20], p[12:16])
-	setIPv4Checksum(o[:20])
+	netpkt.SetIPv4Checksum(o[:20])
 	m := o[20:]
 	m[0], m[1], m[2], m[3] = 3, 4, 0, 0
 	be.PutUint16(m[4:], 0)
 	be.PutUint16(m[6:], uint16(e.mtu-40))
 	copy(m[8:], p[:quote])
-	be.PutUint16(m[2:], checksum(m))
+	be.PutUint16(m[2:], netpkt.Checksum(m))
 	e.send.SendLAN(o)
 }
 
@@ -354,16 +355,16 @@ func (e *Engine) FromWAN(p []byte) {
 	if proto != pUDP || be.Uint16(l4[cOff:]) != 0 {
 		c := be.Uint16(l4[cOff:])
 		if proto != pICMP {
-			c = csumAdjust32(c, e.b.IPv4, ip)
+			c = netpkt.Adjust32(c, e.b.IPv4, ip)
 		}
-		c = csumAdjust16(c, ext, port)
+		c = netpkt.Adjust16(c, ext, port)
 		if proto == pUDP && c == 0 {
 			c = 0xffff
 		}
 		be.PutUint16(l4[cOff:], c)
 	}
 	o[8]--
-	setIPv4Checksum(o[:ihl])
+	netpkt.SetIPv4Checksum(o[:ihl])
 	e.C.DecapPackets++
 	e.C.DecapBytes += uint64(len(o))
 	e.send.SendLAN(o)
@@ -396,13 +397,13 @@ func (e *Engine) icmpErrorIn(o []byte, ihl int) {
 	// not require it and hosts do not check them); the ICMP checksum is
 	// recomputed over the changed message.
 	be.PutUint32(inner[12:], ip)
-	setIPv4Checksum(inner[:iihl])
+	netpkt.SetIPv4Checksum(inner[:iihl])
 	be.PutUint16(inner[iihl+sOff:], port)
 	be.PutUint32(o[16:], ip)
 	o[8]--
-	setIPv4Checksum(o[:ihl])
+	netpkt.SetIPv4Checksum(o[:ihl])
 	m[2], m[3] = 0, 0
-	be.PutUint16(m[2:], checksum(m))
+	be.PutUint16(m[2:], netpkt.Checksum(m))
 	e.C.DecapPackets++
 	e.C.DecapBytes += uint64(len(o))
 	e.send.SendLAN(o)
@@ -414,7 +415,7 @@ func (e *Engine) icmpErrorIn(o []byte, ihl int) {
 // us provision again; Packet Too Big lowers the tunnel MTU.
 func (e *Engine) icmpv6(p []byte) {
 	m := p[40:]
-	if len(m) < 8 || icmpv6Checksum(p[8:24], p[24:40], m) != 0 {
+	if len(m) < 8 || netpkt.ICMPv6Checksum(p[8:24], p[24:40], m) != 0 {
 		e.C.DropMalformed++
 		return
 	}
@@ -447,22 +448,12 @@ func (e *Engine) icmpv6(p []byte) {
 // TunnelMTU is the MTU in use (lowered by Packet Too Big).
 func (e *Engine) TunnelMTU() int { return e.mtu }
 
+// checkIPv4 is netpkt.CheckIPv4 plus the header checksum: the lwB4 is a
+// router for its home network and does not forward corrupt headers.
 func checkIPv4(p []byte) ([]byte, bool) {
-	if len(p) < 20 || p[0]>>4 != 4 {
+	p, ok := netpkt.CheckIPv4(p)
+	if !ok || netpkt.Checksum(p[:int(p[0]&0xf)*4]) != 0 {
 		return nil, false
 	}
-	ihl := int(p[0]&0xf) * 4
-	tl := int(be.Uint16(p[2:]))
-	if ihl < 20 || tl < ihl || tl > len(p) || checksum(p[:ihl]) != 0 {
-		return nil, false
-	}
-	return p[:tl], true
-}
-
-func writeIPv6(h []byte, tclass byte, payload int, next byte, src, dst *[16]byte) {
-	be.PutUint32(h[0:], 6<<28|uint32(tclass)<<20)
-	be.PutUint16(h[4:], uint16(payload))
-	h[6], h[7] = next, 64
-	copy(h[8:24], src[:])
-	copy(h[24:40], dst[:])
+	return p, true
 }

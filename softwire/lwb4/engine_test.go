@@ -7,7 +7,15 @@ import (
 
 	"github.com/wirebeat/wirebeat/softwire/bindingtable"
 	"github.com/wirebeat/wirebeat/softwire/lwaftr"
+	"github.com/wirebeat/wirebeat/softwire/netpkt"
 )
+
+func checksum(b []byte) uint16 { return netpkt.Checksum(b) }
+func setIPv4Checksum(h []byte) { netpkt.SetIPv4Checksum(h) }
+
+func writeIPv6(h []byte, tc byte, payload int, next byte, src, dst *[16]byte) {
+	netpkt.WriteIPv6Header(h, tc, payload, next, src[:], dst[:])
+}
 
 var (
 	b4Addr  = netip.MustParseAddr("2001:db8:b4::1").As16()
@@ -83,9 +91,7 @@ func l4Checksum(p []byte) uint16 {
 	if p[9] == 1 {
 		return checksum(l4)
 	}
-	acc := sum16(0, p[12:20])
-	acc += uint32(p[9]) + uint32(len(l4))
-	return fold(sum16(acc, l4))
+	return netpkt.L4Checksum4(p[12:16], p[16:20], p[9], l4)
 }
 
 func lwaftrEngine(t *testing.T) (*lwaftr.Engine, *capture) {
@@ -252,7 +258,7 @@ func TestICMPv6TriggerReprovisions(t *testing.T) {
 	e[48+8+15] ^= 1 // quoted source
 	m := e[40:]
 	m[2], m[3] = 0, 0
-	be.PutUint16(m[2:], icmpv6Checksum(e[8:24], e[24:40], m))
+	be.PutUint16(m[2:], netpkt.ICMPv6Checksum(e[8:24], e[24:40], m))
 	before := b4.C.ReprovisionTriggers
 	b4.FromWAN(e)
 	if b4.C.ReprovisionTriggers != before {
