@@ -19,13 +19,13 @@ func (s *Server) CommitTx(sess *Session, comment string, fn func(tx *schema.Tx) 
 	if err := fn(tx); err != nil {
 		return 0, err
 	}
-	if err := normalize(tx.Root(), base); err != nil {
+	if err := normalize(tx.Root(), base, tx.Touched()); err != nil {
 		return 0, err
 	}
 	if err := authorize(sess, base, tx.Root()); err != nil {
 		return 0, err
 	}
-	return s.commitLocked(sess, base, tx.Root(), comment)
+	return s.commitLocked(sess, base, tx.Root(), tx.Touched(), comment)
 }
 
 // HistoryConfig returns the configuration committed as history entry id,
