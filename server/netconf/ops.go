@@ -35,11 +35,18 @@ func (s *Server) capabilities() []string {
 		"urn:ietf:params:netconf:capability:interleave:1.0",
 		"urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
 		"urn:ietf:params:netconf:capability:yang-library:1.1?revision=2019-01-04&content-id=" + s.contentID(),
-		"urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring?module=ietf-netconf-monitoring&revision=2010-10-04",
-		"urn:ietf:params:xml:ns:yang:ietf-netconf-notifications?module=ietf-netconf-notifications&revision=2012-02-06",
 	}
-	for _, m := range s.si.modules {
-		caps = append(caps, m.Namespace+"?module="+m.Name+"&revision="+m.Revision)
+	// Module capabilities (RFC 6020 section 5.6.4) for clients that do
+	// not read the YANG library; ietf-netconf is the base capability.
+	for _, m := range s.si.library {
+		if m.Name == "ietf-netconf" {
+			continue
+		}
+		c := m.Namespace + "?module=" + m.Name + "&revision=" + m.Revision
+		if len(m.Features) > 0 {
+			c += "&features=" + strings.Join(m.Features, ",")
+		}
+		caps = append(caps, c)
 	}
 	return caps
 }
@@ -48,8 +55,8 @@ func (s *Server) capabilities() []string {
 // module's revision does.
 func (s *Server) contentID() string {
 	var b strings.Builder
-	for _, m := range s.si.modules {
-		b.WriteString(m.Name + "@" + m.Revision + ";")
+	for _, m := range s.si.library {
+		b.WriteString(m.Name + "@" + m.Revision + ":" + strings.Join(m.Features, ",") + ";")
 	}
 	h := uint32(2166136261)
 	for _, c := range []byte(b.String()) {
@@ -430,20 +437,24 @@ func (sess *session) getSchema(op *xnode) reply {
 	if f := op.child(nsMonitoring, "format"); f != nil && f.Text != "yang" && !strings.HasSuffix(f.Text, ":yang") {
 		return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "format", "only the yang format is available")}}
 	}
-	for _, m := range sess.srv.si.modules {
-		if m.Name != id.Text {
-			continue
-		}
-		if v := op.child(nsMonitoring, "version"); v != nil && v.Text != "" && v.Text != m.Revision {
-			break
-		}
-		var b bytes.Buffer
-		b.WriteString(`<data xmlns="` + nsMonitoring + `">`)
-		xmlEscape(&b, m.Text)
-		b.WriteString("</data>")
-		return reply{data: b.Bytes()}
+	version := ""
+	if v := op.child(nsMonitoring, "version"); v != nil {
+		version = v.Text
 	}
-	return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "identifier", "no schema %q", id.Text)}}
+	m := sess.srv.si.libraryModule(id.Text, version)
+	if m == nil {
+		return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "identifier", "no schema %q revision %q", id.Text, version)}}
+	}
+	if m.Text == "" {
+		return reply{errs: []*rpcError{protoErr(server.TagOperationFailed,
+			"the text of %s@%s is not installed on this element (looked in %s; Debian packages libyang2 and libyuma-base provide it)",
+			m.Name, m.Revision, strings.Join(sess.srv.yangDirs, ", "))}}
+	}
+	var b bytes.Buffer
+	b.WriteString(`<data xmlns="` + nsMonitoring + `">`)
+	xmlEscape(&b, m.Text)
+	b.WriteString("</data>")
+	return reply{data: b.Bytes()}
 }
 
 // filterPaths turns a filter's nodes into the paths whose state the
