@@ -284,7 +284,7 @@ func (s *subscription) onEvent(ev events.Event) []*gpb.Notification {
 			case u.Value == nil && related(e.elems, elems):
 				n.Delete = append(n.Delete, u.Path)
 			case u.Value != nil && covers(e.elems, elems):
-				n.Update = append(n.Update, &gpb.Update{Path: u.Path, Val: u.Value})
+				n.Update = append(n.Update, &gpb.Update{Path: u.Path, Val: s.encodeEvent(elems, u.Value)})
 			default:
 				continue
 			}

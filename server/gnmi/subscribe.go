@@ -3,6 +3,8 @@ package gnmi
 import (
 	"errors"
 	"io"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,11 +112,8 @@ func (g *Server) newSubscription(list *gpb.SubscriptionList) (*subscription, err
 		s.prefix = &gpb.Path{Target: t}
 	}
 	for _, sub := range list.Subscription {
-		elems, err := joinPath(list.Prefix, sub.Path)
+		elems, err := requestPath(list.Prefix, sub.Path)
 		if err != nil {
-			return nil, err
-		}
-		if err := checkPath(elems); err != nil {
 			return nil, err
 		}
 		e := &subEntry{elems: elems, mode: sub.Mode, suppress: sub.SuppressRedundant}
@@ -258,13 +257,36 @@ func (s *subscription) leaves(view *gen.Device, e *subEntry, counters bool) ([]l
 		return nil, statusOf(err)
 	}
 	var out []leafVal
+	if len(matches) == 0 && selectsOne(e.elems) {
+		// One leaf whose default is in use: its value (3.3.4 as for Get).
+		tv, err := defaultValue(view, e.elems, gpb.GetRequest_ALL, s.list.Encoding == gpb.Encoding_JSON_IETF)
+		if err != nil {
+			return nil, err
+		}
+		if tv != nil && s.list.Encoding == gpb.Encoding_PROTO {
+			tv = nil // a scalar default is rendered below from the schema
+			if info, err := server.ResolveNode(e.elems); err == nil {
+				field := reflect.New(info.Type).Elem()
+				for _, d := range info.Schema.DefaultValues() {
+					if server.SetLeafText(info.Schema, field, d) != nil {
+						return out, nil
+					}
+				}
+				tv, _ = server.TypedValue(field)
+			}
+		}
+		if tv != nil {
+			out = append(out, leafVal{path: e.elems, val: tv})
+		}
+		return out, nil
+	}
 	for _, m := range s.models.filter(matches) {
 		err := server.WalkLeaves(m, func(l server.LeafUpdate) error {
 			counter := isCounter(l)
 			if counters && !counter {
 				return nil
 			}
-			tv, err := server.TypedValue(l.Value)
+			tv, err := s.encodeLeaf(l)
 			if err != nil {
 				s.g.log.Warn("leaf not sent", "path", server.PathString(&gpb.Path{Elem: l.Path}), "err", err)
 				return nil
@@ -277,6 +299,59 @@ func (s *subscription) leaves(view *gen.Device, e *subEntry, counters bool) ([]l
 		}
 	}
 	return out, nil
+}
+
+// encodeLeaf renders a leaf in the subscription's encoding: JSON or
+// JSON_IETF values as Get gives them (RFC 7951 for JSON_IETF), scalar
+// TypedValues for PROTO.
+func (s *subscription) encodeLeaf(l server.LeafUpdate) (*gpb.TypedValue, error) {
+	switch s.list.Encoding {
+	case gpb.Encoding_JSON, gpb.Encoding_JSON_IETF:
+		ietf := s.list.Encoding == gpb.Encoding_JSON_IETF
+		val, err := server.EncodeMatchJSON(server.Match{Path: l.Path, Schema: l.Schema, Value: l.Value, Leaf: true}, ietf, nil)
+		if err != nil {
+			return nil, err
+		}
+		if ietf {
+			return &gpb.TypedValue{Value: &gpb.TypedValue_JsonIetfVal{JsonIetfVal: val}}, nil
+		}
+		return &gpb.TypedValue{Value: &gpb.TypedValue_JsonVal{JsonVal: val}}, nil
+	}
+	return server.TypedValue(l.Value)
+}
+
+// encodeEvent renders a value an engine published (a scalar TypedValue)
+// in the subscription's encoding.
+func (s *subscription) encodeEvent(elems []*gpb.PathElem, tv *gpb.TypedValue) *gpb.TypedValue {
+	if s.list.Encoding != gpb.Encoding_JSON && s.list.Encoding != gpb.Encoding_JSON_IETF {
+		return tv
+	}
+	var text string
+	switch v := tv.GetValue().(type) {
+	case *gpb.TypedValue_StringVal:
+		text = v.StringVal
+	case *gpb.TypedValue_UintVal:
+		text = strconv.FormatUint(v.UintVal, 10)
+	case *gpb.TypedValue_IntVal:
+		text = strconv.FormatInt(v.IntVal, 10)
+	case *gpb.TypedValue_BoolVal:
+		text = strconv.FormatBool(v.BoolVal)
+	default:
+		return tv // already structured (JSON) or not a scalar
+	}
+	info, err := server.ResolveNode(elems)
+	if err != nil || info.Kind != server.KindLeaf {
+		return tv
+	}
+	field := reflect.New(info.Type).Elem()
+	if err := server.SetLeafText(info.Schema, field, text); err != nil {
+		return tv
+	}
+	enc, err := s.encodeLeaf(server.LeafUpdate{Path: elems, Schema: info.Schema, Config: info.Config, Value: field})
+	if err != nil {
+		return tv
+	}
+	return enc
 }
 
 // isCounter reports whether a leaf is one of the counters (types
