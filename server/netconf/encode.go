@@ -237,8 +237,9 @@ func (e *xmlEncoder) matches(schema *yang.Entry, vals []reflect.Value, fl *fnode
 			if !ok || leaf == nil {
 				continue
 			}
+			want := server.CanonicalText(leaf, cm.match) // as stored
 			for _, s := range server.LeafTexts(field) {
-				if s == cm.match {
+				if s == want {
 					found = true
 				}
 			}
