@@ -3,9 +3,12 @@ package gnmi_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"google.golang.org/grpc/codes"
+
+	"github.com/wirebeat/wirebeat/server/gnmi"
 )
 
 // A leaf whose default is in use has that value, for Get and for a ONCE
@@ -112,4 +115,45 @@ func TestOrigins(t *testing.T) {
 	p.Origin = "openconfig"
 	_, err = c.Get(context.Background(), &gpb.GetRequest{Path: []*gpb.Path{p}})
 	wantCode(t, err, codes.Unimplemented, "openconfig origin")
+}
+
+// ON_CHANGE reports a counter that changes and the element's clock, each
+// coalesced: consecutive updates of one leaf are at least about
+// OnChangeStateInterval apart (a lower bound only; nothing here waits on
+// the machine being fast).
+func TestOnChangeReportsChangingState(t *testing.T) {
+	el := start(t)
+	el.addSessions(t, 2)
+	c := el.client(t, "view", viewPass)
+	s := subscribe(t, c, list(gpb.SubscriptionList_STREAM, onChange(t, rxPackets)))
+	if ups, _ := s.untilSync(); ups[rxPackets] != "0" {
+		t.Fatalf("initial: %v", ups)
+	}
+	el.engine.count("eth0", "10.0.0.1", 11)
+	s.waitFor(rxPackets, "11", false)
+	el.engine.count("eth0", "10.0.0.1", 12)
+	s.waitFor(rxPackets, "12", false)
+
+	const clock = "/system/state/current-datetime"
+	s2 := subscribe(t, c, list(gpb.SubscriptionList_STREAM, onChange(t, clock)))
+	ups, _ := s2.untilSync()
+	seen := map[string]bool{ups[clock]: true}
+	var stamps []int64
+	for len(stamps) < 3 {
+		r := s2.next()
+		for _, u := range r.GetUpdate().GetUpdate() {
+			if pathText(u.Path) == clock {
+				seen[valText(u.Val)] = true
+				stamps = append(stamps, r.GetUpdate().GetTimestamp())
+			}
+		}
+	}
+	if len(seen) < 3 {
+		t.Errorf("current-datetime did not change: %v", seen)
+	}
+	for i := 1; i < len(stamps); i++ {
+		if gap := time.Duration(stamps[i] - stamps[i-1]); gap < gnmi.OnChangeStateInterval*8/10 {
+			t.Errorf("updates of one leaf %v apart: not coalesced to %v", gap, gnmi.OnChangeStateInterval)
+		}
+	}
 }

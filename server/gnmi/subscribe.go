@@ -41,6 +41,24 @@ type subEntry struct {
 	last       map[string]leafVal
 	nextSample time.Time
 	nextBeat   time.Time
+	// poll is how often the state leaves an ON_CHANGE (or, for its
+	// non-counters, a TARGET_DEFINED) entry selects are read to find the
+	// changes no event announces: counters, clocks. polled is what that
+	// last sent.
+	poll     time.Duration
+	nextPoll time.Time
+	polled   map[string]leafVal
+}
+
+// OnChangeStateInterval bounds how often a changing state leaf (a
+// counter, current-datetime) is reported under ON_CHANGE: changes are
+// coalesced to at most one update per leaf per interval.
+const OnChangeStateInterval = 500 * time.Millisecond
+
+// polls reports whether an ON_CHANGE poll of e covers leaf l: state
+// leaves, except the counters TARGET_DEFINED samples.
+func (e *subEntry) polls(l leafVal) bool {
+	return !l.config && !(e.countersOnly() && l.counter)
 }
 
 // onChange reports whether events drive the entry.
@@ -56,6 +74,7 @@ type leafVal struct {
 	path    []*gpb.PathElem
 	val     *gpb.TypedValue
 	counter bool
+	config  bool
 }
 
 // Subscribe serves ONCE, POLL and STREAM subscriptions (specification
@@ -151,7 +170,9 @@ func (g *Server) streamTiming(e *subEntry, sub *gpb.Subscription) error {
 	case gpb.SubscriptionMode_TARGET_DEFINED:
 		e.sample = g.opts.TargetDefinedSample
 		e.suppress = true
+		e.poll = OnChangeStateInterval
 	case gpb.SubscriptionMode_ON_CHANGE:
+		e.poll = OnChangeStateInterval
 	default:
 		return status.Errorf(codes.InvalidArgument, "unknown subscription mode %d", sub.Mode)
 	}
@@ -223,6 +244,14 @@ func (s *subscription) dump(entries []*subEntry, record bool) ([]*gpb.Notificati
 		if err != nil {
 			return nil, err
 		}
+		if record && e.poll > 0 {
+			e.polled = make(map[string]leafVal, len(leaves))
+			for _, l := range leaves {
+				if e.polls(l) {
+					e.polled[server.PathString(&gpb.Path{Elem: l.path})] = l
+				}
+			}
+		}
 		if record && e.sample > 0 {
 			e.last = make(map[string]leafVal, len(leaves))
 			for _, l := range leaves {
@@ -291,7 +320,7 @@ func (s *subscription) leaves(view *gen.Device, e *subEntry, counters bool) ([]l
 				s.g.log.Warn("leaf not sent", "path", server.PathString(&gpb.Path{Elem: l.Path}), "err", err)
 				return nil
 			}
-			out = append(out, leafVal{path: l.Path, val: tv, counter: counter})
+			out = append(out, leafVal{path: l.Path, val: tv, counter: counter, config: l.Config})
 			return nil
 		})
 		if err != nil {
