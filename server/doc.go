@@ -13,6 +13,9 @@
 // the rollback history; switch running; publish a config-change event. Any
 // failure leaves every datastore and every engine as it was.
 //
+// The tree toolkit (walking, transactions, validation, JSON, paths, the
+// diff, errors) is package schema; this package keeps the element.
+//
 // Engines plug in through the Subsystem interface, whose methods use only
 // generated, gNMI-path and events types, so engine packages need not import
 // this one.

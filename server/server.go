@@ -12,6 +12,7 @@ import (
 
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // Datastore names a configuration datastore (RFC 6241 / RFC 8342).
@@ -68,7 +69,7 @@ type Server struct {
 	sessions  map[uint32]*Session
 	nextSess  uint32
 	nextID    uint64
-	saved     entryCache // text of running's list entries, for the next save
+	saved     schema.JSONCache // text of running's list entries, for the next save
 
 	commits atomic.Uint64
 }
@@ -118,7 +119,7 @@ func New(opts Options) (*Server, error) {
 	}
 	cfg := &gen.Device{}
 	if len(data) > 0 {
-		if cfg, err = DecodeJSON(data); err != nil {
+		if cfg, err = schema.DecodeJSON(data); err != nil {
 			return nil, fmt.Errorf("%s: %w", source, err)
 		}
 	}
@@ -162,9 +163,9 @@ func (s *Server) Config(ds Datastore) (*gen.Device, error) {
 		if data == nil {
 			return &gen.Device{}, nil
 		}
-		return DecodeJSON(data)
+		return schema.DecodeJSON(data)
 	}
-	return nil, Errorf(TagInvalidValue, nil, "unknown datastore %q", ds)
+	return nil, schema.Errorf(schema.TagInvalidValue, nil, "unknown datastore %q", ds)
 }
 
 func (s *Server) candidateLocked() *gen.Device {
@@ -194,7 +195,7 @@ func (s *Server) Edit(sess *Session, ds Datastore, fn func(root *gen.Device) err
 	if err != nil {
 		return err
 	}
-	work, err := Clone(base)
+	work, err := schema.Clone(base)
 	if err != nil {
 		return err
 	}
@@ -208,37 +209,37 @@ func (s *Server) Edit(sess *Session, ds Datastore, fn func(root *gen.Device) err
 // which copies only what it touches. Front ends that apply client edits
 // (NETCONF edit-config, gNMI Set) use it: the cost of an edit then follows
 // its size, not the size of the configuration.
-func (s *Server) EditTx(sess *Session, ds Datastore, fn func(tx *Tx) error) error {
+func (s *Server) EditTx(sess *Session, ds Datastore, fn func(tx *schema.Tx) error) error {
 	return s.runTx(sess, ds, fn, true)
 }
 
 // CheckTx runs an edit through a transaction and the whole validation of
 // the commit pipeline, then drops it: NETCONF's test-option test-only.
-func (s *Server) CheckTx(sess *Session, ds Datastore, fn func(tx *Tx) error) error {
+func (s *Server) CheckTx(sess *Session, ds Datastore, fn func(tx *schema.Tx) error) error {
 	return s.runTx(sess, ds, fn, false)
 }
 
-func (s *Server) runTx(sess *Session, ds Datastore, fn func(tx *Tx) error, store bool) error {
+func (s *Server) runTx(sess *Session, ds Datastore, fn func(tx *schema.Tx) error, store bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	base, err := s.writableBase(sess, ds)
 	if err != nil {
 		return err
 	}
-	tx := newTx(base)
+	tx := schema.NewTx(base)
 	if err := fn(tx); err != nil {
 		return err
 	}
 	if store {
-		return s.storeLocked(sess, ds, base, tx.root)
+		return s.storeLocked(sess, ds, base, tx.Root())
 	}
-	if err := normalize(tx.root, base); err != nil {
+	if err := normalize(tx.Root(), base); err != nil {
 		return err
 	}
-	if err := authorize(sess, base, tx.root); err != nil {
+	if err := authorize(sess, base, tx.Root()); err != nil {
 		return err
 	}
-	return s.validateLocked(tx.root)
+	return s.validateLocked(tx.Root())
 }
 
 // writableBase checks that sess may write ds and returns its content.
@@ -254,14 +255,14 @@ func (s *Server) writableBase(sess *Session, ds Datastore) (*gen.Device, error) 
 	case Startup:
 		return s.Config(Startup)
 	}
-	return nil, Errorf(TagInvalidValue, nil, "unknown datastore %q", ds)
+	return nil, schema.Errorf(schema.TagInvalidValue, nil, "unknown datastore %q", ds)
 }
 
 // Replace makes root the whole content of datastore ds (copy-config, gNMI
 // replace of the root). root is copied; the caller keeps it.
 func (s *Server) Replace(sess *Session, ds Datastore, root *gen.Device) error {
 	return s.Edit(sess, ds, func(work *gen.Device) error {
-		c, err := Clone(root)
+		c, err := schema.Clone(root)
 		if err != nil {
 			return err
 		}
@@ -282,7 +283,7 @@ func (s *Server) storeLocked(sess *Session, ds Datastore, base, work *gen.Device
 		_, err := s.commitLocked(sess, base, work, "")
 		return err
 	case Candidate:
-		if err := validateTypes(work); err != nil {
+		if err := schema.ValidateTypes(work); err != nil {
 			return err
 		}
 		s.candidate = work
@@ -291,7 +292,7 @@ func (s *Server) storeLocked(sess *Session, ds Datastore, base, work *gen.Device
 		if err := s.validateLocked(work); err != nil {
 			return err
 		}
-		data, err := EncodeJSON(work)
+		data, err := schema.EncodeJSON(work)
 		if err != nil {
 			return err
 		}
@@ -350,7 +351,7 @@ func (s *Server) ValidateTree(cfg *gen.Device) error {
 func (s *Server) validateLocked(cfg *gen.Device) error {
 	// Running passed these checks when it was committed: what equals it
 	// need not be checked again.
-	if err := validateTree(rootSchema(), cfg, s.running.Load()); err != nil {
+	if err := schema.Validate(cfg, s.running.Load()); err != nil {
 		return err
 	}
 	for _, sub := range s.subs {
@@ -361,13 +362,13 @@ func (s *Server) validateLocked(cfg *gen.Device) error {
 	return nil
 }
 
-// asPathError keeps *Error values as they are and classifies others.
+// asPathError keeps *schema.Error values as they are and classifies others.
 func asPathError(err error) error {
-	var e *Error
+	var e *schema.Error
 	if errors.As(err, &e) {
 		return err
 	}
-	return &Error{Tag: TagInvalidValue, AppTag: "semantic-check", Message: err.Error(), Err: err}
+	return &schema.Error{Tag: schema.TagInvalidValue, AppTag: "semantic-check", Message: err.Error(), Err: err}
 }
 
 // commitLocked is the transaction of DESIGN.md: validate, diff, apply to
@@ -376,23 +377,23 @@ func asPathError(err error) error {
 // history ID of the new configuration (0 when nothing changed).
 func (s *Server) commitLocked(sess *Session, old, new *gen.Device, comment string) (uint64, error) {
 	if hasAdmin(old) && !hasAdmin(new) {
-		return 0, Errorf(TagInvalidValue, &gpb.Path{Elem: []*gpb.PathElem{{Name: "system"}, {Name: "aaa"}, {Name: "users"}}},
+		return 0, schema.Errorf(schema.TagInvalidValue, &gpb.Path{Elem: []*gpb.PathElem{{Name: "system"}, {Name: "aaa"}, {Name: "users"}}},
 			"the change would remove the last admin user who can log in; nobody could manage the element")
 	}
 	if err := s.validateLocked(new); err != nil {
 		return 0, err
 	}
-	edits, truncated := diffConfig(old, new, editSummaryMax)
+	edits, truncated := schema.Diff(old, new, editSummaryMax)
 	if len(edits) == 0 && s.nextID > 0 {
 		return 0, nil
 	}
 	for i, sub := range s.subs {
 		if err := sub.Apply(old, new); err != nil {
 			s.revertLocked(i, old, new)
-			return 0, &Error{Tag: TagOperationFailed, Message: fmt.Sprintf("%s could not apply the configuration: %v", sub.Name(), err), Err: err}
+			return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: fmt.Sprintf("%s could not apply the configuration: %v", sub.Name(), err), Err: err}
 		}
 	}
-	data, err := s.saved.encode(new)
+	data, err := s.saved.Encode(new)
 	if err == nil {
 		h := HistoryEntry{ID: s.nextID + 1, Time: time.Now().UTC(), User: sess.User, Transport: sess.Transport, Comment: comment}
 		if err = s.store.commit(h, data); err == nil {
@@ -401,7 +402,7 @@ func (s *Server) commitLocked(sess *Session, old, new *gen.Device, comment strin
 	}
 	if err != nil {
 		s.revertLocked(len(s.subs), old, new)
-		return 0, &Error{Tag: TagOperationFailed, Message: "could not save the configuration; nothing was changed: " + err.Error(), Err: err}
+		return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: "could not save the configuration; nothing was changed: " + err.Error(), Err: err}
 	}
 	s.running.Store(new)
 	s.commits.Add(1)
@@ -441,7 +442,7 @@ func (s *Server) Rollback(sess *Session, id uint64) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := DecodeJSON(data)
+	cfg, err := schema.DecodeJSON(data)
 	if err != nil {
 		return err
 	}
@@ -486,24 +487,4 @@ func (s *Server) closeSubsystems() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// validateTypes checks the leaves of a tree against their YANG types only;
-// references and mandatory leaves may be completed by later edits of a
-// candidate.
-func validateTypes(root *gen.Device) error {
-	return walk(rootSchema(), root, nil, func(n *node) (bool, error) {
-		if n.schema.ReadOnly() {
-			if !isNil(n.value) {
-				return true, Errorf(TagInvalidValue, n.fullPath(), "%s is state (config false) and cannot be configured", n.schema.Name)
-			}
-			return true, nil
-		}
-		if (n.schema.IsLeaf() || n.schema.IsLeafList()) && !isNil(n.value) {
-			if err := validateLeaf(n); err != nil {
-				return false, err
-			}
-		}
-		return false, nil
-	})
 }

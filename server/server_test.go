@@ -18,6 +18,7 @@ import (
 
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // recorder is a test subsystem that keeps, as JSON, the /bfd configuration
@@ -43,7 +44,7 @@ func (r *recorder) Apply(old, new *gen.Device) error {
 			return err
 		}
 	}
-	js, err := EncodeJSON(&gen.Device{Bfd: new.Bfd, System: new.System})
+	js, err := schema.EncodeJSON(&gen.Device{Bfd: new.Bfd, System: new.System})
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func setProfile(name string, mult uint8) func(*gen.Device) error {
 
 func runningJSON(t *testing.T, s *Server) string {
 	t.Helper()
-	js, err := EncodeJSON(s.Running())
+	js, err := schema.EncodeJSON(s.Running())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func TestFailedApplyRevertsEarlierSubsystems(t *testing.T) {
 	if err == nil {
 		t.Fatal("commit succeeded although the second subsystem failed")
 	}
-	if e := AsError(err); e.Tag != TagOperationFailed || !strings.Contains(e.Message, "second") {
+	if e := schema.AsError(err); e.Tag != schema.TagOperationFailed || !strings.Contains(e.Message, "second") {
 		t.Errorf("error = %v, want operation-failed naming the subsystem", err)
 	}
 	if got := runningJSON(t, s); got != beforeRunning {
@@ -173,54 +174,54 @@ func TestValidationErrorsNamePath(t *testing.T) {
 	cases := []struct {
 		name     string
 		edit     func(*gen.Device) error
-		tag      Tag
+		tag      schema.Tag
 		path     string
 		contains string
 	}{
-		{"range", setProfile("p1", 0), TagInvalidValue,
+		{"range", setProfile("p1", 0), schema.TagInvalidValue,
 			"/bfd/profiles/profile[name=p1]/detection-multiplier", ""},
 		{"leafref", func(root *gen.Device) error {
 			sess := root.GetOrCreateBfd().GetOrCreateSingleHop().GetOrCreateSession("eth0", "192.0.2.1")
 			sess.Profile = ygot.String("nope")
 			return nil
-		}, TagDataMissing, "/bfd/single-hop/session[dest-addr=192.0.2.1][interface=eth0]/profile", "nope"},
+		}, schema.TagDataMissing, "/bfd/single-hop/session[dest-addr=192.0.2.1][interface=eth0]/profile", "nope"},
 		{"mandatory", func(root *gen.Device) error {
 			sw := root.GetOrCreateSoftwire().GetOrCreateLwaftr().GetOrCreateBindingTable().GetOrCreateSoftwire("192.0.2.7", 3)
 			sw.B4Ipv6 = ygot.String("2001:db8::7")
 			sw.GetOrCreatePortSet().PsidLength = ygot.Uint8(6)
 			return nil
-		}, TagDataMissing, "/softwire/lwaftr/binding-table/softwire[ipv4=192.0.2.7][psid=3]/br-address", "mandatory"},
+		}, schema.TagDataMissing, "/softwire/lwaftr/binding-table/softwire[ipv4=192.0.2.7][psid=3]/br-address", "mandatory"},
 		{"mandatory below absent container", func(root *gen.Device) error {
 			sw := root.GetOrCreateSoftwire().GetOrCreateLwaftr().GetOrCreateBindingTable().GetOrCreateSoftwire("192.0.2.8", 1)
 			sw.B4Ipv6 = ygot.String("2001:db8::8")
 			sw.BrAddress = ygot.String("2001:db8::1")
 			return nil
-		}, TagDataMissing, "/softwire/lwaftr/binding-table/softwire[ipv4=192.0.2.8][psid=1]/port-set/psid-length", ""},
+		}, schema.TagDataMissing, "/softwire/lwaftr/binding-table/softwire[ipv4=192.0.2.8][psid=1]/port-set/psid-length", ""},
 		{"ipv6 syntax", func(root *gen.Device) error {
 			root.GetOrCreateBfd().GetOrCreateSingleHop().GetOrCreateSession("eth0", "2001:db8:::1")
 			return nil
-		}, TagInvalidValue, "/bfd/single-hop/session[dest-addr=2001:db8:::1][interface=eth0]/dest-addr", "ip-address"},
+		}, schema.TagInvalidValue, "/bfd/single-hop/session[dest-addr=2001:db8:::1][interface=eth0]/dest-addr", "ip-address"},
 		{"config false", func(root *gen.Device) error {
 			root.GetOrCreateSystem().GetOrCreateState().Version = ygot.String("forged")
 			return nil
-		}, TagInvalidValue, "/system/state", "config false"},
+		}, schema.TagInvalidValue, "/system/state", "config false"},
 		{"pattern", func(root *gen.Device) error {
 			root.GetOrCreateSystem().Hostname = ygot.String("bad host!")
 			return nil
-		}, TagInvalidValue, "/system/hostname", ""},
+		}, schema.TagInvalidValue, "/system/hostname", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := runningJSON(t, s)
 			err := s.Edit(admin, Running, tc.edit)
-			e := AsError(err)
+			e := schema.AsError(err)
 			if e == nil {
 				t.Fatal("edit accepted")
 			}
 			if e.Tag != tc.tag {
 				t.Errorf("tag = %s, want %s (%v)", e.Tag, tc.tag, err)
 			}
-			if got := PathString(e.Path); got != tc.path {
+			if got := schema.PathString(e.Path); got != tc.path {
 				t.Errorf("path = %s, want %s (%v)", got, tc.path, err)
 			}
 			if !strings.Contains(e.Error(), tc.contains) {
@@ -247,7 +248,7 @@ func TestCandidateCommitAndDiscard(t *testing.T) {
 	if runningJSON(t, s) != before {
 		t.Fatal("candidate edit changed running")
 	}
-	if err := s.Validate(Candidate); AsError(err) == nil || AsError(err).Tag != TagDataMissing {
+	if err := s.Validate(Candidate); schema.AsError(err) == nil || schema.AsError(err).Tag != schema.TagDataMissing {
 		t.Fatalf("validate candidate = %v, want data-missing", err)
 	}
 	if err := s.Commit(admin); err == nil {
@@ -291,7 +292,7 @@ func TestPasswordsAreStoredHashed(t *testing.T) {
 			t.Fatalf("%s: %v", ds, err)
 		}
 		cfg, _ := s.Config(ds)
-		js, _ := EncodeJSON(cfg)
+		js, _ := schema.EncodeJSON(cfg)
 		if strings.Contains(string(js), clear) {
 			t.Errorf("%s returns the clear-text password", ds)
 		}
@@ -315,7 +316,7 @@ func TestPasswordsAreStoredHashed(t *testing.T) {
 		root.GetOrCreateSystem().GetOrCreateAaa().GetOrCreateUsers().GetOrCreateUser("bob").Password = ygot.String("x")
 		return nil
 	})
-	if e := AsError(err); e == nil || e.Tag != TagInvalidValue || PathString(e.Path) != "/system/aaa/users" {
+	if e := schema.AsError(err); e == nil || e.Tag != schema.TagInvalidValue || schema.PathString(e.Path) != "/system/aaa/users" {
 		t.Errorf("removing the last admin: %v", err)
 	}
 }
@@ -326,7 +327,7 @@ func TestRolesAndLocks(t *testing.T) {
 	viewer := s.OpenSession("vic", RoleViewer, "test", "")
 	other := s.OpenSession("root2", RoleAdmin, "test", "")
 
-	if err := s.Edit(viewer, Running, setProfile("p", 3)); AsError(err) == nil || AsError(err).Tag != TagAccessDenied {
+	if err := s.Edit(viewer, Running, setProfile("p", 3)); schema.AsError(err) == nil || schema.AsError(err).Tag != schema.TagAccessDenied {
 		t.Errorf("viewer edit = %v, want access-denied", err)
 	}
 	if err := s.Edit(op, Running, setProfile("p", 3)); err != nil {
@@ -336,7 +337,7 @@ func TestRolesAndLocks(t *testing.T) {
 		root.GetOrCreateSystem().Hostname = ygot.String("taken-over")
 		return nil
 	})
-	if e := AsError(err); e == nil || e.Tag != TagAccessDenied || PathString(e.Path) != "/system/hostname" {
+	if e := schema.AsError(err); e == nil || e.Tag != schema.TagAccessDenied || schema.PathString(e.Path) != "/system/hostname" {
 		t.Errorf("operator system edit = %v, want access-denied at /system/hostname", err)
 	}
 
@@ -344,10 +345,10 @@ func TestRolesAndLocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = s.Lock(other, Running)
-	if e := AsError(err); e == nil || e.Tag != TagLockDenied || e.Holder != op.ID {
+	if e := schema.AsError(err); e == nil || e.Tag != schema.TagLockDenied || e.Holder != op.ID {
 		t.Errorf("second lock = %v, want lock-denied held by %d", err, op.ID)
 	}
-	if e := AsError(s.Edit(other, Running, setProfile("p", 4))); e == nil || e.Tag != TagInUse {
+	if e := schema.AsError(s.Edit(other, Running, setProfile("p", 4))); e == nil || e.Tag != schema.TagInUse {
 		t.Errorf("edit of a locked running = %v, want in-use", e)
 	}
 	if err := s.Edit(op, Running, setProfile("p", 4)); err != nil {
@@ -367,7 +368,7 @@ func TestRolesAndLocks(t *testing.T) {
 	if err := s.Edit(other, Candidate, setProfile("q", 3)); err != nil {
 		t.Fatal(err)
 	}
-	if e := AsError(s.Lock(other, Candidate)); e == nil || e.Tag != TagLockDenied {
+	if e := schema.AsError(s.Lock(other, Candidate)); e == nil || e.Tag != schema.TagLockDenied {
 		t.Errorf("lock of a modified candidate = %v, want lock-denied", e)
 	}
 }
@@ -398,7 +399,7 @@ func TestRollbackHistory(t *testing.T) {
 	if got := s.Running().GetBfd().GetProfiles().GetProfile("p").GetDetectionMultiplier(); got != HistorySize+5-10 {
 		t.Errorf("after rollback multiplier = %d, want %d", got, HistorySize+5-10)
 	}
-	if err := s.Rollback(admin, 1); AsError(err) == nil {
+	if err := s.Rollback(admin, 1); schema.AsError(err) == nil {
 		t.Error("rollback to a pruned entry succeeded")
 	}
 }
@@ -412,8 +413,8 @@ func TestCommitPublishesConfigChange(t *testing.T) {
 	}
 	select {
 	case e := <-sub.C:
-		if e.Commit == nil || len(e.Commit.Edits) != 1 || e.Commit.Edits[0].Operation != OpCreate ||
-			PathString(e.Commit.Edits[0].Path) != "/bfd/profiles/profile[name=p]" {
+		if e.Commit == nil || len(e.Commit.Edits) != 1 || e.Commit.Edits[0].Operation != schema.OpCreate ||
+			schema.PathString(e.Commit.Edits[0].Path) != "/bfd/profiles/profile[name=p]" {
 			t.Errorf("config change = %+v", e.Commit)
 		}
 	case <-time.After(5 * time.Second):
@@ -516,6 +517,6 @@ func TestStartupCorruptRefusesToStart(t *testing.T) {
 }
 
 func ExamplePathString() {
-	fmt.Println(PathString(&gpb.Path{Elem: []*gpb.PathElem{{Name: "bfd"}, {Name: "profiles"}, {Name: "profile", Key: map[string]string{"name": "fast"}}}}))
+	fmt.Println(schema.PathString(&gpb.Path{Elem: []*gpb.PathElem{{Name: "bfd"}, {Name: "profiles"}, {Name: "profile", Key: map[string]string{"name": "fast"}}}}))
 	// Output: /bfd/profiles/profile[name=fast]
 }

@@ -17,7 +17,7 @@ type Subsystem interface {
 
 	// Validate checks what YANG cannot express (overlapping port sets, a
 	// secret too long for its authentication type). It must not change
-	// anything. An error should be an *Error naming the offending path.
+	// anything. An error should be an *schema.Error naming the offending path.
 	Validate(candidate *gen.Device) error
 
 	// Apply moves the engine from configuration old to new. old is an

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -204,7 +205,7 @@ func TestSubsystemValidate(t *testing.T) {
 		}
 		js = strings.Replace(js, `"x-removed": 0,`, ``, 1)
 		js = strings.Replace(js, `, "x-removed": 0`, ``, 1)
-		dev, err := server.DecodeJSON([]byte(js))
+		dev, err := schema.DecodeJSON([]byte(js))
 		if err != nil {
 			t.Fatalf("%s: %v", c.edit, err)
 		}

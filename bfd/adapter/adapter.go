@@ -14,7 +14,7 @@ import (
 	"github.com/wirebeat/wirebeat/bfd/transport"
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // Transport is what the adapter needs of a packet transport;
@@ -151,7 +151,7 @@ func (s *Subsystem) Validate(candidate *gen.Device) error {
 	// where accepting it would configure nothing.
 	if sw := candidate.GetBfd().GetSoftwire(); sw != nil && len(sw.Session) > 0 {
 		for b4 := range sw.Session {
-			return server.Errorf(server.TagOperationNotSupp, path(elem("bfd"), elem("softwire"), elem("session", "b4-address", b4)),
+			return schema.Errorf(schema.TagOperationNotSupp, path(elem("bfd"), elem("softwire"), elem("session", "b4-address", b4)),
 				"BFD sessions inside softwires need the DS-Lite data plane, which this build does not have yet")
 		}
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/wirebeat/wirebeat/bfd/transport"
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // memNet is an in-memory network of transports keyed by interface name,
@@ -290,9 +290,9 @@ func TestAdapterValidate(t *testing.T) {
 			d := config("a0", "192.0.2.2", 1_000_000)
 			c.mod(d)
 			err := a.Validate(d)
-			se := server.AsError(err)
-			if err == nil || se.Tag != server.TagInvalidValue || server.PathString(se.Path) != c.path {
-				t.Fatalf("got %v (path %s), want invalid-value at %s", err, server.PathString(se.Path), c.path)
+			se := schema.AsError(err)
+			if err == nil || se.Tag != schema.TagInvalidValue || schema.PathString(se.Path) != c.path {
+				t.Fatalf("got %v (path %s), want invalid-value at %s", err, schema.PathString(se.Path), c.path)
 			}
 		})
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/wirebeat/wirebeat/bfd/adapter"
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/tools/netns"
 	"github.com/wirebeat/wirebeat/tools/testenv"
 )
@@ -108,7 +108,7 @@ func TestKeyRolloverThroughConfig(t *testing.T) {
 	// A transmit key listed again as accepted with another secret is refused.
 	bad := config(ifA, "10.94.0.2", 2)
 	bad.GetBfd().GetProfiles().GetProfile("k").GetAuthentication().GetOrCreateAcceptKey(2).Secret = ygot.String("other")
-	if e := server.AsError(a.Validate(bad)); e == nil || e.Tag != server.TagInvalidValue {
+	if e := schema.AsError(a.Validate(bad)); e == nil || e.Tag != schema.TagInvalidValue {
 		t.Fatalf("conflicting accepted key: %v", e)
 	}
 }

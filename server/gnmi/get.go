@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // Get answers a snapshot of each requested path (specification 3.3): one
@@ -42,7 +42,7 @@ func (g *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse
 	resp := &gpb.GetResponse{Notification: make([]*gpb.Notification, 0, len(paths))}
 	for _, elems := range paths {
 		now := time.Now().UnixNano()
-		matches, err := server.MatchPath(view, elems)
+		matches, err := schema.MatchPath(view, elems)
 		if err != nil {
 			return nil, statusOf(err)
 		}
@@ -53,7 +53,7 @@ func (g *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse
 				// qualified with their module (RFC 7951 section 4).
 				m.Module = ""
 			}
-			val, err := server.EncodeMatchJSON(m, ietf, filter)
+			val, err := schema.EncodeMatchJSON(m, ietf, filter)
 			if err != nil {
 				return nil, status.Error(codes.Internal, err.Error())
 			}
@@ -74,7 +74,7 @@ func (g *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse
 				return nil, err
 			}
 			if tv == nil {
-				return nil, status.Errorf(codes.NotFound, "no data at %s", server.PathString(&gpb.Path{Elem: elems}))
+				return nil, status.Errorf(codes.NotFound, "no data at %s", schema.PathString(&gpb.Path{Elem: elems}))
 			}
 			n.Update = append(n.Update, &gpb.Update{Path: &gpb.Path{Elem: elems[min(strip, len(elems)):]}, Val: tv})
 		}
@@ -93,14 +93,14 @@ func requestPath(prefix, p *gpb.Path) ([]*gpb.PathElem, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := server.CheckPath(elems); err != nil {
+	if err := schema.CheckPath(elems); err != nil {
 		code := codes.InvalidArgument
-		if server.AsError(err).Tag == server.TagUnknownElement {
+		if schema.AsError(err).Tag == schema.TagUnknownElement {
 			code = codes.NotFound
 		}
 		return nil, status.Error(code, "invalid path: "+err.Error())
 	}
-	out, err := server.CanonicalPath(elems)
+	out, err := schema.CanonicalPath(elems)
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, "invalid path: "+err.Error())
 	}
@@ -113,8 +113,8 @@ func requestPath(prefix, p *gpb.Path) ([]*gpb.PathElem, error) {
 // a presence container) exists (RFC 7950 section 7.6.1). nil when there
 // is no such default, or when the Get type excludes the leaf.
 func defaultValue(view *gen.Device, elems []*gpb.PathElem, t gpb.GetRequest_DataType, ietf bool) (*gpb.TypedValue, error) {
-	info, err := server.ResolveNode(elems)
-	if err != nil || (info.Kind != server.KindLeaf && info.Kind != server.KindLeafList) {
+	info, err := schema.ResolveNode(elems)
+	if err != nil || (info.Kind != schema.KindLeaf && info.Kind != schema.KindLeafList) {
 		return nil, nil
 	}
 	defs := info.Schema.DefaultValues()
@@ -124,28 +124,28 @@ func defaultValue(view *gen.Device, elems []*gpb.PathElem, t gpb.GetRequest_Data
 	}
 	anc := len(elems) - 1
 	for anc > 0 {
-		pi, err := server.ResolveNode(elems[:anc])
+		pi, err := schema.ResolveNode(elems[:anc])
 		if err != nil {
 			return nil, nil
 		}
-		if pi.Kind != server.KindContainer || isPresence(pi.Schema) {
+		if pi.Kind != schema.KindContainer || isPresence(pi.Schema) {
 			break
 		}
 		anc--
 	}
 	if anc > 0 {
-		ms, err := server.MatchPath(view, elems[:anc])
+		ms, err := schema.MatchPath(view, elems[:anc])
 		if err != nil || len(ms) == 0 {
 			return nil, nil
 		}
 	}
 	field := reflect.New(info.Type).Elem()
 	for _, d := range defs {
-		if err := server.SetLeafText(info.Schema, field, d); err != nil {
-			return nil, status.Errorf(codes.Internal, "default of %s: %v", server.PathString(&gpb.Path{Elem: elems}), err)
+		if err := schema.SetLeafText(info.Schema, field, d); err != nil {
+			return nil, status.Errorf(codes.Internal, "default of %s: %v", schema.PathString(&gpb.Path{Elem: elems}), err)
 		}
 	}
-	val, err := server.EncodeMatchJSON(server.Match{Path: elems, Schema: info.Schema, Value: field, Module: info.Module, Leaf: true}, ietf, nil)
+	val, err := schema.EncodeMatchJSON(schema.Match{Path: elems, Schema: info.Schema, Value: field, Module: info.Module, Leaf: true}, ietf, nil)
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
@@ -174,16 +174,16 @@ func getEncoding(enc gpb.Encoding) (ietf bool, err error) {
 
 // view returns the tree a Get of type t reads and the filter of its
 // encoding.
-func (g *Server) view(t gpb.GetRequest_DataType, paths []*gpb.Path) (*gen.Device, server.NodeFilter, error) {
+func (g *Server) view(t gpb.GetRequest_DataType, paths []*gpb.Path) (*gen.Device, schema.NodeFilter, error) {
 	switch t {
 	case gpb.GetRequest_ALL:
 		v, err := g.srv.View(paths)
 		return v, nil, statusOf(err)
 	case gpb.GetRequest_CONFIG:
-		return g.srv.Running(), server.ConfigOnly, nil
+		return g.srv.Running(), schema.ConfigOnly, nil
 	case gpb.GetRequest_STATE, gpb.GetRequest_OPERATIONAL:
 		v, err := g.srv.State(paths)
-		return v, server.StateOnly, statusOf(err)
+		return v, schema.StateOnly, statusOf(err)
 	}
 	return nil, nil, status.Errorf(codes.InvalidArgument, "unknown data type %d", t)
 }
@@ -208,7 +208,7 @@ func modelFilter(use []*gpb.ModelData) (modelSet, error) {
 
 // filter drops matches under top containers of other modules and trims a
 // match of the root to the allowed ones.
-func (s modelSet) filter(ms []server.Match) []server.Match {
+func (s modelSet) filter(ms []schema.Match) []schema.Match {
 	if s == nil {
 		return ms
 	}
@@ -242,7 +242,7 @@ func (s modelSet) filter(ms []server.Match) []server.Match {
 
 // topModule is the module of the top container a path starts with.
 func topModule(elems []*gpb.PathElem) string {
-	info, err := server.ResolveNode(elems[:1])
+	info, err := schema.ResolveNode(elems[:1])
 	if err != nil {
 		return ""
 	}
@@ -253,9 +253,9 @@ func topModule(elems []*gpb.PathElem) string {
 // key given. Only such a path is NOT_FOUND when absent; for a query an
 // empty answer is the answer.
 func selectsOne(elems []*gpb.PathElem) bool {
-	if server.HasWildcards(elems) {
+	if schema.HasWildcards(elems) {
 		return false
 	}
-	info, err := server.ResolveNode(elems)
-	return err == nil && info.Kind != server.KindList
+	info, err := schema.ResolveNode(elems)
+	return err == nil && info.Kind != schema.KindList
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 	"github.com/wirebeat/wirebeat/server/gnmi"
 )
@@ -235,7 +236,7 @@ func (b *bfdStandIn) count(ifname, dest string, rx uint64) {
 func (el *element) addSessions(t testing.TB, n int) {
 	t.Helper()
 	boot := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
-	err := el.srv.EditTx(boot, server.Running, func(tx *server.Tx) error {
+	err := el.srv.EditTx(boot, server.Running, func(tx *schema.Tx) error {
 		for i := 0; i < n; i++ {
 			s, err := tx.Get(sessionPath("eth0", addrOf(i)), true)
 			if err != nil {

@@ -5,7 +5,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // Origins (specification 2.2.2.1). The element has one schema, its own
@@ -28,7 +28,7 @@ func checkOrigin(origin string, elems []*gpb.PathElem) error {
 		if len(elems) == 0 {
 			return status.Errorf(codes.InvalidArgument, "origin %q needs a path into module %s, not the root", origin, origin)
 		}
-		info, err := server.ResolveNode(elems[:1])
+		info, err := schema.ResolveNode(elems[:1])
 		if err != nil || info.Module != origin {
 			return status.Errorf(codes.InvalidArgument, "origin %q: /%s is not a node of module %s", origin, elems[0].GetName(), origin)
 		}

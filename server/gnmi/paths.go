@@ -5,7 +5,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // joinPath returns the elements of prefix + path (specification 2.4.1).
@@ -29,7 +29,7 @@ func joinPath(prefix, p *gpb.Path) ([]*gpb.PathElem, error) {
 	for _, x := range []*gpb.Path{prefix, p} {
 		for _, e := range x.GetElem() {
 			if e.GetName() == "" {
-				return nil, status.Errorf(codes.InvalidArgument, "path %s has an element without a name", server.PathString(join(prefix, p)))
+				return nil, status.Errorf(codes.InvalidArgument, "path %s has an element without a name", schema.PathString(join(prefix, p)))
 			}
 		}
 	}
@@ -55,7 +55,7 @@ func responsePrefix(prefix *gpb.Path) (out *gpb.Path, strip int) {
 	if prefix == nil {
 		return nil, 0
 	}
-	if len(prefix.Elem) > 0 && !server.HasWildcards(prefix.Elem) {
+	if len(prefix.Elem) > 0 && !schema.HasWildcards(prefix.Elem) {
 		return prefix, len(prefix.Elem)
 	}
 	if prefix.Target == "" {

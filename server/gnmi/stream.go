@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/wirebeat/wirebeat/events"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -249,7 +250,7 @@ func next(prev time.Time, interval time.Duration, now time.Time) time.Time {
 // notePolled records a value an event sent, so that the next poll does
 // not send it again.
 func (s *subscription) notePolled(elems []*gpb.PathElem, val *gpb.TypedValue) {
-	key := server.PathString(&gpb.Path{Elem: elems})
+	key := schema.PathString(&gpb.Path{Elem: elems})
 	for _, e := range s.entries {
 		if e.polled != nil {
 			if l, ok := e.polled[key]; ok {
@@ -271,7 +272,7 @@ func (e *subEntry) pollDiff(leaves []leafVal) []leafVal {
 		if !e.polls(l) {
 			continue
 		}
-		key := server.PathString(&gpb.Path{Elem: l.path})
+		key := schema.PathString(&gpb.Path{Elem: l.path})
 		cur[key] = l
 		if prev, ok := e.polled[key]; !ok || !proto.Equal(prev.val, l.val) {
 			send = append(send, l)
@@ -287,7 +288,7 @@ func (e *subEntry) pollDiff(leaves []leafVal) []leafVal {
 func (e *subEntry) diff(leaves []leafVal, all bool) (send []leafVal, gone [][]*gpb.PathElem) {
 	cur := make(map[string]leafVal, len(leaves))
 	for _, l := range leaves {
-		key := server.PathString(&gpb.Path{Elem: l.path})
+		key := schema.PathString(&gpb.Path{Elem: l.path})
 		cur[key] = l
 		if prev, ok := e.last[key]; all || !ok || !proto.Equal(prev.val, l.val) {
 			send = append(send, l)
@@ -366,7 +367,7 @@ func (s *subscription) onCommit(c *events.Commit, stamp int64) []*gpb.Notificati
 	seen := map[string]bool{}
 	add := func(ls []leafVal) {
 		for _, l := range ls {
-			key := server.PathString(&gpb.Path{Elem: l.path})
+			key := schema.PathString(&gpb.Path{Elem: l.path})
 			if !seen[key] {
 				seen[key] = true
 				leaves = append(leaves, l)
@@ -386,9 +387,9 @@ func (s *subscription) onCommit(c *events.Commit, stamp int64) []*gpb.Notificati
 		}
 		for _, ed := range c.Edits {
 			elems := ed.Path.GetElem()
-			if ed.Operation == server.OpDelete {
-				if related(e.elems, elems) && !seen["-"+server.PathString(ed.Path)] {
-					seen["-"+server.PathString(ed.Path)] = true
+			if ed.Operation == schema.OpDelete {
+				if related(e.elems, elems) && !seen["-"+schema.PathString(ed.Path)] {
+					seen["-"+schema.PathString(ed.Path)] = true
 					gone = append(gone, elems)
 				}
 				continue

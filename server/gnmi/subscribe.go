@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -248,7 +249,7 @@ func (s *subscription) dump(entries []*subEntry, record bool) ([]*gpb.Notificati
 			e.polled = make(map[string]leafVal, len(leaves))
 			for _, l := range leaves {
 				if e.polls(l) {
-					e.polled[server.PathString(&gpb.Path{Elem: l.path})] = l
+					e.polled[schema.PathString(&gpb.Path{Elem: l.path})] = l
 				}
 			}
 		}
@@ -256,7 +257,7 @@ func (s *subscription) dump(entries []*subEntry, record bool) ([]*gpb.Notificati
 			e.last = make(map[string]leafVal, len(leaves))
 			for _, l := range leaves {
 				if !e.countersOnly() || l.counter {
-					e.last[server.PathString(&gpb.Path{Elem: l.path})] = l
+					e.last[schema.PathString(&gpb.Path{Elem: l.path})] = l
 				}
 			}
 		}
@@ -281,7 +282,7 @@ func (s *subscription) view(entries []*subEntry) (*gen.Device, error) {
 // leaves lists the leaves entry e selects in view, only counters when
 // counters is set.
 func (s *subscription) leaves(view *gen.Device, e *subEntry, counters bool) ([]leafVal, error) {
-	matches, err := server.MatchPath(view, e.elems)
+	matches, err := schema.MatchPath(view, e.elems)
 	if err != nil {
 		return nil, statusOf(err)
 	}
@@ -294,14 +295,14 @@ func (s *subscription) leaves(view *gen.Device, e *subEntry, counters bool) ([]l
 		}
 		if tv != nil && s.list.Encoding == gpb.Encoding_PROTO {
 			tv = nil // a scalar default is rendered below from the schema
-			if info, err := server.ResolveNode(e.elems); err == nil {
+			if info, err := schema.ResolveNode(e.elems); err == nil {
 				field := reflect.New(info.Type).Elem()
 				for _, d := range info.Schema.DefaultValues() {
-					if server.SetLeafText(info.Schema, field, d) != nil {
+					if schema.SetLeafText(info.Schema, field, d) != nil {
 						return out, nil
 					}
 				}
-				tv, _ = server.TypedValue(field)
+				tv, _ = schema.TypedValue(field)
 			}
 		}
 		if tv != nil {
@@ -310,14 +311,14 @@ func (s *subscription) leaves(view *gen.Device, e *subEntry, counters bool) ([]l
 		return out, nil
 	}
 	for _, m := range s.models.filter(matches) {
-		err := server.WalkLeaves(m, func(l server.LeafUpdate) error {
+		err := schema.WalkLeaves(m, func(l schema.LeafUpdate) error {
 			counter := isCounter(l)
 			if counters && !counter {
 				return nil
 			}
 			tv, err := s.encodeLeaf(l)
 			if err != nil {
-				s.g.log.Warn("leaf not sent", "path", server.PathString(&gpb.Path{Elem: l.Path}), "err", err)
+				s.g.log.Warn("leaf not sent", "path", schema.PathString(&gpb.Path{Elem: l.Path}), "err", err)
 				return nil
 			}
 			out = append(out, leafVal{path: l.Path, val: tv, counter: counter, config: l.Config})
@@ -333,11 +334,11 @@ func (s *subscription) leaves(view *gen.Device, e *subEntry, counters bool) ([]l
 // encodeLeaf renders a leaf in the subscription's encoding: JSON or
 // JSON_IETF values as Get gives them (RFC 7951 for JSON_IETF), scalar
 // TypedValues for PROTO.
-func (s *subscription) encodeLeaf(l server.LeafUpdate) (*gpb.TypedValue, error) {
+func (s *subscription) encodeLeaf(l schema.LeafUpdate) (*gpb.TypedValue, error) {
 	switch s.list.Encoding {
 	case gpb.Encoding_JSON, gpb.Encoding_JSON_IETF:
 		ietf := s.list.Encoding == gpb.Encoding_JSON_IETF
-		val, err := server.EncodeMatchJSON(server.Match{Path: l.Path, Schema: l.Schema, Value: l.Value, Leaf: true}, ietf, nil)
+		val, err := schema.EncodeMatchJSON(schema.Match{Path: l.Path, Schema: l.Schema, Value: l.Value, Leaf: true}, ietf, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -346,7 +347,7 @@ func (s *subscription) encodeLeaf(l server.LeafUpdate) (*gpb.TypedValue, error) 
 		}
 		return &gpb.TypedValue{Value: &gpb.TypedValue_JsonVal{JsonVal: val}}, nil
 	}
-	return server.TypedValue(l.Value)
+	return schema.TypedValue(l.Value)
 }
 
 // encodeEvent renders a value an engine published (a scalar TypedValue)
@@ -368,15 +369,15 @@ func (s *subscription) encodeEvent(elems []*gpb.PathElem, tv *gpb.TypedValue) *g
 	default:
 		return tv // already structured (JSON) or not a scalar
 	}
-	info, err := server.ResolveNode(elems)
-	if err != nil || info.Kind != server.KindLeaf {
+	info, err := schema.ResolveNode(elems)
+	if err != nil || info.Kind != schema.KindLeaf {
 		return tv
 	}
 	field := reflect.New(info.Type).Elem()
-	if err := server.SetLeafText(info.Schema, field, text); err != nil {
+	if err := schema.SetLeafText(info.Schema, field, text); err != nil {
 		return tv
 	}
-	enc, err := s.encodeLeaf(server.LeafUpdate{Path: elems, Schema: info.Schema, Config: info.Config, Value: field})
+	enc, err := s.encodeLeaf(schema.LeafUpdate{Path: elems, Schema: info.Schema, Config: info.Config, Value: field})
 	if err != nil {
 		return tv
 	}
@@ -385,7 +386,7 @@ func (s *subscription) encodeEvent(elems []*gpb.PathElem, tv *gpb.TypedValue) *g
 
 // isCounter reports whether a leaf is one of the counters (types
 // counter32 and counter64) that TARGET_DEFINED samples.
-func isCounter(l server.LeafUpdate) bool {
+func isCounter(l schema.LeafUpdate) bool {
 	if l.Schema.Type == nil {
 		return false
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // fnode is one node of a filter, from a subtree filter (RFC 6241 section 6)
@@ -225,7 +225,7 @@ func checkName(n string) error {
 
 // filterError makes the rpc-error for a filter that cannot be used.
 func filterError(err error) *rpcError {
-	e := protoErr(server.TagInvalidValue, "filter: %v", err)
+	e := protoErr(schema.TagInvalidValue, "filter: %v", err)
 	e.BadElement = "filter"
 	return e
 }

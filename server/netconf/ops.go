@@ -8,6 +8,7 @@ import (
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -123,7 +124,7 @@ func (sess *session) dispatch(op *xnode) (r reply, done bool) {
 			return sess.createSubscription(op), false
 		}
 	}
-	e := badElement(server.TagOperationNotSupp, op.Name.Local, "operation %q in namespace %q is not supported", op.Name.Local, op.Name.Space)
+	e := badElement(schema.TagOperationNotSupp, op.Name.Local, "operation %q in namespace %q is not supported", op.Name.Local, op.Name.Space)
 	e.Type = "protocol"
 	return reply{errs: []*rpcError{e}}, false
 }
@@ -132,14 +133,14 @@ func (sess *session) dispatch(op *xnode) (r reply, done bool) {
 func datastoreOf(parent *xnode, which string, allowConfig bool) (server.Datastore, *xnode, *rpcError) {
 	x := parent.childBase(which)
 	if x == nil {
-		return "", nil, badElement(server.TagMissingElement, which, "<%s> is required", which)
+		return "", nil, badElement(schema.TagMissingElement, which, "<%s> is required", which)
 	}
 	if len(x.Children) != 1 {
-		return "", nil, badElement(server.TagBadElement, which, "<%s> names exactly one datastore", which)
+		return "", nil, badElement(schema.TagBadElement, which, "<%s> names exactly one datastore", which)
 	}
 	c := x.Children[0]
 	if c.Name.Space != nsBase {
-		return "", nil, badElement(server.TagUnknownNamespace, c.Name.Local, "unknown datastore %s", c.Name.Local)
+		return "", nil, badElement(schema.TagUnknownNamespace, c.Name.Local, "unknown datastore %s", c.Name.Local)
 	}
 	switch c.Name.Local {
 	case "running":
@@ -153,9 +154,9 @@ func datastoreOf(parent *xnode, which string, allowConfig bool) (server.Datastor
 			return "", c, nil
 		}
 	case "url":
-		return "", nil, badElement(server.TagOperationNotSupp, "url", "the :url capability is not supported")
+		return "", nil, badElement(schema.TagOperationNotSupp, "url", "the :url capability is not supported")
 	}
-	return "", nil, badElement(server.TagBadElement, c.Name.Local, "<%s> cannot be a %s here", c.Name.Local, which)
+	return "", nil, badElement(schema.TagBadElement, c.Name.Local, "<%s> cannot be a %s here", c.Name.Local, which)
 }
 
 // get serves <get> (configuration and state) and <get-config>.
@@ -164,7 +165,7 @@ func (sess *session) get(op *xnode, configOnly bool) reply {
 	if w := op.child(nsWithDefault, "with-defaults"); w != nil {
 		m, ok := parseWD(w.Text)
 		if !ok {
-			return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "with-defaults", "with-defaults %q is not report-all, report-all-tagged, trim or explicit", w.Text)}}
+			return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "with-defaults", "with-defaults %q is not report-all, report-all-tagged, trim or explicit", w.Text)}}
 		}
 		wd = m
 	}
@@ -225,7 +226,7 @@ func (s *Server) filterOf(op *xnode) (*fnode, *fnode, *rpcError) {
 			sel, ok = x.attr(nsBase, "select")
 		}
 		if !ok {
-			e := badElement(server.TagMissingAttribute, "filter", "an xpath filter needs a select attribute")
+			e := badElement(schema.TagMissingAttribute, "filter", "an xpath filter needs a select attribute")
 			e.BadAttr = "select"
 			return nil, nil, e
 		}
@@ -234,7 +235,7 @@ func (s *Server) filterOf(op *xnode) (*fnode, *fnode, *rpcError) {
 			return nil, nil, filterError(err)
 		}
 	default:
-		e := badElement(server.TagBadAttribute, "filter", "filter type %q is not subtree or xpath", typ)
+		e := badElement(schema.TagBadAttribute, "filter", "filter type %q is not subtree or xpath", typ)
 		e.BadAttr = "type"
 		return nil, nil, e
 	}
@@ -258,7 +259,7 @@ func (sess *session) editConfig(op *xnode) reply {
 		case opMerge, opReplace, opNone:
 			defOp = d.Text
 		default:
-			return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "default-operation", "default-operation %q is not merge, replace or none", d.Text)}}
+			return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "default-operation", "default-operation %q is not merge, replace or none", d.Text)}}
 		}
 	}
 	testOpt := "test-then-set"
@@ -267,7 +268,7 @@ func (sess *session) editConfig(op *xnode) reply {
 		case "test-then-set", "set", "test-only":
 			testOpt = t.Text
 		default:
-			return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "test-option", "test-option %q is not test-then-set, set or test-only", t.Text)}}
+			return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "test-option", "test-option %q is not test-then-set, set or test-only", t.Text)}}
 		}
 	}
 	errOpt := "stop-on-error"
@@ -276,18 +277,18 @@ func (sess *session) editConfig(op *xnode) reply {
 		case "stop-on-error", "continue-on-error", "rollback-on-error":
 			errOpt = e.Text
 		default:
-			return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "error-option", "error-option %q is not stop-on-error, continue-on-error or rollback-on-error", e.Text)}}
+			return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "error-option", "error-option %q is not stop-on-error, continue-on-error or rollback-on-error", e.Text)}}
 		}
 	}
 	cfg := op.childBase("config")
 	if cfg == nil {
 		if op.childBase("url") != nil {
-			return reply{errs: []*rpcError{badElement(server.TagOperationNotSupp, "url", "the :url capability is not supported")}}
+			return reply{errs: []*rpcError{badElement(schema.TagOperationNotSupp, "url", "the :url capability is not supported")}}
 		}
-		return reply{errs: []*rpcError{badElement(server.TagMissingElement, "config", "<config> is required")}}
+		return reply{errs: []*rpcError{badElement(schema.TagMissingElement, "config", "<config> is required")}}
 	}
-	apply := func(nodes []*xnode) func(tx *server.Tx) error {
-		return func(tx *server.Tx) error {
+	apply := func(nodes []*xnode) func(tx *schema.Tx) error {
+		return func(tx *schema.Tx) error {
 			ed := &editor{si: sess.srv.si, tx: tx}
 			if defOp == opReplace {
 				// Replace the whole datastore with <config>: start empty.
@@ -344,7 +345,7 @@ func (sess *session) copyConfig(op *xnode) reply {
 		}
 	} else {
 		if source == target {
-			return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "source", "source and target are the same datastore")}}
+			return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "source", "source and target are the same datastore")}}
 		}
 		var err error
 		if cfg, err = sess.srv.core.Config(source); err != nil {
@@ -363,7 +364,7 @@ func (sess *session) deleteConfig(op *xnode) reply {
 		return reply{errs: []*rpcError{rerr}}
 	}
 	if target == server.Running {
-		return reply{errs: []*rpcError{badElement(server.TagOperationNotSupp, "running", "the running datastore cannot be deleted")}}
+		return reply{errs: []*rpcError{badElement(schema.TagOperationNotSupp, "running", "the running datastore cannot be deleted")}}
 	}
 	if err := sess.srv.core.Replace(sess.core, target, &gen.Device{}); err != nil {
 		return fail(err)
@@ -391,11 +392,11 @@ func (sess *session) lock(op *xnode, lock bool) reply {
 func (sess *session) killSession(op *xnode) reply {
 	x := op.childBase("session-id")
 	if x == nil {
-		return reply{errs: []*rpcError{badElement(server.TagMissingElement, "session-id", "<session-id> is required")}}
+		return reply{errs: []*rpcError{badElement(schema.TagMissingElement, "session-id", "<session-id> is required")}}
 	}
 	id, err := strconv.ParseUint(x.Text, 10, 32)
 	if err != nil || id == 0 {
-		return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "session-id", "%q is not a session id", x.Text)}}
+		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "session-id", "%q is not a session id", x.Text)}}
 	}
 	if _, err := sess.srv.core.KillSession(sess.core, uint32(id)); err != nil {
 		return fail(err)
@@ -432,10 +433,10 @@ func (sess *session) validate(op *xnode) reply {
 func (sess *session) getSchema(op *xnode) reply {
 	id := op.child(nsMonitoring, "identifier")
 	if id == nil {
-		return reply{errs: []*rpcError{badElement(server.TagMissingElement, "identifier", "<identifier> is required")}}
+		return reply{errs: []*rpcError{badElement(schema.TagMissingElement, "identifier", "<identifier> is required")}}
 	}
 	if f := op.child(nsMonitoring, "format"); f != nil && f.Text != "yang" && !strings.HasSuffix(f.Text, ":yang") {
-		return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "format", "only the yang format is available")}}
+		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "format", "only the yang format is available")}}
 	}
 	version := ""
 	if v := op.child(nsMonitoring, "version"); v != nil {
@@ -443,10 +444,10 @@ func (sess *session) getSchema(op *xnode) reply {
 	}
 	m := sess.srv.si.libraryModule(id.Text, version)
 	if m == nil {
-		return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "identifier", "no schema %q revision %q", id.Text, version)}}
+		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "identifier", "no schema %q revision %q", id.Text, version)}}
 	}
 	if m.Text == "" {
-		return reply{errs: []*rpcError{protoErr(server.TagOperationFailed,
+		return reply{errs: []*rpcError{protoErr(schema.TagOperationFailed,
 			"the text of %s@%s is not installed on this element (looked in %s; Debian packages libyang2 and libyuma-base provide it)",
 			m.Name, m.Revision, strings.Join(sess.srv.yangDirs, ", "))}}
 	}

@@ -1,4 +1,4 @@
-package server
+package schema
 
 import (
 	"encoding/binary"
@@ -81,7 +81,7 @@ func walkStruct(schema *yang.Entry, v, old reflect.Value, path []*gpb.PathElem, 
 func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, fn walkFunc) error {
 	schema := f.schema
 	switch f.kind {
-	case fieldListMap:
+	case FieldListMap:
 		if fv.IsNil() {
 			return nil
 		}
@@ -107,7 +107,7 @@ func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parent
 			}
 		}
 		return nil
-	case fieldListSlice:
+	case FieldListSlice:
 		inner := append(parents[:len(parents):len(parents)], reflect.Value{})
 		for i := 0; i < fv.Len(); i++ {
 			entry := fv.Index(i)
@@ -124,7 +124,7 @@ func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parent
 			}
 		}
 		return nil
-	case fieldContainer:
+	case FieldContainer:
 		n := &node{path: path, schema: schema, value: fv, old: old, parents: parents}
 		skip, err := fn(n)
 		if err != nil || skip || fv.IsNil() {
@@ -149,11 +149,7 @@ func listKeys(entry reflect.Value) map[string]string {
 	}
 	keys := make(map[string]string, len(raw))
 	for k, v := range raw {
-		s, err := ygot.KeyValueAsString(v)
-		if err != nil {
-			s = fmt.Sprint(v)
-		}
-		keys[k] = s
+		keys[k] = leafString(reflect.ValueOf(v))
 	}
 	return keys
 }

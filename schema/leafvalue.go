@@ -1,7 +1,9 @@
-package server
+package schema
 
 import (
 	"fmt"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"reflect"
 	"strconv"
 	"strings"
@@ -10,9 +12,14 @@ import (
 	"github.com/openconfig/ygot/ygot"
 )
 
-// Leaves by their YANG text: the NETCONF XML codec and the CLI set and read
-// leaves of generated structs as the strings RFC 7950 defines for each type,
-// and need one place that knows how each Go field holds its type.
+// The text codec of leaf and key values: the NETCONF XML codec, the CLI,
+// gNMI path keys and error messages read and write leaves of generated
+// structs as the strings RFC 7950 defines for each type (section 9, the
+// lexical representation), and this is the one place that knows how each Go
+// field holds its type. Keys and leaves follow the same rules: a boolean is
+// "true" or "false", numbers are decimal (surrounding white space allowed,
+// as XML content often has it), an enumeration is its name and an identity
+// its name with an optional "module:" prefix.
 
 // LeafField returns the schema and value of data field name of the generated
 // struct behind pointer parent (whose schema is schema). ok is false when
@@ -24,7 +31,7 @@ func LeafField(schema *yang.Entry, parent reflect.Value, name string) (leaf *yan
 		return nil, reflect.Value{}, false
 	}
 	f := &si.fields[i]
-	if f.kind != fieldLeaf && f.kind != fieldLeafList {
+	if f.kind != FieldLeaf && f.kind != FieldLeafList {
 		return nil, reflect.Value{}, false
 	}
 	return f.schema, parent.Elem().Field(f.index), true
@@ -97,6 +104,15 @@ func LeafTexts(field reflect.Value) []string { return leafStrings(field) }
 // LeafIsSet reports whether a leaf or leaf-list holds a value.
 func LeafIsSet(field reflect.Value) bool { return !isNil(field) }
 
+// parseKey converts the text of a key leaf to its Go type.
+func parseKey(leaf *yang.Entry, t reflect.Type, s string, path *gpb.Path) (reflect.Value, error) {
+	v, err := parseScalar(leaf, t, s)
+	if err != nil {
+		return reflect.Value{}, &Error{Tag: TagInvalidValue, Path: path, Message: "key " + err.Error(), Err: err}
+	}
+	return v, nil
+}
+
 // parseScalar converts YANG text to a value of Go type t.
 func parseScalar(leaf *yang.Entry, t reflect.Type, text string) (reflect.Value, error) {
 	v := reflect.New(t).Elem()
@@ -163,4 +179,45 @@ func typeName(leaf *yang.Entry) string {
 		return "value"
 	}
 	return leaf.Type.Name
+}
+
+// leafStrings returns the values of a leaf or leaf-list as the strings
+// YANG would print for them.
+func leafStrings(v reflect.Value) []string {
+	if isNil(v) {
+		return nil
+	}
+	if v.Kind() == reflect.Slice && v.Type().Elem().Kind() != reflect.Uint8 {
+		out := make([]string, 0, v.Len())
+		for i := 0; i < v.Len(); i++ {
+			out = append(out, leafString(v.Index(i)))
+		}
+		return out
+	}
+	return []string{leafString(v)}
+}
+
+func leafString(v reflect.Value) string {
+	for v.Kind() == reflect.Ptr || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return ""
+		}
+		v = v.Elem()
+	}
+	if e, ok := v.Interface().(ygot.GoEnum); ok {
+		if name, err := ygot.EnumName(e); err == nil {
+			return name
+		}
+	}
+	switch v.Kind() {
+	case reflect.String:
+		return v.String()
+	case reflect.Bool:
+		return strconv.FormatBool(v.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(v.Int(), 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return strconv.FormatUint(v.Uint(), 10)
+	}
+	return fmt.Sprint(v.Interface())
 }

@@ -1,20 +1,21 @@
-package server
+package schema
 
 import (
 	"fmt"
 	"net/netip"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/goyang/pkg/yang"
 	"github.com/openconfig/ygot/ygot"
+
+	"github.com/wirebeat/wirebeat/gen"
 )
 
-// validateTree checks a configuration tree against the YANG schema: types,
+// Validate checks a configuration tree against the YANG schema: types,
 // ranges, lengths and patterns (through ytypes, one leaf at a time so that
 // the error names the keyed path), mandatory leaves, leafref targets,
 // min/max-elements and address syntax. It stops at the first error: a
@@ -25,9 +26,9 @@ import (
 // list entries equal to their counterpart in old are not checked again,
 // except for the leafrefs they hold, whose targets may have gone. A one-leaf
 // commit next to a million bindings then costs a comparison per binding.
-func validateTree(schema *yang.Entry, root, old ygot.GoStruct) error {
+func Validate(root, old *gen.Device) error {
 	lr := &leafrefIndex{cache: map[string]map[string]bool{}}
-	return walk(schema, root, old, func(n *node) (bool, error) {
+	return walk(rootSchema(), root, nilIfNone(old), func(n *node) (bool, error) {
 		if n.schema.ReadOnly() {
 			if !isNil(n.value) {
 				return true, Errorf(TagInvalidValue, n.fullPath(), "%s is state (config false) and cannot be configured", n.schema.Name)
@@ -89,7 +90,7 @@ func isNil(v reflect.Value) bool {
 func checkMandatory(n *node) error {
 	sv := n.value.Elem()
 	for _, f := range fieldsOf(n.schema, sv.Type()).fields {
-		if f.kind == fieldLeaf && f.config && f.schema.Mandatory == yang.TSTrue && isNil(sv.Field(f.index)) {
+		if f.kind == FieldLeaf && f.config && f.schema.Mandatory == yang.TSTrue && isNil(sv.Field(f.index)) {
 			path := n.fullPath().Elem
 			return Errorf(TagDataMissing, elemsPath(append(path, &gpb.PathElem{Name: f.name})),
 				"mandatory leaf %s is missing", f.name)
@@ -183,47 +184,6 @@ func checkAddrType(t *yang.YangType, s string) error {
 		}
 	}
 	return nil
-}
-
-// leafStrings returns the values of a leaf or leaf-list as the strings
-// YANG would print for them.
-func leafStrings(v reflect.Value) []string {
-	if isNil(v) {
-		return nil
-	}
-	if v.Kind() == reflect.Slice && v.Type().Elem().Kind() != reflect.Uint8 {
-		out := make([]string, 0, v.Len())
-		for i := 0; i < v.Len(); i++ {
-			out = append(out, leafString(v.Index(i)))
-		}
-		return out
-	}
-	return []string{leafString(v)}
-}
-
-func leafString(v reflect.Value) string {
-	for v.Kind() == reflect.Ptr || v.Kind() == reflect.Interface {
-		if v.IsNil() {
-			return ""
-		}
-		v = v.Elem()
-	}
-	if e, ok := v.Interface().(ygot.GoEnum); ok {
-		if name, err := ygot.EnumName(e); err == nil {
-			return name
-		}
-	}
-	switch v.Kind() {
-	case reflect.String:
-		return v.String()
-	case reflect.Bool:
-		return strconv.FormatBool(v.Bool())
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return strconv.FormatInt(v.Int(), 10)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return strconv.FormatUint(v.Uint(), 10)
-	}
-	return fmt.Sprint(v.Interface())
 }
 
 // leafrefIndex checks that leafref leaves point at existing instances. The
@@ -364,3 +324,23 @@ func tagIndex(t reflect.Type) map[string]int {
 }
 
 var tagIndexes sync.Map // reflect.Type -> map[string]int
+
+// ValidateTypes checks the leaves of a tree against their YANG types only;
+// references and mandatory leaves may be completed by later edits of a
+// candidate.
+func ValidateTypes(root *gen.Device) error {
+	return walk(rootSchema(), root, nil, func(n *node) (bool, error) {
+		if n.schema.ReadOnly() {
+			if !isNil(n.value) {
+				return true, Errorf(TagInvalidValue, n.fullPath(), "%s is state (config false) and cannot be configured", n.schema.Name)
+			}
+			return true, nil
+		}
+		if (n.schema.IsLeaf() || n.schema.IsLeafList()) && !isNil(n.value) {
+			if err := validateLeaf(n); err != nil {
+				return false, err
+			}
+		}
+		return false, nil
+	})
+}

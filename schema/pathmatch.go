@@ -1,4 +1,4 @@
-package server
+package schema
 
 import (
 	"reflect"
@@ -92,15 +92,15 @@ func ResolveNode(elems []*gpb.PathElem) (*NodeInfo, error) {
 		info = &NodeInfo{Schema: f.schema, Module: f.module, Config: f.config, Parent: parent, Type: ft}
 		info.IsKey = parent.IsList() && isKeyOf(parent, f.name)
 		switch f.kind {
-		case fieldContainer:
+		case FieldContainer:
 			info.Kind, info.Type = KindContainer, ft.Elem()
-		case fieldListMap, fieldListSlice:
+		case FieldListMap, FieldListSlice:
 			info.Type = ft.Elem().Elem()
 			info.Kind = KindList
-			if len(e.Key) > 0 || f.kind == fieldListSlice {
+			if len(e.Key) > 0 || f.kind == FieldListSlice {
 				info.Kind = KindListEntry
 			}
-		case fieldLeafList:
+		case FieldLeafList:
 			info.Kind = KindLeafList
 		default:
 			info.Kind = KindLeaf
@@ -117,7 +117,7 @@ func checkKeys(f *fieldInfo, e *gpb.PathElem, path *gpb.Path) error {
 	if len(e.Key) == 0 {
 		return nil
 	}
-	if f.kind != fieldListMap {
+	if f.kind != FieldListMap {
 		return Errorf(TagBadElement, path, "%s is not a keyed list and takes no keys", f.name)
 	}
 	names := strings.Fields(f.schema.Key)
@@ -211,7 +211,7 @@ func checkKeysWild(f *fieldInfo, e *gpb.PathElem, path *gpb.Path) error {
 	if len(e.Key) == 0 {
 		return nil
 	}
-	if f.kind != fieldListMap {
+	if f.kind != FieldListMap {
 		return Errorf(TagBadElement, path, "%s is not a keyed list and takes no keys", f.name)
 	}
 	for k := range e.Key {
@@ -227,9 +227,9 @@ func checkKeysWild(f *fieldInfo, e *gpb.PathElem, path *gpb.Path) error {
 func structOf(f *fieldInfo, t reflect.Type) reflect.Type {
 	ft := t.Field(f.index).Type
 	switch f.kind {
-	case fieldContainer:
+	case FieldContainer:
 		return ft.Elem()
-	case fieldListMap, fieldListSlice:
+	case FieldListMap, FieldListSlice:
 		return ft.Elem().Elem()
 	}
 	return nil
@@ -285,7 +285,7 @@ func (m *matcher) node(schema *yang.Entry, v reflect.Value, module string, at, r
 		}
 		for i := range si.fields {
 			f := &si.fields[i]
-			if f.kind == fieldLeaf || f.kind == fieldLeafList {
+			if f.kind == FieldLeaf || f.kind == FieldLeafList {
 				continue
 			}
 			if err := m.field(f, v, &gpb.PathElem{Name: f.name}, at, rest, false); err != nil {
@@ -320,9 +320,9 @@ func (m *matcher) field(f *fieldInfo, v reflect.Value, e *gpb.PathElem, at, rest
 		return append(at[:len(at):len(at)], elem)
 	}
 	switch f.kind {
-	case fieldContainer:
+	case FieldContainer:
 		return m.node(f.schema, fv, f.module, here(&gpb.PathElem{Name: f.name}), rest)
-	case fieldListMap:
+	case FieldListMap:
 		if exact, ok := exactKey(f, fv, e); ok {
 			entry := fv.MapIndex(exact)
 			if !entry.IsValid() || entry.IsNil() {
@@ -340,7 +340,7 @@ func (m *matcher) field(f *fieldInfo, v reflect.Value, e *gpb.PathElem, at, rest
 			}
 		}
 		return nil
-	case fieldListSlice:
+	case FieldListSlice:
 		for i := 0; i < fv.Len(); i++ {
 			if err := m.node(f.schema, fv.Index(i), f.module, here(&gpb.PathElem{Name: f.name}), rest); err != nil {
 				return err
@@ -378,4 +378,43 @@ func keysMatch(want, have map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// PathsOverlap reports whether two paths can name the same node or one a
+// node below the other: whether something selected by one is inside
+// something selected by the other. Either may hold wildcards ("*" for a
+// name or a key value, "..." for any number of levels) and leave keys out
+// (any value); module prefixes are ignored. It is the one overlap test of
+// the element: subsystems use it to render only requested state, front
+// ends to relate an error to the operation that caused it.
+func PathsOverlap(a, b []*gpb.PathElem) bool {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		x, y := a[i], b[i]
+		if x.Name == "..." || y.Name == "..." {
+			return true
+		}
+		if x.Name != "*" && y.Name != "*" && stripPrefix(x.Name) != stripPrefix(y.Name) {
+			return false
+		}
+		for k, v := range x.Key {
+			if w, ok := y.Key[k]; ok && v != "*" && w != "*" && v != w {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Covers reports whether any of paths overlaps target (PathsOverlap); an
+// empty list of paths means everything.
+func Covers(paths []*gpb.Path, target ...*gpb.PathElem) bool {
+	if len(paths) == 0 {
+		return true
+	}
+	for _, p := range paths {
+		if PathsOverlap(p.GetElem(), target) {
+			return true
+		}
+	}
+	return false
 }

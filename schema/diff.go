@@ -1,4 +1,4 @@
-package server
+package schema
 
 import (
 	"reflect"
@@ -18,11 +18,11 @@ const (
 	OpReplace = "replace"
 )
 
-// diffConfig lists what changed between two configuration trees, at the
+// Diff lists what changed between two configuration trees, at the
 // granularity of whole list entries and single leaves: a created binding is
 // one "create" of its entry, not one per leaf. It stops after max edits and
 // reports whether it did (max <= 0 means no limit). State nodes are ignored.
-func diffConfig(old, new ygot.GoStruct, max int) (edits []events.Edit, truncated bool) {
+func Diff(old, new ygot.GoStruct, max int) (edits []events.Edit, truncated bool) {
 	d := differ{max: max}
 	d.structs(rootSchema(), reflect.ValueOf(old), reflect.ValueOf(new), nil)
 	// Maps were walked in no particular order; report in path order.
@@ -83,9 +83,9 @@ func (d *differ) structs(schema *yang.Entry, a, b reflect.Value, path []*gpb.Pat
 		}
 		p := append(path[:len(path):len(path)], &gpb.PathElem{Name: f.name})
 		switch f.kind {
-		case fieldListMap:
+		case FieldListMap:
 			d.lists(f.schema, fa, fb, p)
-		case fieldContainer:
+		case FieldContainer:
 			d.structs(f.schema, fa, fb, p)
 		default:
 			d.leaves(fa, fb, p)

@@ -1,4 +1,4 @@
-package server
+package schema
 
 import (
 	"encoding/base64"
@@ -46,16 +46,17 @@ type jsonEncoder struct {
 	prev, next map[any][]byte
 }
 
-// entryCache lets successive encodings of configurations that share list
+// JSONCache lets successive encodings of configurations that share list
 // entries reuse the text of those entries: saving a commit of one leaf next
 // to a million bindings then costs a copy of bytes, not a million encodings.
-type entryCache struct {
+type JSONCache struct {
 	entries map[any][]byte
 	size    int
 }
 
-// encode renders root, reusing and then replacing the cached entries.
-func (c *entryCache) encode(root *gen.Device) ([]byte, error) {
+// Encode renders root as EncodeJSON does, reusing and then replacing the
+// cached entries.
+func (c *JSONCache) Encode(root *gen.Device) ([]byte, error) {
 	e := jsonEncoder{buf: make([]byte, 0, c.size+4096), prev: c.entries, next: map[any][]byte{}}
 	out, err := e.encode(root)
 	if err != nil {
@@ -103,13 +104,13 @@ func (e *jsonEncoder) object(schema *yang.Entry, v reflect.Value, module string,
 		before := len(e.buf)
 		var err error
 		switch f.kind {
-		case fieldContainer:
+		case FieldContainer:
 			err = e.object(f.schema, fv, f.module, depth+1)
-		case fieldListMap:
+		case FieldListMap:
 			err = e.listMap(f.schema, fv, f.module, depth+1)
-		case fieldListSlice:
+		case FieldListSlice:
 			err = e.listSlice(f.schema, fv, f.module, depth+1)
-		case fieldLeafList:
+		case FieldLeafList:
 			err = e.leafList(f.schema, fv)
 		default:
 			err = e.leaf(f.schema, fv)

@@ -1,4 +1,4 @@
-package server
+package schema
 
 import (
 	"reflect"
@@ -49,14 +49,14 @@ func CanonicalPath(elems []*gpb.PathElem) ([]*gpb.PathElem, error) {
 		f := &si.fields[j]
 		var next reflect.Type
 		switch f.kind {
-		case fieldContainer:
+		case FieldContainer:
 			next = t.Field(f.index).Type.Elem()
-		case fieldListMap, fieldListSlice:
+		case FieldListMap, FieldListSlice:
 			next = t.Field(f.index).Type.Elem().Elem()
 		default:
 			return out, nil
 		}
-		if len(e.Key) > 0 && f.kind == fieldListMap {
+		if len(e.Key) > 0 && f.kind == FieldListMap {
 			ki := fieldsOf(f.schema, next)
 			var keys map[string]string
 			for k, v := range e.Key {

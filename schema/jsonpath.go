@@ -1,4 +1,4 @@
-package server
+package schema
 
 import (
 	"fmt"
@@ -73,7 +73,7 @@ func (e *nodeEncoder) object(schema *yang.Entry, v reflect.Value, module string)
 		if isNil(fv) {
 			continue
 		}
-		leafish := f.kind == fieldLeaf || f.kind == fieldLeafList
+		leafish := f.kind == FieldLeaf || f.kind == FieldLeafList
 		if leafish && e.filter != nil && !e.filter(f.schema, f.config) && !(isList && isKeyOf(schema, f.name)) {
 			continue
 		}
@@ -90,17 +90,17 @@ func (e *nodeEncoder) object(schema *yang.Entry, v reflect.Value, module string)
 		e.buf = append(e.buf, '"', ':')
 		wrote := true
 		switch f.kind {
-		case fieldContainer:
+		case FieldContainer:
 			wrote = e.object(f.schema, fv, f.module)
-		case fieldListMap:
+		case FieldListMap:
 			wrote = e.list(f.schema, sortedEntries(fv), f.module)
-		case fieldListSlice:
+		case FieldListSlice:
 			entries := make([]reflect.Value, fv.Len())
 			for i := range entries {
 				entries[i] = fv.Index(i)
 			}
 			wrote = e.list(f.schema, entries, f.module)
-		case fieldLeafList:
+		case FieldLeafList:
 			e.setErr(e.leafList(f.schema, fv))
 		default:
 			before := len(e.buf)
@@ -214,15 +214,15 @@ func walkLeaves(schema *yang.Entry, v reflect.Value, at []*gpb.PathElem, fn func
 		}
 		var err error
 		switch f.kind {
-		case fieldContainer:
+		case FieldContainer:
 			err = walkLeaves(f.schema, fv, here(&gpb.PathElem{Name: f.name}), fn)
-		case fieldListMap:
+		case FieldListMap:
 			for _, entry := range sortedEntries(fv) {
 				if err = walkLeaves(f.schema, entry, here(&gpb.PathElem{Name: f.name, Key: listKeys(entry)}), fn); err != nil {
 					break
 				}
 			}
-		case fieldListSlice:
+		case FieldListSlice:
 			for i := 0; i < fv.Len() && err == nil; i++ {
 				err = walkLeaves(f.schema, fv.Index(i), here(&gpb.PathElem{Name: f.name}), fn)
 			}

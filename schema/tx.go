@@ -1,9 +1,7 @@
-package server
+package schema
 
 import (
-	"fmt"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -32,11 +30,8 @@ type Tx struct {
 	deep map[uintptr]bool
 }
 
-// NewTx starts a transaction on a tree that is in no datastore (a
-// configuration being built from a request).
-func NewTx(base *gen.Device) *Tx { return newTx(base) }
-
-func newTx(base *gen.Device) *Tx {
+// NewTx starts a transaction on base, which it never modifies.
+func NewTx(base *gen.Device) *Tx {
 	tx := &Tx{shallow: map[uintptr]bool{}, deep: map[uintptr]bool{}}
 	rv := reflect.New(reflect.TypeOf(gen.Device{}))
 	rv.Elem().Set(reflect.ValueOf(base).Elem())
@@ -93,12 +88,12 @@ func (tx *Tx) Set(path *gpb.Path, node ygot.GoStruct) error {
 	nv := reflect.ValueOf(node)
 	fv := parent.Elem().Field(f.index)
 	switch f.kind {
-	case fieldContainer:
+	case FieldContainer:
 		if nv.Type() != fv.Type() {
 			return Errorf(TagInvalidValue, path, "%s takes %s, not %T", f.name, fv.Type(), node)
 		}
 		fv.Set(nv)
-	case fieldListMap:
+	case FieldListMap:
 		key, err := mapKey(f.schema, fv.Type().Key(), elems[len(elems)-1], path)
 		if err != nil {
 			return err
@@ -171,9 +166,9 @@ func (tx *Tx) step(cur reflect.Value, schema *yang.Entry, e *gpb.PathElem, path 
 	fv := cur.Elem().Field(f.index)
 	var next, key reflect.Value
 	switch f.kind {
-	case fieldContainer:
+	case FieldContainer:
 		next = fv
-	case fieldListMap:
+	case FieldListMap:
 		if len(e.Key) == 0 {
 			return reflect.Value{}, nil, key, Errorf(TagMissingElement, path, "list %s needs its keys", e.Name)
 		}
@@ -191,7 +186,7 @@ func (tx *Tx) step(cur reflect.Value, schema *yang.Entry, e *gpb.PathElem, path 
 		if !create {
 			return reflect.Value{}, f, key, nil
 		}
-		if f.kind == fieldListMap {
+		if f.kind == FieldListMap {
 			next = newEntry(f.schema, fv.Type().Elem().Elem(), fv.Type().Key(), key)
 		} else {
 			next = reflect.New(fv.Type().Elem())
@@ -213,7 +208,7 @@ func (tx *Tx) step(cur reflect.Value, schema *yang.Entry, e *gpb.PathElem, path 
 // list), making the list's map the transaction's first.
 func (tx *Tx) put(cur reflect.Value, f *fieldInfo, key, child reflect.Value) {
 	fv := cur.Elem().Field(f.index)
-	if f.kind == fieldListMap {
+	if f.kind == FieldListMap {
 		tx.ownMap(fv).SetMapIndex(key, child)
 		return
 	}
@@ -266,7 +261,7 @@ func (tx *Tx) deleteChild(pv reflect.Value, schema *yang.Entry, e *gpb.PathElem,
 		return false, err
 	}
 	fv := pv.Elem().Field(f.index)
-	if f.kind == fieldListMap && len(e.Key) > 0 {
+	if f.kind == FieldListMap && len(e.Key) > 0 {
 		if fv.IsNil() {
 			return false, nil
 		}
@@ -372,48 +367,6 @@ func keyNames(schema *yang.Entry) []string {
 }
 
 var listKeyNames sync.Map // *yang.Entry -> []string
-
-// parseKey converts the text of a key leaf to its Go type.
-func parseKey(leaf *yang.Entry, t reflect.Type, s string, path *gpb.Path) (reflect.Value, error) {
-	v := reflect.New(t).Elem()
-	bad := func(err error) (reflect.Value, error) {
-		return reflect.Value{}, Errorf(TagInvalidValue, path, "key %q: %v", s, err)
-	}
-	if en, ok := v.Interface().(ygot.GoEnum); ok {
-		for val, def := range en.ΛMap()[t.Name()] {
-			if def.Name == stripPrefix(s) {
-				v.SetInt(val)
-				return v, nil
-			}
-		}
-		return bad(fmt.Errorf("not a value of %s", leaf.Name))
-	}
-	switch t.Kind() {
-	case reflect.String:
-		v.SetString(s)
-	case reflect.Bool:
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return bad(err)
-		}
-		v.SetBool(b)
-	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n, err := strconv.ParseInt(s, 10, t.Bits())
-		if err != nil {
-			return bad(err)
-		}
-		v.SetInt(n)
-	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		n, err := strconv.ParseUint(s, 10, t.Bits())
-		if err != nil {
-			return bad(err)
-		}
-		v.SetUint(n)
-	default:
-		return bad(fmt.Errorf("unsupported key type %s", t))
-	}
-	return v, nil
-}
 
 // newEntry makes an entry of the list schema whose key leaves hold key.
 func newEntry(schema *yang.Entry, t reflect.Type, keyType reflect.Type, key reflect.Value) reflect.Value {

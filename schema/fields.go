@@ -1,4 +1,4 @@
-package server
+package schema
 
 import (
 	"reflect"
@@ -9,15 +9,15 @@ import (
 	"github.com/openconfig/ygot/util"
 )
 
-// fieldKind says how a generated struct field holds its data node.
-type fieldKind uint8
+// FieldKind says how a generated struct field holds its data node.
+type FieldKind uint8
 
 const (
-	fieldContainer fieldKind = iota + 1 // *Struct
-	fieldListMap                        // map[Key]*Struct
-	fieldListSlice                      // []*Struct (keyless list)
-	fieldLeaf                           // pointer, enum, union
-	fieldLeafList                       // slice of scalars
+	FieldContainer FieldKind = iota + 1 // *Struct
+	FieldListMap                        // map[Key]*Struct
+	FieldListSlice                      // []*Struct (keyless list)
+	FieldLeaf                           // pointer, enum, union
+	FieldLeafList                       // slice of scalars
 )
 
 // fieldInfo describes one data field of a generated struct: found once per
@@ -28,7 +28,7 @@ type fieldInfo struct {
 	name   string // the YANG node name (path tag)
 	module string // the module defining the node (module tag)
 	schema *yang.Entry
-	kind   fieldKind
+	kind   FieldKind
 	config bool // false for config-false nodes
 	// elem and entryElem are the node's path element, shared by every walk
 	// and never modified: entryElem marks a list entry whose keys are
@@ -70,15 +70,15 @@ func fieldsOf(schema *yang.Entry, t reflect.Type) *structInfo {
 			elem: &gpb.PathElem{Name: name}, entryElem: &gpb.PathElem{Name: name, Key: pendingKeys}}
 		switch {
 		case child.IsList() && f.Type.Kind() == reflect.Map:
-			fi.kind = fieldListMap
+			fi.kind = FieldListMap
 		case child.IsList():
-			fi.kind = fieldListSlice
+			fi.kind = FieldListSlice
 		case child.IsContainer():
-			fi.kind = fieldContainer
+			fi.kind = FieldContainer
 		case child.IsLeafList():
-			fi.kind = fieldLeafList
+			fi.kind = FieldLeafList
 		default:
-			fi.kind = fieldLeaf
+			fi.kind = FieldLeaf
 		}
 		si.byName[name] = len(si.fields)
 		si.fields = append(si.fields, fi)
@@ -108,18 +108,6 @@ func hasLeafref(schema *yang.Entry) bool {
 }
 
 var leafrefSubtrees sync.Map // *yang.Entry -> bool
-
-// FieldKind says how a generated struct field holds its data node.
-type FieldKind = fieldKind
-
-// The kinds of data fields.
-const (
-	FieldContainer = fieldContainer
-	FieldListMap   = fieldListMap
-	FieldListSlice = fieldListSlice
-	FieldLeaf      = fieldLeaf
-	FieldLeafList  = fieldLeafList
-)
 
 // Field describes a data field of a generated struct for the front ends'
 // codecs.
