@@ -10,6 +10,7 @@ tool (
 
 require (
 	github.com/Juniper/go-netconf v0.1.1
+	github.com/antchfx/xpath v1.3.9
 	github.com/google/go-cmp v0.7.0
 	github.com/gopacket/gopacket v1.7.7
 	github.com/openconfig/gnmi v0.14.1

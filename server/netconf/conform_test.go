@@ -1,6 +1,8 @@
 package netconf
 
 import (
+	"net"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,4 +62,22 @@ func TestNonCanonicalIPv6KeysNETCONF(t *testing.T) {
 	if n := len(e.core.Running().GetSoftwire().GetB4().Aftr); n != 0 {
 		t.Errorf("delete with another spelling left %d entries", n)
 	}
+}
+
+// runNcclient runs one scenario of testdata/ncclient_conform.py as admin.
+func runNcclient(t *testing.T, e *element, scenario string) {
+	t.Helper()
+	requireNcclient(t)
+	host, port, _ := net.SplitHostPort(e.addr)
+	out, err := exec.Command(debianPython, "testdata/ncclient_conform.py", host, port, "admin", adminPW, scenario).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "OK") {
+		t.Fatalf("ncclient %s: %v\n%s", scenario, err, out)
+	}
+}
+
+// XPath 1.0 filters beyond child steps and key predicates go to a real
+// XPath engine: multi-step predicates, //, comparisons, functions; what is
+// not a node-set is an error, never empty data.
+func TestXPathEngineWithNcclient(t *testing.T) {
+	runNcclient(t, startElement(t), "xpath")
 }

@@ -2,9 +2,11 @@ package netconf
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/antchfx/xpath"
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
 	"github.com/wirebeat/wirebeat/gen"
@@ -185,11 +187,18 @@ func (sess *session) get(op *xnode, configOnly bool) reply {
 		}
 		trees = []*gen.Device{cfg}
 	} else {
-		state, err := sess.srv.core.State(filterPaths(filter))
+		var paths []*gpb.Path
+		if filter == nil || filter.xp == nil {
+			paths = filterPaths(filter)
+		}
+		state, err := sess.srv.core.State(paths)
 		if err != nil {
 			return fail(err)
 		}
 		trees = []*gen.Device{sess.srv.core.Running(), state}
+	}
+	if filter != nil && filter.xp != nil {
+		return sess.srv.xpathData(trees, filter.xp, wd, configOnly)
 	}
 	var b bytes.Buffer
 	b.WriteString("<data>")
@@ -199,6 +208,30 @@ func (sess *session) get(op *xnode, configOnly bool) reply {
 	}
 	if !configOnly {
 		sess.srv.writeMonitoring(&b, monFilter)
+	}
+	b.WriteString("</data>")
+	return reply{data: b.Bytes()}
+}
+
+// xpathData answers a get whose XPath filter the engine evaluates: the
+// data the request can see is rendered, parsed and searched.
+func (s *Server) xpathData(trees []*gen.Device, expr *xpath.Expr, wd wdMode, configOnly bool) reply {
+	var all bytes.Buffer
+	all.WriteString("<data>")
+	enc := &xmlEncoder{si: s.si, b: &all, wd: wd, configOnly: configOnly}
+	enc.encodeData(trees, nil)
+	if !configOnly {
+		s.writeMonitoring(&all, nil)
+	}
+	all.WriteString("</data>")
+	doc, err := parseXML(all.Bytes())
+	if err != nil {
+		return fail(fmt.Errorf("render for XPath: %w", err))
+	}
+	var b bytes.Buffer
+	b.WriteString("<data>")
+	if err := s.si.xpathSelect(&b, doc, expr); err != nil {
+		return reply{errs: []*rpcError{filterError(err)}}
 	}
 	b.WriteString("</data>")
 	return reply{data: b.Bytes()}
@@ -232,7 +265,12 @@ func (s *Server) filterOf(op *xnode) (*fnode, *fnode, *rpcError) {
 		}
 		var err error
 		if f, err = s.si.parseXPathFilter(sel, x.NS); err != nil {
-			return nil, nil, filterError(err)
+			// Not a shape the filter tree expresses: the XPath engine.
+			expr, cerr := compileXPath(sel, x.NS)
+			if cerr != nil {
+				return nil, nil, filterError(cerr)
+			}
+			return &fnode{xp: expr}, nil, nil
 		}
 	default:
 		e := badElement(schema.TagBadAttribute, "filter", "filter type %q is not subtree or xpath", typ)
