@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,9 @@ type Options struct {
 	// MaxSessions bounds the open sessions (default 100): a client that
 	// opens sessions without end must not exhaust the element.
 	MaxSessions int
+	// YangDirs are searched for the texts of the IETF modules get-schema
+	// serves (default DefaultYangDirs).
+	YangDirs []string
 }
 
 // Server serves NETCONF over SSH (RFC 6242) for the element core.
@@ -42,6 +46,8 @@ type Server struct {
 	ssh   *ssh.ServerConfig
 	start time.Time
 	caps  []string
+	// yangDirs is where the IETF module texts were looked for.
+	yangDirs []string
 
 	mu       sync.Mutex
 	sessions map[uint32]*session
@@ -85,6 +91,14 @@ func New(core *server.Server, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("netconf: %w", err)
 	}
 	s := &Server{core: core, si: si, opts: opts, log: opts.Logger, start: time.Now(), sessions: map[uint32]*session{}}
+	s.yangDirs = opts.YangDirs
+	if len(s.yangDirs) == 0 {
+		s.yangDirs = DefaultYangDirs
+	}
+	if missing := si.buildLibrary(s.yangDirs, nmdaOps); len(missing) > 0 {
+		s.log.Warn("YANG module texts not installed: listed in the YANG library, not served by get-schema",
+			"modules", strings.Join(missing, " "), "searched", strings.Join(s.yangDirs, " "))
+	}
 	s.caps = s.capabilities()
 	s.ssh = sshserver.Config(core, sshserver.Options{HostKey: opts.HostKey, LoginDelay: opts.LoginDelay, Logger: opts.Logger})
 	return s, nil
