@@ -40,7 +40,7 @@ func pathSeed(names ...string) []byte {
 
 // FuzzPath decodes a gNMI path (prefix and path, as protobuf) from the
 // wire and takes it through everything a request path goes through:
-// the bounds, the join, the schema check and matching. Nothing panics,
+// the bounds, the join, the schema check, canonical keys and matching. Nothing panics,
 // every error is a status, and no error repeats much of the input.
 func FuzzPath(f *testing.F) {
 	f.Add(pathSeed("system", "hostname"), []byte(nil))
@@ -76,11 +76,8 @@ func FuzzPath(f *testing.F) {
 		if !check("bounds", pathBounds(lim, prefix, p)) {
 			return
 		}
-		elems, err := joinPath(prefix, p)
-		if !check("join", err) {
-			return
-		}
-		if !check("check", checkPath(elems)) {
+		elems, err := requestPath(prefix, p)
+		if !check("path", err) {
 			return
 		}
 		matches, err := schema.MatchPath(tree, elems)

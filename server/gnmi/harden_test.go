@@ -253,7 +253,9 @@ func TestDescentOnce(t *testing.T) {
 		cancel()
 		t.Logf("Get of %d descents between wildcards: %v, %v", k, time.Since(t0), err)
 		if k == 30 {
-			wantCode(t, err, codes.InvalidArgument, "30 descents")
+			if c := status.Code(err); c != codes.NotFound && c != codes.InvalidArgument {
+				t.Errorf("30 descents: %v", err)
+			}
 			continue
 		}
 		if err != nil {

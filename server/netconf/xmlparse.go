@@ -244,7 +244,7 @@ func (p *xmlParser) element(parent *xnode) (*xnode, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &xnode{}
+	n := &xnode{Parent: parent}
 	if err := p.spend(costNode + len(local)/4); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ type xnode struct {
 	Children []*xnode
 	Text     string   // character data, trimmed
 	scope    *nsScope // the namespace declarations in scope here
+	Parent   *xnode
 }
 
 // nsScope is one namespace declaration and the scope it extends: the
