@@ -343,6 +343,13 @@ func (s *Server) Commit(sess *Session) error {
 	if s.candidate == nil {
 		return nil
 	}
+	// The candidate is shared: it may hold another user's staged edits.
+	// The committer publishes all of it, so all of it must be within the
+	// committer's rights (an operator does not publish an admin's /system
+	// edit under the operator's name).
+	if err := authorize(sess, s.running.Load(), s.candidate); err != nil {
+		return err
+	}
 	if _, err := s.commitLocked(sess, s.running.Load(), s.candidate, s.candTouched, ""); err != nil {
 		return err
 	}
