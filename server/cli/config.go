@@ -455,7 +455,7 @@ func (c *configMode) commit(verbTok token, args []token, sink lineSink) error {
 	}
 	srv := c.sess.srv
 	if confirmed {
-		srv.confirm.arm(srv, before, c.sess.core.User, time.Duration(minutes)*srv.opts.ConfirmUnit)
+		srv.confirm.arm(srv, before, c.sess.core.User, c.sess.core.Role, time.Duration(minutes)*srv.opts.ConfirmUnit)
 	} else if srv.confirm.confirm() {
 		sink.line("commit confirmed: it will not be rolled back")
 	}

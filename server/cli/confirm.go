@@ -20,19 +20,20 @@ type confirmState struct {
 	by      string // user who made it
 	timer   *time.Timer
 	expires time.Time
+	// role is the lowest role of the users who made or extended it: the
+	// rollback puts back only what that role may change.
+	role server.Role
 }
-
-// systemSession makes the element's own changes (a rollback on timeout).
-var systemSession = &server.Session{ID: 0, User: "system", Role: server.RoleAdmin, Transport: "cli"}
 
 // arm starts or extends the confirmation window after a confirmed commit;
 // before is running as it was before the commit.
-func (c *confirmState) arm(s *Server, before *gen.Device, user string, d time.Duration) {
+func (c *confirmState) arm(s *Server, before *gen.Device, user string, role server.Role, d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.pending {
-		c.before, c.pending = before, true
+		c.before, c.pending, c.role = before, true, role
 	}
+	c.role = min(c.role, role)
 	c.by = user
 	if c.timer != nil {
 		c.timer.Stop()
@@ -64,9 +65,9 @@ func (c *confirmState) rollback(s *Server, why string) {
 	if !c.pending {
 		return
 	}
-	before := c.before
+	before, role := c.before, c.role
 	c.clear()
-	if err := s.core.Replace(systemSession, server.Running, before); err != nil {
+	if err := s.core.RevertConfirmed(before, role, "cli"); err != nil {
 		s.log.Error("confirmed commit rollback failed", "why", why, "err", err)
 		return
 	}

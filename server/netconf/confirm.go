@@ -20,10 +20,10 @@ type confirmState struct {
 	session uint32 // the session that must confirm; 0 with persist
 	persist string
 	timer   *time.Timer
+	// role is the lowest role of the sessions that made or extended it:
+	// the rollback puts back only what that role may change.
+	role server.Role
 }
-
-// systemSession makes the element's own changes (a rollback on timeout).
-var systemSession = &server.Session{ID: 0, User: "system", Role: server.RoleAdmin, Transport: "netconf"}
 
 const defaultConfirmTimeout = 600 * time.Second
 
@@ -70,8 +70,9 @@ func (sess *session) commit(op *xnode) reply {
 	switch {
 	case confirmed:
 		if !c.pending {
-			c.before, c.pending = before, true
+			c.before, c.pending, c.role = before, true, sess.core.Role
 		}
+		c.role = min(c.role, sess.core.Role)
 		c.session, c.persist = sess.core.ID, persist
 		if persist != "" {
 			c.session = 0
@@ -115,9 +116,9 @@ func (c *confirmState) rollback(s *Server, why string) error {
 	if !c.pending {
 		return nil
 	}
-	before := c.before
+	before, role := c.before, c.role
 	c.clear()
-	if err := s.core.Replace(systemSession, server.Running, before); err != nil {
+	if err := s.core.RevertConfirmed(before, role, "netconf"); err != nil {
 		s.log.Error("confirmed commit rollback failed", "why", why, "err", err)
 		return err
 	}

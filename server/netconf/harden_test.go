@@ -413,3 +413,28 @@ func TestSSHWeakAlgorithmsRefused(t *testing.T) {
 		t.Errorf("default algorithms: %v", err)
 	}
 }
+
+// TestOperatorConfirmTimeoutKeepsAdminsSystemChange: an operator's
+// confirmed commit that times out is rolled back, but an admin's /system
+// change made meanwhile stays (issue 16).
+func TestOperatorConfirmTimeoutKeepsAdminsSystemChange(t *testing.T) {
+	e := startLimitedNC(t, server.Limits{})
+	op := dial(t, e, "oper", operatorPW, true)
+	admin := dial(t, e, "admin", adminPW, true)
+	wantOK(t, op.rpc(strings.Replace(profileEdit("op-profile", 3, ""), "<running/>", "<candidate/>", 1)))
+	wantOK(t, op.rpc(`<commit><confirmed/><confirm-timeout>2</confirm-timeout></commit>`))
+	if e.core.Running().GetBfd().GetProfiles().GetProfile("op-profile") == nil {
+		t.Fatal("confirmed commit not applied")
+	}
+	wantOK(t, admin.rpc(`<edit-config><target><running/></target><config><system xmlns="urn:wirebeat:system"><hostname>set-by-admin</hostname></system></config></edit-config>`))
+	deadline := time.Now().Add(30 * time.Second)
+	for e.core.Running().GetBfd().GetProfiles().GetProfile("op-profile") != nil && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if e.core.Running().GetBfd().GetProfiles().GetProfile("op-profile") != nil {
+		t.Fatal("the operator's unconfirmed commit was not rolled back")
+	}
+	if h := e.core.Running().GetSystem().GetHostname(); h != "set-by-admin" {
+		t.Errorf("the rollback of the operator's commit undid the admin's hostname: %q", h)
+	}
+}
