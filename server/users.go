@@ -95,6 +95,36 @@ func authorize(sess *Session, base, work *gen.Device) error {
 	return nil
 }
 
+// Readable returns what sess may read of root: all of it for admins; for
+// other roles the same tree without the users' password hashes (the
+// default of RFC 8341: only administrators read them). root is not
+// modified: the copy shares every node but those on the way to the users.
+func (s *Server) Readable(sess *Session, root *gen.Device) *gen.Device {
+	if sess == nil || sess.Role >= RoleAdmin || root == nil {
+		return root
+	}
+	users := root.GetSystem().GetAaa().GetUsers()
+	if users == nil {
+		return root
+	}
+	hashes := false
+	for _, u := range users.User {
+		hashes = hashes || u.Password != nil
+	}
+	if !hashes {
+		return root
+	}
+	r, sys, aaa, us := *root, *root.System, *root.System.Aaa, *users
+	us.User = make(map[string]*gen.WirebeatSystem_System_Aaa_Users_User, len(users.User))
+	for k, u := range users.User {
+		c := *u
+		c.Password = nil
+		us.User[k] = &c
+	}
+	aaa.Users, sys.Aaa, r.System = &us, &aaa, &sys
+	return &r
+}
+
 // RevertConfirmed puts running back to before, when a confirmed commit
 // made (or extended) by sessions of role r was not confirmed. It puts back
 // only what r may change: the rollback runs as the element, and must not

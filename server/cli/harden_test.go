@@ -68,3 +68,20 @@ func TestCLIWeakSSHAlgorithmsRefused(t *testing.T) {
 		t.Errorf("default algorithms: %d %s", rc, out)
 	}
 }
+
+// TestCLIPasswordHashesOnlyForAdmins: show reveals the hashes to admins
+// only.
+func TestCLIPasswordHashesOnlyForAdmins(t *testing.T) {
+	e := startElement(t)
+	for _, c := range []struct {
+		user string
+		sees bool
+	}{{"admin", true}, {"view", false}} {
+		for _, cmd := range []string{"show configuration system", "show system"} {
+			out, _ := e.exec(t, c.user, cmd)
+			if strings.Contains(out, "$2a$") != c.sees || !strings.Contains(out, "view") {
+				t.Errorf("%s %q: hashes seen %v, want %v:\n%s", c.user, cmd, !c.sees, c.sees, out)
+			}
+		}
+	}
+}

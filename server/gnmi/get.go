@@ -38,6 +38,7 @@ func (g *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse
 	if err != nil {
 		return nil, err
 	}
+	view = g.srv.Readable(sessionOf(ctx), view)
 	prefix, strip := responsePrefix(req.Prefix)
 	resp := &gpb.GetResponse{Notification: make([]*gpb.Notification, 0, len(paths))}
 	for _, elems := range paths {

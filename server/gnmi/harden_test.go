@@ -494,3 +494,45 @@ func TestSampleSubscriberBoundedInBytes(t *testing.T) {
 		t.Errorf("a subscriber that did not read received %d bytes", got)
 	}
 }
+
+// TestPasswordHashesOnlyForAdmins: by default only admins read the
+// password hashes (RFC 8341's default for them), on Get and Subscribe.
+func TestPasswordHashesOnlyForAdmins(t *testing.T) {
+	el := startLimited(t, server.Limits{})
+	for _, c := range []struct {
+		user, pass string
+		sees       bool
+	}{{"admin", adminPass, true}, {"oper", operPass, false}, {"view", viewPass, false}} {
+		cl := el.clientFrom(t, "127.0.0.1", c.user, c.pass)
+		for _, typ := range []gpb.GetRequest_DataType{gpb.GetRequest_ALL, gpb.GetRequest_CONFIG} {
+			resp, err := cl.Get(context.Background(), &gpb.GetRequest{Type: typ, Encoding: gpb.Encoding_JSON_IETF, Path: []*gpb.Path{path(t, "/system/aaa/users")}})
+			if err != nil {
+				t.Fatalf("%s: %v", c.user, err)
+			}
+			got := fmt.Sprint(resp)
+			if strings.Contains(got, "$2a$") != c.sees {
+				t.Errorf("%s Get %v: hashes seen %v, want %v", c.user, typ, !c.sees, c.sees)
+			}
+		}
+		sc, err := cl.Subscribe(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.Send(&gpb.SubscribeRequest{Request: &gpb.SubscribeRequest_Subscribe{Subscribe: &gpb.SubscriptionList{Mode: gpb.SubscriptionList_ONCE,
+			Subscription: []*gpb.Subscription{{Path: path(t, "/system/aaa/users")}}}}})
+		var got strings.Builder
+		for {
+			r, err := sc.Recv()
+			if err != nil {
+				break
+			}
+			got.WriteString(fmt.Sprint(r))
+		}
+		if strings.Contains(got.String(), "$2a$") != c.sees {
+			t.Errorf("%s Subscribe: hashes seen %v, want %v", c.user, !c.sees, c.sees)
+		}
+	}
+	if el.srv.Running().GetSystem().GetAaa().GetUsers().GetUser("view").Password == nil {
+		t.Error("the stored hash itself was removed")
+	}
+}

@@ -438,3 +438,20 @@ func TestOperatorConfirmTimeoutKeepsAdminsSystemChange(t *testing.T) {
 		t.Errorf("the rollback of the operator's commit undid the admin's hostname: %q", h)
 	}
 }
+
+// TestPasswordHashesOnlyForAdminsNETCONF: get and get-config show the
+// hashes to admins only.
+func TestPasswordHashesOnlyForAdminsNETCONF(t *testing.T) {
+	e := startLimitedNC(t, server.Limits{})
+	for _, c := range []struct {
+		user, pw string
+		sees     bool
+	}{{"admin", adminPW, true}, {"oper", operatorPW, false}, {"view", viewerPW, false}} {
+		cl := dial(t, e, c.user, c.pw, true)
+		for _, op := range []string{`<get-config><source><running/></source></get-config>`, `<get/>`} {
+			if got := cl.rpc(op); strings.Contains(got, "$2a$") != c.sees || !strings.Contains(got, "<name>view</name>") {
+				t.Errorf("%s %s: hashes seen %v, want %v", c.user, op, !c.sees, c.sees)
+			}
+		}
+	}
+}

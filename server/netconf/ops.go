@@ -197,6 +197,9 @@ func (sess *session) get(op *xnode, configOnly bool) reply {
 		}
 		trees = []*gen.Device{sess.srv.core.Running(), state}
 	}
+	for i, t := range trees {
+		trees[i] = sess.srv.core.Readable(sess.core, t)
+	}
 	if filter != nil && filter.xp != nil {
 		return sess.srv.xpathData(trees, filter.xp, wd, configOnly)
 	}
