@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -324,71 +323,6 @@ func (c *configMode) show(args []token, p *pipeline, sink lineSink) error {
 		return c.compare(path, sink)
 	}
 	return showData(sink, c.cand, path, p, view{})
-}
-
-// compare writes the unified diff of running and the candidate below
-// path. Top subtrees both share (untouched by the edits) are skipped by
-// pointer, so a change beside a million bindings does not render them.
-func (c *configMode) compare(path *cliPath, sink lineSink) error {
-	running := c.sess.srv.core.Running()
-	var a, b bytes.Buffer
-	render := func(tree *gen.Device, buf *bytes.Buffer) error {
-		ls := &bufSink{buf: buf}
-		node := nodeOf(tree, path.elems)
-		if !node.IsValid() {
-			return nil
-		}
-		if path.at == atLeaf {
-			return showData(ls, tree, path, &pipeline{}, view{})
-		}
-		if len(path.elems) == 0 {
-			// Top containers one by one, skipping the shared ones.
-			rv, cv := reflect.ValueOf(running).Elem(), reflect.ValueOf(c.cand).Elem()
-			tv := reflect.ValueOf(tree)
-			for _, f := range sch.Fields(rootSchema(), rv.Type()) {
-				if f.Kind != sch.FieldContainer {
-					continue
-				}
-				x, y := rv.Field(f.Index), cv.Field(f.Index)
-				if !x.IsNil() && !y.IsNil() && x.Pointer() == y.Pointer() {
-					continue
-				}
-				fv := tv.Elem().Field(f.Index)
-				if fv.IsNil() || !hasContent(f.Schema, fv, view{}) {
-					continue
-				}
-				ls.line(f.Name + " {")
-				if err := brace(ls, f.Schema, fv, 1, view{}); err != nil {
-					return err
-				}
-				ls.line("}")
-			}
-			return nil
-		}
-		return showData(ls, tree, path, &pipeline{}, view{})
-	}
-	if err := render(running, &a); err != nil {
-		return err
-	}
-	if err := render(c.cand, &b); err != nil {
-		return err
-	}
-	return unifiedDiff(sink, "running", "candidate", splitLines(a.String()), splitLines(b.String()))
-}
-
-type bufSink struct{ buf *bytes.Buffer }
-
-func (b *bufSink) line(s string) error {
-	b.buf.WriteString(s)
-	b.buf.WriteByte('\n')
-	return nil
-}
-
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 }
 
 // commit is commit [check] [comment TEXT] [confirmed [MINUTES]].
