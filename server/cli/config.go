@@ -382,15 +382,18 @@ func (c *configMode) commit(verbTok token, args []token, sink lineSink) error {
 		}
 		return sink.line("configuration check succeeds")
 	}
-	before := core.Running()
-	id, err := core.CommitTx(c.sess.core, comment, replay)
+	srv := c.sess.srv
+	// The element's one confirmed commit: a CLI one may be confirmed by
+	// any session's commit (Junos); one made over NETCONF refuses this
+	// commit unless it is this session's to confirm.
+	conf := server.Confirm{Confirmed: confirmed, Timeout: time.Duration(minutes) * srv.opts.ConfirmUnit, Open: true}
+	id, ended, err := core.ConfirmedCommit(c.sess.core, conf, func() (uint64, error) {
+		return core.CommitTx(c.sess.core, comment, replay)
+	})
 	if err != nil {
 		return err
 	}
-	srv := c.sess.srv
-	if confirmed {
-		srv.confirm.arm(srv, before, c.sess.core.User, time.Duration(minutes)*srv.opts.ConfirmUnit)
-	} else if srv.confirm.confirm() {
+	if ended {
 		sink.line("commit confirmed: it will not be rolled back")
 	}
 	c.reset()
