@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/wirebeat/wirebeat/bfd"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -32,6 +33,17 @@ func makeSubsystems(log *slog.Logger) ([]server.Subsystem, error) {
 			return nil, fmt.Errorf("%s: %w", k.name, err)
 		}
 		subs = append(subs, s)
+	}
+	// Engines that watch BFD sessions (SFC locator liveness) share the
+	// BFD engine: one discriminator space, one timer heap.
+	for _, s := range subs {
+		if b, ok := s.(interface{ Engine() *bfd.Engine }); ok {
+			for _, u := range subs {
+				if w, ok := u.(interface{ UseBFD(*bfd.Engine) }); ok {
+					w.UseBFD(b.Engine())
+				}
+			}
+		}
 	}
 	return subs, nil
 }
