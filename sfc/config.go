@@ -236,8 +236,19 @@ func translate(root *gen.Device) (*settings, error) {
 			}
 			copy(nm.MD1[:], b)
 		}
-		if md != nil && md.Tlv != nil {
-			for _, t := range md.Tlv.Values() {
+		if md != nil && len(md.Tlv) > 0 {
+			keys := make([]gen.WirebeatSfc_Sfc_SfMaps_SfMap_Metadata_Tlv_Key, 0, len(md.Tlv))
+			for k := range md.Tlv {
+				keys = append(keys, k)
+			}
+			sort.Slice(keys, func(i, j int) bool {
+				if keys[i].Class != keys[j].Class {
+					return keys[i].Class < keys[j].Class
+				}
+				return keys[i].Type < keys[j].Type
+			})
+			for _, k := range keys {
+				t := md.Tlv[k]
 				v, err := hex.DecodeString(t.GetValue())
 				if err != nil {
 					return nil, invalid(p, "metadata/tlv: value: %v", err)

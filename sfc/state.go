@@ -94,63 +94,54 @@ func (s *Subsystem) State(root *gen.Device, _ []*gpb.Path) error {
 		}
 		ge.Packets, ge.Bytes = u64(e.Packets), u64(e.Bytes)
 	}
-	if maps := sfc.GetSfMaps(); maps != nil {
-		for idx, pc := range t.MapCounters() {
-			if m := maps.SfMap[idx]; m != nil {
-				mc := m.GetOrCreateCounters()
-				mc.Packets, mc.Bytes = u64(pc[0]), u64(pc[1])
-			}
-		}
+	// The tree handed in may hold state only: list entries are made from
+	// the configuration in effect.
+	mapCtr := t.MapCounters()
+	for _, m := range cur.node.Maps {
+		gm := sfc.GetOrCreateSfMaps().GetOrCreateSfMap(m.Index)
+		pc := mapCtr[m.Index]
+		mc := gm.GetOrCreateCounters()
+		mc.Packets, mc.Bytes = u64(pc[0]), u64(pc[1])
 	}
-	if cl := sfc.GetClassifier(); cl != nil {
-		for _, rc := range t.RuleCounters() {
-			if r := cl.Rule[rc.Name]; r != nil {
-				c := r.GetOrCreateCounters()
-				c.MatchedPackets, c.MatchedBytes = u64(rc.Packets), u64(rc.Bytes)
-			}
-		}
+	for _, rc := range t.RuleCounters() {
+		r := sfc.GetOrCreateClassifier().GetOrCreateRule(rc.Name)
+		c := r.GetOrCreateCounters()
+		c.MatchedPackets, c.MatchedBytes = u64(rc.Packets), u64(rc.Bytes)
 	}
-	if sfs := sfc.GetServiceFunctions(); sfs != nil {
-		for _, sf := range sfs.ServiceFunction {
-			up, down, all := 0, 0, 0
-			var last time.Time
-			for la, l := range sf.Locator {
-				a, err := netip.ParseAddr(la)
-				if err != nil {
-					continue
-				}
-				a = a.Unmap()
-				lv := s.node.Liveness(a)
-				st := l.GetOrCreateState()
-				st.LivenessState = livenessEnum(lv)
-				if tc, ok := lastChange[a]; ok {
-					ts := tc.UTC().Format(time.RFC3339Nano)
-					st.LastChange = &ts
-					if tc.After(last) {
-						last = tc
-					}
-				}
-				all++
-				switch lv {
-				case node.Up:
-					up++
-				case node.Down:
-					down++
-				}
-			}
-			st := sf.GetOrCreateState()
-			switch {
-			case up > 0:
-				st.LivenessState = gen.WirebeatSfc_LivenessState_up
-			case all > 0 && down == all:
-				st.LivenessState = gen.WirebeatSfc_LivenessState_down
-			default:
-				st.LivenessState = gen.WirebeatSfc_LivenessState_unknown
-			}
-			if !last.IsZero() {
-				ts := last.UTC().Format(time.RFC3339Nano)
+	for _, sf := range cur.node.SFs {
+		gsf := sfc.GetOrCreateServiceFunctions().GetOrCreateServiceFunction(sf.ID)
+		up, down := 0, 0
+		var last time.Time
+		for _, l := range sf.Locators {
+			lv := s.node.Liveness(l.Addr)
+			st := gsf.GetOrCreateLocator(l.Addr.String()).GetOrCreateState()
+			st.LivenessState = livenessEnum(lv)
+			if tc, ok := lastChange[l.Addr]; ok {
+				ts := tc.UTC().Format(time.RFC3339Nano)
 				st.LastChange = &ts
+				if tc.After(last) {
+					last = tc
+				}
 			}
+			switch lv {
+			case node.Up:
+				up++
+			case node.Down:
+				down++
+			}
+		}
+		st := gsf.GetOrCreateState()
+		switch {
+		case up > 0:
+			st.LivenessState = gen.WirebeatSfc_LivenessState_up
+		case len(sf.Locators) > 0 && down == len(sf.Locators):
+			st.LivenessState = gen.WirebeatSfc_LivenessState_down
+		default:
+			st.LivenessState = gen.WirebeatSfc_LivenessState_unknown
+		}
+		if !last.IsZero() {
+			ts := last.UTC().Format(time.RFC3339Nano)
+			st.LastChange = &ts
 		}
 	}
 	return nil
