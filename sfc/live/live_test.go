@@ -231,7 +231,7 @@ type domain struct {
 	cli, srv, bnd, core, sf1, sf2, fw *netns.NS
 	eb, e1, e2                        *element
 	client                            *net.UDPConn
-	bndPort string // the boundary's port on the domain bridge, where tshark listens
+	bndPort                           string // the boundary's port on the domain bridge, where tshark listens
 	// received carries "port payload" of every datagram the server gets.
 	received chan [2]string
 }
