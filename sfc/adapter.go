@@ -2,18 +2,18 @@ package sfc
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
+
 	"github.com/wirebeat/wirebeat/bfd"
 	bfdtransport "github.com/wirebeat/wirebeat/bfd/transport"
 	"github.com/wirebeat/wirebeat/events"
-	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/sfc/node"
 	"github.com/wirebeat/wirebeat/sfc/transport"
 )
@@ -35,6 +35,10 @@ type Options struct {
 	OpenBFD func(cfg bfdtransport.Config, eng *bfd.Engine) (BFDTransport, error)
 	// LivenessPoll is how often locator sessions are read; 10ms when 0.
 	LivenessPoll time.Duration
+	// BFD is the element's BFD engine, in which locator sessions are
+	// created (one engine: one discriminator space, one timer heap). When
+	// nil, the subsystem runs an engine of its own.
+	BFD *bfd.Engine
 }
 
 // Subsystem is the SFC engine as the element core sees it: /sfc maps to a
@@ -59,6 +63,17 @@ type Subsystem struct {
 	tableTime  time.Time
 	pollStop   chan struct{}
 	pollDone   chan struct{}
+	pending    *prepared
+}
+
+// prepared is what Prepare built and opened for the commit under way.
+type prepared struct {
+	cs    *schema.ChangeSet
+	set   *settings
+	table *node.Table           // nil when the node gets no role
+	io    *ioRun                // opened, not running; nil: keep the running I/O
+	trs   map[bfdTrKey]*bfdTr   // BFD transports opened, not running
+	watch map[watchKey]bfdTrKey // wanted locator sessions and their transports
 }
 
 type sinkBox struct{ events.Sink }
@@ -99,20 +114,10 @@ func New(o Options) *Subsystem {
 	if o.LivenessPoll == 0 {
 		o.LivenessPoll = 10 * time.Millisecond
 	}
-	s := &Subsystem{log: o.Log, openBFD: o.OpenBFD, poll: o.LivenessPoll,
+	s := &Subsystem{log: o.Log, openBFD: o.OpenBFD, poll: o.LivenessPoll, eng: o.BFD,
 		watches: map[watchKey]*watching{}, transports: map[bfdTrKey]*bfdTr{}, lastChange: map[netip.Addr]time.Time{}}
 	s.node = node.New(node.Hooks{OnLoop: s.onLoop, OnLiveness: s.onLiveness})
 	return s
-}
-
-// UseBFD hands over the element's BFD engine, in which locator sessions
-// are created (one engine: one discriminator space, one timer heap).
-func (s *Subsystem) UseBFD(e *bfd.Engine) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.eng == nil {
-		s.eng = e
-	}
 }
 
 // Node returns the data plane, for tests.
@@ -135,58 +140,145 @@ func (s *Subsystem) publish(e events.Event) {
 	}
 }
 
-// Validate checks what YANG cannot and builds the policy table without
-// installing it.
-func (s *Subsystem) Validate(cand *gen.Device) error {
-	_, err := translate(cand)
-	return err
+// Owns is /sfc, plus the BFD profiles that locator sessions take their
+// timers from.
+func (s *Subsystem) Owns() []*gpb.Path {
+	return []*gpb.Path{sfcPath(), {Elem: []*gpb.PathElem{elem("bfd"), elem("profiles")}}}
 }
 
-// Apply moves the data plane to new: I/O first (the only part that can
-// fail, undone on failure), then the table, then the liveness sessions.
-func (s *Subsystem) Apply(_, newCfg *gen.Device) error {
-	set, err := translate(newCfg)
+// Prepare checks what YANG cannot, builds the policy table, and opens the
+// sockets, TUN interfaces and BFD transports the new configuration needs
+// without running them, so that Apply cannot fail. Nothing forwards
+// differently until Apply.
+func (s *Subsystem) Prepare(cs *schema.ChangeSet) error {
+	set, err := translate(cs.New)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	p := &prepared{cs: cs, set: set, trs: map[bfdTrKey]*bfdTr{}, watch: map[watchKey]bfdTrKey{}}
+	fail := func(err error) error {
+		s.release(p)
+		return err
+	}
+	if set.active {
+		if p.table, err = node.Build(set.node); err != nil {
+			return schema.Errorf(schema.TagInvalidValue, sfcPath(), "%v", err)
+		}
+		if s.io == nil || s.io.set != set.io {
+			if p.io, err = openIO(set.io); err != nil {
+				return schema.Errorf(schema.TagResourceDenied, sfcPath(elem("encapsulation")), "%v", err)
+			}
+		}
+	}
+	if len(set.watch) > 0 && s.eng == nil {
+		// No element engine (this package's own tests): run one.
+		s.eng = bfd.NewEngine(bfd.Options{Log: s.log})
+		ctx, cancel := context.WithCancel(context.Background())
+		s.ownEng = cancel
+		go s.eng.Run(ctx)
+	}
+	for _, w := range set.watch {
+		k := watchKey{addr: w.addr, w: w}
+		k.w.sf = "" // two SFs on one locator share its session
+		if _, ok := p.watch[k]; ok {
+			continue
+		}
+		lp := locatorPath(w.sf, w.addr)
+		trk := bfdTrKey{kind: w.kind, ipv6: w.addr.Is6(), local: w.local}
+		if w.ifaceFor {
+			iface, local, err := connectedInterface(w.addr)
+			if err != nil {
+				return fail(schema.Errorf(schema.TagInvalidValue, lp, "single-hop BFD: %v", err))
+			}
+			trk.iface = iface
+			if !trk.local.IsValid() {
+				trk.local = local
+			}
+		}
+		if _, ok := s.transports[trk]; !ok {
+			if _, ok := p.trs[trk]; !ok {
+				t, err := s.openBFD(bfdtransport.Config{Kind: trk.kind, IPv6: trk.ipv6, Interface: trk.iface, Local: trk.local, Log: s.log}, s.eng)
+				if err != nil {
+					return fail(schema.Errorf(schema.TagResourceDenied, lp, "BFD transport: %v", err))
+				}
+				p.trs[trk] = &bfdTr{t: t, done: make(chan struct{})}
+			}
+		}
+		p.watch[k] = trk
+	}
+	s.release(s.pending)
+	s.pending = p
+	return nil
+}
+
+func locatorPath(sf string, a netip.Addr) *gpb.Path {
+	return sfcPath(elem("service-functions"), elem("service-function", "id", sf), elem("locator", "address", a.String()))
+}
+
+// release closes what a Prepare opened.
+func (s *Subsystem) release(p *prepared) {
+	if p == nil {
+		return
+	}
+	if p.io != nil {
+		p.io.close()
+	}
+	for _, t := range p.trs {
+		_ = t.t.Close()
+	}
+}
+
+// Abort releases what Prepare opened.
+func (s *Subsystem) Abort(cs *schema.ChangeSet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.pending; p != nil && p.cs == cs {
+		s.release(p)
+		s.pending = nil
+	}
+}
+
+// Apply carries out the prepared plan: the new I/O starts (the old one
+// stops), the table is installed (packets in flight finish on the old
+// one), locator sessions are added and removed.
+func (s *Subsystem) Apply(cs *schema.ChangeSet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pending
+	s.pending = nil
+	if p == nil || p.cs != cs {
+		s.log.Error("sfc: Apply without Prepare; configuration not applied")
+		return
+	}
+	set := p.set
 	if !set.active {
 		s.stopIO()
-		s.reconcileWatches(nil)
+		s.applyWatches(p)
 		t, _ := node.Build(node.Config{})
 		s.node.Install(t)
 		s.cur = set
-		return nil
+		return
 	}
-	t, err := node.Build(set.node)
-	if err != nil {
-		return fmt.Errorf("sfc: %w", err)
-	}
-	if s.io == nil || s.io.set != set.io {
-		r, err := startIO(s.log, set.io, s.node)
-		if err != nil {
-			return err
-		}
+	if p.io != nil {
 		s.stopIO()
-		s.io = r
+		p.io.start(s.log, s.node)
+		s.io = p.io
 	}
-	s.node.Install(t)
+	s.node.Install(p.table)
 	s.tableTime = time.Now()
-	if err := s.reconcileWatches(set.watch); err != nil {
-		s.log.Warn("sfc liveness", "err", err)
-	}
+	s.applyWatches(p)
 	s.cur = set
 	mode := "full"
 	if set.node.Lightweight {
 		mode = "lightweight"
 	}
-	n := uint32(len(t.Entries()))
+	n := uint32(len(p.table.Entries()))
 	s.publish(events.Event{Time: s.tableTime, Kind: events.Notification, Module: "wirebeat-sfc", Name: "policy-table-updated",
 		Leaves: []events.Leaf{{Name: "mode", Value: enumString(mode)}, {Name: "entry-count", Value: n},
 			{Name: "time", Value: s.tableTime.UTC().Format(time.RFC3339Nano)}}})
 	s.log.Info("sfc policy table installed", "mode", mode, "entries", n, "maps", len(set.node.Maps), "rules", len(set.node.Rules))
-	return nil
 }
 
 func (s *Subsystem) stopIO() {
@@ -196,53 +288,25 @@ func (s *Subsystem) stopIO() {
 	}
 }
 
-// reconcileWatches creates and removes locator sessions to match want.
-func (s *Subsystem) reconcileWatches(want []watch) error {
-	wanted := map[watchKey]bool{}
-	var errs []error
-	for _, w := range want {
-		k := watchKey{addr: w.addr, w: w}
-		k.w.sf = "" // two SFs on one locator share its session
-		wanted[k] = true
+// applyWatches starts the prepared BFD transports, adds and removes
+// locator sessions to match the plan, and closes unused transports.
+func (s *Subsystem) applyWatches(p *prepared) {
+	for k, t := range p.trs {
+		go func() { _ = t.t.Run(); close(t.done) }()
+		s.transports[k] = t
 	}
 	for k, wt := range s.watches {
-		if !wanted[k] {
-			if s.eng != nil {
-				_ = s.eng.RemoveSession(wt.discr)
-			}
+		if trk, ok := p.watch[k]; !ok || trk != wt.tr {
+			_ = s.eng.RemoveSession(wt.discr)
 			delete(s.watches, k)
 			s.node.SetLiveness(k.addr, node.Unknown)
 		}
 	}
-	if len(wanted) > 0 && s.eng == nil {
-		// No element engine (tests of this package alone): run one.
-		s.eng = bfd.NewEngine(bfd.Options{Log: s.log})
-		ctx, cancel := context.WithCancel(context.Background())
-		s.ownEng = cancel
-		go s.eng.Run(ctx)
-	}
-	for k := range wanted {
+	for k, trk := range p.watch {
 		if _, ok := s.watches[k]; ok {
 			continue
 		}
-		w := k.w
-		trk := bfdTrKey{kind: w.kind, ipv6: w.addr.Is6(), local: w.local}
-		if w.ifaceFor {
-			iface, local, err := connectedInterface(w.addr)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("locator %s: single-hop BFD: %w", w.addr, err))
-				continue
-			}
-			trk.iface = iface
-			if !trk.local.IsValid() {
-				trk.local = local
-			}
-		}
-		tr, err := s.transport(trk)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("locator %s: %w", w.addr, err))
-			continue
-		}
+		w, tr := k.w, s.transports[trk]
 		cfg := bfd.SessionConfig{Path: tr.t.Key(w.addr), DesiredMinTxInterval: w.tx, RequiredMinRxInterval: w.rx, DetectMult: w.mult,
 			SBFDRemoteDiscr: w.discr, Tag: "sfc"}
 		if w.kind == bfd.PathMultiHop {
@@ -250,7 +314,7 @@ func (s *Subsystem) reconcileWatches(want []watch) error {
 		}
 		d, err := s.eng.AddSession(cfg, tr.t)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("locator %s: %w", w.addr, err))
+			s.log.Error("sfc: locator session", "locator", w.addr, "err", err)
 			continue
 		}
 		s.watches[k] = &watching{discr: d, tr: trk}
@@ -261,7 +325,7 @@ func (s *Subsystem) reconcileWatches(want []watch) error {
 			used = used || w.tr == k
 		}
 		if !used {
-			t.t.Close()
+			_ = t.t.Close()
 			<-t.done
 			delete(s.transports, k)
 		}
@@ -270,21 +334,6 @@ func (s *Subsystem) reconcileWatches(want []watch) error {
 		s.pollStop, s.pollDone = make(chan struct{}), make(chan struct{})
 		go s.pollLiveness(s.pollStop, s.pollDone)
 	}
-	return errors.Join(errs...)
-}
-
-func (s *Subsystem) transport(k bfdTrKey) (*bfdTr, error) {
-	if t, ok := s.transports[k]; ok {
-		return t, nil
-	}
-	t, err := s.openBFD(bfdtransport.Config{Kind: k.kind, IPv6: k.ipv6, Interface: k.iface, Local: k.local, Log: s.log}, s.eng)
-	if err != nil {
-		return nil, fmt.Errorf("bfd transport %v: %w", k.kind, err)
-	}
-	bt := &bfdTr{t: t, done: make(chan struct{})}
-	go func() { _ = t.Run(); close(bt.done) }()
-	s.transports[k] = bt
-	return bt, nil
 }
 
 // pollLiveness reads the locator sessions and turns their state into
@@ -383,7 +432,9 @@ func (e enumString) String() string { return string(e) }
 func (s *Subsystem) Close() error {
 	s.mu.Lock()
 	s.stopIO()
-	_ = s.reconcileWatches(nil)
+	s.release(s.pending)
+	s.pending = nil
+	s.applyWatches(&prepared{})
 	stop, done := s.pollStop, s.pollDone
 	s.pollStop = nil
 	cancel := s.ownEng
@@ -408,7 +459,8 @@ type ioRun struct {
 	routeMissing, txEr atomic.Uint64
 }
 
-func startIO(log *slog.Logger, set ioSettings, n *node.Node) (r *ioRun, err error) {
+// openIO opens the socket and interfaces, without reading them yet.
+func openIO(set ioSettings) (r *ioRun, err error) {
 	r = &ioRun{set: set}
 	defer func() {
 		if err != nil {
@@ -429,6 +481,11 @@ func startIO(log *slog.Logger, set ioSettings, n *node.Node) (r *ioRun, err erro
 			return nil, err
 		}
 	}
+	return r, nil
+}
+
+// start runs one receiver goroutine, with its own node.Worker, per input.
+func (r *ioRun) start(log *slog.Logger, n *node.Node) {
 	r.wg.Add(1)
 	go func() { defer r.wg.Done(); _ = r.udp.Run(n.NewWorker(r)) }()
 	if r.routing != nil {
@@ -441,9 +498,8 @@ func startIO(log *slog.Logger, set ioSettings, n *node.Node) (r *ioRun, err erro
 		r.wg.Add(1)
 		go func() { defer r.wg.Done(); _ = r.from.Run(node.Headroom, w.FromLegacy) }()
 	}
-	log.Info("sfc data plane started", "port", r.udp.LocalPort(), "vxlan-gpe", set.gpe, "routing-interface", set.routingTUN,
-		"proxy-to", set.proxyTo, "proxy-from", set.proxyFrom)
-	return r, nil
+	log.Info("sfc data plane started", "port", r.udp.LocalPort(), "vxlan-gpe", r.set.gpe, "routing-interface", r.set.routingTUN,
+		"proxy-to", r.set.proxyTo, "proxy-from", r.set.proxyFrom)
 }
 
 // SendNSH, Route and ToLegacy implement node.Output.

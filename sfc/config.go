@@ -12,7 +12,7 @@ import (
 
 	"github.com/wirebeat/wirebeat/bfd"
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/sfc/classify"
 	"github.com/wirebeat/wirebeat/sfc/node"
 	"github.com/wirebeat/wirebeat/sfc/nsh"
@@ -68,11 +68,11 @@ func sfcPath(elems ...*gpb.PathElem) *gpb.Path {
 }
 
 func invalid(p *gpb.Path, format string, args ...any) error {
-	return server.Errorf(server.TagInvalidValue, p, format, args...)
+	return schema.Errorf(schema.TagInvalidValue, p, format, args...)
 }
 
 func notSupported(p *gpb.Path, format string, args ...any) error {
-	return server.Errorf(server.TagOperationNotSupp, p, format, args...)
+	return schema.Errorf(schema.TagOperationNotSupp, p, format, args...)
 }
 
 // translate maps the tree to engine settings, checking what YANG cannot.
@@ -104,7 +104,7 @@ func translate(root *gen.Device) (*settings, error) {
 			"external interfaces need NSH over Ethernet on the shared packet I/O layer, not in this build yet; route outside traffic into routing-interface")
 	}
 	if s.node.SFNode && nd.GetLocalSfId() == "" {
-		return nil, server.Errorf(server.TagMissingElement, sfcPath(elem("node"), elem("local-sf-id")), "the sf-node role needs local-sf-id")
+		return nil, schema.Errorf(schema.TagMissingElement, sfcPath(elem("node"), elem("local-sf-id")), "the sf-node role needs local-sf-id")
 	}
 	s.node.LocalSF = nd.GetLocalSfId()
 	for _, a := range nd.GetBoundaryNode() {
@@ -116,7 +116,7 @@ func translate(root *gen.Device) (*settings, error) {
 	}
 	s.io.routingTUN = nd.GetRoutingInterface()
 	if (s.node.Boundary || s.node.Classifier) && s.io.routingTUN == "" {
-		return nil, server.Errorf(server.TagMissingElement, sfcPath(elem("node"), elem("routing-interface")),
+		return nil, schema.Errorf(schema.TagMissingElement, sfcPath(elem("node"), elem("routing-interface")),
 			"the boundary and classifier roles need routing-interface")
 	}
 	lf := nd.GetLocalFunction()
@@ -124,7 +124,7 @@ func translate(root *gen.Device) (*settings, error) {
 		s.node.LocalKind = node.Proxy
 		s.io.proxyTo, s.io.proxyFrom = lf.GetToInterface(), lf.GetFromInterface()
 		if s.node.SFNode && (s.io.proxyTo == "" || s.io.proxyFrom == "") {
-			return nil, server.Errorf(server.TagMissingElement, sfcPath(elem("node"), elem("local-function")),
+			return nil, schema.Errorf(schema.TagMissingElement, sfcPath(elem("node"), elem("local-function")),
 				"a proxy needs to-interface and from-interface")
 		}
 		if s.io.proxyTo == s.io.proxyFrom && s.io.proxyTo != "" {
@@ -354,7 +354,7 @@ func watchFor(root *gen.Device, sf string, a netip.Addr, l *gen.WirebeatSfc_Sfc_
 	case gen.WirebeatSfc_Sfc_ServiceFunctions_ServiceFunction_Liveness_Method_sbfd:
 		w.kind = bfd.PathSBFD
 		if l.SbfdDiscriminator == nil {
-			return nil, server.Errorf(server.TagMissingElement, p, "liveness method sbfd needs sbfd-discriminator")
+			return nil, schema.Errorf(schema.TagMissingElement, p, "liveness method sbfd needs sbfd-discriminator")
 		}
 		w.discr = *l.SbfdDiscriminator
 	default:
@@ -368,7 +368,7 @@ func watchFor(root *gen.Device, sf string, a netip.Addr, l *gen.WirebeatSfc_Sfc_
 		w.local = ad.Unmap()
 	}
 	if (w.kind == bfd.PathMultiHop || w.kind == bfd.PathSBFD) && !w.local.IsValid() {
-		return nil, server.Errorf(server.TagMissingElement, p, "liveness method %s needs liveness/local-address", lv.GetMethod())
+		return nil, schema.Errorf(schema.TagMissingElement, p, "liveness method %s needs liveness/local-address", lv.GetMethod())
 	}
 	if w.local.IsValid() && w.local.Is4() != a.Is4() {
 		return nil, invalid(p, "liveness/local-address %s and locator of different address families", w.local)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -32,7 +33,7 @@ func (sess *session) commit(op *xnode) reply {
 	if t := op.childBase("confirm-timeout"); t != nil {
 		n, err := strconv.ParseUint(t.Text, 10, 32)
 		if err != nil || n == 0 {
-			return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "confirm-timeout", "confirm-timeout %q is not a positive number of seconds", t.Text)}}
+			return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "confirm-timeout", "confirm-timeout %q is not a positive number of seconds", t.Text)}}
 		}
 		timeout = time.Duration(n) * time.Second
 	}
@@ -45,7 +46,7 @@ func (sess *session) commit(op *xnode) reply {
 		persistID, hasPersistID = p.Text, true
 	}
 	if !confirmed && (persist != "" || op.childBase("confirm-timeout") != nil) {
-		return reply{errs: []*rpcError{badElement(server.TagBadElement, "persist", "persist and confirm-timeout go with confirmed")}}
+		return reply{errs: []*rpcError{badElement(schema.TagBadElement, "persist", "persist and confirm-timeout go with confirmed")}}
 	}
 
 	c := &sess.srv.confirm
@@ -54,13 +55,13 @@ func (sess *session) commit(op *xnode) reply {
 	if c.pending {
 		if c.persist != "" {
 			if !hasPersistID || persistID != c.persist {
-				return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "persist-id", "the pending confirmed commit is confirmed with its persist-id")}}
+				return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "persist-id", "the pending confirmed commit is confirmed with its persist-id")}}
 			}
 		} else if c.session != sess.core.ID {
-			return reply{errs: []*rpcError{protoErr(server.TagInUse, "a confirmed commit of session %d is pending", c.session)}}
+			return reply{errs: []*rpcError{protoErr(schema.TagInUse, "a confirmed commit of session %d is pending", c.session)}}
 		}
 	} else if hasPersistID {
-		return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "persist-id", "no confirmed commit is pending")}}
+		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "persist-id", "no confirmed commit is pending")}}
 	}
 	before := sess.srv.core.Running()
 	if err := sess.srv.core.Commit(sess.core); err != nil {
@@ -92,14 +93,14 @@ func (sess *session) cancelCommit(op *xnode) reply {
 	pending, persist, owner := c.pending, c.persist, c.session
 	c.mu.Unlock()
 	if !pending {
-		return reply{errs: []*rpcError{protoErr(server.TagOperationFailed, "no confirmed commit is pending")}}
+		return reply{errs: []*rpcError{protoErr(schema.TagOperationFailed, "no confirmed commit is pending")}}
 	}
 	p := op.childBase("persist-id")
 	switch {
 	case persist != "" && (p == nil || p.Text != persist):
-		return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "persist-id", "cancel a persistent confirmed commit with its persist-id")}}
+		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "persist-id", "cancel a persistent confirmed commit with its persist-id")}}
 	case persist == "" && owner != sess.core.ID:
-		return reply{errs: []*rpcError{protoErr(server.TagInUse, "the pending confirmed commit belongs to session %d", owner)}}
+		return reply{errs: []*rpcError{protoErr(schema.TagInUse, "the pending confirmed commit belongs to session %d", owner)}}
 	}
 	if err := c.rollback(sess.srv, "cancel-commit"); err != nil {
 		return fail(err)

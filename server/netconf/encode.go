@@ -8,7 +8,7 @@ import (
 	"github.com/openconfig/goyang/pkg/yang"
 
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	sch "github.com/wirebeat/wirebeat/schema"
 )
 
 // wdMode is a with-defaults retrieval mode (RFC 6243).
@@ -52,7 +52,7 @@ func (e *xmlEncoder) encodeData(trees []*gen.Device, filter *fnode) {
 	for i, t := range trees {
 		vals[i] = reflect.ValueOf(t)
 	}
-	for _, f := range server.Fields(e.si.root, reflect.TypeOf(gen.Device{})) {
+	for _, f := range sch.Fields(e.si.root, reflect.TypeOf(gen.Device{})) {
 		m := e.si.topModule[f.Name]
 		if m == nil {
 			continue
@@ -86,13 +86,13 @@ func fieldValues(parents []reflect.Value, index int) []reflect.Value {
 // filters are the filter nodes naming it (nil: no filter, everything below
 // is selected). ns, when not empty, is declared as the default namespace on
 // the element.
-func (e *xmlEncoder) field(f server.Field, parent reflect.Type, vals []reflect.Value, filters []*fnode, ns string) {
+func (e *xmlEncoder) field(f sch.Field, parent reflect.Type, vals []reflect.Value, filters []*fnode, ns string) {
 	goType := parent.Field(f.Index).Type
 	if e.configOnly && !f.Config {
 		return
 	}
 	switch f.Kind {
-	case server.FieldContainer:
+	case sch.FieldContainer:
 		var present []reflect.Value
 		for _, v := range vals {
 			if !v.IsNil() {
@@ -103,9 +103,9 @@ func (e *xmlEncoder) field(f server.Field, parent reflect.Type, vals []reflect.V
 			return
 		}
 		e.instance(f.Schema, goType.Elem(), f.Name, present, filters, ns, nil)
-	case server.FieldListMap:
+	case sch.FieldListMap:
 		e.list(f, goType.Elem().Elem(), vals, filters, ns)
-	case server.FieldLeaf, server.FieldLeafList:
+	case sch.FieldLeaf, sch.FieldLeafList:
 		e.leaf(f, vals, filters, ns)
 	}
 }
@@ -119,7 +119,7 @@ func isPresence(s *yang.Entry) bool {
 
 // list writes the entries of a list of entry type t, merged by key across
 // the trees.
-func (e *xmlEncoder) list(f server.Field, t reflect.Type, vals []reflect.Value, filters []*fnode, ns string) {
+func (e *xmlEncoder) list(f sch.Field, t reflect.Type, vals []reflect.Value, filters []*fnode, ns string) {
 	keys := strings.Fields(f.Schema.Key)
 	var maps []reflect.Value
 	for _, m := range vals {
@@ -130,16 +130,16 @@ func (e *xmlEncoder) list(f server.Field, t reflect.Type, vals []reflect.Value, 
 	if len(maps) == 0 {
 		return
 	}
-	entries := server.SortedMap(maps[0])
+	entries := sch.SortedMap(maps[0])
 	if len(maps) > 1 {
 		// Entries of the first tree in order, then those only others have.
 		seen := make(map[any]bool, len(entries))
 		for _, en := range entries {
 			seen[en.Key.Interface()] = true
 		}
-		var extra []server.MapEntry
+		var extra []sch.MapEntry
 		for _, m := range maps[1:] {
-			for _, en := range server.SortedMap(m) {
+			for _, en := range sch.SortedMap(m) {
 				if !seen[en.Key.Interface()] {
 					seen[en.Key.Interface()] = true
 					extra = append(extra, en)
@@ -181,7 +181,7 @@ func (e *xmlEncoder) instance(schema *yang.Entry, t reflect.Type, name string, v
 	start := e.b.Len()
 	e.open(name, ns)
 	bodyStart := e.b.Len()
-	fields := server.Fields(schema, t)
+	fields := sch.Fields(schema, t)
 	// Keys first, in key order (RFC 7950 section 7.8.5), then the rest.
 	for _, k := range keys {
 		for _, f := range fields {
@@ -233,12 +233,13 @@ func (e *xmlEncoder) matches(schema *yang.Entry, vals []reflect.Value, fl *fnode
 	for _, cm := range fl.contentMatches() {
 		found := false
 		for _, v := range vals {
-			leaf, field, ok := server.LeafField(schema, v, cm.name)
+			leaf, field, ok := sch.LeafField(schema, v, cm.name)
 			if !ok || leaf == nil {
 				continue
 			}
-			for _, s := range server.LeafTexts(field) {
-				if s == cm.match {
+			want := sch.CanonicalText(leaf, cm.match) // as stored
+			for _, s := range sch.LeafTexts(field) {
+				if s == want {
 					found = true
 				}
 			}
@@ -252,7 +253,7 @@ func (e *xmlEncoder) matches(schema *yang.Entry, vals []reflect.Value, fl *fnode
 
 // leaf writes a leaf or the values of a leaf-list, with its default when
 // the with-defaults mode asks for it.
-func (e *xmlEncoder) leaf(f server.Field, vals []reflect.Value, filters []*fnode, ns string) {
+func (e *xmlEncoder) leaf(f sch.Field, vals []reflect.Value, filters []*fnode, ns string) {
 	if filters != nil {
 		ok := false
 		for _, fl := range filters {
@@ -266,8 +267,8 @@ func (e *xmlEncoder) leaf(f server.Field, vals []reflect.Value, filters []*fnode
 	}
 	var texts []string
 	for _, v := range vals {
-		if server.LeafIsSet(v) {
-			texts = server.LeafTexts(v)
+		if sch.LeafIsSet(v) {
+			texts = sch.LeafTexts(v)
 			break
 		}
 	}
@@ -276,7 +277,7 @@ func (e *xmlEncoder) leaf(f server.Field, vals []reflect.Value, filters []*fnode
 	switch {
 	case len(texts) == 0 && e.wantsDefaults() && len(def) > 0 && f.Config:
 		texts, tagged = def, e.wd == wdReportAllTagged
-	case len(texts) > 0 && e.wd == wdTrim && f.Kind == server.FieldLeaf && len(def) == 1 && texts[0] == def[0]:
+	case len(texts) > 0 && e.wd == wdTrim && f.Kind == sch.FieldLeaf && len(def) == 1 && texts[0] == def[0]:
 		return
 	}
 	for _, s := range texts {

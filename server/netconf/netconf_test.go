@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -75,7 +76,12 @@ func startElement(t testing.TB, maxMessage ...int) *element {
 		t.Fatal(err)
 	}
 	go nc.Serve(context.Background(), ln)
-	t.Cleanup(func() { nc.Close(); core.Close() })
+	t.Cleanup(func() {
+		nc.Close()
+		if err := core.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return &element{core: core, nc: nc, addr: ln.Addr().String(), dir: dir}
 }
 
@@ -219,7 +225,7 @@ func TestEditErrors(t *testing.T) {
 	e := startElement(t)
 	c := dial(t, e, "admin", adminPW, true)
 	wantOK(t, c.rpc(profileEdit("p", 3, "")))
-	before, _ := server.EncodeJSON(e.core.Running())
+	before, _ := schema.EncodeJSON(e.core.Running())
 	cases := []struct {
 		name, op, tag string
 		want          []string
@@ -252,7 +258,7 @@ func TestEditErrors(t *testing.T) {
 					t.Errorf("reply lacks %s:\n%s", w, reply)
 				}
 			}
-			after, _ := server.EncodeJSON(e.core.Running())
+			after, _ := schema.EncodeJSON(e.core.Running())
 			if !bytes.Equal(before, after) {
 				t.Error("running changed")
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wirebeat/wirebeat/events"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -18,13 +19,13 @@ const notifQueue = 4096
 // createSubscription starts RFC 5277 notifications on the NETCONF stream.
 func (sess *session) createSubscription(op *xnode) reply {
 	if s := op.child(nsNotif, "stream"); s != nil && s.Text != "NETCONF" {
-		return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "stream", "unknown stream %q; this element has NETCONF", s.Text)}}
+		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "stream", "unknown stream %q; this element has NETCONF", s.Text)}}
 	}
 	if op.child(nsNotif, "startTime") != nil {
-		return reply{errs: []*rpcError{badElement(server.TagOperationNotSupp, "startTime", "replay is not supported: the stream has no history")}}
+		return reply{errs: []*rpcError{badElement(schema.TagOperationNotSupp, "startTime", "replay is not supported: the stream has no history")}}
 	}
 	if op.child(nsNotif, "stopTime") != nil {
-		return reply{errs: []*rpcError{badElement(server.TagBadElement, "stopTime", "stopTime needs startTime")}}
+		return reply{errs: []*rpcError{badElement(schema.TagBadElement, "stopTime", "stopTime needs startTime")}}
 	}
 	var filter *fnode
 	f := op.child(nsNotif, "filter")
@@ -43,7 +44,7 @@ func (sess *session) createSubscription(op *xnode) reply {
 	already := sess.notif != nil
 	sess.wmu.Unlock()
 	if already {
-		return reply{errs: []*rpcError{protoErr(server.TagOperationFailed, "this session already has a subscription")}}
+		return reply{errs: []*rpcError{protoErr(schema.TagOperationFailed, "this session already has a subscription")}}
 	}
 	sub := sess.srv.core.Hub().Subscribe(notifQueue, func(e *events.Event) bool {
 		return e.Kind == events.Notification || e.Kind == events.ConfigChange
@@ -115,7 +116,22 @@ func (s *Server) renderNotification(e *events.Event, filter *fnode) ([]byte, boo
 	default:
 		return nil, false
 	}
-	if filter != nil && !notificationSelected(filter, name, ns, e) {
+	switch {
+	case filter != nil && filter.xp != nil:
+		// The XPath engine over the notification's content.
+		var doc bytes.Buffer
+		doc.WriteString("<n><" + name + ` xmlns="` + ns + `">`)
+		doc.Write(body.Bytes())
+		doc.WriteString("</" + name + "></n>")
+		x, err := parseXML(doc.Bytes())
+		if err != nil {
+			return nil, false
+		}
+		var sel bytes.Buffer
+		if s.si.xpathSelect(&sel, x, filter.xp) != nil || sel.Len() == 0 {
+			return nil, false
+		}
+	case filter != nil && !notificationSelected(filter, name, ns, e):
 		return nil, false
 	}
 	var b bytes.Buffer
