@@ -491,12 +491,18 @@ func (r *ioRun) start(log *slog.Logger, n *node.Node) {
 	if r.routing != nil {
 		w := n.NewWorker(r)
 		r.wg.Add(1)
-		go func() { defer r.wg.Done(); _ = r.routing.Run(node.Headroom, w.FromOutside) }()
+		go func() {
+			defer r.wg.Done()
+			_ = r.routing.Run(node.Headroom, func(buf []byte, off int) { w.FromOutside(buf, off); r.udp.Flush() })
+		}()
 	}
 	if r.from != nil {
 		w := n.NewWorker(r)
 		r.wg.Add(1)
-		go func() { defer r.wg.Done(); _ = r.from.Run(node.Headroom, w.FromLegacy) }()
+		go func() {
+			defer r.wg.Done()
+			_ = r.from.Run(node.Headroom, func(buf []byte, off int) { w.FromLegacy(buf, off); r.udp.Flush() })
+		}()
 	}
 	log.Info("sfc data plane started", "port", r.udp.LocalPort(), "vxlan-gpe", r.set.gpe, "routing-interface", r.set.routingTUN,
 		"proxy-to", r.set.proxyTo, "proxy-from", r.set.proxyFrom)

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/wirebeat/wirebeat/sfc/nsh"
 )
 
@@ -45,12 +47,35 @@ func TestUDPRoundTrip(t *testing.T) {
 	h := nsh.Header{TTL: 63, MDType: 1, NextProtocol: nsh.ProtoIPv4, SPI: 7, SI: 255}
 	pkt := make([]byte, nsh.MD1Len)
 	_, _ = h.Encode(pkt)
-	u.SendNSH(netip.MustParseAddr("127.0.0.1"), 46, pkt)
-	_ = rx.SetReadDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 256)
-	n, err := rx.Read(buf)
+	f, err := rx.File()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := unix.SetsockoptInt(int(f.Fd()), unix.IPPROTO_IP, unix.IP_RECVTOS, 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	u.SendNSH(netip.MustParseAddr("127.0.0.1"), 46, pkt)
+	u.SendNSH(netip.MustParseAddr("127.0.0.1"), 10, pkt)
+	u.Flush()
+	_ = rx.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf, oob := make([]byte, 256), make([]byte, 64)
+	var tos []int
+	var n int
+	for range 2 {
+		var on int
+		n, on, _, _, err = rx.ReadMsgUDP(buf, oob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:on])
+		if err != nil || len(msgs) != 1 || msgs[0].Header.Type != unix.IP_TOS {
+			t.Fatalf("no IP_TOS: %v %v", msgs, err)
+		}
+		tos = append(tos, int(msgs[0].Data[0]))
+	}
+	if tos[0] != 46<<2 || tos[1] != 10<<2 {
+		t.Fatalf("outer TOS %v, want DSCP 46 then 10 (one sendmmsg, per-message TOS)", tos)
 	}
 	off, err := ParseGPE(buf[:n])
 	if err != nil {
