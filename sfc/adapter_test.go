@@ -2,6 +2,8 @@ package sfc
 
 import (
 	"fmt"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -134,6 +136,14 @@ func TestAdapterForwardsAndRendersState(t *testing.T) {
 	}
 	if nh := pt.GetEntry(10, 254).GetNextHop(); len(nh) != 1 || nh[0] != "127.0.0.2" {
 		t.Fatalf("next hops %v", nh)
+	}
+	// Asked for the counters only, the table is not rendered.
+	only := &gen.Device{}
+	if err := sub.State(only, []*gpb.Path{sfcPath(elem("counters"))}); err != nil {
+		t.Fatal(err)
+	}
+	if only.GetSfc().GetCounters().GetForwardedPackets() != 1 || only.GetSfc().GetPolicyTable() != nil || only.GetSfc().GetServiceFunctions() != nil {
+		t.Fatalf("state for /sfc/counters rendered %+v", only.GetSfc())
 	}
 	sess := srv.OpenSession("admin", server.RoleAdmin, "test", "local")
 	if err := srv.Edit(sess, server.Running, func(root *gen.Device) error {

@@ -7,6 +7,7 @@ import (
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/sfc/node"
 	"github.com/wirebeat/wirebeat/sfc/nsh"
 )
@@ -16,7 +17,22 @@ func u64(v uint64) *uint64 { return &v }
 // State fills the config-false leaves of /sfc from the node: counters,
 // the installed policy table with its per-(SPI, SI) counters, per-map and
 // per-rule counters, and locator liveness.
-func (s *Subsystem) State(root *gen.Device, _ []*gpb.Path) error {
+func (s *Subsystem) State(root *gen.Device, paths []*gpb.Path) error {
+	want := func(elems ...*gpb.PathElem) bool {
+		if len(paths) == 0 {
+			return true
+		}
+		target := sfcPath(elems...).GetElem()
+		for _, p := range paths {
+			if schema.PathsOverlap(p.GetElem(), target) {
+				return true
+			}
+		}
+		return false
+	}
+	if !want() {
+		return nil
+	}
 	s.mu.Lock()
 	cur := s.cur
 	lastChange := make(map[netip.Addr]time.Time, len(s.lastChange))
@@ -31,6 +47,33 @@ func (s *Subsystem) State(root *gen.Device, _ []*gpb.Path) error {
 	t := s.node.Table()
 	c := s.node.Counters()
 	sfc := root.GetOrCreateSfc()
+	if want(elem("counters")) {
+		s.renderCounters(sfc, &c)
+	}
+	if want(elem("policy-table")) {
+		s.renderTable(sfc, cur, t, tableTime)
+	}
+	if want(elem("sf-maps")) {
+		mapCtr := t.MapCounters()
+		for _, m := range cur.node.Maps {
+			pc := mapCtr[m.Index]
+			mc := sfc.GetOrCreateSfMaps().GetOrCreateSfMap(m.Index).GetOrCreateCounters()
+			mc.Packets, mc.Bytes = u64(pc[0]), u64(pc[1])
+		}
+	}
+	if want(elem("classifier")) {
+		for _, rc := range t.RuleCounters() {
+			c := sfc.GetOrCreateClassifier().GetOrCreateRule(rc.Name).GetOrCreateCounters()
+			c.MatchedPackets, c.MatchedBytes = u64(rc.Packets), u64(rc.Bytes)
+		}
+	}
+	if want(elem("service-functions")) {
+		s.renderLiveness(sfc, cur, lastChange)
+	}
+	return nil
+}
+
+func (s *Subsystem) renderCounters(sfc *gen.WirebeatSfc_Sfc, c *node.Counters) {
 	ct := sfc.GetOrCreateCounters()
 	ct.ClassifiedPackets, ct.UnclassifiedPackets = u64(c.Classified), u64(c.Unclassified)
 	ct.ForwardedPackets, ct.DecapsulatedPackets = u64(c.Forwarded), u64(c.Decapsulated)
@@ -55,7 +98,9 @@ func (s *Subsystem) State(root *gen.Device, _ []*gpb.Path) error {
 	m.BadMd2Length = u64(c.Malformed[nsh.ErrMD2Length])
 	m.UnsupportedMdType = u64(c.Malformed[nsh.ErrMDType])
 	m.TlvOverflow = u64(c.Malformed[nsh.ErrTLVOverflow])
+}
 
+func (s *Subsystem) renderTable(sfc *gen.WirebeatSfc_Sfc, cur *settings, t *node.Table, tableTime time.Time) {
 	pt := sfc.GetOrCreatePolicyTable()
 	pt.Mode = gen.WirebeatSfc_PolicyTableMode_full
 	if cur.node.Lightweight {
@@ -94,20 +139,12 @@ func (s *Subsystem) State(root *gen.Device, _ []*gpb.Path) error {
 		}
 		ge.Packets, ge.Bytes = u64(e.Packets), u64(e.Bytes)
 	}
-	// The tree handed in may hold state only: list entries are made from
-	// the configuration in effect.
-	mapCtr := t.MapCounters()
-	for _, m := range cur.node.Maps {
-		gm := sfc.GetOrCreateSfMaps().GetOrCreateSfMap(m.Index)
-		pc := mapCtr[m.Index]
-		mc := gm.GetOrCreateCounters()
-		mc.Packets, mc.Bytes = u64(pc[0]), u64(pc[1])
-	}
-	for _, rc := range t.RuleCounters() {
-		r := sfc.GetOrCreateClassifier().GetOrCreateRule(rc.Name)
-		c := r.GetOrCreateCounters()
-		c.MatchedPackets, c.MatchedBytes = u64(rc.Packets), u64(rc.Bytes)
-	}
+}
+
+// renderLiveness fills locator and SF liveness. The tree handed in may
+// hold state only: list entries are made from the configuration in
+// effect.
+func (s *Subsystem) renderLiveness(sfc *gen.WirebeatSfc_Sfc, cur *settings, lastChange map[netip.Addr]time.Time) {
 	for _, sf := range cur.node.SFs {
 		gsf := sfc.GetOrCreateServiceFunctions().GetOrCreateServiceFunction(sf.ID)
 		up, down := 0, 0
@@ -144,7 +181,6 @@ func (s *Subsystem) State(root *gen.Device, _ []*gpb.Path) error {
 			st.LastChange = &ts
 		}
 	}
-	return nil
 }
 
 func livenessEnum(l node.Liveness) gen.E_WirebeatSfc_LivenessState {
