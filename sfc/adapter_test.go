@@ -2,14 +2,13 @@ package sfc
 
 import (
 	"fmt"
-
-	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
@@ -218,5 +217,4 @@ func TestAdapterRefusesBadConfig(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("%d liveness sessions, want 1", n)
 	}
-	_ = netip.Addr{}
 }
