@@ -144,30 +144,32 @@ func TestChains(t *testing.T) {
 	}
 
 	// What tshark reads on the wire: SPI, SI, MD type, next protocol,
-	// context and the outer DSCP of each NSH packet.
+	// the MD type 2 context header the map configures, and the outer
+	// DSCP of each NSH packet. (scapy's packets below are MD type 1.)
 	out, err := exec.Command("tshark", "-r", pcap, "-T", "fields", "-E", "separator=|",
-		"-e", "nsh.spi", "-e", "nsh.si", "-e", "nsh.mdtype", "-e", "nsh.nextproto", "-e", "nsh.contextheader",
-		"-e", "ip.dsfield.dscp", "-e", "ip.src", "-e", "udp.dstport").Output()
+		"-e", "nsh.spi", "-e", "nsh.si", "-e", "nsh.mdtype", "-e", "nsh.nextproto",
+		"-e", "nsh.metadataclass", "-e", "nsh.metadatatype", "-e", "nsh.metadatalen", "-e", "nsh.metadata",
+		"-e", "ip.dsfield.dscp", "-e", "udp.dstport").Output()
 	if err != nil {
 		t.Fatalf("tshark -r: %v", err)
 	}
 	seen := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Split(line, "|")
-		if len(f) < 8 {
+		if len(f) < 10 {
 			continue
 		}
-		ctx := strings.ReplaceAll(f[4], ":", "")
-		dscp := strings.Split(f[5], ",")[0]
-		dport := strings.Split(f[7], ",")
-		key := fmt.Sprintf("%s/%s md%s np%s ctx %s dscp %s to %s", f[0], f[1], f[2], f[3], ctx, dscp, dport[len(dport)-1])
+		dscp := strings.Split(f[8], ",")[0] // the outer header's
+		dport := strings.Split(f[9], ",")   // the inner packet's
+		key := fmt.Sprintf("%s/%s md%s np%s tlv %s/%s/%s/%s dscp %s to %s", f[0], f[1], f[2], f[3],
+			f[4], f[5], f[6], strings.ReplaceAll(f[7], ":", ""), dscp, dport[len(dport)-1])
 		seen[key]++
 	}
 	want := map[string]int{
-		"10/254 md1 np1 ctx 0000000a,00000000,00000000,00000001 dscp 0 to 7000":  5,
-		"10/253 md1 np1 ctx 0000000a,00000000,00000000,00000001 dscp 0 to 7000":  5,
-		"20/255 md1 np1 ctx 00000014,00000000,00000000,00000002 dscp 46 to 8000": 5,
-		"20/254 md1 np1 ctx 00000014,00000000,00000000,00000002 dscp 46 to 8000": 5,
+		"10/254 md2 np1 tlv 258/7/0x03/0a0a0a dscp 0 to 7000":    5,
+		"10/253 md2 np1 tlv 258/7/0x03/0a0a0a dscp 0 to 7000":    5,
+		"20/255 md2 np1 tlv 258/7/0x04/14141414 dscp 46 to 8000": 5,
+		"20/254 md2 np1 tlv 258/7/0x04/14141414 dscp 46 to 8000": 5,
 	}
 	for k, n := range want {
 		if seen[k] != n {

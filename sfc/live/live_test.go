@@ -190,8 +190,8 @@ const domainSFC = `
     {"id": "cnt", "locator": [{"address": "10.0.0.11", "sbfd-discriminator": 4369}, {"address": "10.0.0.12", "sbfd-discriminator": 4369}]%s}
   ]},
   "sf-maps": {"sf-map": [
-    {"index": 10, "service-function": ["fw", "cnt"], "egress-node": "10.0.0.1", "metadata": {"md1-context": "0000000a000000000000000000000001"}},
-    {"index": 20, "service-function": ["cnt"], "egress-node": "10.0.0.1", "metadata": {"md1-context": "00000014000000000000000000000002"}}
+    {"index": 10, "service-function": ["fw", "cnt"], "egress-node": "10.0.0.1", "metadata": {"md1-context": "0000000a000000000000000000000001", "tlv": [{"class": 258, "type": 7, "value": "0a0a0a"}]}},
+    {"index": 20, "service-function": ["cnt"], "egress-node": "10.0.0.1", "metadata": {"md1-context": "00000014000000000000000000000002", "tlv": [{"class": 258, "type": 7, "value": "14141414"}]}}
   ]}`
 
 func boundaryConfig(rt, to, from string) string {
@@ -200,7 +200,7 @@ func boundaryConfig(rt, to, from string) string {
   "node": {"role": ["boundary", "classifier", "sf-node"], "local-sf-id": "fw", "boundary-node": ["10.0.0.1"],
            "routing-interface": "` + rt + `",
            "local-function": {"kind": "proxy", "to-interface": "` + to + `", "from-interface": "` + from + `"}},
-  "encapsulation": {"local-address": "10.0.0.1"},` +
+  "encapsulation": {"local-address": "10.0.0.1", "md-type": 2},` +
 		fmt.Sprintf(domainSFC, `, "liveness": {"method": "sbfd", "bfd-profile": "fast", "local-address": "10.0.0.1"}`) + `,
   "classifier": {"rule": [
     {"name": "to-7000", "priority": 10, "match": {"protocol": 17, "destination-port": {"lower": 7000, "upper": 7001}}, "sf-map-index": 10},
