@@ -81,3 +81,8 @@ func runNcclient(t *testing.T, e *element, scenario string) {
 func TestXPathEngineWithNcclient(t *testing.T) {
 	runNcclient(t, startElement(t), "xpath")
 }
+
+// get-data and edit-data (RFC 8526) from ncclient.
+func TestNMDAWithNcclient(t *testing.T) {
+	runNcclient(t, startElement(t), "nmda")
+}

@@ -124,4 +124,4 @@ func (si *schemaInfo) libraryModule(name, revision string) *libModule {
 
 // nmdaOps reports whether <get-data> and <edit-data> (RFC 8526) are served,
 // and with them ietf-netconf-nmda and ietf-origin listed.
-const nmdaOps = false
+const nmdaOps = true

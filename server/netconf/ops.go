@@ -40,11 +40,9 @@ func (s *Server) capabilities() []string {
 		"urn:ietf:params:netconf:capability:yang-library:1.1?revision=2019-01-04&content-id=" + s.contentID(),
 	}
 	// Module capabilities (RFC 6020 section 5.6.4) for clients that do
-	// not read the YANG library; ietf-netconf is the base capability.
+	// not read the YANG library, ietf-netconf with its features included
+	// (libnetconf2 takes them from there).
 	for _, m := range s.si.library {
-		if m.Name == "ietf-netconf" {
-			continue
-		}
 		c := m.Namespace + "?module=" + m.Name + "&revision=" + m.Revision
 		if len(m.Features) > 0 {
 			c += "&features=" + strings.Join(m.Features, ",")
@@ -120,6 +118,13 @@ func (sess *session) dispatch(op *xnode) (r reply, done bool) {
 	case nsMonitoring:
 		if op.Name.Local == "get-schema" {
 			return sess.getSchema(op), false
+		}
+	case nsNCNMDA:
+		switch op.Name.Local {
+		case "get-data":
+			return sess.getData(op), false
+		case "edit-data":
+			return sess.editData(op), false
 		}
 	case nsNotif:
 		if op.Name.Local == "create-subscription" {

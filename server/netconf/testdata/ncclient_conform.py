@@ -74,6 +74,41 @@ def xpath():
                 check(e.tag == "invalid-value", "%s: tag %s" % (bad, e.tag))
 
 
-SCENARIOS = {"xpath": xpath}
+NMDA = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
+
+
+def nmda_rpc(m, op, datastore, *children):
+    root = etree.Element("{%s}%s" % (NMDA, op), nsmap={None: NMDA, "ds": "urn:ietf:params:xml:ns:yang:ietf-datastores"})
+    etree.SubElement(root, "{%s}datastore" % NMDA).text = "ds:" + datastore
+    for c in children:
+        root.append(etree.fromstring(c))
+    return m.dispatch(root)
+
+
+def nmda():
+    with connect() as m:
+        check(any("ietf-netconf-nmda" in c for c in m.server_capabilities), "nmda module announced")
+        cfg = ('<config xmlns="%s"><bfd xmlns="urn:wirebeat:bfd"><profiles><profile><name>nm1</name>'
+               '<detection-multiplier>4</detection-multiplier></profile></profiles></bfd></config>' % NMDA)
+        nmda_rpc(m, "edit-data", "running", cfg)
+        r = nmda_rpc(m, "get-data", "running",
+                     '<subtree-filter xmlns="%s"><bfd xmlns="urn:wirebeat:bfd"><profiles/></bfd></subtree-filter>' % NMDA)
+        check("<name>nm1</name>" in r.xml and "<detection-multiplier>4</detection-multiplier>" in r.xml,
+              "edit-data then get-data running: %s" % r.xml)
+        r = nmda_rpc(m, "get-data", "operational", '<config-filter xmlns="%s">false</config-filter>' % NMDA,
+                     '<with-origin xmlns="%s"/>' % NMDA)
+        check("or:system" in r.xml and "<detection-multiplier>" not in r.xml and "<version>" in r.xml,
+              "operational state with origin: %.2000s" % r.xml)
+        r = nmda_rpc(m, "get-data", "intended",
+                     '<xpath-filter xmlns="%s" xmlns:b="urn:wirebeat:bfd">//b:profile[b:detection-multiplier=4]/b:name</xpath-filter>' % NMDA)
+        check("<name>nm1</name>" in r.xml, "intended with an XPath filter: %s" % r.xml)
+        try:
+            nmda_rpc(m, "edit-data", "operational", cfg)
+            check(False, "edit-data of operational accepted")
+        except RPCError as e:
+            check(e.tag == "invalid-value", "edit-data operational: %s" % e.tag)
+
+
+SCENARIOS = {"xpath": xpath, "nmda": nmda}
 SCENARIOS[SCENARIO]()
 print("OK")
