@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/server/sshserver"
 )
 
 // Options configure the NETCONF server.
@@ -99,34 +100,8 @@ func New(core *server.Server, opts Options) (*Server, error) {
 			"modules", strings.Join(missing, " "), "searched", strings.Join(s.yangDirs, " "))
 	}
 	s.caps = s.capabilities()
-	s.ssh = &ssh.ServerConfig{
-		PasswordCallback: func(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
-			u, err := core.Authenticate(c.User(), string(pw))
-			return s.loginResult(c, "password", u, err)
-		},
-		PublicKeyCallback: func(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-			u, err := core.AuthenticateKey(c.User(), key)
-			if err != nil {
-				// Clients offer keys one by one before a password:
-				// a key that does not fit is not a failed login.
-				return nil, err
-			}
-			return s.loginResult(c, "publickey", u, nil)
-		},
-		ServerVersion: "SSH-2.0-wirebeat",
-	}
-	s.ssh.AddHostKey(opts.HostKey)
+	s.ssh = sshserver.Config(core, sshserver.Options{HostKey: opts.HostKey, LoginDelay: opts.LoginDelay, Logger: opts.Logger})
 	return s, nil
-}
-
-// loginResult logs a login and delays a failed one.
-func (s *Server) loginResult(c ssh.ConnMetadata, method string, u *server.User, err error) (*ssh.Permissions, error) {
-	if err != nil {
-		s.log.Warn("login failed", "user", c.User(), "method", method, "remote", c.RemoteAddr().String())
-		time.Sleep(s.opts.LoginDelay)
-		return nil, err
-	}
-	return &ssh.Permissions{Extensions: map[string]string{"role": u.Role.String(), "user": u.Name}}, nil
 }
 
 // Serve accepts SSH connections on ln until ctx ends or Close is called.
@@ -223,12 +198,4 @@ func (s *Server) serveConn(conn net.Conn) {
 	}
 }
 
-func roleFromString(r string) server.Role {
-	switch r {
-	case "admin":
-		return server.RoleAdmin
-	case "operator":
-		return server.RoleOperator
-	}
-	return server.RoleViewer
-}
+func roleFromString(r string) server.Role { return sshserver.RoleFromString(r) }
