@@ -2,7 +2,9 @@ package netconf
 
 import (
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,4 +87,43 @@ func TestXPathEngineWithNcclient(t *testing.T) {
 // get-data and edit-data (RFC 8526) from ncclient.
 func TestNMDAWithNcclient(t *testing.T) {
 	runNcclient(t, startElement(t), "nmda")
+}
+
+// :url with file:// under DATADIR/files, for administrators only:
+// copy-config both ways, edit-config, validate and delete-config.
+func TestURLFileCopyConfig(t *testing.T) {
+	e := startElement(t)
+	c := dial(t, e, "admin", adminPW, true)
+	if !strings.Contains(c.hello, "capability:url:1.0?scheme=file") {
+		t.Fatalf("no :url capability: %s", c.hello)
+	}
+	file := "file://" + filepath.Join(e.dir, "files", "saved.xml")
+	wantOK(t, c.rpc(profileEdit("saved", 4, "")))
+	wantOK(t, c.rpc(`<copy-config><target><url>`+file+`</url></target><source><running/></source></copy-config>`))
+	if b, err := os.ReadFile(filepath.Join(e.dir, "files", "saved.xml")); err != nil || !strings.Contains(string(b), "<name>saved</name>") {
+		t.Fatalf("saved file: %v %s", err, b)
+	}
+	wantOK(t, c.rpc(profileEdit("saved", 0, "delete")))
+	wantOK(t, c.rpc(`<validate><source><url>`+file+`</url></source></validate>`))
+	wantOK(t, c.rpc(`<copy-config><target><candidate/></target><source><url>`+file+`</url></source></copy-config>`))
+	wantOK(t, c.rpc(`<commit/>`))
+	if got := e.core.Running().GetBfd().GetProfiles().GetProfile("saved").GetDetectionMultiplier(); got != 4 {
+		t.Errorf("restored multiplier = %d", got)
+	}
+	wantOK(t, c.rpc(profileEdit("saved", 0, "delete")))
+	wantOK(t, c.rpc(`<edit-config><target><running/></target><url>`+file+`</url></edit-config>`))
+	if e.core.Running().GetBfd().GetProfiles().GetProfile("saved") == nil {
+		t.Error("edit-config from the url did not merge the profile")
+	}
+	for _, bad := range []string{"file:///etc/passwd", "file://" + filepath.Join(e.dir, "files", "..", "startup.json"),
+		"file://" + filepath.Join(e.dir, "files", "sub", "x.xml"), "http://example.com/x.xml", "file://otherhost" + filepath.Join(e.dir, "files", "x.xml")} {
+		wantError(t, c.rpc(`<copy-config><target><url>`+bad+`</url></target><source><running/></source></copy-config>`), "invalid-value")
+	}
+	wantOK(t, c.rpc(`<delete-config><target><url>`+file+`</url></target></delete-config>`))
+	if _, err := os.Stat(filepath.Join(e.dir, "files", "saved.xml")); !os.IsNotExist(err) {
+		t.Errorf("delete-config left the file: %v", err)
+	}
+	// Not for operators.
+	o := dial(t, e, "oper", operatorPW, true)
+	wantError(t, o.rpc(`<copy-config><target><url>`+file+`</url></target><source><running/></source></copy-config>`), "access-denied")
 }

@@ -67,7 +67,7 @@ func startElement(t testing.TB, maxMessage ...int) *element {
 	}
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	signer, _ := ssh.NewSignerFromKey(priv)
-	nc, err := New(core, Options{HostKey: signer, Logger: quiet, LoginDelay: 10 * time.Millisecond, MaxMessage: limit})
+	nc, err := New(core, Options{HostKey: signer, Logger: quiet, LoginDelay: 10 * time.Millisecond, MaxMessage: limit, DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

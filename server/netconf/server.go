@@ -35,6 +35,10 @@ type Options struct {
 	// YangDirs are searched for the texts of the IETF modules get-schema
 	// serves (default DefaultYangDirs).
 	YangDirs []string
+	// DataDir is the element's data directory: :url file:// URLs name
+	// files in DataDir/files (none: no :url), and the notification replay
+	// log lives there.
+	DataDir string
 }
 
 // Server serves NETCONF over SSH (RFC 6242) for the element core.
@@ -95,7 +99,7 @@ func New(core *server.Server, opts Options) (*Server, error) {
 	if len(s.yangDirs) == 0 {
 		s.yangDirs = DefaultYangDirs
 	}
-	if missing := si.buildLibrary(s.yangDirs, nmdaOps); len(missing) > 0 {
+	if missing := si.buildLibrary(s.yangDirs, nmdaOps, opts.DataDir != ""); len(missing) > 0 {
 		s.log.Warn("YANG module texts not installed: listed in the YANG library, not served by get-schema",
 			"modules", strings.Join(missing, " "), "searched", strings.Join(s.yangDirs, " "))
 	}
