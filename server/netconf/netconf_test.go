@@ -247,7 +247,7 @@ func TestEditErrors(t *testing.T) {
 		{"dangling leafref", `<edit-config><target><running/></target><config><bfd ` + bfdNS + `><single-hop><session><interface>eth0</interface><dest-addr>192.0.2.1</dest-addr><profile>none</profile></session></single-hop></bfd></config></edit-config>`,
 			"data-missing", []string{"<error-app-tag>instance-required</error-app-tag>"}},
 		{"unknown operation", `<frobnicate/>`, "operation-not-supported", nil},
-		{"url", `<copy-config><target><running/></target><source><url>file:///etc/passwd</url></source></copy-config>`, "operation-not-supported", nil},
+		{"url", `<copy-config><target><running/></target><source><url>file:///etc/passwd</url></source></copy-config>`, "invalid-value", nil}, // outside DATADIR/files
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
