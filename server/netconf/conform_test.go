@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The AFTR's and the B4's BFD profile are leafrefs to /bfd/profiles: a
@@ -126,4 +127,51 @@ func TestURLFileCopyConfig(t *testing.T) {
 	// Not for operators.
 	o := dial(t, e, "oper", operatorPW, true)
 	wantError(t, o.rpc(`<copy-config><target><url>`+file+`</url></target><source><running/></source></copy-config>`), "access-denied")
+}
+
+// RFC 5277 replay from the on-disk notification log, with ncclient:
+// startTime replays the history then replayComplete, stopTime ends the
+// subscription with notificationComplete.
+func TestReplayWithNcclient(t *testing.T) {
+	runNcclient(t, startElement(t), "replay")
+}
+
+// The replay log survives a restart and stays within its bounds.
+func TestReplayLogPersistsBounded(t *testing.T) {
+	saved, savedBytes := replayMaxEntries, replayMaxBytes
+	replayMaxEntries, replayMaxBytes = 5, 1<<20
+	defer func() { replayMaxEntries, replayMaxBytes = saved, savedBytes }()
+	e := startElement(t)
+	c := dial(t, e, "admin", adminPW, true)
+	for i := 0; i < 8; i++ {
+		wantOK(t, c.rpc(profileEdit("p"+strconv.Itoa(i), 3, "")))
+	}
+	// The log is fed asynchronously: wait until it holds the last edit.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(string(lastReplay(e.nc.replay)), "p7") {
+		if time.Now().After(deadline) {
+			t.Fatal("the last commit never reached the replay log")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(e.nc.replay.between(time.Time{}, time.Time{})); n != 5 {
+		t.Errorf("%d entries kept, bound 5", n)
+	}
+	// A new server on the same data directory replays what was kept.
+	r, err := openReplayLog(e.dir, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := r.between(time.Time{}, time.Time{})
+	if len(kept) != 5 || !strings.Contains(string(kept[4].msg), "p7") || strings.Contains(string(kept[0].msg), "p2'") {
+		t.Errorf("reloaded %d entries, last %s", len(kept), kept[len(kept)-1].msg)
+	}
+}
+
+func lastReplay(r *replayLog) []byte {
+	all := r.between(time.Time{}, time.Time{})
+	if len(all) == 0 {
+		return nil
+	}
+	return all[len(all)-1].msg
 }

@@ -18,6 +18,9 @@ import (
 type reply struct {
 	data []byte
 	errs []*rpcError
+	// after runs once the reply is written: what must follow it, such
+	// as the notifications of a new subscription.
+	after func()
 }
 
 func fail(err error) reply { return reply{errs: []*rpcError{toRPCError(err)}} }

@@ -52,6 +52,8 @@ type Server struct {
 	caps  []string
 	// yangDirs is where the IETF module texts were looked for.
 	yangDirs []string
+	// replay is the notification history (nil without a data directory).
+	replay *replayLog
 
 	mu       sync.Mutex
 	sessions map[uint32]*session
@@ -104,6 +106,14 @@ func New(core *server.Server, opts Options) (*Server, error) {
 			"modules", strings.Join(missing, " "), "searched", strings.Join(s.yangDirs, " "))
 	}
 	s.caps = s.capabilities()
+	if opts.DataDir != "" {
+		r, err := openReplayLog(opts.DataDir, s.log)
+		if err != nil {
+			return nil, fmt.Errorf("netconf: notification log: %w", err)
+		}
+		s.replay = r
+		go s.runReplayLog(r)
+	}
 	s.ssh = sshserver.Config(core, sshserver.Options{HostKey: opts.HostKey, LoginDelay: opts.LoginDelay, Logger: opts.Logger})
 	return s, nil
 }

@@ -109,6 +109,43 @@ def nmda():
             check(e.tag == "invalid-value", "edit-data operational: %s" % e.tag)
 
 
-SCENARIOS = {"xpath": xpath, "nmda": nmda}
+def replay():
+    import datetime
+    import time
+    fmt = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    begin = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+    with connect() as m:
+        for i in range(1, 4):
+            m.edit_config(target="running", config=profile("r%d" % i, 3, "false"))
+    time.sleep(0.5)  # the log is fed from the event hub, asynchronously
+    with connect() as m:
+        stop = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+        m.create_subscription(start_time=fmt(begin), stop_time=fmt(stop))
+        seen = []
+        while True:
+            n = m.take_notification(timeout=20)
+            check(n is not None, "notifications stopped after %s" % seen)
+            x = n.notification_xml
+            if "replayComplete" in x:
+                seen.append("replayComplete")
+            elif "notificationComplete" in x:
+                seen.append("notificationComplete")
+                break
+            elif "netconf-config-change" in x:
+                seen.append("change")
+        check(seen[:4] == ["change", "change", "change", "replayComplete"] and seen[-1] == "notificationComplete",
+              "replay sequence: %s" % seen)
+        # The subscription ended at stopTime: another may be made.
+        m.create_subscription()
+    with connect() as m:
+        try:
+            future = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+            m.create_subscription(start_time=fmt(future))
+            check(False, "startTime in the future accepted")
+        except RPCError as e:
+            check(e.tag == "bad-element", "future startTime: %s" % e.tag)
+
+
+SCENARIOS = {"xpath": xpath, "nmda": nmda, "replay": replay}
 SCENARIOS[SCENARIO]()
 print("OK")
