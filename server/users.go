@@ -125,29 +125,6 @@ func (s *Server) Readable(sess *Session, root *gen.Device) *gen.Device {
 	return &r
 }
 
-// RevertConfirmed puts running back to before, when a confirmed commit
-// made (or extended) by sessions of role r was not confirmed. It puts back
-// only what r may change: the rollback runs as the element, and must not
-// undo an admin's /system change made meanwhile, which the operator could
-// neither make nor undo.
-func (s *Server) RevertConfirmed(before *gen.Device, r Role, transport string) error {
-	target := before
-	if r < RoleAdmin {
-		t, err := schema.Clone(before)
-		if err != nil {
-			return err
-		}
-		cur, err := schema.Clone(&gen.Device{System: s.Running().GetSystem()})
-		if err != nil {
-			return err
-		}
-		t.System = cur.System
-		target = t
-	}
-	sys := &Session{ID: 0, User: "system", Role: RoleAdmin, Transport: transport}
-	return s.Replace(sys, Running, target)
-}
-
 // User is an authenticated identity.
 type User struct {
 	Name string

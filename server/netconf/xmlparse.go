@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -42,7 +43,7 @@ const (
 	// Estimated costs, in bytes, of what the parser allocates.
 	costNode  = 160 // an xnode and its place in its parent's Children
 	costAttr  = 48  // an xml.Attr
-	costScope = 48  // an nsScope
+	costScope = 96  // a prefix in an element's namespace map
 )
 
 // ErrTooComplex is a message whose parse would take more memory than the
@@ -68,11 +69,9 @@ type xmlParser struct {
 	names map[string]string // element and attribute names, interned
 
 	// Namespaces in scope while parsing: the current binding of each
-	// prefix, the chain the current element records, and what to undo
-	// when the element ends.
-	ns    map[string]string
-	scope *nsScope
-	undo  []nsUndo
+	// prefix, and what to undo when the element ends.
+	ns   map[string]string
+	undo []nsUndo
 
 	attrs []rawAttr          // scratch: the attributes of the element being read
 	seen  map[[2]string]bool // scratch: duplicate check of many attributes
@@ -321,7 +320,7 @@ func (p *xmlParser) element(parent *xnode) (*xnode, error) {
 	// and attributes. A declaration that binds a prefix to what it is
 	// already bound to changes nothing and is not recorded.
 	mark := len(p.undo)
-	defer p.popScope(mark, p.scope)
+	defer p.popScope(mark)
 	for _, a := range attrs {
 		var prefix string
 		switch {
@@ -338,17 +337,25 @@ func (p *xmlParser) element(parent *xnode) (*xnode, error) {
 		if had && old == a.value {
 			continue
 		}
-		if err := p.spend(costScope + len(a.value)); err != nil {
-			return nil, err
-		}
 		if p.ns == nil {
 			p.ns = map[string]string{}
 		}
 		p.undo = append(p.undo, nsUndo{prefix: prefix, old: old, had: had})
 		p.ns[prefix] = a.value
-		p.scope = &nsScope{prefix: prefix, uri: a.value, up: p.scope}
 	}
-	n.scope = p.scope
+	// The element's map of what is in scope: its parent's, shared, when
+	// it declares nothing new; a copy otherwise, whose size is charged to
+	// the message, so that declarations piled up to make every element
+	// copy a large scope are refused as too complex, not paid for.
+	switch {
+	case len(p.undo) > mark:
+		if err := p.spend(costScope * len(p.ns)); err != nil {
+			return nil, err
+		}
+		n.NS = maps.Clone(p.ns)
+	case parent != nil:
+		n.NS = parent.NS
+	}
 	space, ok := p.ns[prefix]
 	if !ok && prefix != "" {
 		return nil, fmt.Errorf("undeclared namespace prefix %q", prefix)
@@ -390,7 +397,7 @@ func (p *xmlParser) element(parent *xnode) (*xnode, error) {
 }
 
 // popScope ends the declarations of an element.
-func (p *xmlParser) popScope(mark int, scope *nsScope) {
+func (p *xmlParser) popScope(mark int) {
 	for i := len(p.undo) - 1; i >= mark; i-- {
 		u := p.undo[i]
 		if u.had {
@@ -400,7 +407,6 @@ func (p *xmlParser) popScope(mark int, scope *nsScope) {
 		}
 	}
 	p.undo = p.undo[:mark]
-	p.scope = scope
 }
 
 // content parses what follows a start tag, up to its end tag.

@@ -12,31 +12,16 @@ type xnode struct {
 	Name     xml.Name
 	Attr     []xml.Attr
 	Children []*xnode
-	Text     string   // character data, trimmed
-	scope    *nsScope // the namespace declarations in scope here
+	Text     string            // character data, trimmed
+	NS       map[string]string // prefix -> namespace in scope here ("" = default)
 	Parent   *xnode
 }
 
-// nsScope is one namespace declaration and the scope it extends: the
-// declarations in scope at an element are a chain shared with its
-// ancestors, so that an element declaring nothing costs nothing and one
-// declaring k prefixes costs k, whatever is already in scope.
-type nsScope struct {
-	prefix, uri string
-	up          *nsScope
-}
-
 // namespaces returns the prefixes in scope at n ("" for the default
-// namespace), for the rare element whose content holds prefixed names
-// (an XPath filter).
+// namespace). The map is shared with the element's ancestors and
+// descendants that declare nothing, and must only be read.
 func (n *xnode) namespaces() map[string]string {
-	out := map[string]string{}
-	for s := n.scope; s != nil; s = s.up {
-		if _, ok := out[s.prefix]; !ok {
-			out[s.prefix] = s.uri
-		}
-	}
-	return out
+	return n.NS
 }
 
 // maxDepth bounds element nesting: our schema is far shallower, and a
