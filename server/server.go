@@ -88,6 +88,8 @@ type Server struct {
 	parseBudget *MemoryBudget
 	auth        *authGate
 	quota       quotas
+
+	deniedOps, deniedWrites atomic.Uint64
 }
 
 // New opens the datadir, loads the configuration (Initial, else the startup
@@ -265,7 +267,7 @@ func (s *Server) runTx(sess *Session, ds Datastore, fn func(tx *schema.Tx) error
 	if err := normalize(tx.Root(), base, tx.Touched()); err != nil {
 		return err
 	}
-	if err := authorize(sess, base, tx.Root()); err != nil {
+	if err := s.deniedWrite(sess, authorize(sess, base, tx.Root())); err != nil {
 		return err
 	}
 	return s.validateLocked(tx.Root(), tx.Touched())
@@ -306,7 +308,7 @@ func (s *Server) storeLocked(sess *Session, ds Datastore, base, work *gen.Device
 	if err := normalize(work, base, touched); err != nil {
 		return err
 	}
-	if err := authorize(sess, base, work); err != nil {
+	if err := s.deniedWrite(sess, authorize(sess, base, work)); err != nil {
 		return err
 	}
 	switch ds {
@@ -349,7 +351,7 @@ func (s *Server) Commit(sess *Session) error {
 	// The committer publishes all of it, so all of it must be within the
 	// committer's rights (an operator does not publish an admin's /system
 	// edit under the operator's name).
-	if err := authorize(sess, s.running.Load(), s.candidate); err != nil {
+	if err := s.deniedWrite(sess, authorize(sess, s.running.Load(), s.candidate)); err != nil {
 		return err
 	}
 	if _, err := s.commitLocked(sess, s.running.Load(), s.candidate, s.candTouched, ""); err != nil {
@@ -573,7 +575,7 @@ func (s *Server) Rollback(sess *Session, id uint64) error {
 	if err := s.checkWritable(sess, Running); err != nil {
 		return err
 	}
-	if err := authorize(sess, s.running.Load(), cfg); err != nil {
+	if err := s.deniedWrite(sess, authorize(sess, s.running.Load(), cfg)); err != nil {
 		return err
 	}
 	_, err = s.commitLocked(sess, s.running.Load(), cfg, nil, fmt.Sprintf("rollback to %d", id))

@@ -197,7 +197,8 @@ func (s *Server) staleReason(sess *Session) string {
 func (s *Server) watchUsers() {
 	for {
 		sub := s.hub.subscribe(64, func(e *events.Event) bool { return e.Kind == events.ConfigChange }, true)
-		for range sub.C {
+		for e := range sub.C {
+			s.auditCommit(e.Commit)
 			s.revokeStale()
 		}
 		if sub.Err() != ErrSlowConsumer {
@@ -263,7 +264,7 @@ func (s *Server) Lock(sess *Session, ds Datastore) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sess.Role < RoleOperator {
-		return schema.Errorf(schema.TagAccessDenied, nil, "role %s may not lock datastores", sess.Role)
+		return s.deniedOp(sess, "lock", schema.Errorf(schema.TagAccessDenied, nil, "role %s may not lock datastores", sess.Role))
 	}
 	if holder, ok := s.locks[ds]; ok {
 		return &schema.Error{Tag: schema.TagLockDenied, Holder: holder, Message: "lock held by session " + itoa(holder)}
@@ -322,7 +323,7 @@ func (s *Server) KillSession(sess *Session, id uint32) (*Session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sess.Role < RoleAdmin {
-		return nil, schema.Errorf(schema.TagAccessDenied, nil, "role %s may not kill sessions", sess.Role)
+		return nil, s.deniedOp(sess, "kill-session", schema.Errorf(schema.TagAccessDenied, nil, "role %s may not kill sessions", sess.Role))
 	}
 	if id == sess.ID {
 		return nil, schema.Errorf(schema.TagInvalidValue, nil, "a session cannot kill itself; close it instead")
@@ -339,7 +340,7 @@ func (s *Server) KillSession(sess *Session, id uint32) (*Session, error) {
 // session has locked.
 func (s *Server) checkWritable(sess *Session, ds Datastore) error {
 	if sess.Role < RoleOperator {
-		return schema.Errorf(schema.TagAccessDenied, nil, "role %s may not change the configuration", sess.Role)
+		return s.deniedWrite(sess, schema.Errorf(schema.TagAccessDenied, nil, "role %s may not change the configuration", sess.Role))
 	}
 	// The element's own changes (a confirmed commit timing out) are not
 	// held up by a client's lock.
@@ -350,3 +351,61 @@ func (s *Server) checkWritable(sess *Session, ds Datastore) error {
 }
 
 func itoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
+
+// The audit log: one structured line per commit and per denied
+// operation, with who, how and from where; the denials are counted
+// (RFC 8341's denied-operations and denied-data-writes).
+
+// Denials counts the operations and data writes refused by the roles.
+type Denials struct {
+	Operations, DataWrites uint64
+}
+
+// Denials returns the counters of denied operations and writes.
+func (s *Server) Denials() Denials {
+	return Denials{Operations: s.deniedOps.Load(), DataWrites: s.deniedWrites.Load()}
+}
+
+// deniedOp counts and logs an operation refused by sess's role; it
+// returns err.
+func (s *Server) deniedOp(sess *Session, op string, err error) error {
+	s.deniedOps.Add(1)
+	s.log.Warn("audit: denied", "operation", op, "user", sess.User, "session", sess.ID, "transport", sess.Transport, "source", sess.Source, "reason", err.Error())
+	return err
+}
+
+// deniedWrite counts and logs a change refused by sess's role, when err
+// is such a refusal; it returns err.
+func (s *Server) deniedWrite(sess *Session, err error) error {
+	if e := schema.AsError(err); e != nil && e.Tag == schema.TagAccessDenied {
+		s.deniedWrites.Add(1)
+		s.log.Warn("audit: denied", "operation", "write", "user", sess.User, "session", sess.ID, "transport", sess.Transport, "source", sess.Source,
+			"path", schema.PathString(e.Path), "reason", e.Message)
+	}
+	return err
+}
+
+// auditSummary bounds the paths an audit line names.
+const auditSummary = 5
+
+// auditCommit logs a commit published on the hub.
+func (s *Server) auditCommit(c *events.Commit) {
+	if c == nil {
+		return
+	}
+	source := ""
+	s.mu.Lock()
+	if sess, ok := s.sessions[c.SessionID]; ok {
+		source = sess.Source
+	}
+	s.mu.Unlock()
+	paths := make([]string, 0, auditSummary)
+	for i, ed := range c.Edits {
+		if i == auditSummary {
+			break
+		}
+		paths = append(paths, ed.Operation+" "+schema.PathString(ed.Path))
+	}
+	s.log.Info("audit: commit", "id", c.ID, "user", c.User, "session", c.SessionID, "transport", c.Transport, "source", source,
+		"changes", len(c.Edits), "truncated", c.Truncated || len(c.Edits) > auditSummary, "summary", paths)
+}
