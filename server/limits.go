@@ -32,8 +32,10 @@ type Limits struct {
 	// user can lock the administrators out.
 	MaxSessions   int
 	AdminSessions int
-	// SessionsPerUser bounds one user's open sessions (admins excepted,
-	// who are bounded by MaxSessions): 16.
+	// SessionsPerUser bounds one user's open sessions of all front ends
+	// (a NETCONF or CLI session, a gNMI RPC in progress; admins excepted,
+	// who are bounded by MaxSessions): 32, room for as many subscriptions
+	// as SubscriptionsPerUser allows and as many other sessions besides.
 	SessionsPerUser int
 	// SubscriptionsPerUser bounds one user's event subscriptions (gNMI
 	// Subscribe, NETCONF notifications, CLI monitor): 16.
@@ -79,7 +81,7 @@ const (
 	DefaultParseFactor          = 16
 	DefaultMaxSessions          = 100
 	DefaultAdminSessions        = 10
-	DefaultSessionsPerUser      = 16
+	DefaultSessionsPerUser      = 32
 	DefaultSubscriptionsPerUser = 16
 	DefaultQueueBytes           = 4 << 20
 	DefaultConcurrentAuth       = 4

@@ -457,3 +457,22 @@ func TestPasswordHashesOnlyForAdminsNETCONF(t *testing.T) {
 		}
 	}
 }
+
+// TestLoggedInConnectionWithoutSessionClosed: an SSH connection that logs
+// in and opens no NETCONF session is closed after the hello timeout.
+func TestLoggedInConnectionWithoutSessionClosed(t *testing.T) {
+	e := startLimitedNC(t, server.Limits{HelloTimeout: time.Second})
+	conn, err := ssh.Dial("tcp", e.addr, &ssh.ClientConfig{User: "view", Auth: []ssh.AuthMethod{ssh.Password(viewerPW)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	done := make(chan error, 1)
+	go func() { done <- conn.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("a connection without a session is still open")
+	}
+}

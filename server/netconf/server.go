@@ -188,6 +188,17 @@ func (s *Server) serveConn(conn net.Conn) {
 	conn.SetDeadline(time.Time{})
 	defer sc.Close()
 	go ssh.DiscardRequests(reqs)
+	// A logged-in connection that starts no NETCONF session within the
+	// hello timeout is closed: it would hold the element's resources
+	// outside every session limit.
+	var started atomic.Bool
+	noSession := time.AfterFunc(s.core.Limits().HelloTimeout, func() {
+		if !started.Load() {
+			s.log.Info("connection closed: no session started", "remote", conn.RemoteAddr().String())
+			sc.Close()
+		}
+	})
+	defer noSession.Stop()
 	for nc := range chans {
 		if nc.ChannelType() != "session" {
 			nc.Reject(ssh.UnknownChannelType, "only session channels")
@@ -203,6 +214,7 @@ func (s *Server) serveConn(conn net.Conn) {
 				ok := req.Type == "subsystem" && len(req.Payload) >= 4 && string(req.Payload[4:]) == "netconf"
 				req.Reply(ok, nil)
 				if ok {
+					started.Store(true)
 					s.wg.Add(1)
 					go func() {
 						defer s.wg.Done()
