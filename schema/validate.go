@@ -25,10 +25,12 @@ import (
 // old, when not nil, is a configuration that passed these checks (running):
 // list entries equal to their counterpart in old are not checked again,
 // except for the leafrefs they hold, whose targets may have gone. A one-leaf
-// commit next to a million bindings then costs a comparison per binding.
-func Validate(root, old *gen.Device) error {
+// commit next to a million bindings then costs a comparison per binding,
+// and with touched (the record of the transactions that made root from
+// old) not even that: only the entries they touched are looked at.
+func Validate(root, old *gen.Device, touched *Touched) error {
 	lr := &leafrefIndex{cache: map[string]map[string]bool{}}
-	return walk(rootSchema(), root, nilIfNone(old), func(n *node) (bool, error) {
+	return walk(rootSchema(), root, nilIfNone(old), touched, func(n *node) (bool, error) {
 		if n.schema.ReadOnly() {
 			if !isNil(n.value) {
 				return true, Errorf(TagInvalidValue, n.fullPath(), "%s is state (config false) and cannot be configured", n.schema.Name)
@@ -297,7 +299,7 @@ func collectLeaf(v reflect.Value, names []string, set map[string]bool) {
 // checkBelow checks the leafrefs inside an unchanged list entry.
 func (lr *leafrefIndex) checkBelow(n *node) error {
 	parents := append(n.parents[:len(n.parents):len(n.parents)], n.value)
-	return walkStruct(n.schema, n.value, reflect.Value{}, n.path, parents, func(c *node) (bool, error) {
+	return walkStruct(n.schema, n.value, reflect.Value{}, n.path, parents, nil, func(c *node) (bool, error) {
 		if c.schema.ReadOnly() || ((c.schema.IsList() || c.schema.IsContainer()) && !hasLeafref(c.schema)) {
 			return true, nil
 		}
@@ -329,7 +331,7 @@ var tagIndexes sync.Map // reflect.Type -> map[string]int
 // references and mandatory leaves may be completed by later edits of a
 // candidate.
 func ValidateTypes(root *gen.Device) error {
-	return walk(rootSchema(), root, nil, func(n *node) (bool, error) {
+	return walk(rootSchema(), root, nil, nil, func(n *node) (bool, error) {
 		if n.schema.ReadOnly() {
 			if !isNil(n.value) {
 				return true, Errorf(TagInvalidValue, n.fullPath(), "%s is state (config false) and cannot be configured", n.schema.Name)

@@ -63,7 +63,7 @@ func (sess *session) commit(op *xnode) reply {
 	} else if hasPersistID {
 		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "persist-id", "no confirmed commit is pending")}}
 	}
-	before := sess.srv.core.Running()
+	before, beforeID := sess.srv.core.Running(), sess.srv.core.CommitID()
 	if err := sess.srv.core.Commit(sess.core); err != nil {
 		return fail(err)
 	}
@@ -71,6 +71,11 @@ func (sess *session) commit(op *xnode) reply {
 	case confirmed:
 		if !c.pending {
 			c.before, c.pending = before, true
+			// Kept on disk, so that a restart before the confirmation
+			// reverts it too (RFC 6241 section 8.4.1).
+			if err := sess.srv.core.SetConfirmPending(beforeID); err != nil {
+				sess.srv.log.Error("confirmed commit: could not record it as pending", "err", err)
+			}
 		}
 		c.session, c.persist = sess.core.ID, persist
 		if persist != "" {
@@ -83,6 +88,9 @@ func (sess *session) commit(op *xnode) reply {
 		c.timer = time.AfterFunc(timeout, func() { c.rollback(srv, "confirm timeout") })
 	case c.pending: // the confirming commit
 		c.clear()
+		if err := sess.srv.core.ClearConfirmPending(); err != nil {
+			sess.srv.log.Error("confirmed commit: could not record the confirmation", "err", err)
+		}
 	}
 	return reply{}
 }
@@ -122,6 +130,9 @@ func (c *confirmState) rollback(s *Server, why string) error {
 		return err
 	}
 	s.log.Info("confirmed commit rolled back", "why", why)
+	if err := s.core.ClearConfirmPending(); err != nil {
+		s.log.Error("confirmed commit: could not record the rollback", "err", err)
+	}
 	return nil
 }
 
@@ -145,8 +156,8 @@ func (c *confirmState) clear() {
 
 // stop rolls back a commit still unconfirmed when the server stops: RFC
 // 6241 section 8.4.1 wants it undone if the device goes down before it is
-// confirmed. (A crash cannot do this; the confirmation state is not kept on
-// disk.)
+// confirmed. After a crash the core does it at the next boot, from the
+// pending state kept on disk.
 func (c *confirmState) stop(s *Server) {
 	c.rollback(s, "server stopping")
 }
