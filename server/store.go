@@ -357,19 +357,25 @@ func (st *store) append(r record) error {
 	if _, err := st.seg.WriteAt(buf, st.segSize); err != nil {
 		return st.undoAppend(err)
 	}
-	if err := st.seg.Sync(); err != nil {
+	if err := syncFile(st.seg); err != nil {
 		return st.undoAppend(err)
 	}
 	st.segSize += int64(len(buf))
 	return nil
 }
 
+// Tests replace these to make a write fail where a disk can.
+var (
+	syncFile     = (*os.File).Sync
+	truncateFile = (*os.File).Truncate
+)
+
 func (st *store) undoAppend(cause error) error {
-	if err := st.seg.Truncate(st.segSize); err != nil {
+	if err := truncateFile(st.seg, st.segSize); err != nil {
 		st.broken = fmt.Errorf("the journal could not be restored after a failed write (%v; %v): the configuration on disk may hold this commit; restart the element", cause, err)
 		return st.broken
 	}
-	if err := st.seg.Sync(); err != nil {
+	if err := syncFile(st.seg); err != nil {
 		st.broken = fmt.Errorf("the journal could not be restored after a failed write (%v; %v): the configuration on disk may hold this commit; restart the element", cause, err)
 		return st.broken
 	}

@@ -207,3 +207,54 @@ func fill(t *testing.T, path string) {
 	}
 	f.Sync()
 }
+
+// A journal write that fails is cut off again: the reply says nothing was
+// changed, and it is true, boot does not see the commit. When even the cut
+// fails, the reply does not claim that, and no more commits are taken.
+func TestFailedJournalWrite(t *testing.T) {
+	dir := t.TempDir()
+	s := newTestServer(t, dir)
+	if err := s.Edit(admin, Running, setProfile("p", 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Edit(admin, Running, setProfile("p", 4)); err != nil {
+		t.Fatal(err)
+	}
+	want := runningJSON(t, s)
+	fails := 0
+	failSync := func(*os.File) error { // the record's fsync fails, not the one after the cut
+		if fails++; fails == 1 {
+			return syscall.EIO
+		}
+		return nil
+	}
+	syncFile = failSync
+	t.Cleanup(func() { syncFile, truncateFile = (*os.File).Sync, (*os.File).Truncate })
+	err := s.Edit(admin, Running, setProfile("p", 5))
+	if e := schema.AsError(err); e == nil || !strings.Contains(e.Message, "nothing was changed") {
+		t.Fatalf("commit with a failing fsync = %v", err)
+	}
+	syncFile = (*os.File).Sync
+	st, _ := openStore(dir, HistorySize)
+	cfg, _, _, err := st.load()
+	st.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if js, _ := schema.EncodeJSON(cfg); string(js) != want {
+		t.Fatalf("the refused commit is on disk:\n%s", js)
+	}
+
+	// Now the cut fails too: the disk may hold the commit.
+	fails = 0
+	syncFile = failSync
+	truncateFile = func(*os.File, int64) error { return syscall.EIO }
+	err = s.Edit(admin, Running, setProfile("p", 6))
+	if e := schema.AsError(err); e == nil || strings.Contains(e.Message, "nothing was changed") || !strings.Contains(e.Message, "may hold this commit") {
+		t.Fatalf("commit with a failing fsync and truncate = %v", err)
+	}
+	syncFile, truncateFile = (*os.File).Sync, (*os.File).Truncate
+	if err := s.Edit(admin, Running, setProfile("p", 7)); err == nil {
+		t.Fatal("commit accepted after the journal broke")
+	}
+}
