@@ -16,11 +16,13 @@ import (
 )
 
 // Validate checks a configuration tree against the YANG schema: types,
-// ranges, lengths and patterns (through ytypes, one leaf at a time so that
-// the error names the keyed path), mandatory leaves, leafref targets,
-// min/max-elements and address syntax. It stops at the first error: a
-// commit is refused as a whole, and one precise error is what a client can
-// act on.
+// ranges, lengths and patterns (one leaf at a time so that the error names
+// the keyed path), mandatory leaves, leafref targets, min/max-elements of
+// lists and leaf-lists inside present containers and list entries, and
+// address syntax. It replaces ygot's generated ΛValidate, about fifteen
+// times slower on 100,000 bindings (BenchmarkValidate100k). It stops at
+// the first error: a commit is refused as a whole, and one precise error
+// is what a client can act on.
 //
 // old, when not nil, is a configuration that passed these checks (running):
 // list entries equal to their counterpart in old are not checked again,
@@ -97,6 +99,34 @@ func checkMandatory(n *node) error {
 			return Errorf(TagDataMissing, elemsPath(append(path, &gpb.PathElem{Name: f.name})),
 				"mandatory leaf %s is missing", f.name)
 		}
+		if err := checkElements(n, &f, sv.Field(f.index)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkElements enforces min-elements and max-elements of a list or
+// leaf-list in the container or list entry n (RFC 7950 sections 7.7.5,
+// 7.7.6 and 15.2, 15.3: operation-failed with too-few-elements or
+// too-many-elements).
+func checkElements(n *node, f *fieldInfo, fv reflect.Value) error {
+	la := f.schema.ListAttr
+	if la == nil || !f.config || (f.kind != FieldListMap && f.kind != FieldListSlice && f.kind != FieldLeafList) {
+		return nil
+	}
+	count := uint64(0)
+	if !isNil(fv) {
+		count = uint64(fv.Len())
+	}
+	path := func() *gpb.Path { return elemsPath(append(n.fullPath().Elem, &gpb.PathElem{Name: f.name})) }
+	if count < la.MinElements {
+		return &Error{Tag: TagOperationFailed, AppTag: "too-few-elements", Path: path(),
+			Message: fmt.Sprintf("%s has %d elements, at least %d are required", f.name, count, la.MinElements)}
+	}
+	if la.MaxElements != 0 && count > la.MaxElements {
+		return &Error{Tag: TagOperationFailed, AppTag: "too-many-elements", Path: path(),
+			Message: fmt.Sprintf("%s has %d elements, at most %d are allowed", f.name, count, la.MaxElements)}
 	}
 	return nil
 }
