@@ -44,7 +44,7 @@ func TestOneLeafCommitWritesOneRecord(t *testing.T) {
 	}
 }
 
-func dirSize(t *testing.T, dir string) int64 {
+func dirSize(t testing.TB, dir string) int64 {
 	t.Helper()
 	var n int64
 	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
