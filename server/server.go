@@ -60,6 +60,8 @@ type Server struct {
 	gate   *eventGate // what subsystems publish through
 	subs   []Subsystem
 	system *systemSubsystem
+	// confirmed is the pending confirmed commit of every front end.
+	confirmed confirmedCommit
 
 	// mu serializes every change of a datastore, lock or session, and
 	// the commit pipeline. Reads of running do not take it.
@@ -206,22 +208,6 @@ func (s *Server) revertUnconfirmedLocked(boot *Session) error {
 		return nil
 	}
 	s.log.Info("unconfirmed commit reverted", "to", c.RevertTo)
-	return s.store.clearConfirm()
-}
-
-// SetConfirmPending records on disk that the last commit is a confirmed
-// commit awaiting confirmation, to be undone back to commit before (see
-// CommitID) if the element restarts first.
-func (s *Server) SetConfirmPending(before uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.store.setConfirm(confirmPending{RevertTo: before, Since: time.Now().UTC()})
-}
-
-// ClearConfirmPending records that no confirmed commit is pending.
-func (s *Server) ClearConfirmPending() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.store.clearConfirm()
 }
 
@@ -683,6 +669,7 @@ func (s *Server) State(paths []*gpb.Path) (*gen.Device, error) {
 // Close stops the subsystems and ends all subscriptions. In test builds
 // it also reports a committed tree modified in place.
 func (s *Server) Close() error {
+	s.RollbackConfirmed("element stopping")
 	s.hub.Close()
 	err := errors.Join(s.VerifyCommitted(), s.closeSubsystems())
 	s.mu.Lock()

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/ygot/ygot"
 
 	"github.com/wirebeat/wirebeat/gen"
@@ -110,14 +112,26 @@ func TestPendingConfirmedCommitRevertedAtBoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := runningJSON(t, s)
-	id := s.CommitID()
-	if err := s.Edit(admin, Running, setProfile("p", 9)); err != nil {
+	if _, _, err := s.ConfirmedCommit(admin, Confirm{Confirmed: true, Timeout: time.Hour}, func() (uint64, error) {
+		return s.CommitTx(admin, "confirmed", func(tx *schema.Tx) error {
+			p, err := tx.Get(&gpb.Path{Elem: []*gpb.PathElem{{Name: "bfd"}, {Name: "profiles"}, {Name: "profile", Key: map[string]string{"name": "p"}}}}, false)
+			if err != nil {
+				return err
+			}
+			p.(*gen.WirebeatBfd_Bfd_Profiles_Profile).DetectionMultiplier = ygot.Uint8(9)
+			return nil
+		})
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetConfirmPending(id); err != nil {
-		t.Fatal(err)
+	if _, err := os.Stat(filepath.Join(dir, confirmFile)); err != nil {
+		t.Fatalf("pending confirmed commit not on disk: %v", err)
 	}
-	s.Close() // as after kill -9: nothing was rolled back
+	// As after kill -9: the element stops without rolling back.
+	s.confirmed.mu.Lock()
+	s.confirmed.clear()
+	s.confirmed.mu.Unlock()
+	s.Close()
 	s2 := newTestServer(t, dir)
 	if got := runningJSON(t, s2); got != before {
 		t.Fatalf("after boot running =\n%s\nwant the configuration before the confirmed commit\n%s", got, before)
