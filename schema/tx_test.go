@@ -165,8 +165,8 @@ func TestTouchedCarriesAcrossTransactions(t *testing.T) {
 	}
 }
 
-// min-elements and max-elements are enforced (the SFC module's SF maps
-// name 1 to 255 service functions), with the RFC 7950 error-app-tags.
+// min-elements and max-elements are enforced (the SFC module bounds the
+// service functions of an SF map), with the RFC 7950 error-app-tags.
 func TestMinMaxElements(t *testing.T) {
 	cfg := &gen.Device{}
 	sfs := cfg.GetOrCreateSfc().GetOrCreateServiceFunctions()
@@ -174,10 +174,15 @@ func TestMinMaxElements(t *testing.T) {
 		sfs.GetOrCreateServiceFunction(fmt.Sprintf("sf-%d", i))
 	}
 	m := cfg.GetOrCreateSfc().GetOrCreateSfMaps().GetOrCreateSfMap(7)
+	la := rootSchema().Dir["sfc"].Dir["sf-maps"].Dir["sf-map"].Dir["service-function"].ListAttr
+	lo, hi := int(la.MinElements), int(la.MaxElements)
+	if lo < 1 || hi > 290 {
+		t.Fatalf("the SF map's bounds changed: %d..%d", lo, hi)
+	}
 	for _, c := range []struct {
 		n      int
 		appTag string
-	}{{0, "too-few-elements"}, {1, ""}, {255, ""}, {256, "too-many-elements"}} {
+	}{{lo - 1, "too-few-elements"}, {lo, ""}, {hi, ""}, {hi + 1, "too-many-elements"}} {
 		m.ServiceFunction = nil
 		for i := 0; i < c.n; i++ {
 			m.ServiceFunction = append(m.ServiceFunction, fmt.Sprintf("sf-%d", i))
