@@ -5,35 +5,26 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wirebeat/wirebeat/pktio"
 	"github.com/wirebeat/wirebeat/softwire/bindingtable"
 	"github.com/wirebeat/wirebeat/softwire/lwaftr"
 )
 
-// Link is a packet interface the data plane reads and writes: an
-// AF_PACKET socket on a live interface, or a pipe in tests.
-type Link interface {
-	// ReadBatch waits a short while for frames and stores up to len(bufs)
-	// of them, their lengths in lens. It returns 0 when nothing came.
-	ReadBatch(bufs [][]byte, lens []int) (int, error)
-	// Write sends one frame.
-	Write(frame []byte) error
-	Close() error
-}
+// Link is a packet interface the data plane reads and writes: a
+// pktio.Port on a live interface (batched, zero-copy receive through the
+// port's rings), or any frame link (an in-memory pipe in tests), which
+// the runner adapts with pktio.Adapt.
+type Link = pktio.FrameLink
 
-// batchSize is the most frames one read hands to the engine.
-const batchSize = 64
+// batchesInFlight is how many received batches a reader may have handed
+// to the engine goroutine before it waits for one back.
+const batchesInFlight = 4
 
-// frameSize bounds one received frame (jumbo frames plus a VLAN tag).
-const frameSize = 9216 + 64
-
-// rxBatch is one read's frames, passed from a reader goroutine to the
+// rxBatch is one receive's frames, passed from a reader goroutine to the
 // engine goroutine and back for reuse.
 type rxBatch struct {
-	port   lwaftr.Port
-	bufs   [][]byte
-	lens   []int
-	frames [][]byte
-	n      int
+	port lwaftr.Port
+	b    *pktio.Batch
 }
 
 // bindingChange is one softwire to add (sw set) or remove.
@@ -51,18 +42,19 @@ const changeChunk = 4096
 // runner owns one engine and its links. Only its goroutine touches the
 // engine; everything else talks to it over channels.
 type runner struct {
-	log      *slog.Logger
-	eng      *lwaftr.Engine
-	links    [2]Link // on-a-stick: both the same
-	stick    bool
-	in       chan *rxBatch
-	free     [2]chan *rxBatch
-	changes  chan []bindingChange
-	applied  chan error
-	counters chan chan snapshot
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	writeErr error
+	log        *slog.Logger
+	eng        *lwaftr.Engine
+	links      [2]Link       // on-a-stick: both the same
+	ports      [2]pktio.Port // the links as ports
+	stick      bool
+	in         chan *rxBatch
+	free       [2]chan *rxBatch
+	changes    chan []bindingChange
+	applied    chan error
+	counters   chan chan snapshot
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	sendWarned bool
 }
 
 // snapshot is what State reads from the engine.
@@ -71,24 +63,32 @@ type snapshot struct {
 	Bindings int
 	NHMAC    [2][6]byte
 	NHKnown  [2]bool
+	// Ports are the packet I/O counters of each side and the name of
+	// the driver moving its frames (on-a-stick: both the same).
+	Ports   [2]pktio.Stats
+	Drivers [2]string
 }
 
-// linkSender writes the engine's frames to the links.
-type linkSender struct{ r *runner }
+// portSender queues the engine's frames on the ports' transmit rings;
+// the runner kicks them once per batch.
+type portSender struct{ r *runner }
 
-func (s linkSender) Send(p lwaftr.Port, frame []byte) {
-	l := s.r.links[p]
-	if err := l.Write(frame); err != nil && s.r.writeErr == nil {
-		s.r.writeErr = err
-		s.r.log.Warn("lwaftr: send failed", "side", p.String(), "err", err)
+func (s portSender) Send(p lwaftr.Port, frame []byte) {
+	if !s.r.ports[p].Send(frame) && !s.r.sendWarned {
+		s.r.sendWarned = true
+		s.r.log.Warn("lwaftr: transmit dropped a frame (ring full or frame too big); see the port counters", "side", p.String(), "driver", s.r.ports[p].Driver())
 	}
 }
 
 func startRunner(log *slog.Logger, cfg lwaftr.Config, bt *bindingtable.Table, links [2]Link) (*runner, error) {
 	r := &runner{log: log, links: links, stick: cfg.OnAStick,
-		in: make(chan *rxBatch, 4), changes: make(chan []bindingChange), applied: make(chan error),
+		in: make(chan *rxBatch, 2*batchesInFlight), changes: make(chan []bindingChange), applied: make(chan error),
 		counters: make(chan chan snapshot), stop: make(chan struct{})}
-	eng, err := lwaftr.New(cfg, bt, linkSender{r})
+	maxFrame := max(cfg.External.MTU, cfg.Internal.MTU, 1500) + 64
+	for i, l := range links {
+		r.ports[i] = pktio.Adapt(l, maxFrame)
+	}
+	eng, err := lwaftr.New(cfg, bt, portSender{r})
 	if err != nil {
 		return nil, err
 	}
@@ -98,13 +98,9 @@ func startRunner(log *slog.Logger, cfg lwaftr.Config, bt *bindingtable.Table, li
 		readers = readers[1:]
 	}
 	for _, p := range readers {
-		r.free[p] = make(chan *rxBatch, 4)
-		for range 4 {
-			b := &rxBatch{port: p, bufs: make([][]byte, batchSize), lens: make([]int, batchSize), frames: make([][]byte, batchSize)}
-			for i := range b.bufs {
-				b.bufs[i] = make([]byte, frameSize)
-			}
-			r.free[p] <- b
+		r.free[p] = make(chan *rxBatch, batchesInFlight)
+		for range batchesInFlight {
+			r.free[p] <- &rxBatch{port: p, b: pktio.NewBatch(pktio.DefaultBatch)}
 		}
 		r.wg.Add(1)
 		go r.read(p)
@@ -114,9 +110,10 @@ func startRunner(log *slog.Logger, cfg lwaftr.Config, bt *bindingtable.Table, li
 	return r, nil
 }
 
-// read moves frames from one link to the engine goroutine.
+// read moves batches of frames from one port to the engine goroutine.
 func (r *runner) read(p lwaftr.Port) {
 	defer r.wg.Done()
+	port := r.ports[p]
 	for {
 		var b *rxBatch
 		select {
@@ -125,19 +122,20 @@ func (r *runner) read(p lwaftr.Port) {
 			return
 		}
 		for {
-			n, err := r.links[p].ReadBatch(b.bufs, b.lens)
+			err := port.Receive(b.b)
 			select {
 			case <-r.stop:
+				port.Release(b.b)
 				return
 			default:
 			}
 			if err != nil {
-				r.log.Warn("lwaftr: receive failed", "side", p.String(), "err", err)
+				r.log.Warn("lwaftr: receive failed", "side", p.String(), "driver", port.Driver(), "err", err)
+				port.Release(b.b)
 				time.Sleep(100 * time.Millisecond)
 				continue
 			}
-			if n > 0 {
-				b.n = n
+			if b.b.Len() > 0 {
 				break
 			}
 		}
@@ -156,37 +154,61 @@ func (r *runner) loop() {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	r.eng.Start()
-	r.eng.Flush()
+	r.flush()
 	for {
 		select {
 		case b := <-r.in:
-			for i := 0; i < b.n; i++ {
-				b.frames[i] = b.bufs[i][:b.lens[i]]
-			}
 			if r.stick {
-				for _, f := range b.frames[:b.n] {
+				for _, f := range b.b.Frames {
 					r.eng.ReceiveStick(f)
 				}
 			} else {
-				r.eng.ReceiveBatch(b.port, b.frames[:b.n])
+				r.eng.ReceiveBatch(b.port, b.b.Frames)
 			}
-			r.eng.Flush()
+			r.flush()
+			r.ports[b.port].Release(b.b)
 			r.free[b.port] <- b
 		case chs := <-r.changes:
 			r.applied <- r.apply(chs)
 		case reply := <-r.counters:
 			s := snapshot{C: r.eng.C, Bindings: r.eng.Table().Len()}
+			s.Ports, s.Drivers = r.portStats()
 			for p := range 2 {
 				s.NHMAC[p], s.NHKnown[p] = r.eng.NextHopMAC(lwaftr.Port(p))
 			}
 			reply <- s
 		case <-tick.C:
 			r.eng.Start() // asks again for next hops still unresolved
-			r.eng.Flush()
+			r.flush()
 		case <-r.stop:
 			return
 		}
 	}
+}
+
+// flush hands the engine's queued frames to the ports and kicks each
+// port's transmit once.
+func (r *runner) flush() {
+	r.eng.Flush()
+	for i, p := range r.ports {
+		if err := p.Flush(); err != nil && !r.sendWarned {
+			r.sendWarned = true
+			r.log.Warn("lwaftr: transmit failed", "side", lwaftr.Port(i).String(), "err", err)
+		}
+		if r.stick {
+			break
+		}
+	}
+}
+
+// PortStats returns the counters and driver of each side's port.
+func (r *runner) portStats() ([2]pktio.Stats, [2]string) {
+	var st [2]pktio.Stats
+	var drv [2]string
+	for i, p := range r.ports {
+		st[i], drv[i] = p.Stats(), p.Driver()
+	}
+	return st, drv
 }
 
 // apply makes binding changes in the engine goroutine. Adds were
