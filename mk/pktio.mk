@@ -3,3 +3,4 @@
 # use curl as the TCP client and ethtool to log the offloads in force.
 DEBIAN_PACKAGES += iproute2 curl ethtool
 FUZZ_TARGETS += ./pktio:FuzzOffload
+FUZZ_TARGETS += ./pktio:FuzzRepairPartial

@@ -87,6 +87,8 @@ type afPacket struct {
 	txMu      sync.Mutex // Write (control) against the data path's Send
 	txc       txCounters
 
+	fallback string // why the configured driver is not this one
+
 	kmu    sync.Mutex
 	kstats unix.TpacketStatsV3 // accumulated kernel statistics
 }
@@ -102,11 +104,24 @@ type txCounters struct {
 
 func open(dev string, cfg Config) (Port, error) {
 	switch cfg.Driver {
-	case "", "auto", "af_packet":
+	case "", DriverAFPacket:
+		return openAFPacket(dev, cfg)
+	case DriverAFXDP:
+		x, err := openAFXDP(dev, cfg)
+		if err == nil {
+			cfg.logger().Info("pktio: port open", "device", dev, "driver", DriverAFXDP, "queue", x.queue, "mode", x.Mode())
+			return x, nil
+		}
+		p, perr := openAFPacket(dev, cfg)
+		if perr != nil {
+			return nil, fmt.Errorf("%w; and the fallback: %w", err, perr)
+		}
+		p.fallback = err.Error()
+		cfg.logger().Warn("pktio: AF_XDP unavailable, falling back to AF_PACKET", "device", dev, "reason", err)
+		return p, nil
 	default:
-		return nil, fmt.Errorf("pktio: driver %q not available", cfg.Driver)
+		return nil, fmt.Errorf("pktio: unknown driver %q (want %s or %s)", cfg.Driver, DriverAFPacket, DriverAFXDP)
 	}
-	return openAFPacket(dev, cfg)
 }
 
 func openAFPacket(dev string, cfg Config) (*afPacket, error) {
@@ -211,8 +226,9 @@ func (p *afPacket) openTx(ifindex int) error {
 	return nil
 }
 
-func (p *afPacket) Driver() string { return "af_packet" }
-func (p *afPacket) Name() string   { return p.name }
+func (p *afPacket) Driver() string   { return DriverAFPacket }
+func (p *afPacket) Name() string     { return p.name }
+func (p *afPacket) Fallback() string { return p.fallback }
 
 // enter marks a call using the rings; Close waits for calls to leave
 // before unmapping them.
@@ -456,8 +472,13 @@ func (p *afPacket) Flush() error {
 func (p *afPacket) ReadBatch(bufs [][]byte, lens []int) (int, error) {
 	p.ctlRxMu.Lock()
 	defer p.ctlRxMu.Unlock()
-	b := p.ctlRx
-	b.Frames = p.ctlFrames[:0:min(len(bufs), DefaultBatch)]
+	return readBatchVia(p, p.ctlRx, p.ctlFrames, bufs, lens)
+}
+
+// readBatchVia is ReadBatch on top of Receive: frames copied out, the
+// batch released at once.
+func readBatchVia(p Port, b *Batch, frames [][]byte, bufs [][]byte, lens []int) (int, error) {
+	b.Frames = frames[:0:min(len(bufs), cap(frames))]
 	err := p.Receive(b)
 	n := 0
 	for _, f := range b.Frames {

@@ -66,3 +66,5 @@ func (c *copyPort) Send(frame []byte) bool {
 func (c *copyPort) Stats() Stats {
 	return Stats{RxFrames: c.rx.Load(), RxBytes: c.rxB.Load(), TxFrames: c.tx.Load(), TxBytes: c.txB.Load(), TxDrops: c.txDrops.Load()}
 }
+
+func (c *copyPort) Fallback() string { return "" }

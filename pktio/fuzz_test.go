@@ -54,3 +54,26 @@ func FuzzOffload(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRepairPartial: any frame; a repair happens only to a frame whose
+// checksum did not verify, and afterwards it does.
+func FuzzRepairPartial(f *testing.F) {
+	st := tcpStack{outer6: true, id: 1, seq: 2}
+	good, l4 := st.frame(f, pattern(100))
+	f.Add(good)
+	partial := append([]byte(nil), good...)
+	makePartial(partial, l4, 16, 54, false, true)
+	f.Add(partial)
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		before := append([]byte(nil), frame...)
+		if !RepairPartial(frame) {
+			if string(before) != string(frame) {
+				t.Fatal("frame changed without a repair")
+			}
+			return
+		}
+		if RepairPartial(frame) {
+			t.Fatal("repaired twice")
+		}
+	})
+}

@@ -178,20 +178,19 @@ type gsoLayout struct {
 	tcp    bool
 }
 
-// parseGSOLayout walks Ethernet (with VLAN tags), then IPv4/IPv6 headers
-// (IPv6 extension headers, IP-in-IP, IPv6-in-IP) down to the transport
-// header, which must sit where the vnet header says the checksum starts.
-func parseGSOLayout(f []byte, l4 int, gsoType uint8) (gsoLayout, error) {
-	var lay gsoLayout
+// walkToL4 walks Ethernet (with VLAN tags), then IPv4/IPv6 headers
+// (IPv6 extension headers, IP-in-IP, IPv6-in-IP) down to a TCP or UDP
+// header. It fills lay.ips and lay.l4 and returns the transport protocol.
+func walkToL4(f []byte, lay *gsoLayout) (byte, error) {
 	if len(f) < 14 {
-		return lay, ErrGSOBadHeaders
+		return 0, ErrGSOBadHeaders
 	}
 	off := 12
 	et := binary.BigEndian.Uint16(f[off:])
 	for et == 0x8100 || et == 0x88a8 {
 		off += 4
 		if off+2 > len(f) {
-			return lay, ErrGSOBadHeaders
+			return 0, ErrGSOBadHeaders
 		}
 		et = binary.BigEndian.Uint16(f[off:])
 	}
@@ -203,17 +202,17 @@ func parseGSOLayout(f []byte, l4 int, gsoType uint8) (gsoLayout, error) {
 	case 0x86dd:
 		proto = 41
 	default:
-		return lay, ErrGSOBadHeaders
+		return 0, ErrGSOBadHeaders
 	}
 	for {
 		switch proto {
 		case 4:
 			if lay.nips == maxIPHdrs || off+20 > len(f) || f[off]>>4 != 4 {
-				return lay, ErrGSOBadHeaders
+				return 0, ErrGSOBadHeaders
 			}
 			ihl := int(f[off]&0xf) * 4
 			if ihl < 20 || off+ihl > len(f) || binary.BigEndian.Uint16(f[off+6:])&0x3fff != 0 {
-				return lay, ErrGSOBadHeaders // fragments are never GSO
+				return 0, ErrGSOBadHeaders // fragments are never GSO
 			}
 			lay.ips[lay.nips] = ipHdr{off: off}
 			lay.nips++
@@ -221,7 +220,7 @@ func parseGSOLayout(f []byte, l4 int, gsoType uint8) (gsoLayout, error) {
 			off += ihl
 		case 41:
 			if lay.nips == maxIPHdrs || off+40 > len(f) || f[off]>>4 != 6 {
-				return lay, ErrGSOBadHeaders
+				return 0, ErrGSOBadHeaders
 			}
 			lay.ips[lay.nips] = ipHdr{off: off, v6: true}
 			lay.nips++
@@ -232,43 +231,106 @@ func parseGSOLayout(f []byte, l4 int, gsoType uint8) (gsoLayout, error) {
 			// encapsulation limit lives there).
 			for n := 0; proto == 0 || proto == 43 || proto == 60; n++ {
 				if n == 8 || off+8 > len(f) {
-					return lay, ErrGSOBadHeaders
+					return 0, ErrGSOBadHeaders
 				}
 				proto = f[off]
 				off += (int(f[off+1]) + 1) * 8
 			}
 		case 6, 17:
-			if off != l4 {
-				return lay, ErrGSOBadHeaders
-			}
 			lay.l4 = off
 			lay.tcp = proto == 6
-			switch gsoType &^ gsoECN {
-			case GSOTCPv4, GSOTCPv6:
-				if !lay.tcp || off+20 > len(f) {
-					return lay, errNotGSOTransport
-				}
-				doff := int(f[off+12]>>4) * 4
-				if doff < 20 || off+doff > len(f) {
-					return lay, ErrGSOBadHeaders
-				}
-				lay.hdrEnd = off + doff
-			case GSOUDPL4:
-				if lay.tcp || off+8 > len(f) {
-					return lay, errNotGSOTransport
-				}
-				lay.hdrEnd = off + 8
-			default:
-				return lay, ErrGSOUnsupported
-			}
-			return lay, nil
+			return proto, nil
 		default:
-			return lay, ErrGSOBadHeaders
+			return 0, ErrGSOBadHeaders
 		}
 		if off > len(f) {
-			return lay, ErrGSOBadHeaders
+			return 0, ErrGSOBadHeaders
 		}
 	}
+}
+
+// parseGSOLayout finds the headers of a super-frame; the transport
+// header must sit where the vnet header says the checksum starts.
+func parseGSOLayout(f []byte, l4 int, gsoType uint8) (gsoLayout, error) {
+	var lay gsoLayout
+	if _, err := walkToL4(f, &lay); err != nil {
+		return lay, err
+	}
+	off := lay.l4
+	if off != l4 {
+		return lay, ErrGSOBadHeaders
+	}
+	switch gsoType &^ gsoECN {
+	case GSOTCPv4, GSOTCPv6:
+		if !lay.tcp || off+20 > len(f) {
+			return lay, errNotGSOTransport
+		}
+		doff := int(f[off+12]>>4) * 4
+		if doff < 20 || off+doff > len(f) {
+			return lay, ErrGSOBadHeaders
+		}
+		lay.hdrEnd = off + doff
+	case GSOUDPL4:
+		if lay.tcp || off+8 > len(f) {
+			return lay, errNotGSOTransport
+		}
+		lay.hdrEnd = off + 8
+	default:
+		return lay, ErrGSOUnsupported
+	}
+	return lay, nil
+}
+
+// RepairPartial finishes the transport checksum of frame f when it
+// carries exactly what a sender with checksum offload leaves there (the
+// pseudo-header sum) instead of a valid checksum. It is for drivers
+// without offload metadata (AF_XDP on veth, whose peer may be a local
+// stack with tx-checksumming on); a real NIC never delivers such frames.
+// A frame whose checksum verifies, or is wrong in any other way, is left
+// alone: a forwarder passes corruption on, it does not hide it. The
+// chance that a corrupt frame's field equals its pseudo-header sum by
+// accident is 2^-16.
+func RepairPartial(f []byte) bool {
+	var lay gsoLayout
+	if _, err := walkToL4(f, &lay); err != nil {
+		return false
+	}
+	at := 16
+	if !lay.tcp {
+		at = 6
+	}
+	l4 := f[lay.l4:]
+	if len(l4) < at+2 || (!lay.tcp && len(l4) < 8) {
+		return false
+	}
+	inner := lay.ips[lay.nips-1]
+	// The transport length is what the innermost IP header says.
+	ip := f[inner.off:]
+	var n int
+	if inner.v6 {
+		n = int(binary.BigEndian.Uint16(ip[4:])) - (lay.l4 - inner.off - 40)
+	} else {
+		n = int(binary.BigEndian.Uint16(ip[2:])) - (lay.l4 - inner.off)
+	}
+	if n < at+2 || n > len(l4) {
+		return false
+	}
+	l4 = l4[:n]
+	field := binary.BigEndian.Uint16(l4[at:])
+	if !lay.tcp && field == 0 && !inner.v6 {
+		return false // UDP over IPv4 without a checksum
+	}
+	pseudo := pseudoSum(ip, inner.v6, l4, lay.tcp)
+	if field != fold(pseudo) || fold(sum16(pseudo, l4)) == 0xffff {
+		return false
+	}
+	l4[at], l4[at+1] = 0, 0
+	c := ^fold(sum16(pseudo, l4))
+	if c == 0 {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(l4[at:], c)
+	return true
 }
 
 // MaxSegments bounds the segments one super-frame may become (64 KB at

@@ -268,3 +268,31 @@ func TestVnetHdrRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRepairPartial(t *testing.T) {
+	for _, st := range []tcpStack{{id: 3, seq: 4}, {inner6: true, seq: 4}, {outer6: true, id: 3, seq: 4}} {
+		want, l4 := st.frame(t, pattern(777))
+		ipOff := 14
+		if st.outer6 {
+			ipOff = 54
+		}
+		got := append([]byte(nil), want...)
+		makePartial(got, l4, 16, ipOff, st.inner6, true)
+		if !RepairPartial(got) || !bytes.Equal(got, want) {
+			t.Fatalf("%+v: partial checksum not repaired", st)
+		}
+		if RepairPartial(got) {
+			t.Fatalf("%+v: valid checksum touched", st)
+		}
+		bad := append([]byte(nil), want...)
+		bad[l4+16] ^= 0x5a
+		if RepairPartial(bad) || bad[l4+16] != want[l4+16]^0x5a {
+			t.Fatalf("%+v: corrupt checksum 'repaired'", st)
+		}
+	}
+	for _, junk := range [][]byte{nil, make([]byte, 13), pattern(100)} {
+		if RepairPartial(junk) {
+			t.Fatal("junk repaired")
+		}
+	}
+}

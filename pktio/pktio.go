@@ -21,6 +21,7 @@ package pktio
 
 import (
 	"errors"
+	"log/slog"
 	"time"
 )
 
@@ -61,6 +62,9 @@ type Port interface {
 	Stats() Stats
 	// Driver names the driver in use ("af_packet", "af_xdp", "copy").
 	Driver() string
+	// Fallback says why the driver in use is not the one configured
+	// ("" when it is).
+	Fallback() string
 	// Name is the interface name (and queue when bound to one).
 	Name() string
 }
@@ -117,17 +121,28 @@ func (s *Stats) Add(o Stats) {
 	s.RxVLANRestored += o.RxVLANRestored
 }
 
+// Driver names.
+const (
+	DriverAFPacket = "af_packet"
+	DriverAFXDP    = "af_xdp"
+)
+
 // Config says how to open a port. The zero value is usable.
 type Config struct {
-	// Driver: "" or "auto" (the best available), "af_packet", "af_xdp".
+	// Driver: "" or "af_packet" (the default), or "af_xdp", which falls
+	// back to af_packet when AF_XDP cannot be used on the interface (no
+	// privileges, no XDP support, no such queue), saying so in the log
+	// and in the port's Fallback.
 	Driver string
+	// Log gets the port's notable events (driver chosen, fallback).
+	Log *slog.Logger
 	// Queue is the device queue to bind to; -1 (or any negative value)
 	// for the whole device. Only drivers with per-queue rings use it.
 	Queue int
 	// MaxFrame is the largest frame the engine sends or accepts without
 	// segmentation (default 9216+64: jumbo frames plus tags).
 	MaxFrame int
-	// RxRingBytes and TxFrames size the rings (defaults 8 MiB, 512).
+	// RxRingBytes and TxFrames size the rings (defaults 4 MiB, 256).
 	RxRingBytes int
 	TxFrames    int
 	// PollTimeout bounds one Receive wait (default 100 ms) so a
@@ -142,15 +157,22 @@ type Config struct {
 	NoVnetHdr bool
 }
 
+func (c Config) logger() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Log
+}
+
 func (c Config) withDefaults() Config {
 	if c.MaxFrame <= 0 {
 		c.MaxFrame = 9216 + 64
 	}
 	if c.RxRingBytes <= 0 {
-		c.RxRingBytes = 8 << 20
+		c.RxRingBytes = 4 << 20
 	}
 	if c.TxFrames <= 0 {
-		c.TxFrames = 512
+		c.TxFrames = 256
 	}
 	if c.PollTimeout <= 0 {
 		c.PollTimeout = 100 * time.Millisecond
