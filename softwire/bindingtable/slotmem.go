@@ -1,6 +1,9 @@
 package bindingtable
 
-import "runtime"
+import (
+	"runtime"
+	"time"
+)
 
 // slotMem hands out slot arrays. Large arrays come from anonymous
 // mappings the kernel is asked to back with 2 MB pages where it can
@@ -50,3 +53,5 @@ func (m *slotMem) freeAll() {
 		unmapSlots(mem)
 	}
 }
+
+func sleepBriefly() { time.Sleep(20 * time.Microsecond) }
