@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/softwire"
 	"github.com/wirebeat/wirebeat/softwire/bindingtable"
 	"github.com/wirebeat/wirebeat/softwire/lwaftr"
@@ -39,7 +39,7 @@ func importCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wirebeat import: %s: %v\n", args[1], err)
 		return 1
 	}
-	js, err := server.EncodeJSON(dev)
+	js, err := schema.EncodeJSON(dev)
 	if err != nil {
 		fmt.Fprintf(stderr, "wirebeat import: encode: %v\n", err)
 		return 1
@@ -161,7 +161,7 @@ func loadLwaftrConfig(path string) (lwaftr.Config, []lwaftr.Binding, error) {
 	if snabbconf.Detect(src) {
 		dev, err = snabbconf.Import(src)
 	} else {
-		dev, err = server.DecodeJSON(src)
+		dev, err = schema.DecodeJSON(src)
 	}
 	if err != nil {
 		return lwaftr.Config{}, nil, fmt.Errorf("%s: %w", path, err)

@@ -8,6 +8,7 @@ import (
 	"github.com/openconfig/ygot/ygot"
 
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // addBindings adds n lwAFTR softwires, 64 port sets per IPv4 address.
@@ -97,7 +98,7 @@ func BenchmarkSmallTxCommitWith100kBindings(b *testing.B) {
 		{Name: "softwire", Key: map[string]string{"ipv4": "10.0.0.1", "psid": "5"}}}}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := s.EditTx(admin, Running, func(tx *Tx) error {
+		if err := s.EditTx(admin, Running, func(tx *schema.Tx) error {
 			n, err := tx.Get(path, false)
 			if err != nil {
 				return err

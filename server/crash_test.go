@@ -14,6 +14,7 @@ import (
 	"github.com/openconfig/ygot/ygot"
 
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 const crashHelperEnv = "WIREBEAT_CRASH_HELPER_DIR"
@@ -99,7 +100,7 @@ func TestCrashDuringCommitsLeavesConsistentStartup(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
-		cfg, err := DecodeJSON(data)
+		cfg, err := schema.DecodeJSON(data)
 		if err != nil {
 			t.Fatalf("round %d: startup does not parse after kill -9: %v", round, err)
 		}

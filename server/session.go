@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // Role is what a user may do. The order matters: each role may do what the
@@ -89,13 +91,13 @@ func (s *Server) Lock(sess *Session, ds Datastore) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sess.Role < RoleOperator {
-		return Errorf(TagAccessDenied, nil, "role %s may not lock datastores", sess.Role)
+		return schema.Errorf(schema.TagAccessDenied, nil, "role %s may not lock datastores", sess.Role)
 	}
 	if holder, ok := s.locks[ds]; ok {
-		return &Error{Tag: TagLockDenied, Holder: holder, Message: "lock held by session " + itoa(holder)}
+		return &schema.Error{Tag: schema.TagLockDenied, Holder: holder, Message: "lock held by session " + itoa(holder)}
 	}
 	if ds == Candidate && s.candidate != nil {
-		return &Error{Tag: TagLockDenied, Message: "the candidate has uncommitted changes; commit or discard them first"}
+		return &schema.Error{Tag: schema.TagLockDenied, Message: "the candidate has uncommitted changes; commit or discard them first"}
 	}
 	s.locks[ds] = sess.ID
 	s.lockTimes[ds] = time.Now()
@@ -109,9 +111,9 @@ func (s *Server) Unlock(sess *Session, ds Datastore) error {
 	holder, ok := s.locks[ds]
 	switch {
 	case !ok:
-		return Errorf(TagOperationFailed, nil, "%s is not locked", ds)
+		return schema.Errorf(schema.TagOperationFailed, nil, "%s is not locked", ds)
 	case holder != sess.ID:
-		return &Error{Tag: TagOperationFailed, Holder: holder, Message: "lock held by session " + itoa(holder)}
+		return &schema.Error{Tag: schema.TagOperationFailed, Holder: holder, Message: "lock held by session " + itoa(holder)}
 	}
 	delete(s.locks, ds)
 	return nil
@@ -148,14 +150,14 @@ func (s *Server) KillSession(sess *Session, id uint32) (*Session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sess.Role < RoleAdmin {
-		return nil, Errorf(TagAccessDenied, nil, "role %s may not kill sessions", sess.Role)
+		return nil, schema.Errorf(schema.TagAccessDenied, nil, "role %s may not kill sessions", sess.Role)
 	}
 	if id == sess.ID {
-		return nil, Errorf(TagInvalidValue, nil, "a session cannot kill itself; close it instead")
+		return nil, schema.Errorf(schema.TagInvalidValue, nil, "a session cannot kill itself; close it instead")
 	}
 	victim, ok := s.sessions[id]
 	if !ok {
-		return nil, Errorf(TagInvalidValue, nil, "no session %d", id)
+		return nil, schema.Errorf(schema.TagInvalidValue, nil, "no session %d", id)
 	}
 	s.closeSessionLocked(id)
 	return victim, nil
@@ -165,12 +167,12 @@ func (s *Server) KillSession(sess *Session, id uint32) (*Session, error) {
 // session has locked.
 func (s *Server) checkWritable(sess *Session, ds Datastore) error {
 	if sess.Role < RoleOperator {
-		return Errorf(TagAccessDenied, nil, "role %s may not change the configuration", sess.Role)
+		return schema.Errorf(schema.TagAccessDenied, nil, "role %s may not change the configuration", sess.Role)
 	}
 	// The element's own changes (a confirmed commit timing out) are not
 	// held up by a client's lock.
 	if holder, ok := s.locks[ds]; ok && holder != sess.ID && sess.ID != 0 {
-		return &Error{Tag: TagInUse, Holder: holder, Message: string(ds) + " is locked by session " + itoa(holder)}
+		return &schema.Error{Tag: schema.TagInUse, Holder: holder, Message: string(ds) + " is locked by session " + itoa(holder)}
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // Files of the datadir that the store owns.
@@ -121,7 +123,7 @@ func (st *store) history() ([]HistoryEntry, error) {
 func (st *store) readHistory(id uint64) ([]byte, error) {
 	data, err := os.ReadFile(filepath.Join(st.dir, rollbackDir, historyName(id)))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, Errorf(TagInvalidValue, nil, "no rollback entry %d", id)
+		return nil, schema.Errorf(schema.TagInvalidValue, nil, "no rollback entry %d", id)
 	}
 	return data, err
 }

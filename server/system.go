@@ -9,6 +9,7 @@ import (
 
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // systemSubsystem owns /system: it refuses configurations that would lock
@@ -27,17 +28,22 @@ func newSystemSubsystem(srv *Server, version string) *systemSubsystem {
 	return &systemSubsystem{srv: srv, version: version, boot: time.Now(), listen: map[string]string{}}
 }
 
-func (*systemSubsystem) Name() string                 { return "system" }
-func (*systemSubsystem) Attach(events.Sink)           {}
-func (*systemSubsystem) Apply(_, _ *gen.Device) error { return nil }
+func (*systemSubsystem) Name() string            { return "system" }
+func (*systemSubsystem) Attach(events.Sink)      {}
+func (*systemSubsystem) Abort(*schema.ChangeSet) {}
+func (*systemSubsystem) Apply(*schema.ChangeSet) {}
+func (*systemSubsystem) Owns() []*gpb.Path {
+	return []*gpb.Path{{Elem: []*gpb.PathElem{{Name: "system"}}}}
+}
 
-// Validate refuses a configuration that has users but no administrator who
+// Prepare refuses a configuration that has users but no administrator who
 // can log in: nobody could repair it over the management interfaces.
-func (*systemSubsystem) Validate(cfg *gen.Device) error {
+func (*systemSubsystem) Prepare(cs *schema.ChangeSet) error {
+	cfg := cs.New
 	if len(usersOf(cfg)) == 0 || hasAdmin(cfg) {
 		return nil
 	}
-	return Errorf(TagInvalidValue, &gpb.Path{Elem: []*gpb.PathElem{{Name: "system"}, {Name: "aaa"}, {Name: "users"}}},
+	return schema.Errorf(schema.TagInvalidValue, &gpb.Path{Elem: []*gpb.PathElem{{Name: "system"}, {Name: "aaa"}, {Name: "users"}}},
 		"at least one admin user with a password or an authorized key must remain")
 }
 
@@ -71,7 +77,7 @@ func (s *Server) SetListening(frontEnd, addr string) {
 }
 
 func (s *systemSubsystem) State(root *gen.Device, paths []*gpb.Path) error {
-	if !pathsCover(paths, "system", "state") {
+	if !schema.Covers(paths, &gpb.PathElem{Name: "system"}, &gpb.PathElem{Name: "state"}) {
 		return nil
 	}
 	st := root.GetOrCreateSystem().GetOrCreateState()
@@ -100,34 +106,3 @@ func (s *systemSubsystem) State(root *gen.Device, paths []*gpb.Path) error {
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-// pathsCover reports whether any of paths selects something at or below the
-// node named by elems (all of them when paths is empty), ignoring keys and
-// treating "*" and "..." as wildcards. Subsystems use it to skip rendering
-// state nobody asked for.
-func pathsCover(paths []*gpb.Path, elems ...string) bool {
-	if len(paths) == 0 {
-		return true
-	}
-	for _, p := range paths {
-		if pathOverlaps(p, elems) {
-			return true
-		}
-	}
-	return false
-}
-
-func pathOverlaps(p *gpb.Path, elems []string) bool {
-	for i, e := range p.GetElem() {
-		if e.Name == "..." {
-			return true
-		}
-		if i >= len(elems) {
-			return true // p is below the node: the node must be rendered
-		}
-		if e.Name != "*" && e.Name != elems[i] {
-			return false
-		}
-	}
-	return true // p is the node or one of its ancestors
-}

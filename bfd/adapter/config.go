@@ -11,7 +11,7 @@ import (
 	"github.com/wirebeat/wirebeat/bfd"
 	"github.com/wirebeat/wirebeat/bfd/transport"
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // Defaults of a profile (and of a session without one), as the YANG says.
@@ -81,7 +81,7 @@ func profilePath(name string, leaf ...string) *gpb.Path {
 }
 
 func invalid(p *gpb.Path, format string, args ...any) error {
-	return server.Errorf(server.TagInvalidValue, p, format, args...)
+	return schema.Errorf(schema.TagInvalidValue, p, format, args...)
 }
 
 // profileSettings is a profile reduced to what a session uses.

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // Softwire sessions are refused, not silently ignored, until the DS-Lite
@@ -13,8 +13,8 @@ func TestSoftwireSessionsRefused(t *testing.T) {
 	s := &Subsystem{}
 	cfg := &gen.Device{}
 	cfg.GetOrCreateBfd().GetOrCreateSoftwire().GetOrCreateSession("2001:db8::1").Role = gen.WirebeatBfd_Bfd_Softwire_Session_Role_aftr
-	err := s.Validate(cfg)
-	if e := server.AsError(err); e == nil || e.Tag != server.TagOperationNotSupp || server.PathString(e.Path) != "/bfd/softwire/session[b4-address=2001:db8::1]" {
-		t.Fatalf("Validate = %v", err)
+	err := check(s, cfg)
+	if e := schema.AsError(err); e == nil || e.Tag != schema.TagOperationNotSupp || schema.PathString(e.Path) != "/bfd/softwire/session[b4-address=2001:db8::1]" {
+		t.Fatalf("check = %v", err)
 	}
 }

@@ -8,39 +8,13 @@ import (
 
 	"github.com/wirebeat/wirebeat/bfd"
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // covers reports whether any requested path selects something at, above
-// or below the node at target (all when paths is empty). Keys in a
-// request must match the node's, "*" and "..." are wildcards.
+// or below the node at target (all when paths is empty).
 func covers(paths []*gpb.Path, target *gpb.Path) bool {
-	if len(paths) == 0 {
-		return true
-	}
-	for _, p := range paths {
-		if overlaps(p, target.Elem) {
-			return true
-		}
-	}
-	return false
-}
-
-func overlaps(p *gpb.Path, target []*gpb.PathElem) bool {
-	for i, e := range p.GetElem() {
-		if e.Name == "..." || i >= len(target) {
-			return true
-		}
-		t := target[i]
-		if e.Name != "*" && e.Name != t.Name {
-			return false
-		}
-		for k, v := range e.Key {
-			if v != "*" && t.Key != nil && t.Key[k] != v {
-				return false
-			}
-		}
-	}
-	return true
+	return schema.Covers(paths, target.Elem...)
 }
 
 // State renders session state, counters and the summary, only for the

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -23,7 +24,7 @@ type setOp struct {
 }
 
 func (o *setOp) String() string {
-	return fmt.Sprintf("%s %s", strings.ToLower(o.op.String()), server.PathString(&gpb.Path{Elem: o.elems}))
+	return fmt.Sprintf("%s %s", strings.ToLower(o.op.String()), schema.PathString(&gpb.Path{Elem: o.elems}))
 }
 
 // opError is the failure of one operation with the code the
@@ -58,12 +59,17 @@ func (g *Server) Set(ctx context.Context, req *gpb.SetRequest) (*gpb.SetResponse
 		if o.elems, err = joinPath(req.Prefix, o.path); err != nil {
 			return nil, setFailure(req, ops, i, err)
 		}
+		// Keys in the form the datastores keep: a delete of the text
+		// written removes the entry stored canonically.
+		if o.elems, err = schema.CanonicalPath(o.elems); err != nil {
+			return nil, setFailure(req, ops, i, &opError{codes.InvalidArgument, err})
+		}
 	}
 	if len(ops) == 0 { // not an error (3.4)
 		return &gpb.SetResponse{Prefix: req.Prefix, Timestamp: time.Now().UnixNano()}, nil
 	}
 	failed := -1
-	err := g.srv.EditTx(sess, server.Running, func(tx *server.Tx) error {
+	err := g.srv.EditTx(sess, server.Running, func(tx *schema.Tx) error {
 		for i, o := range ops {
 			if err := applyOp(tx, o); err != nil {
 				failed = i
@@ -92,33 +98,17 @@ func (g *Server) Set(ctx context.Context, req *gpb.SetRequest) (*gpb.SetResponse
 // offending node or lies below it; the first when none does, as for a
 // locked datastore.
 func culprit(ops []*setOp, err error) int {
-	e := server.AsError(err)
+	e := schema.AsError(err)
 	if e.Path == nil {
 		return 0
 	}
 	found := 0
 	for i, o := range ops {
-		if overlaps(o.elems, e.Path.Elem) {
+		if schema.PathsOverlap(o.elems, e.Path.Elem) {
 			found = i
 		}
 	}
 	return found
-}
-
-// overlaps reports whether one concrete path is a prefix of the other.
-func overlaps(a, b []*gpb.PathElem) bool {
-	n := min(len(a), len(b))
-	for i := 0; i < n; i++ {
-		if stripModule(a[i].Name) != stripModule(b[i].Name) {
-			return false
-		}
-		for k, v := range a[i].Key {
-			if w, ok := b[i].Key[k]; ok && w != v {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func stripModule(name string) string {
@@ -157,8 +147,8 @@ func opCode(o *setOp, err error) (codes.Code, string) {
 	if errors.As(err, &oe) {
 		return oe.code, oe.err.Error()
 	}
-	e := server.AsError(err)
-	if e.Tag == server.TagUnknownElement && o.op != gpb.UpdateResult_DELETE {
+	e := schema.AsError(err)
+	if e.Tag == schema.TagUnknownElement && o.op != gpb.UpdateResult_DELETE {
 		return codes.NotFound, e.Error()
 	}
 	return codeAndMessage(err)

@@ -13,20 +13,20 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // applyOp applies one Set operation to the transaction.
-func applyOp(tx *server.Tx, o *setOp) error {
+func applyOp(tx *schema.Tx, o *setOp) error {
 	if o.op == gpb.UpdateResult_DELETE {
 		return applyDelete(tx, o)
 	}
-	if server.HasWildcards(o.elems) {
+	if schema.HasWildcards(o.elems) {
 		return opErrorf(codes.InvalidArgument, "%s: replace and update take a path without wildcards", o)
 	}
-	info, err := server.ResolveNode(o.elems)
+	info, err := schema.ResolveNode(o.elems)
 	if err != nil {
-		if server.AsError(err).Tag == server.TagUnknownElement {
+		if schema.AsError(err).Tag == schema.TagUnknownElement {
 			return &opError{codes.NotFound, err}
 		}
 		return err
@@ -37,7 +37,7 @@ func applyOp(tx *server.Tx, o *setOp) error {
 	path := &gpb.Path{Elem: o.elems}
 	replace := o.op == gpb.UpdateResult_REPLACE
 	switch info.Kind {
-	case server.KindRoot:
+	case schema.KindRoot:
 		d := &gen.Device{}
 		if err := decodeStruct(o.val, d, path); err != nil {
 			return err
@@ -46,18 +46,18 @@ func applyOp(tx *server.Tx, o *setOp) error {
 			return tx.Set(path, d)
 		}
 		return mergeChildren(tx, d)
-	case server.KindContainer, server.KindListEntry:
+	case schema.KindContainer, schema.KindListEntry:
 		fresh := reflect.New(info.Type).Interface().(ygot.GoStruct)
 		if err := decodeStruct(o.val, fresh, path); err != nil {
 			return err
 		}
-		if info.Kind == server.KindListEntry {
+		if info.Kind == schema.KindListEntry {
 			if err := fillKeys(info, fresh, o.elems[len(o.elems)-1], path); err != nil {
 				return err
 			}
 		}
 		return put(tx, path, fresh, replace)
-	case server.KindList:
+	case schema.KindList:
 		return applyList(tx, o, info, replace)
 	default:
 		return applyLeaf(tx, o, info)
@@ -65,7 +65,7 @@ func applyOp(tx *server.Tx, o *setOp) error {
 }
 
 // put replaces the node at path with fresh, or merges fresh into it.
-func put(tx *server.Tx, path *gpb.Path, fresh ygot.GoStruct, replace bool) error {
+func put(tx *schema.Tx, path *gpb.Path, fresh ygot.GoStruct, replace bool) error {
 	if replace {
 		return tx.Set(path, fresh)
 	}
@@ -80,17 +80,17 @@ func merge(dst, src ygot.GoStruct, path *gpb.Path) error {
 	d, ok1 := dst.(ygot.ValidatedGoStruct)
 	s, ok2 := src.(ygot.ValidatedGoStruct)
 	if !ok1 || !ok2 {
-		return server.Errorf(server.TagOperationFailed, path, "cannot merge %T", dst)
+		return schema.Errorf(schema.TagOperationFailed, path, "cannot merge %T", dst)
 	}
 	if err := ygot.MergeStructInto(d, s, &ygot.MergeOverwriteExistingFields{}); err != nil {
-		return server.Errorf(server.TagInvalidValue, path, "%v", err)
+		return schema.Errorf(schema.TagInvalidValue, path, "%v", err)
 	}
 	return nil
 }
 
 // mergeChildren is an update of the root: each top container is merged
 // on its own, so that only what the transaction owns is written.
-func mergeChildren(tx *server.Tx, d *gen.Device) error {
+func mergeChildren(tx *schema.Tx, d *gen.Device) error {
 	v := reflect.ValueOf(d).Elem()
 	for i := 0; i < v.NumField(); i++ {
 		name := v.Type().Field(i).Tag.Get("path")
@@ -108,7 +108,7 @@ func mergeChildren(tx *server.Tx, d *gen.Device) error {
 // applyList replaces or updates a whole list from a JSON array of entries
 // (or an object holding the list by name). A replace removes the entries
 // the value does not hold (3.4.5).
-func applyList(tx *server.Tx, o *setOp, info *server.NodeInfo, replace bool) error {
+func applyList(tx *schema.Tx, o *setOp, info *schema.NodeInfo, replace bool) error {
 	path := &gpb.Path{Elem: o.elems}
 	data, err := jsonOf(o.val, path)
 	if err != nil {
@@ -133,11 +133,11 @@ func applyList(tx *server.Tx, o *setOp, info *server.NodeInfo, replace bool) err
 	for _, item := range items {
 		fresh := reflect.New(info.Type).Interface().(ygot.GoStruct)
 		if err := gen.Unmarshal(item, fresh); err != nil {
-			return server.Errorf(server.TagInvalidValue, path, "list entry does not match the schema: %v", err)
+			return schema.Errorf(schema.TagInvalidValue, path, "list entry does not match the schema: %v", err)
 		}
 		keys, err := entryKeys(fresh)
 		if err != nil {
-			return server.Errorf(server.TagMissingElement, path, "list entry without its keys: %v", err)
+			return schema.Errorf(schema.TagMissingElement, path, "list entry without its keys: %v", err)
 		}
 		entry := &gpb.Path{Elem: append(append([]*gpb.PathElem(nil), o.elems[:len(o.elems)-1]...), &gpb.PathElem{Name: last.Name, Key: keys})}
 		if err := put(tx, entry, fresh, replace); err != nil {
@@ -167,28 +167,28 @@ func entryKeys(s ygot.GoStruct) (map[string]string, error) {
 
 // fillKeys sets the key leaves of a list entry decoded from a value to the
 // keys of its path; a value giving them differently is an error (3.4.5).
-func fillKeys(info *server.NodeInfo, fresh ygot.GoStruct, e *gpb.PathElem, path *gpb.Path) error {
+func fillKeys(info *schema.NodeInfo, fresh ygot.GoStruct, e *gpb.PathElem, path *gpb.Path) error {
 	v := reflect.ValueOf(fresh)
 	for name, want := range e.Key {
-		leaf, field, ok := server.LeafField(info.Schema, v, name)
+		leaf, field, ok := schema.LeafField(info.Schema, v, name)
 		if !ok {
-			return server.Errorf(server.TagBadElement, path, "no key leaf %s", name)
+			return schema.Errorf(schema.TagBadElement, path, "no key leaf %s", name)
 		}
-		if server.LeafIsSet(field) {
-			if have := server.LeafTexts(field); len(have) != 1 || have[0] != want {
-				return opErrorf(codes.InvalidArgument, "%s: the value gives key %s as %q, the path as %q", server.PathString(path), name, strings.Join(have, " "), want)
+		if schema.LeafIsSet(field) {
+			if have := schema.LeafTexts(field); len(have) != 1 || have[0] != want {
+				return opErrorf(codes.InvalidArgument, "%s: the value gives key %s as %q, the path as %q", schema.PathString(path), name, strings.Join(have, " "), want)
 			}
 			continue
 		}
-		if err := server.SetLeafText(leaf, field, want); err != nil {
-			return server.Errorf(server.TagInvalidValue, path, "key %s: %v", name, err)
+		if err := schema.SetLeafText(leaf, field, want); err != nil {
+			return schema.Errorf(schema.TagInvalidValue, path, "key %s: %v", name, err)
 		}
 	}
 	return nil
 }
 
 // applyLeaf sets a leaf or a whole leaf-list.
-func applyLeaf(tx *server.Tx, o *setOp, info *server.NodeInfo) error {
+func applyLeaf(tx *schema.Tx, o *setOp, info *schema.NodeInfo) error {
 	path := &gpb.Path{Elem: o.elems}
 	texts, err := scalarTexts(o.val, path)
 	if err != nil {
@@ -202,7 +202,7 @@ func applyLeaf(tx *server.Tx, o *setOp, info *server.NodeInfo) error {
 		}
 		return nil
 	}
-	if info.Kind == server.KindLeaf && len(texts) != 1 {
+	if info.Kind == schema.KindLeaf && len(texts) != 1 {
 		return opErrorf(codes.InvalidArgument, "%s: a leaf takes one value, not %d", o, len(texts))
 	}
 	parentPath := &gpb.Path{Elem: o.elems[:len(o.elems)-1]}
@@ -210,16 +210,16 @@ func applyLeaf(tx *server.Tx, o *setOp, info *server.NodeInfo) error {
 	if err != nil {
 		return err
 	}
-	leaf, field, ok := server.LeafField(info.Parent, reflect.ValueOf(parent), name)
+	leaf, field, ok := schema.LeafField(info.Parent, reflect.ValueOf(parent), name)
 	if !ok {
-		return server.Errorf(server.TagUnknownElement, path, "no leaf %s", name)
+		return schema.Errorf(schema.TagUnknownElement, path, "no leaf %s", name)
 	}
-	if info.Kind == server.KindLeafList {
+	if info.Kind == schema.KindLeafList {
 		field.Set(reflect.Zero(field.Type()))
 	}
 	for _, t := range texts {
-		if err := server.SetLeafText(leaf, field, t); err != nil {
-			return server.Errorf(server.TagInvalidValue, path, "%v", err)
+		if err := schema.SetLeafText(leaf, field, t); err != nil {
+			return schema.Errorf(schema.TagInvalidValue, path, "%v", err)
 		}
 	}
 	return nil
@@ -228,13 +228,13 @@ func applyLeaf(tx *server.Tx, o *setOp, info *server.NodeInfo) error {
 // applyDelete removes what the path selects; wildcards are expanded
 // against the configuration (3.4.6), and what does not exist is silently
 // accepted.
-func applyDelete(tx *server.Tx, o *setOp) error {
-	if err := server.CheckPath(o.elems); err != nil {
+func applyDelete(tx *schema.Tx, o *setOp) error {
+	if err := schema.CheckPath(o.elems); err != nil {
 		return err
 	}
 	targets := []*gpb.Path{{Elem: o.elems}}
-	if server.HasWildcards(o.elems) {
-		matches, err := server.MatchPath(tx.Root(), o.elems)
+	if schema.HasWildcards(o.elems) {
+		matches, err := schema.MatchPath(tx.Root(), o.elems)
 		if err != nil {
 			return err
 		}
@@ -244,7 +244,7 @@ func applyDelete(tx *server.Tx, o *setOp) error {
 		}
 	}
 	for _, p := range targets {
-		info, err := server.ResolveNode(p.Elem)
+		info, err := schema.ResolveNode(p.Elem)
 		if err != nil {
 			return err
 		}
@@ -273,11 +273,11 @@ func jsonOf(tv *gpb.TypedValue, path *gpb.Path) ([]byte, error) {
 	case *gpb.TypedValue_JsonVal:
 		return v.JsonVal, nil
 	case nil:
-		return nil, opErrorf(codes.InvalidArgument, "%s: no value", server.PathString(path))
+		return nil, opErrorf(codes.InvalidArgument, "%s: no value", schema.PathString(path))
 	case *gpb.TypedValue_BytesVal, *gpb.TypedValue_ProtoBytes, *gpb.TypedValue_AsciiVal, *gpb.TypedValue_AnyVal:
-		return nil, opErrorf(codes.Unimplemented, "%s: encoding %T is not supported: use JSON or JSON_IETF", server.PathString(path), v)
+		return nil, opErrorf(codes.Unimplemented, "%s: encoding %T is not supported: use JSON or JSON_IETF", schema.PathString(path), v)
 	}
-	return nil, opErrorf(codes.InvalidArgument, "%s: a container or list takes a JSON or JSON_IETF value, not a scalar", server.PathString(path))
+	return nil, opErrorf(codes.InvalidArgument, "%s: a container or list takes a JSON or JSON_IETF value, not a scalar", schema.PathString(path))
 }
 
 // decodeStruct decodes a JSON value into a fresh generated struct.
@@ -288,7 +288,7 @@ func decodeStruct(tv *gpb.TypedValue, dst ygot.GoStruct, path *gpb.Path) error {
 		return err
 	}
 	if err := gen.Unmarshal(data, dst); err != nil {
-		return server.Errorf(server.TagInvalidValue, path, "value does not match the schema: %v", err)
+		return schema.Errorf(schema.TagInvalidValue, path, "value does not match the schema: %v", err)
 	}
 	return nil
 }
@@ -297,7 +297,7 @@ func decodeStruct(tv *gpb.TypedValue, dst ygot.GoStruct, path *gpb.Path) error {
 // leaf-list update, from a scalar TypedValue or a JSON scalar or array.
 func scalarTexts(tv *gpb.TypedValue, path *gpb.Path) ([]string, error) {
 	bad := func(format string, args ...any) ([]string, error) {
-		return nil, opErrorf(codes.InvalidArgument, "%s: %s", server.PathString(path), fmt.Sprintf(format, args...))
+		return nil, opErrorf(codes.InvalidArgument, "%s: %s", schema.PathString(path), fmt.Sprintf(format, args...))
 	}
 	switch v := tv.GetValue().(type) {
 	case *gpb.TypedValue_StringVal:

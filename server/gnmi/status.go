@@ -6,31 +6,31 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // codeOf maps the element's error tags (RFC 6241 Appendix A) to the
 // canonical gRPC codes the gNMI specification names (2.5, 3.4.7).
-func codeOf(tag server.Tag) codes.Code {
+func codeOf(tag schema.Tag) codes.Code {
 	switch tag {
-	case server.TagInvalidValue, server.TagBadElement, server.TagUnknownElement,
-		server.TagUnknownNamespace, server.TagMissingElement, server.TagMalformedMessage,
-		server.TagBadAttribute, server.TagMissingAttribute, server.TagUnknownAttribute,
+	case schema.TagInvalidValue, schema.TagBadElement, schema.TagUnknownElement,
+		schema.TagUnknownNamespace, schema.TagMissingElement, schema.TagMalformedMessage,
+		schema.TagBadAttribute, schema.TagMissingAttribute, schema.TagUnknownAttribute,
 		// A reference to an instance that does not exist (RFC 7950
 		// require-instance) is an invalid value for gNMI.
-		server.TagDataMissing:
+		schema.TagDataMissing:
 		return codes.InvalidArgument
-	case server.TagAccessDenied:
+	case schema.TagAccessDenied:
 		return codes.PermissionDenied
-	case server.TagLockDenied, server.TagInUse:
+	case schema.TagLockDenied, schema.TagInUse:
 		return codes.FailedPrecondition
-	case server.TagResourceDenied, server.TagTooBig:
+	case schema.TagResourceDenied, schema.TagTooBig:
 		return codes.ResourceExhausted
-	case server.TagDataExists:
+	case schema.TagDataExists:
 		return codes.AlreadyExists
-	case server.TagOperationNotSupp:
+	case schema.TagOperationNotSupp:
 		return codes.Unimplemented
-	case server.TagOperationFailed, server.TagRollbackFailed, server.TagPartialOperation:
+	case schema.TagOperationFailed, schema.TagRollbackFailed, schema.TagPartialOperation:
 		return codes.Aborted
 	}
 	return codes.Internal
@@ -45,7 +45,7 @@ func statusOf(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	var e *server.Error
+	var e *schema.Error
 	if errors.As(err, &e) {
 		return status.Error(codeOf(e.Tag), e.Error())
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/openconfig/ygot/ygot"
 
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	sch "github.com/wirebeat/wirebeat/schema"
 )
 
 // Edit operations of RFC 6241 section 7.2.
@@ -35,13 +35,13 @@ func validOp(s string) bool {
 // write) only the nodes the edit reaches.
 type editor struct {
 	si *schemaInfo
-	tx *server.Tx
+	tx *sch.Tx
 }
 
 // ref is a data node on the way down: resolved (and owned by the
 // transaction) when needed, created only when an edit below needs it.
 type ref struct {
-	tx     *server.Tx
+	tx     *sch.Tx
 	node   ygot.GoStruct
 	schema *yang.Entry
 	parent *ref
@@ -75,13 +75,13 @@ func (r *ref) child(schema *yang.Entry, elem *gpb.PathElem) *ref {
 func (ed *editor) applyTop(x *xnode, defaultOp string) error {
 	m := ed.si.byNS[x.Name.Space]
 	if m == nil {
-		e := badElement(server.TagUnknownNamespace, x.Name.Local, "namespace %q is not one of this element's modules", x.Name.Space)
+		e := badElement(sch.TagUnknownNamespace, x.Name.Local, "namespace %q is not one of this element's modules", x.Name.Space)
 		e.BadNS = x.Name.Space
 		return e
 	}
 	schema := ed.si.root.Dir[x.Name.Local]
 	if schema == nil || !isData(schema) || ed.si.topModule[x.Name.Local] != m {
-		return badElement(server.TagUnknownElement, x.Name.Local, "module %s has no top-level node %q", m.Name, x.Name.Local)
+		return badElement(sch.TagUnknownElement, x.Name.Local, "module %s has no top-level node %q", m.Name, x.Name.Local)
 	}
 	root := &ref{tx: ed.tx, node: ed.tx.Root(), schema: ed.si.root}
 	return ed.apply(schema, root, x, defaultOp)
@@ -92,7 +92,7 @@ func (ed *editor) applyTop(x *xnode, defaultOp string) error {
 func opOf(x *xnode, inherited string) (string, error) {
 	if v, ok := x.attr(nsBase, "operation"); ok {
 		if !validOp(v) {
-			e := badElement(server.TagBadAttribute, x.Name.Local, "operation %q is not merge, replace, create, delete or remove", v)
+			e := badElement(sch.TagBadAttribute, x.Name.Local, "operation %q is not merge, replace, create, delete or remove", v)
 			e.BadAttr = "operation"
 			return "", e
 		}
@@ -108,7 +108,7 @@ func (ed *editor) apply(schema *yang.Entry, parent *ref, x *xnode, inherited str
 		return err
 	}
 	if schema.ReadOnly() {
-		return &rpcError{Type: "application", Tag: server.TagInvalidValue, Path: pathOf(parent.path, x.Name.Local, nil),
+		return &rpcError{Type: "application", Tag: sch.TagInvalidValue, Path: pathOf(parent.path, x.Name.Local, nil),
 			Message: x.Name.Local + " is state (config false) and cannot be configured", BadElement: x.Name.Local}
 	}
 	switch {
@@ -123,7 +123,7 @@ func (ed *editor) apply(schema *yang.Entry, parent *ref, x *xnode, inherited str
 	case schema.IsLeaf() || schema.IsLeafList():
 		return ed.leaf(schema, parent, x, op)
 	}
-	return badElement(server.TagUnknownElement, x.Name.Local, "%s is not a data node", x.Name.Local)
+	return badElement(sch.TagUnknownElement, x.Name.Local, "%s is not a data node", x.Name.Local)
 }
 
 // node applies a container or list entry.
@@ -143,7 +143,7 @@ func (ed *editor) node(schema *yang.Entry, parent *ref, elem *gpb.PathElem, x *x
 			}
 		}
 		if !ok && op == opDelete {
-			return &rpcError{Type: "application", Tag: server.TagDataMissing, Path: p, Message: "cannot delete " + x.Name.Local + ": it does not exist"}
+			return &rpcError{Type: "application", Tag: sch.TagDataMissing, Path: p, Message: "cannot delete " + x.Name.Local + ": it does not exist"}
 		}
 		return nil
 	case opCreate:
@@ -154,7 +154,7 @@ func (ed *editor) node(schema *yang.Entry, parent *ref, elem *gpb.PathElem, x *x
 		if n, _, err := ed.tx.TouchChild(pn, parent.schema, elem, false); err != nil {
 			return err
 		} else if n != nil {
-			return &rpcError{Type: "application", Tag: server.TagDataExists, Path: p, Message: "cannot create " + x.Name.Local + ": it already exists"}
+			return &rpcError{Type: "application", Tag: sch.TagDataExists, Path: p, Message: "cannot create " + x.Name.Local + ": it already exists"}
 		}
 		op = opMerge
 	case opReplace:
@@ -186,20 +186,20 @@ func (ed *editor) children(schema *yang.Entry, me *ref, x *xnode, op string) err
 	}
 	for _, c := range x.Children {
 		if c.Name.Space != x.Name.Space {
-			e := badElement(server.TagUnknownNamespace, c.Name.Local, "%s in namespace %q is not a child of %s", c.Name.Local, c.Name.Space, x.Name.Local)
+			e := badElement(sch.TagUnknownNamespace, c.Name.Local, "%s in namespace %q is not a child of %s", c.Name.Local, c.Name.Space, x.Name.Local)
 			e.BadNS = c.Name.Space
 			return e
 		}
 		cs := childSchema(schema, c.Name.Local)
 		if cs == nil {
-			e := badElement(server.TagUnknownElement, c.Name.Local, "%s has no child %q", x.Name.Local, c.Name.Local)
+			e := badElement(sch.TagUnknownElement, c.Name.Local, "%s has no child %q", x.Name.Local, c.Name.Local)
 			e.Path = &gpb.Path{Elem: me.path}
 			e.Type = "application"
 			return e
 		}
 		if keys[c.Name.Local] {
 			if _, ok := c.attr(nsBase, "operation"); ok {
-				e := badElement(server.TagBadAttribute, c.Name.Local, "a list key takes no operation")
+				e := badElement(sch.TagBadAttribute, c.Name.Local, "a list key takes no operation")
 				e.BadAttr = "operation"
 				return e
 			}
@@ -233,7 +233,7 @@ func (ed *editor) leaf(schema *yang.Entry, parent *ref, x *xnode, op string) err
 		return nil
 	}
 	if parent.parent == nil {
-		return badElement(server.TagUnknownElement, x.Name.Local, "no top-level leaf %q", x.Name.Local)
+		return badElement(sch.TagUnknownElement, x.Name.Local, "no top-level leaf %q", x.Name.Local)
 	}
 	path := pathOf(parent.path, x.Name.Local, nil)
 	node, err := parent.get(op != opDelete && op != opRemove)
@@ -242,32 +242,32 @@ func (ed *editor) leaf(schema *yang.Entry, parent *ref, x *xnode, op string) err
 	}
 	if node == nil {
 		if op == opDelete {
-			return &rpcError{Type: "application", Tag: server.TagDataMissing, Path: path, Message: "cannot delete " + x.Name.Local + ": it does not exist"}
+			return &rpcError{Type: "application", Tag: sch.TagDataMissing, Path: path, Message: "cannot delete " + x.Name.Local + ": it does not exist"}
 		}
 		return nil
 	}
 	pv := reflect.ValueOf(node)
 	parentSchema := parent.schema
-	leaf, field, ok := server.LeafField(parentSchema, pv, x.Name.Local)
+	leaf, field, ok := sch.LeafField(parentSchema, pv, x.Name.Local)
 	if !ok {
-		return badElement(server.TagUnknownElement, x.Name.Local, "%s is not a leaf here", x.Name.Local)
+		return badElement(sch.TagUnknownElement, x.Name.Local, "%s is not a leaf here", x.Name.Local)
 	}
 	isList := field.Kind() == reflect.Slice && leaf.IsLeafList()
 	switch op {
 	case opDelete, opRemove:
 		if isList {
-			found, err := server.RemoveLeafListText(leaf, field, x.Text)
+			found, err := sch.RemoveLeafListText(leaf, field, x.Text)
 			if err != nil {
 				return valueError(path, x, err)
 			}
 			if !found && op == opDelete {
-				return &rpcError{Type: "application", Tag: server.TagDataMissing, Path: path, Message: "cannot delete " + x.Name.Local + " " + x.Text + ": it does not exist"}
+				return &rpcError{Type: "application", Tag: sch.TagDataMissing, Path: path, Message: "cannot delete " + x.Name.Local + " " + x.Text + ": it does not exist"}
 			}
 			return nil
 		}
-		if !server.LeafIsSet(field) {
+		if !sch.LeafIsSet(field) {
 			if op == opDelete {
-				return &rpcError{Type: "application", Tag: server.TagDataMissing, Path: path, Message: "cannot delete " + x.Name.Local + ": it is not set"}
+				return &rpcError{Type: "application", Tag: sch.TagDataMissing, Path: path, Message: "cannot delete " + x.Name.Local + ": it is not set"}
 			}
 			return nil
 		}
@@ -275,23 +275,23 @@ func (ed *editor) leaf(schema *yang.Entry, parent *ref, x *xnode, op string) err
 		return nil
 	case opCreate:
 		if isList {
-			for _, s := range server.LeafTexts(field) {
+			for _, s := range sch.LeafTexts(field) {
 				if s == x.Text {
-					return &rpcError{Type: "application", Tag: server.TagDataExists, Path: path, Message: x.Name.Local + " " + x.Text + " already exists"}
+					return &rpcError{Type: "application", Tag: sch.TagDataExists, Path: path, Message: x.Name.Local + " " + x.Text + " already exists"}
 				}
 			}
-		} else if server.LeafIsSet(field) {
-			return &rpcError{Type: "application", Tag: server.TagDataExists, Path: path, Message: "cannot create " + x.Name.Local + ": it is already set"}
+		} else if sch.LeafIsSet(field) {
+			return &rpcError{Type: "application", Tag: sch.TagDataExists, Path: path, Message: "cannot create " + x.Name.Local + ": it is already set"}
 		}
 	}
-	if err := server.SetLeafText(leaf, field, x.Text); err != nil {
+	if err := sch.SetLeafText(leaf, field, x.Text); err != nil {
 		return valueError(path, x, err)
 	}
 	return nil
 }
 
 func valueError(path *gpb.Path, x *xnode, err error) *rpcError {
-	return &rpcError{Type: "application", Tag: server.TagInvalidValue, Path: path, Message: err.Error(), BadElement: x.Name.Local}
+	return &rpcError{Type: "application", Tag: sch.TagInvalidValue, Path: path, Message: err.Error(), BadElement: x.Name.Local}
 }
 
 // listKeys reads the key leaves of a list entry element.
@@ -300,11 +300,13 @@ func listKeys(schema *yang.Entry, parent []*gpb.PathElem, x *xnode) (map[string]
 	for _, k := range strings.Fields(schema.Key) {
 		c := x.child(x.Name.Space, k)
 		if c == nil {
-			e := badElement(server.TagMissingElement, k, "entry of list %s lacks its key %s", x.Name.Local, k)
+			e := badElement(sch.TagMissingElement, k, "entry of list %s lacks its key %s", x.Name.Local, k)
 			e.Path = pathOf(parent, x.Name.Local, nil)
 			return nil, e
 		}
-		keys[k] = c.Text
+		// In the form the datastores keep, so that a delete or a
+		// merge of 2001:DB8::7 finds the entry stored as 2001:db8::7.
+		keys[k] = sch.CanonicalText(schema.Dir[k], c.Text)
 	}
 	return keys, nil
 }
@@ -321,7 +323,7 @@ func pathOf(parent []*gpb.PathElem, name string, keys map[string]string) *gpb.Pa
 // copy-config and validate with inline config) by applying it to an empty
 // tree.
 func (si *schemaInfo) treeFromConfig(x *xnode) (*gen.Device, error) {
-	tx := server.NewTx(&gen.Device{})
+	tx := sch.NewTx(&gen.Device{})
 	ed := &editor{si: si, tx: tx}
 	for _, c := range x.Children {
 		if err := ed.applyTop(c, opMerge); err != nil {

@@ -8,7 +8,7 @@ import (
 	"github.com/openconfig/goyang/pkg/yang"
 
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	sch "github.com/wirebeat/wirebeat/schema"
 )
 
 // wdMode is a with-defaults retrieval mode (RFC 6243).
@@ -43,6 +43,38 @@ type xmlEncoder struct {
 	b          *bytes.Buffer
 	wd         wdMode
 	configOnly bool
+	// stateOnly keeps config false nodes and the keys and containers
+	// that lead to them (get-data config-filter false, RFC 8526).
+	stateOnly bool
+	// origins annotates nodes with their origin (RFC 8342 section 5.3.4,
+	// get-data with-origin): configuration is or:intended, state
+	// or:system, a reported default or:default; written where it differs
+	// from the parent's.
+	origins bool
+	origin  string // in force at the element being written
+}
+
+// Origins of the nodes annotated by with-origin.
+const (
+	originIntended = "or:intended"
+	originSystem   = "or:system"
+	originDefault  = "or:default"
+)
+
+// originAttr returns the annotation an element with origin o needs
+// below an element whose origin is the encoder's, or "".
+func (e *xmlEncoder) originAttr(o string) string {
+	if !e.origins || o == e.origin {
+		return ""
+	}
+	return ` xmlns:or="` + nsOrigin + `" or:origin="` + o + `"`
+}
+
+func originOf(config bool) string {
+	if config {
+		return originIntended
+	}
+	return originSystem
 }
 
 // encodeData writes the top-level nodes of trees selected by filter (nil:
@@ -52,7 +84,7 @@ func (e *xmlEncoder) encodeData(trees []*gen.Device, filter *fnode) {
 	for i, t := range trees {
 		vals[i] = reflect.ValueOf(t)
 	}
-	for _, f := range server.Fields(e.si.root, reflect.TypeOf(gen.Device{})) {
+	for _, f := range sch.Fields(e.si.root, reflect.TypeOf(gen.Device{})) {
 		m := e.si.topModule[f.Name]
 		if m == nil {
 			continue
@@ -86,13 +118,17 @@ func fieldValues(parents []reflect.Value, index int) []reflect.Value {
 // filters are the filter nodes naming it (nil: no filter, everything below
 // is selected). ns, when not empty, is declared as the default namespace on
 // the element.
-func (e *xmlEncoder) field(f server.Field, parent reflect.Type, vals []reflect.Value, filters []*fnode, ns string) {
+func (e *xmlEncoder) field(f sch.Field, parent reflect.Type, vals []reflect.Value, filters []*fnode, ns string) {
 	goType := parent.Field(f.Index).Type
 	if e.configOnly && !f.Config {
 		return
 	}
+	if e.origins {
+		saved := e.origin
+		defer func() { e.origin = saved }()
+	}
 	switch f.Kind {
-	case server.FieldContainer:
+	case sch.FieldContainer:
 		var present []reflect.Value
 		for _, v := range vals {
 			if !v.IsNil() {
@@ -103,9 +139,9 @@ func (e *xmlEncoder) field(f server.Field, parent reflect.Type, vals []reflect.V
 			return
 		}
 		e.instance(f.Schema, goType.Elem(), f.Name, present, filters, ns, nil)
-	case server.FieldListMap:
+	case sch.FieldListMap:
 		e.list(f, goType.Elem().Elem(), vals, filters, ns)
-	case server.FieldLeaf, server.FieldLeafList:
+	case sch.FieldLeaf, sch.FieldLeafList:
 		e.leaf(f, vals, filters, ns)
 	}
 }
@@ -119,7 +155,7 @@ func isPresence(s *yang.Entry) bool {
 
 // list writes the entries of a list of entry type t, merged by key across
 // the trees.
-func (e *xmlEncoder) list(f server.Field, t reflect.Type, vals []reflect.Value, filters []*fnode, ns string) {
+func (e *xmlEncoder) list(f sch.Field, t reflect.Type, vals []reflect.Value, filters []*fnode, ns string) {
 	keys := strings.Fields(f.Schema.Key)
 	var maps []reflect.Value
 	for _, m := range vals {
@@ -130,16 +166,16 @@ func (e *xmlEncoder) list(f server.Field, t reflect.Type, vals []reflect.Value, 
 	if len(maps) == 0 {
 		return
 	}
-	entries := server.SortedMap(maps[0])
+	entries := sch.SortedMap(maps[0])
 	if len(maps) > 1 {
 		// Entries of the first tree in order, then those only others have.
 		seen := make(map[any]bool, len(entries))
 		for _, en := range entries {
 			seen[en.Key.Interface()] = true
 		}
-		var extra []server.MapEntry
+		var extra []sch.MapEntry
 		for _, m := range maps[1:] {
-			for _, en := range server.SortedMap(m) {
+			for _, en := range sch.SortedMap(m) {
 				if !seen[en.Key.Interface()] {
 					seen[en.Key.Interface()] = true
 					extra = append(extra, en)
@@ -180,9 +216,21 @@ func (e *xmlEncoder) instance(schema *yang.Entry, t reflect.Type, name string, v
 	}
 	start := e.b.Len()
 	e.open(name, ns)
+	if e.origins {
+		saved := e.origin
+		defer func() { e.origin = saved }()
+		o := originOf(!schema.ReadOnly())
+		if attr := e.originAttr(o); attr != "" {
+			e.b.Truncate(e.b.Len() - 1) // reopen the start tag
+			e.b.WriteString(attr + ">")
+			e.origin = o
+		}
+	}
 	bodyStart := e.b.Len()
-	fields := server.Fields(schema, t)
+	fields := sch.Fields(schema, t)
 	// Keys first, in key order (RFC 7950 section 7.8.5), then the rest.
+	stateOnly := e.stateOnly
+	e.stateOnly = false // keys name the entry whatever is wanted
 	for _, k := range keys {
 		for _, f := range fields {
 			if f.Name == k {
@@ -190,6 +238,8 @@ func (e *xmlEncoder) instance(schema *yang.Entry, t reflect.Type, name string, v
 			}
 		}
 	}
+	e.stateOnly = stateOnly
+	afterKeys := e.b.Len()
 	for _, f := range fields {
 		if isKey(keys, f.Name) {
 			continue
@@ -211,8 +261,9 @@ func (e *xmlEncoder) instance(schema *yang.Entry, t reflect.Type, name string, v
 		e.field(f, t, fieldValues(vals, f.Index), sub, "")
 	}
 	// A container with nothing written below it is left out, unless it
-	// exists and was selected whole.
-	if e.b.Len() == bodyStart && !(whole && len(vals) > 0) {
+	// exists and was selected whole; with only state wanted, an entry
+	// with nothing but its keys too.
+	if (e.b.Len() == bodyStart && !(whole && len(vals) > 0 && !e.stateOnly)) || (e.stateOnly && e.b.Len() == afterKeys) {
 		e.b.Truncate(start)
 		return
 	}
@@ -233,12 +284,13 @@ func (e *xmlEncoder) matches(schema *yang.Entry, vals []reflect.Value, fl *fnode
 	for _, cm := range fl.contentMatches() {
 		found := false
 		for _, v := range vals {
-			leaf, field, ok := server.LeafField(schema, v, cm.name)
+			leaf, field, ok := sch.LeafField(schema, v, cm.name)
 			if !ok || leaf == nil {
 				continue
 			}
-			for _, s := range server.LeafTexts(field) {
-				if s == cm.match {
+			want := sch.CanonicalText(leaf, cm.match) // as stored
+			for _, s := range sch.LeafTexts(field) {
+				if s == want {
 					found = true
 				}
 			}
@@ -252,7 +304,10 @@ func (e *xmlEncoder) matches(schema *yang.Entry, vals []reflect.Value, fl *fnode
 
 // leaf writes a leaf or the values of a leaf-list, with its default when
 // the with-defaults mode asks for it.
-func (e *xmlEncoder) leaf(f server.Field, vals []reflect.Value, filters []*fnode, ns string) {
+func (e *xmlEncoder) leaf(f sch.Field, vals []reflect.Value, filters []*fnode, ns string) {
+	if e.stateOnly && f.Config {
+		return
+	}
 	if filters != nil {
 		ok := false
 		for _, fl := range filters {
@@ -266,18 +321,26 @@ func (e *xmlEncoder) leaf(f server.Field, vals []reflect.Value, filters []*fnode
 	}
 	var texts []string
 	for _, v := range vals {
-		if server.LeafIsSet(v) {
-			texts = server.LeafTexts(v)
+		if sch.LeafIsSet(v) {
+			texts = sch.LeafTexts(v)
 			break
 		}
 	}
 	def := f.Schema.DefaultValues()
-	tagged := false
+	tagged, fromDefault := false, false
 	switch {
 	case len(texts) == 0 && e.wantsDefaults() && len(def) > 0 && f.Config:
-		texts, tagged = def, e.wd == wdReportAllTagged
-	case len(texts) > 0 && e.wd == wdTrim && f.Kind == server.FieldLeaf && len(def) == 1 && texts[0] == def[0]:
+		texts, tagged, fromDefault = def, e.wd == wdReportAllTagged, true
+	case len(texts) > 0 && e.wd == wdTrim && f.Kind == sch.FieldLeaf && len(def) == 1 && texts[0] == def[0]:
 		return
+	}
+	originAttr := ""
+	if e.origins {
+		o := originOf(f.Config)
+		if fromDefault {
+			o = originDefault
+		}
+		originAttr = e.originAttr(o)
 	}
 	for _, s := range texts {
 		e.b.WriteByte('<')
@@ -287,6 +350,7 @@ func (e *xmlEncoder) leaf(f server.Field, vals []reflect.Value, filters []*fnode
 			xmlEscape(e.b, ns)
 			e.b.WriteByte('"')
 		}
+		e.b.WriteString(originAttr)
 		if tagged {
 			e.b.WriteString(` xmlns:wd="` + nsWDAttr + `" wd:default="true"`)
 		}

@@ -9,13 +9,13 @@ import (
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // rpcError is one <rpc-error> of RFC 6241 section 4.3.
 type rpcError struct {
 	Type       string // transport, rpc, protocol, application
-	Tag        server.Tag
+	Tag        schema.Tag
 	AppTag     string
 	Path       *gpb.Path // data path, rendered as an XPath
 	RawPath    string    // a path that is not a data path (an element of the rpc)
@@ -31,14 +31,14 @@ func (e *rpcError) Error() string { return string(e.Tag) + ": " + e.Message }
 
 // errorTypes gives the error-type RFC 6241 Appendix A allows for each tag
 // when the error concerns data rather than the rpc itself.
-func errorType(tag server.Tag) string {
+func errorType(tag schema.Tag) string {
 	switch tag {
-	case server.TagLockDenied, server.TagInUse, server.TagMissingAttribute, server.TagBadAttribute,
-		server.TagUnknownAttribute, server.TagOperationNotSupp:
+	case schema.TagLockDenied, schema.TagInUse, schema.TagMissingAttribute, schema.TagBadAttribute,
+		schema.TagUnknownAttribute, schema.TagOperationNotSupp:
 		return "protocol"
-	case server.TagMalformedMessage:
+	case schema.TagMalformedMessage:
 		return "rpc"
-	case server.TagTooBig:
+	case schema.TagTooBig:
 		return "transport"
 	}
 	return "application"
@@ -50,23 +50,23 @@ func toRPCError(err error) *rpcError {
 	if errors.As(err, &re) {
 		return re
 	}
-	e := server.AsError(err)
+	e := schema.AsError(err)
 	out := &rpcError{Type: errorType(e.Tag), Tag: e.Tag, AppTag: e.AppTag, Path: e.Path, Message: e.Message}
-	if e.Tag == server.TagLockDenied {
+	if e.Tag == schema.TagLockDenied {
 		out.SessionID, out.hasSession = e.Holder, true
 	}
 	return out
 }
 
-func protoErr(tag server.Tag, format string, args ...any) *rpcError {
+func protoErr(tag schema.Tag, format string, args ...any) *rpcError {
 	return &rpcError{Type: errorType(tag), Tag: tag, Message: fmt.Sprintf(format, args...)}
 }
 
 // badElement reports a problem with an element of the request.
-func badElement(tag server.Tag, elem string, format string, args ...any) *rpcError {
+func badElement(tag schema.Tag, elem string, format string, args ...any) *rpcError {
 	e := protoErr(tag, format, args...)
 	e.BadElement = elem
-	if tag == server.TagUnknownElement || tag == server.TagMissingElement || tag == server.TagBadElement {
+	if tag == schema.TagUnknownElement || tag == schema.TagMissingElement || tag == schema.TagBadElement {
 		e.Type = "protocol"
 	}
 	return e

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/antchfx/xpath"
+
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // fnode is one node of a filter, from a subtree filter (RFC 6241 section 6)
@@ -20,6 +22,9 @@ type fnode struct {
 	// all selects the whole subtree of the instances that pass the
 	// content matches (a selection node, or the last step of an XPath).
 	all bool
+	// xp, on a filter root, is an XPath expression outside what the
+	// filter tree expresses, evaluated by the XPath engine instead.
+	xp *xpath.Expr
 }
 
 // contentMatches returns the content-match children.
@@ -206,6 +211,9 @@ func parseStep(st string) (string, [][2]string, error) {
 		if _, local, ok := strings.Cut(k, ":"); ok {
 			k = local
 		}
+		if err := checkName(k); err != nil || strings.ContainsAny(k, "/[]*.") {
+			return "", nil, fmt.Errorf("predicate %q is not [name='value']", rest[:end+1])
+		}
 		v = strings.TrimSpace(v)
 		if len(v) < 2 || (v[0] != '\'' && v[0] != '"') || v[len(v)-1] != v[0] {
 			return "", nil, fmt.Errorf("predicate value must be a quoted literal in %q", st)
@@ -217,7 +225,7 @@ func parseStep(st string) (string, [][2]string, error) {
 }
 
 func checkName(n string) error {
-	if n == "" || strings.ContainsAny(n, "()@ =<>!$") || strings.Contains(n, "::") {
+	if n == "" || strings.ContainsAny(n, "()@ =<>!$|+") || strings.Contains(n, "::") || n == "." || n == ".." {
 		return fmt.Errorf("unsupported location step %q", n)
 	}
 	return nil
@@ -225,7 +233,7 @@ func checkName(n string) error {
 
 // filterError makes the rpc-error for a filter that cannot be used.
 func filterError(err error) *rpcError {
-	e := protoErr(server.TagInvalidValue, "filter: %v", err)
+	e := protoErr(schema.TagInvalidValue, "filter: %v", err)
 	e.BadElement = "filter"
 	return e
 }

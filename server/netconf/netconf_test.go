@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -66,7 +67,7 @@ func startElement(t testing.TB, maxMessage ...int) *element {
 	}
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	signer, _ := ssh.NewSignerFromKey(priv)
-	nc, err := New(core, Options{HostKey: signer, Logger: quiet, LoginDelay: 10 * time.Millisecond, MaxMessage: limit})
+	nc, err := New(core, Options{HostKey: signer, Logger: quiet, LoginDelay: 10 * time.Millisecond, MaxMessage: limit, DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,12 @@ func startElement(t testing.TB, maxMessage ...int) *element {
 		t.Fatal(err)
 	}
 	go nc.Serve(context.Background(), ln)
-	t.Cleanup(func() { nc.Close(); core.Close() })
+	t.Cleanup(func() {
+		nc.Close()
+		if err := core.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return &element{core: core, nc: nc, addr: ln.Addr().String(), dir: dir}
 }
 
@@ -219,7 +225,7 @@ func TestEditErrors(t *testing.T) {
 	e := startElement(t)
 	c := dial(t, e, "admin", adminPW, true)
 	wantOK(t, c.rpc(profileEdit("p", 3, "")))
-	before, _ := server.EncodeJSON(e.core.Running())
+	before, _ := schema.EncodeJSON(e.core.Running())
 	cases := []struct {
 		name, op, tag string
 		want          []string
@@ -241,7 +247,7 @@ func TestEditErrors(t *testing.T) {
 		{"dangling leafref", `<edit-config><target><running/></target><config><bfd ` + bfdNS + `><single-hop><session><interface>eth0</interface><dest-addr>192.0.2.1</dest-addr><profile>none</profile></session></single-hop></bfd></config></edit-config>`,
 			"data-missing", []string{"<error-app-tag>instance-required</error-app-tag>"}},
 		{"unknown operation", `<frobnicate/>`, "operation-not-supported", nil},
-		{"url", `<copy-config><target><running/></target><source><url>file:///etc/passwd</url></source></copy-config>`, "operation-not-supported", nil},
+		{"url", `<copy-config><target><running/></target><source><url>file:///etc/passwd</url></source></copy-config>`, "invalid-value", nil}, // outside DATADIR/files
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -252,7 +258,7 @@ func TestEditErrors(t *testing.T) {
 					t.Errorf("reply lacks %s:\n%s", w, reply)
 				}
 			}
-			after, _ := server.EncodeJSON(e.core.Running())
+			after, _ := schema.EncodeJSON(e.core.Running())
 			if !bytes.Equal(before, after) {
 				t.Error("running changed")
 			}

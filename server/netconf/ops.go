@@ -2,12 +2,15 @@ package netconf
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/antchfx/xpath"
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -15,6 +18,9 @@ import (
 type reply struct {
 	data []byte
 	errs []*rpcError
+	// after runs once the reply is written: what must follow it, such
+	// as the notifications of a new subscription.
+	after func()
 }
 
 func fail(err error) reply { return reply{errs: []*rpcError{toRPCError(err)}} }
@@ -35,11 +41,19 @@ func (s *Server) capabilities() []string {
 		"urn:ietf:params:netconf:capability:interleave:1.0",
 		"urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
 		"urn:ietf:params:netconf:capability:yang-library:1.1?revision=2019-01-04&content-id=" + s.contentID(),
-		"urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring?module=ietf-netconf-monitoring&revision=2010-10-04",
-		"urn:ietf:params:xml:ns:yang:ietf-netconf-notifications?module=ietf-netconf-notifications&revision=2012-02-06",
 	}
-	for _, m := range s.si.modules {
-		caps = append(caps, m.Namespace+"?module="+m.Name+"&revision="+m.Revision)
+	if s.urlEnabled() {
+		caps = append(caps, "urn:ietf:params:netconf:capability:url:1.0?scheme=file")
+	}
+	// Module capabilities (RFC 6020 section 5.6.4) for clients that do
+	// not read the YANG library, ietf-netconf with its features included
+	// (libnetconf2 takes them from there).
+	for _, m := range s.si.library {
+		c := m.Namespace + "?module=" + m.Name + "&revision=" + m.Revision
+		if len(m.Features) > 0 {
+			c += "&features=" + strings.Join(m.Features, ",")
+		}
+		caps = append(caps, c)
 	}
 	return caps
 }
@@ -48,8 +62,8 @@ func (s *Server) capabilities() []string {
 // module's revision does.
 func (s *Server) contentID() string {
 	var b strings.Builder
-	for _, m := range s.si.modules {
-		b.WriteString(m.Name + "@" + m.Revision + ";")
+	for _, m := range s.si.library {
+		b.WriteString(m.Name + "@" + m.Revision + ":" + strings.Join(m.Features, ",") + ";")
 	}
 	h := uint32(2166136261)
 	for _, c := range []byte(b.String()) {
@@ -111,12 +125,19 @@ func (sess *session) dispatch(op *xnode) (r reply, done bool) {
 		if op.Name.Local == "get-schema" {
 			return sess.getSchema(op), false
 		}
+	case nsNCNMDA:
+		switch op.Name.Local {
+		case "get-data":
+			return sess.getData(op), false
+		case "edit-data":
+			return sess.editData(op), false
+		}
 	case nsNotif:
 		if op.Name.Local == "create-subscription" {
 			return sess.createSubscription(op), false
 		}
 	}
-	e := badElement(server.TagOperationNotSupp, op.Name.Local, "operation %q in namespace %q is not supported", op.Name.Local, op.Name.Space)
+	e := badElement(schema.TagOperationNotSupp, op.Name.Local, "operation %q in namespace %q is not supported", op.Name.Local, op.Name.Space)
 	e.Type = "protocol"
 	return reply{errs: []*rpcError{e}}, false
 }
@@ -125,14 +146,14 @@ func (sess *session) dispatch(op *xnode) (r reply, done bool) {
 func datastoreOf(parent *xnode, which string, allowConfig bool) (server.Datastore, *xnode, *rpcError) {
 	x := parent.childBase(which)
 	if x == nil {
-		return "", nil, badElement(server.TagMissingElement, which, "<%s> is required", which)
+		return "", nil, badElement(schema.TagMissingElement, which, "<%s> is required", which)
 	}
 	if len(x.Children) != 1 {
-		return "", nil, badElement(server.TagBadElement, which, "<%s> names exactly one datastore", which)
+		return "", nil, badElement(schema.TagBadElement, which, "<%s> names exactly one datastore", which)
 	}
 	c := x.Children[0]
 	if c.Name.Space != nsBase {
-		return "", nil, badElement(server.TagUnknownNamespace, c.Name.Local, "unknown datastore %s", c.Name.Local)
+		return "", nil, badElement(schema.TagUnknownNamespace, c.Name.Local, "unknown datastore %s", c.Name.Local)
 	}
 	switch c.Name.Local {
 	case "running":
@@ -146,9 +167,9 @@ func datastoreOf(parent *xnode, which string, allowConfig bool) (server.Datastor
 			return "", c, nil
 		}
 	case "url":
-		return "", nil, badElement(server.TagOperationNotSupp, "url", "the :url capability is not supported")
+		return "", nil, badElement(schema.TagOperationNotSupp, "url", "the :url capability is not supported")
 	}
-	return "", nil, badElement(server.TagBadElement, c.Name.Local, "<%s> cannot be a %s here", c.Name.Local, which)
+	return "", nil, badElement(schema.TagBadElement, c.Name.Local, "<%s> cannot be a %s here", c.Name.Local, which)
 }
 
 // get serves <get> (configuration and state) and <get-config>.
@@ -157,7 +178,7 @@ func (sess *session) get(op *xnode, configOnly bool) reply {
 	if w := op.child(nsWithDefault, "with-defaults"); w != nil {
 		m, ok := parseWD(w.Text)
 		if !ok {
-			return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "with-defaults", "with-defaults %q is not report-all, report-all-tagged, trim or explicit", w.Text)}}
+			return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "with-defaults", "with-defaults %q is not report-all, report-all-tagged, trim or explicit", w.Text)}}
 		}
 		wd = m
 	}
@@ -177,11 +198,18 @@ func (sess *session) get(op *xnode, configOnly bool) reply {
 		}
 		trees = []*gen.Device{cfg}
 	} else {
-		state, err := sess.srv.core.State(filterPaths(filter))
+		var paths []*gpb.Path
+		if filter == nil || filter.xp == nil {
+			paths = filterPaths(filter)
+		}
+		state, err := sess.srv.core.State(paths)
 		if err != nil {
 			return fail(err)
 		}
 		trees = []*gen.Device{sess.srv.core.Running(), state}
+	}
+	if filter != nil && filter.xp != nil {
+		return sess.srv.xpathData(trees, filter.xp, wd, configOnly)
 	}
 	var b bytes.Buffer
 	b.WriteString("<data>")
@@ -191,6 +219,30 @@ func (sess *session) get(op *xnode, configOnly bool) reply {
 	}
 	if !configOnly {
 		sess.srv.writeMonitoring(&b, monFilter)
+	}
+	b.WriteString("</data>")
+	return reply{data: b.Bytes()}
+}
+
+// xpathData answers a get whose XPath filter the engine evaluates: the
+// data the request can see is rendered, parsed and searched.
+func (s *Server) xpathData(trees []*gen.Device, expr *xpath.Expr, wd wdMode, configOnly bool) reply {
+	var all bytes.Buffer
+	all.WriteString("<data>")
+	enc := &xmlEncoder{si: s.si, b: &all, wd: wd, configOnly: configOnly}
+	enc.encodeData(trees, nil)
+	if !configOnly {
+		s.writeMonitoring(&all, nil)
+	}
+	all.WriteString("</data>")
+	doc, err := parseXML(all.Bytes())
+	if err != nil {
+		return fail(fmt.Errorf("render for XPath: %w", err))
+	}
+	var b bytes.Buffer
+	b.WriteString("<data>")
+	if err := s.si.xpathSelect(&b, doc, expr); err != nil {
+		return reply{errs: []*rpcError{filterError(err)}}
 	}
 	b.WriteString("</data>")
 	return reply{data: b.Bytes()}
@@ -218,16 +270,21 @@ func (s *Server) filterOf(op *xnode) (*fnode, *fnode, *rpcError) {
 			sel, ok = x.attr(nsBase, "select")
 		}
 		if !ok {
-			e := badElement(server.TagMissingAttribute, "filter", "an xpath filter needs a select attribute")
+			e := badElement(schema.TagMissingAttribute, "filter", "an xpath filter needs a select attribute")
 			e.BadAttr = "select"
 			return nil, nil, e
 		}
 		var err error
 		if f, err = s.si.parseXPathFilter(sel, x.NS); err != nil {
-			return nil, nil, filterError(err)
+			// Not a shape the filter tree expresses: the XPath engine.
+			expr, cerr := compileXPath(sel, x.NS)
+			if cerr != nil {
+				return nil, nil, filterError(cerr)
+			}
+			return &fnode{xp: expr}, nil, nil
 		}
 	default:
-		e := badElement(server.TagBadAttribute, "filter", "filter type %q is not subtree or xpath", typ)
+		e := badElement(schema.TagBadAttribute, "filter", "filter type %q is not subtree or xpath", typ)
 		e.BadAttr = "type"
 		return nil, nil, e
 	}
@@ -251,7 +308,7 @@ func (sess *session) editConfig(op *xnode) reply {
 		case opMerge, opReplace, opNone:
 			defOp = d.Text
 		default:
-			return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "default-operation", "default-operation %q is not merge, replace or none", d.Text)}}
+			return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "default-operation", "default-operation %q is not merge, replace or none", d.Text)}}
 		}
 	}
 	testOpt := "test-then-set"
@@ -260,7 +317,7 @@ func (sess *session) editConfig(op *xnode) reply {
 		case "test-then-set", "set", "test-only":
 			testOpt = t.Text
 		default:
-			return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "test-option", "test-option %q is not test-then-set, set or test-only", t.Text)}}
+			return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "test-option", "test-option %q is not test-then-set, set or test-only", t.Text)}}
 		}
 	}
 	errOpt := "stop-on-error"
@@ -269,18 +326,22 @@ func (sess *session) editConfig(op *xnode) reply {
 		case "stop-on-error", "continue-on-error", "rollback-on-error":
 			errOpt = e.Text
 		default:
-			return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "error-option", "error-option %q is not stop-on-error, continue-on-error or rollback-on-error", e.Text)}}
+			return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "error-option", "error-option %q is not stop-on-error, continue-on-error or rollback-on-error", e.Text)}}
 		}
 	}
 	cfg := op.childBase("config")
 	if cfg == nil {
-		if op.childBase("url") != nil {
-			return reply{errs: []*rpcError{badElement(server.TagOperationNotSupp, "url", "the :url capability is not supported")}}
+		u := op.childBase("url")
+		if u == nil {
+			return reply{errs: []*rpcError{badElement(schema.TagMissingElement, "config", "<config> is required")}}
 		}
-		return reply{errs: []*rpcError{badElement(server.TagMissingElement, "config", "<config> is required")}}
+		var rerr *rpcError
+		if cfg, rerr = sess.readURL(u); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
 	}
-	apply := func(nodes []*xnode) func(tx *server.Tx) error {
-		return func(tx *server.Tx) error {
+	apply := func(nodes []*xnode) func(tx *schema.Tx) error {
+		return func(tx *schema.Tx) error {
 			ed := &editor{si: sess.srv.si, tx: tx}
 			if defOp == opReplace {
 				// Replace the whole datastore with <config>: start empty.
@@ -321,12 +382,20 @@ func (sess *session) editConfig(op *xnode) reply {
 }
 
 func (sess *session) copyConfig(op *xnode) reply {
-	target, _, rerr := datastoreOf(op, "target", false)
-	if rerr != nil {
-		return reply{errs: []*rpcError{rerr}}
+	targetURL, sourceURL := urlOf(op, "target"), urlOf(op, "source")
+	var target, source server.Datastore
+	var inline *xnode
+	var rerr *rpcError
+	if targetURL == nil {
+		if target, _, rerr = datastoreOf(op, "target", false); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
 	}
-	source, inline, rerr := datastoreOf(op, "source", true)
-	if rerr != nil {
+	if sourceURL != nil {
+		if inline, rerr = sess.readURL(sourceURL); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
+	} else if source, inline, rerr = datastoreOf(op, "source", true); rerr != nil {
 		return reply{errs: []*rpcError{rerr}}
 	}
 	var cfg *gen.Device
@@ -337,12 +406,18 @@ func (sess *session) copyConfig(op *xnode) reply {
 		}
 	} else {
 		if source == target {
-			return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "source", "source and target are the same datastore")}}
+			return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "source", "source and target are the same datastore")}}
 		}
 		var err error
 		if cfg, err = sess.srv.core.Config(source); err != nil {
 			return fail(err)
 		}
+	}
+	if targetURL != nil {
+		if rerr := sess.writeURL(targetURL, cfg); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
+		return reply{}
 	}
 	if err := sess.srv.core.Replace(sess.core, target, cfg); err != nil {
 		return fail(err)
@@ -351,12 +426,18 @@ func (sess *session) copyConfig(op *xnode) reply {
 }
 
 func (sess *session) deleteConfig(op *xnode) reply {
+	if u := urlOf(op, "target"); u != nil {
+		if rerr := sess.deleteURL(u); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
+		return reply{}
+	}
 	target, _, rerr := datastoreOf(op, "target", false)
 	if rerr != nil {
 		return reply{errs: []*rpcError{rerr}}
 	}
 	if target == server.Running {
-		return reply{errs: []*rpcError{badElement(server.TagOperationNotSupp, "running", "the running datastore cannot be deleted")}}
+		return reply{errs: []*rpcError{badElement(schema.TagOperationNotSupp, "running", "the running datastore cannot be deleted")}}
 	}
 	if err := sess.srv.core.Replace(sess.core, target, &gen.Device{}); err != nil {
 		return fail(err)
@@ -384,11 +465,11 @@ func (sess *session) lock(op *xnode, lock bool) reply {
 func (sess *session) killSession(op *xnode) reply {
 	x := op.childBase("session-id")
 	if x == nil {
-		return reply{errs: []*rpcError{badElement(server.TagMissingElement, "session-id", "<session-id> is required")}}
+		return reply{errs: []*rpcError{badElement(schema.TagMissingElement, "session-id", "<session-id> is required")}}
 	}
 	id, err := strconv.ParseUint(x.Text, 10, 32)
 	if err != nil || id == 0 {
-		return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "session-id", "%q is not a session id", x.Text)}}
+		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "session-id", "%q is not a session id", x.Text)}}
 	}
 	if _, err := sess.srv.core.KillSession(sess.core, uint32(id)); err != nil {
 		return fail(err)
@@ -403,7 +484,14 @@ func (sess *session) killSession(op *xnode) reply {
 }
 
 func (sess *session) validate(op *xnode) reply {
-	ds, inline, rerr := datastoreOf(op, "source", true)
+	var ds server.Datastore
+	var inline *xnode
+	var rerr *rpcError
+	if u := urlOf(op, "source"); u != nil {
+		inline, rerr = sess.readURL(u)
+	} else {
+		ds, inline, rerr = datastoreOf(op, "source", true)
+	}
 	if rerr != nil {
 		return reply{errs: []*rpcError{rerr}}
 	}
@@ -425,25 +513,29 @@ func (sess *session) validate(op *xnode) reply {
 func (sess *session) getSchema(op *xnode) reply {
 	id := op.child(nsMonitoring, "identifier")
 	if id == nil {
-		return reply{errs: []*rpcError{badElement(server.TagMissingElement, "identifier", "<identifier> is required")}}
+		return reply{errs: []*rpcError{badElement(schema.TagMissingElement, "identifier", "<identifier> is required")}}
 	}
 	if f := op.child(nsMonitoring, "format"); f != nil && f.Text != "yang" && !strings.HasSuffix(f.Text, ":yang") {
-		return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "format", "only the yang format is available")}}
+		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "format", "only the yang format is available")}}
 	}
-	for _, m := range sess.srv.si.modules {
-		if m.Name != id.Text {
-			continue
-		}
-		if v := op.child(nsMonitoring, "version"); v != nil && v.Text != "" && v.Text != m.Revision {
-			break
-		}
-		var b bytes.Buffer
-		b.WriteString(`<data xmlns="` + nsMonitoring + `">`)
-		xmlEscape(&b, m.Text)
-		b.WriteString("</data>")
-		return reply{data: b.Bytes()}
+	version := ""
+	if v := op.child(nsMonitoring, "version"); v != nil {
+		version = v.Text
 	}
-	return reply{errs: []*rpcError{badElement(server.TagInvalidValue, "identifier", "no schema %q", id.Text)}}
+	m := sess.srv.si.libraryModule(id.Text, version)
+	if m == nil {
+		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "identifier", "no schema %q revision %q", id.Text, version)}}
+	}
+	if m.Text == "" {
+		return reply{errs: []*rpcError{protoErr(schema.TagOperationFailed,
+			"the text of %s@%s is not installed on this element (looked in %s; Debian packages libyang2 and libyuma-base provide it)",
+			m.Name, m.Revision, strings.Join(sess.srv.yangDirs, ", "))}}
+	}
+	var b bytes.Buffer
+	b.WriteString(`<data xmlns="` + nsMonitoring + `">`)
+	xmlEscape(&b, m.Text)
+	b.WriteString("</data>")
+	return reply{data: b.Bytes()}
 }
 
 // filterPaths turns a filter's nodes into the paths whose state the

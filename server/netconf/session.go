@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wirebeat/wirebeat/events"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
@@ -87,7 +88,7 @@ func (s *Server) runSession(sc *ssh.ServerConn, ch ssh.Channel) {
 			switch {
 			case errors.Is(err, io.EOF):
 			case errors.Is(err, ErrTooBig):
-				sess.writeError("", protoErr(server.TagTooBig, "message larger than %d bytes; closing the session", s.opts.MaxMessage))
+				sess.writeError("", protoErr(schema.TagTooBig, "message larger than %d bytes; closing the session", s.opts.MaxMessage))
 				reason = "dropped"
 				s.stats.droppedSessions.Add(1)
 			default:
@@ -164,13 +165,13 @@ func (sess *session) handle(msg []byte) bool {
 	if err != nil {
 		sess.srv.stats.inBadRPCs.Add(1)
 		sess.inBadRPCs.Add(1)
-		sess.writeError("", protoErr(server.TagMalformedMessage, "the message is not well-formed XML: %v", err))
+		sess.writeError("", protoErr(schema.TagMalformedMessage, "the message is not well-formed XML: %v", err))
 		return false
 	}
 	if x.Name.Local != "rpc" || x.Name.Space != nsBase {
 		sess.srv.stats.inBadRPCs.Add(1)
 		sess.inBadRPCs.Add(1)
-		e := badElement(server.TagUnknownElement, x.Name.Local, "expected <rpc> in namespace %s", nsBase)
+		e := badElement(schema.TagUnknownElement, x.Name.Local, "expected <rpc> in namespace %s", nsBase)
 		e.Type = "rpc"
 		sess.writeError("", e)
 		return false
@@ -179,7 +180,7 @@ func (sess *session) handle(msg []byte) bool {
 	if _, ok := x.attr("", "message-id"); !ok {
 		sess.srv.stats.inBadRPCs.Add(1)
 		sess.inBadRPCs.Add(1)
-		e := protoErr(server.TagMissingAttribute, "<rpc> needs a message-id attribute")
+		e := protoErr(schema.TagMissingAttribute, "<rpc> needs a message-id attribute")
 		e.Type = "rpc"
 		e.BadAttr, e.BadElement = "message-id", "rpc"
 		sess.writeError(attrs, e)
@@ -188,7 +189,7 @@ func (sess *session) handle(msg []byte) bool {
 	sess.srv.stats.inRPCs.Add(1)
 	sess.inRPCs.Add(1)
 	if len(x.Children) != 1 {
-		sess.writeError(attrs, badElement(server.TagMalformedMessage, "rpc", "<rpc> must hold exactly one operation"))
+		sess.writeError(attrs, badElement(schema.TagMalformedMessage, "rpc", "<rpc> must hold exactly one operation"))
 		return false
 	}
 	reply, done := sess.dispatch(x.Children[0])
@@ -211,6 +212,9 @@ func (sess *session) handle(msg []byte) bool {
 	b.WriteString("</rpc-reply>")
 	if err := sess.write(b.Bytes()); err != nil {
 		return true
+	}
+	if reply.after != nil {
+		reply.after()
 	}
 	return done
 }

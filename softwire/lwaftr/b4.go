@@ -1,5 +1,7 @@
 package lwaftr
 
+import "github.com/wirebeat/wirebeat/softwire/netpkt"
+
 // fromB4 handles an IPv6 packet from the B4 side; eth holds the
 // destination and source MACs of its frame.
 func (e *Engine) fromB4(p []byte, eth []byte) {
@@ -14,12 +16,11 @@ func (e *Engine) fromB4(p []byte, eth []byte) {
 	}
 	p = p[:40+pl]
 	if p[6] == 44 {
-		e.r6.now = e.now().UnixNano()
-		whole, done := e.r6.add6(p, e.scratch, &e.C, Internal)
-		if !done {
+		whole, st, n := e.r6.Add6(e.now().UnixNano(), p, e.scratch)
+		var ok bool
+		if p, ok = e.reassembled(Internal, whole, st, n); !ok {
 			return
 		}
-		p = whole
 	}
 	switch p[6] {
 	case 4:
@@ -57,8 +58,8 @@ func sourcePort4(p []byte) (uint16, bool) {
 // forwards its IPv4 payload: back to a B4 (hairpinning) or to the
 // Internet. The TTL is not decremented here: the B4 is the previous hop.
 func (e *Engine) decap(p []byte) {
-	inner, ok := checkIPv4(p[40:])
-	if !ok || isFragment4(inner) {
+	inner, ok := netpkt.CheckIPv4(p[40:])
+	if !ok || netpkt.IsFragment4(inner) {
 		e.C.DropMalformed[Internal]++
 		return
 	}
@@ -69,6 +70,15 @@ func (e *Engine) decap(p []byte) {
 	}
 	b4, br, found := e.bt.Lookup(be.Uint32(inner[12:]), port)
 	if !found || string(b4[:]) != string(p[8:24]) || string(br[:]) != string(p[24:40]) {
+		if e.unknown != nil {
+			switch e.unknown.Unknown(p, be.Uint32(inner[12:]), port) {
+			case UnknownTaken:
+				return
+			case UnknownDrop:
+				e.C.DropNoBinding6++
+				return
+			}
+		}
 		e.C.DropNoBinding6++
 		if e.allowError(Internal) {
 			e.icmpv6Error(1, 5, p, 0, p[24:40])
@@ -88,18 +98,10 @@ func (e *Engine) decap(p []byte) {
 // source, from our internal address, quoting as much as fits in 1280
 // bytes.
 func (e *Engine) icmpv6Error(typ, code byte, p []byte, param uint32, _ []byte) {
-	quote := min(len(p), 1280-48)
 	b, off := e.alloc(Internal, nil, etIPv6)
-	h := b[off:]
-	writeIPv6Header(h, 0, 8+quote, 58, e.cfg.Internal.IP, p[8:24])
-	m := h[40 : 48+quote]
-	m[0], m[1] = typ, code
-	m[2], m[3] = 0, 0
-	be.PutUint32(m[4:], param)
-	copy(m[8:], p[:quote])
-	be.PutUint16(m[2:], icmpv6Checksum(h[8:24], h[24:40], m))
+	n := netpkt.BuildICMPv6Error(b[off:], typ, code, e.cfg.Internal.IP, p, param)
 	e.C.ICMPErrorsSent[Internal]++
-	e.commit(Internal, off+48+quote, etIPv6, off)
+	e.commit(Internal, off+n, etIPv6, off)
 }
 
 // icmpv6 handles ICMPv6 addressed to the lwAFTR: neighbour discovery,
@@ -108,7 +110,7 @@ func (e *Engine) icmpv6Error(typ, code byte, p []byte, param uint32, _ []byte) {
 // (RFC 7596 §5.2; RFC 2473 §8).
 func (e *Engine) icmpv6(p []byte, eth []byte) {
 	m := p[40:]
-	if len(m) < 8 || icmpv6Checksum(p[8:24], p[24:40], m) != 0 {
+	if len(m) < 8 || netpkt.ICMPv6Checksum(p[8:24], p[24:40], m) != 0 {
 		e.C.DropBadChecksum[Internal]++
 		return
 	}
@@ -198,7 +200,7 @@ func (e *Engine) echoReply6(p []byte, eth []byte) {
 	m := q[40:]
 	m[0] = 129
 	m[2], m[3] = 0, 0
-	be.PutUint16(m[2:], icmpv6Checksum(q[8:24], q[24:40], m))
+	be.PutUint16(m[2:], netpkt.ICMPv6Checksum(q[8:24], q[24:40], m))
 	copy(b[6:12], eth[0:6])
 	e.C.EchoReplies++
 	e.commit(Internal, off+len(p), etIPv6, off)

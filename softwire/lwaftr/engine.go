@@ -97,6 +97,8 @@ type Engine struct {
 	scratch []byte // builds ICMP errors and reassembled packets
 	icmpBuf []byte
 
+	unknown UnknownSource // failover: sources without a binding
+
 	homes   [64]uint32 // ReceiveBatch: where each frame's lookup reads
 	touched uint32     // keeps ReceiveBatch's prefetching loads alive
 	// sharedTable: bt belongs to a bindingtable.Shared; never change it.
@@ -216,6 +218,9 @@ func (e *Engine) commit(p Port, n int, etype uint16, l3off int) {
 // get its MAC now; while it is unresolved they are dropped, as a real
 // interface without a neighbour entry does.
 func (e *Engine) Flush() {
+	if e.unknown != nil {
+		e.unknown.Poll(e)
+	}
 	e.flushSide(External)
 	e.flushSide(Internal)
 	// Between batches is when a binding-table growth moves on (unless

@@ -1,6 +1,8 @@
 package lwaftr
 
 import (
+	"github.com/wirebeat/wirebeat/softwire/netpkt"
+
 	"encoding/binary"
 	"reflect"
 	"testing"
@@ -33,7 +35,7 @@ func TestEncapDecapRoundTrip(t *testing.T) {
 	if string(out[14+24:14+40]) != string(want[:]) || out[14+6] != 4 || out[14+7] != 255 {
 		t.Fatalf("encap header wrong: % x", out[:54])
 	}
-	if out[54+8] != 63 || checksum(out[54:74]) != 0 {
+	if out[54+8] != 63 || netpkt.Checksum(out[54:74]) != 0 {
 		t.Fatalf("TTL %d or IPv4 checksum wrong after encap", out[54+8])
 	}
 	// The B4's answer goes out decapsulated, TTL untouched.
@@ -190,7 +192,7 @@ func TestReassemblyExpiry(t *testing.T) {
 			fo |= 0x2000
 		}
 		binary.BigEndian.PutUint16(h[6:], fo)
-		setIPv4Checksum(h[:20])
+		netpkt.SetIPv4Checksum(h[:20])
 		return f
 	}
 	e.Receive(External, frag(0, 8, true))

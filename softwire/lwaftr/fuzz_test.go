@@ -1,6 +1,8 @@
 package lwaftr
 
 import (
+	"github.com/wirebeat/wirebeat/softwire/netpkt"
+
 	"testing"
 )
 
@@ -55,9 +57,9 @@ func TestHugeEchoToUs(t *testing.T) {
 	h := f[14:]
 	be.PutUint16(h[2:], 9000)
 	h[9] = 1
-	setIPv4Checksum(h[:20])
+	netpkt.SetIPv4Checksum(h[:20])
 	h[20] = 8
-	be.PutUint16(h[22:], checksum(h[20:]))
+	be.PutUint16(h[22:], netpkt.Checksum(h[20:]))
 	e.Receive(External, f)
 	v6 := make([]byte, 14+9000)
 	copy(v6, ipv6Encap(ipv4TCP(0, 0, 0, 0, 1), b4Addr(1), [16]byte(tIntIP)))
@@ -65,7 +67,7 @@ func TestHugeEchoToUs(t *testing.T) {
 	v6[14+6] = 58
 	v6[54] = 128
 	clear(v6[55:58])
-	be.PutUint16(v6[56:], icmpv6Checksum(v6[22:38], v6[38:54], v6[54:]))
+	be.PutUint16(v6[56:], netpkt.ICMPv6Checksum(v6[22:38], v6[38:54], v6[54:]))
 	e.Receive(Internal, v6)
 	e.Flush()
 	if d.n[0]+d.n[1] != 0 {

@@ -1,6 +1,8 @@
 package lwaftr
 
 import (
+	"github.com/wirebeat/wirebeat/softwire/netpkt"
+
 	"encoding/binary"
 	"time"
 
@@ -71,7 +73,7 @@ func ipv4TCP(src, dst uint32, sport, dport uint16, ttl byte) []byte {
 	h[8], h[9] = ttl, 6
 	binary.BigEndian.PutUint32(h[12:], src)
 	binary.BigEndian.PutUint32(h[16:], dst)
-	setIPv4Checksum(h[:20])
+	netpkt.SetIPv4Checksum(h[:20])
 	binary.BigEndian.PutUint16(h[20:], sport)
 	binary.BigEndian.PutUint16(h[22:], dport)
 	h[32] = 0x50
@@ -85,7 +87,7 @@ func ipv6Encap(v4frame []byte, src, dst [16]byte) []byte {
 	copy(f[0:6], tIntMAC[:])
 	f[6] = 0x44
 	binary.BigEndian.PutUint16(f[12:], etIPv6)
-	writeIPv6Header(f[14:], 0, len(inner), 4, src[:], dst[:])
+	netpkt.WriteIPv6Header(f[14:], 0, len(inner), 4, src[:], dst[:])
 	copy(f[54:], inner)
 	return f
 }

@@ -1,40 +1,26 @@
 package lwaftr
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/wirebeat/wirebeat/softwire/netpkt"
+)
 
 var be = binary.BigEndian
-
-// checkIPv4 validates an IPv4 header and returns the packet trimmed to its
-// total length, or ok=false.
-func checkIPv4(p []byte) ([]byte, bool) {
-	if len(p) < 20 || p[0]>>4 != 4 {
-		return nil, false
-	}
-	ihl := int(p[0]&0xf) * 4
-	tl := int(be.Uint16(p[2:]))
-	if ihl < 20 || tl < ihl || tl > len(p) {
-		return nil, false
-	}
-	return p[:tl], true
-}
-
-func isFragment4(p []byte) bool { return be.Uint16(p[6:])&0x3fff != 0 }
 
 // fromInet handles an IPv4 packet from the Internet; eth holds the
 // destination and source MACs of its frame.
 func (e *Engine) fromInet(p []byte, eth []byte) {
-	p, ok := checkIPv4(p)
+	p, ok := netpkt.CheckIPv4(p)
 	if !ok {
 		e.C.DropMalformed[External]++
 		return
 	}
-	if isFragment4(p) {
-		e.r4.now = e.now().UnixNano()
-		whole, done := e.r4.add4(p, e.scratch, &e.C, External)
-		if !done {
+	if netpkt.IsFragment4(p) {
+		whole, st, n := e.r4.Add4(e.now().UnixNano(), p, e.scratch)
+		if p, ok = e.reassembled(External, whole, st, n); !ok {
 			return
 		}
-		p = whole
 	}
 	e.forward4(p, eth, false)
 }
@@ -48,7 +34,7 @@ func (e *Engine) forward4(p []byte, eth []byte, hairpin bool) {
 	proto := p[9]
 	l4 := p[ihl:]
 	if !hairpin && dst == e.extIP {
-		if proto == 1 && len(l4) >= 8 && l4[0] == 8 && checksum(l4) == 0 {
+		if proto == 1 && len(l4) >= 8 && l4[0] == 8 && netpkt.Checksum(l4) == 0 {
 			e.echoReply4(p, eth)
 			return
 		}
@@ -62,7 +48,7 @@ func (e *Engine) forward4(p []byte, eth []byte, hairpin bool) {
 			e.C.DropICMPPolicy[External]++
 			return
 		}
-		if len(l4) < 8 || checksum(l4) != 0 {
+		if len(l4) < 8 || netpkt.Checksum(l4) != 0 {
 			e.C.DropBadChecksum[External]++
 			return
 		}
@@ -133,13 +119,7 @@ func (e *Engine) forward4(p []byte, eth []byte, hairpin bool) {
 
 // decTTLCopy copies p into the scratch buffer with the TTL decremented,
 // as the quoted packet of time-exceeded and too-big errors.
-func (e *Engine) decTTLCopy(p []byte) []byte {
-	q := e.scratch[:len(p)]
-	copy(q, p)
-	q[8]--
-	setIPv4Checksum(q)
-	return q
-}
+func (e *Engine) decTTLCopy(p []byte) []byte { return netpkt.DecTTLCopy(e.scratch, p) }
 
 // encap sends p (TTL not yet decremented) to the B4 in IPv6, fragmenting
 // when it exceeds the internal MTU.
@@ -153,25 +133,12 @@ func (e *Engine) encap(p []byte, b4, br *[16]byte) {
 	}
 	b, off := e.alloc(Internal, nil, etIPv6)
 	h := b[off:]
-	writeIPv6Header(h, p[1], len(p), 4, br[:], b4[:])
+	netpkt.WriteIPv6Header(h, p[1], len(p), 4, br[:], b4[:])
 	q := h[40:]
 	copy(q, p)
 	q[8]--
-	setIPv4Checksum(q)
+	netpkt.SetIPv4Checksum(q)
 	e.commit(Internal, off+40+len(p), etIPv6, off)
-}
-
-// writeIPv6Header writes a header with the IPv4 TOS as traffic class, no
-// flow label and hop limit 255.
-func writeIPv6Header(h []byte, tos byte, payload int, next byte, src, dst []byte) {
-	h[0] = 0x60 | tos>>4
-	h[1] = tos << 4
-	h[2], h[3] = 0, 0
-	be.PutUint16(h[4:], uint16(payload))
-	h[6] = next
-	h[7] = 255
-	copy(h[8:24], src)
-	copy(h[24:40], dst)
 }
 
 // toInet sends a decapsulated IPv4 packet out of the external side,
@@ -195,23 +162,7 @@ func (e *Engine) toInet(p []byte) {
 // bytes, and routes it: to a B4 when the source is one of ours and
 // hairpinning is on, else to the Internet.
 func (e *Engine) icmpv4Error(typ, code byte, p []byte, mtu uint16) {
-	quote := min(len(p), 576-28)
-	b := e.icmpBuf[:28+quote]
-	b[0] = 0x45
-	b[1] = 0
-	be.PutUint16(b[2:], uint16(len(b)))
-	be.PutUint32(b[4:], 0)
-	b[8] = 255
-	b[9] = 1
-	copy(b[12:16], e.cfg.External.IP)
-	copy(b[16:20], p[12:16])
-	setIPv4Checksum(b)
-	m := b[20:]
-	m[0], m[1] = typ, code
-	m[2], m[3] = 0, 0
-	be.PutUint32(m[4:], uint32(mtu))
-	copy(m[8:], p[:quote])
-	be.PutUint16(m[2:], checksum(m))
+	b := netpkt.BuildICMPv4Error(e.icmpBuf, typ, code, e.cfg.External.IP, p, mtu)
 	e.C.ICMPErrorsSent[External]++
 	e.route4(b)
 }
@@ -243,12 +194,12 @@ func (e *Engine) echoReply4(p []byte, eth []byte) {
 	copy(q[12:16], p[16:20])
 	copy(q[16:20], p[12:16])
 	q[8] = 64
-	setIPv4Checksum(q)
+	netpkt.SetIPv4Checksum(q)
 	ihl := int(q[0]&0xf) * 4
 	m := q[ihl:]
 	m[0] = 0
 	m[2], m[3] = 0, 0
-	be.PutUint16(m[2:], checksum(m))
+	be.PutUint16(m[2:], netpkt.Checksum(m))
 	// The reply leaves with the request's MACs swapped.
 	copy(b[6:12], eth[0:6])
 	e.C.EchoReplies++

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 	"github.com/wirebeat/wirebeat/softwire/vectors"
 )
@@ -96,7 +97,7 @@ func TestImportVectorsLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			js, err := server.EncodeJSON(dev)
+			js, err := schema.EncodeJSON(dev)
 			if err != nil {
 				t.Fatal(err)
 			}

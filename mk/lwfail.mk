@@ -1,0 +1,14 @@
+# lwAFTR failover (issue 14): the binding store in etcd (softwire/bindstore)
+# and its tests against real etcd members (tools/etcdtest runs the Debian
+# etcd-server binary; etcdctl writes as a foreign provisioning system).
+DEBIAN_PACKAGES += etcd-server etcd-client
+FUZZ_TARGETS += ./softwire/bindstore:FuzzDecode
+# lwB4 (softwire/lwb4): NAPT44 into the PSID's ports, encap/decap.
+FUZZ_TARGETS += ./softwire/lwb4:FuzzFromWAN ./softwire/lwb4:FuzzFromLAN
+# lwB4 provisioning (softwire/dhcp4o6): DHCPv4-over-DHCPv6 against a real
+# Kea pair (kea-dhcp6 + kea-dhcp4 in 4o6 mode) in network namespaces.
+DEBIAN_PACKAGES += kea-dhcp4-server kea-dhcp6-server
+FUZZ_TARGETS += ./softwire/dhcp4o6:FuzzDHCPv6 ./softwire/dhcp4o6:FuzzDHCPv4
+# The live failover test (softwire/failover): curl through the lwB4 and
+# two lwAFTRs in namespaces, ethtool to turn off veth checksum offload.
+DEBIAN_PACKAGES += curl ethtool iproute2

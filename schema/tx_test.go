@@ -1,0 +1,166 @@
+package schema
+
+import (
+	"fmt"
+	"testing"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
+	"github.com/openconfig/ygot/ygot"
+
+	"github.com/wirebeat/wirebeat/gen"
+)
+
+func p(elems ...*gpb.PathElem) *gpb.Path { return &gpb.Path{Elem: elems} }
+func e(name string, kv ...string) *gpb.PathElem {
+	el := &gpb.PathElem{Name: name}
+	if len(kv) > 0 {
+		el.Key = map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			el.Key[kv[i]] = kv[i+1]
+		}
+	}
+	return el
+}
+
+// addBindings adds n lwAFTR softwires, 64 port sets per IPv4 address.
+func addBindings(root *gen.Device, n int) {
+	bt := root.GetOrCreateSoftwire().GetOrCreateLwaftr().GetOrCreateBindingTable()
+	for i := 0; i < n; i++ {
+		addr := i / 64
+		v4 := fmt.Sprintf("10.%d.%d.%d", addr>>16&255, addr>>8&255, addr&255)
+		sw := bt.GetOrCreateSoftwire(v4, uint16(i%64))
+		sw.B4Ipv6 = ygot.String(fmt.Sprintf("2001:db8:%x:%x::1", i>>16, i&0xffff))
+		sw.BrAddress = ygot.String("2001:db8::1")
+		sw.GetOrCreatePortSet().PsidLength = ygot.Uint8(6)
+	}
+}
+
+func bindingPath(v4, psid string) *gpb.Path {
+	return p(e("softwire"), e("lwaftr"), e("binding-table"), e("softwire", "ipv4", v4, "psid", psid))
+}
+
+// A transaction copies what it touches and shares the rest; the tree it
+// started from is never modified, whatever the edit.
+func TestTxCopiesOnWrite(t *testing.T) {
+	base := &gen.Device{}
+	addBindings(base, 1000)
+	base.GetOrCreateBfd().GetOrCreateProfiles().GetOrCreateProfile("p").DetectionMultiplier = ygot.Uint8(3)
+	before, _ := EncodeJSON(base)
+
+	tx := NewTx(base)
+	n, err := tx.Get(bindingPath("10.0.0.1", "5"), false)
+	if err != nil || n == nil {
+		t.Fatalf("Get existing binding: %v %v", n, err)
+	}
+	sw := n.(*gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire)
+	sw.B4Ipv6 = ygot.String("2001:db8::99")
+	sw.PortSet.PsidLength = ygot.Uint8(8) // a nested container of the entry
+	if _, err := tx.Get(bindingPath("192.0.2.1", "7"), true); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := tx.Delete(bindingPath("10.0.0.2", "3")); !ok || err != nil {
+		t.Fatalf("Delete = %v, %v", ok, err)
+	}
+	if ok, _ := tx.Delete(bindingPath("10.0.0.2", "3")); ok {
+		t.Error("second Delete reported the entry present")
+	}
+	prof, _ := tx.Get(p(e("bfd"), e("profiles"), e("profile", "name", "p")), false)
+	prof.(*gen.WirebeatBfd_Bfd_Profiles_Profile).DetectionMultiplier = ygot.Uint8(9)
+
+	after, _ := EncodeJSON(base)
+	if string(before) != string(after) {
+		t.Fatal("the base tree changed under a transaction")
+	}
+	got := tx.Root().GetSoftwire().GetLwaftr().GetBindingTable()
+	if len(got.Softwire) != 1000 {
+		t.Errorf("%d bindings, want 1000 (one added, one deleted)", len(got.Softwire))
+	}
+	if got.GetSoftwire("10.0.0.1", 5).GetB4Ipv6() != "2001:db8::99" || got.GetSoftwire("10.0.0.1", 5).GetPortSet().GetPsidLength() != 8 {
+		t.Error("edit of the binding lost")
+	}
+	if e := got.GetSoftwire("192.0.2.1", 7); e == nil || e.GetIpv4() != "192.0.2.1" || e.GetPsid() != 7 {
+		t.Errorf("created entry = %+v, want its key leaves set", e)
+	}
+	// Untouched entries are shared, not copied.
+	want := base.GetSoftwire().GetLwaftr().GetBindingTable().GetSoftwire("10.0.0.3", 1)
+	if got.GetSoftwire("10.0.0.3", 1) != want {
+		t.Error("an untouched entry was copied")
+	}
+	if tx.Root().GetSystem() != base.GetSystem() {
+		t.Error("an untouched top container was copied")
+	}
+}
+
+func TestTxErrors(t *testing.T) {
+	tx := NewTx(&gen.Device{})
+	cases := []struct {
+		path *gpb.Path
+		tag  Tag
+	}{
+		{p(e("bfd"), e("nonsense")), TagUnknownElement},
+		{p(e("bfd"), e("profiles"), e("profile")), TagMissingElement},
+		{bindingPath("192.0.2.1", "not-a-number"), TagInvalidValue},
+		{p(e("system"), e("state")), TagInvalidValue},
+		{p(e("system"), e("hostname")), TagInvalidValue},
+	}
+	for _, c := range cases {
+		_, err := tx.Get(c.path, true)
+		if e := AsError(err); e == nil || e.Tag != c.tag {
+			t.Errorf("Get(%s) = %v, want %s", PathString(c.path), err, c.tag)
+		}
+	}
+}
+
+// With the record of a transaction, Changes compares the entries it
+// touched and nothing else: an entry planted in the new table behind the
+// transaction's back is not seen, which shows the rest of the table was
+// not scanned. Without the record it is.
+func TestChangesLookOnlyAtTouchedEntries(t *testing.T) {
+	base := &gen.Device{}
+	addBindings(base, 10_000)
+	tx := NewTx(base)
+	n, err := tx.Get(bindingPath("10.0.0.1", "5"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.(*gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire).B4Ipv6 = ygot.String("2001:db8::99")
+	ch := Changes(base, tx.Root(), tx.Touched())
+	if len(ch) != 1 || PathString(ch[0].Path) != "/softwire/lwaftr/binding-table/softwire[ipv4=10.0.0.1][psid=5]/b4-ipv6" || ch[0].Op != OpReplace {
+		t.Fatalf("changes = %+v", ch)
+	}
+	bt := tx.Root().GetSoftwire().GetLwaftr().GetBindingTable()
+	planted := *bt.GetSoftwire("10.0.0.3", 1)
+	planted.B4Ipv6 = ygot.String("2001:db8::77")
+	bt.Softwire[gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire_Key{Ipv4: "10.0.0.3", Psid: 1}] = &planted
+	if got := Changes(base, tx.Root(), tx.Touched()); len(got) != 1 {
+		t.Fatalf("with the record: %d changes, want 1 (the table was scanned)", len(got))
+	}
+	if got := Changes(base, tx.Root(), nil); len(got) != 2 {
+		t.Fatalf("without the record: %d changes, want 2", len(got))
+	}
+	// A record made against another tree is not used.
+	if got := Changes(&gen.Device{}, tx.Root(), tx.Touched()); len(got) != 10_000 {
+		t.Fatalf("record of another base used: %d changes", len(got))
+	}
+}
+
+// A candidate edited by several transactions keeps one record relative
+// to running.
+func TestTouchedCarriesAcrossTransactions(t *testing.T) {
+	base := &gen.Device{}
+	addBindings(base, 1000)
+	tx1 := NewTx(base)
+	if _, err := tx1.Delete(bindingPath("10.0.0.2", "3")); err != nil {
+		t.Fatal(err)
+	}
+	tx2 := NewTxAfter(tx1.Root(), tx1.Touched())
+	n, err := tx2.Get(bindingPath("10.0.0.1", "5"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.(*gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire).BrAddress = ygot.String("2001:db8::2")
+	ch := Changes(base, tx2.Root(), tx2.Touched())
+	if len(ch) != 2 {
+		t.Fatalf("changes = %+v, want the delete of tx1 and the edit of tx2", ch)
+	}
+}

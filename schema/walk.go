@@ -1,0 +1,255 @@
+package schema
+
+import (
+	"encoding/binary"
+	"fmt"
+	"reflect"
+	"sort"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
+	"github.com/openconfig/goyang/pkg/yang"
+	"github.com/openconfig/ygot/ygot"
+)
+
+// node is one data node met by walk: where it is, what the schema says about
+// it and its value in the generated struct.
+type node struct {
+	path   []*gpb.PathElem // keyed path from the root
+	schema *yang.Entry
+	value  reflect.Value // the struct field (pointer, map, slice, enum or union)
+	// old is the same node in the tree walked alongside (the running
+	// configuration a candidate is compared with); invalid when that tree
+	// lacks it or none was given.
+	old reflect.Value
+	// parents are the enclosing containers and list entries, outermost
+	// first, as pointers to generated structs. Leafref resolution climbs
+	// them for relative paths.
+	parents []reflect.Value
+}
+
+// unchanged reports whether a container or list entry is the same in the
+// old tree, so that the checks of its content, which passed when old was
+// committed, need not run again. A transaction (Tx) shares what it did not
+// touch, found by pointer; list entries of a deep copy are compared.
+func (n *node) unchanged() bool {
+	if !n.old.IsValid() || isNil(n.old) || isNil(n.value) {
+		return false
+	}
+	if n.old.Pointer() == n.value.Pointer() {
+		return true
+	}
+	return n.schema.IsList() && reflect.DeepEqual(n.old.Interface(), n.value.Interface())
+}
+
+// walkFunc sees every node. Returning skip for a container or list entry
+// stops the descent into it.
+type walkFunc func(n *node) (skip bool, err error)
+
+// walk visits the data nodes of the generated struct s, whose schema is
+// schema, depth first; list entries come in map order, which is cheaper than
+// sorting a million keys for a walk that usually finds nothing. When old is
+// not nil each node also carries its counterpart in old.
+func walk(schema *yang.Entry, s, old ygot.GoStruct, fn walkFunc) error {
+	v := reflect.ValueOf(s)
+	var ov reflect.Value
+	if old != nil {
+		ov = reflect.ValueOf(old)
+	}
+	return walkStruct(schema, v, ov, make([]*gpb.PathElem, 0, 16), []reflect.Value{v}, fn)
+}
+
+// walkStruct visits the fields of the struct pointer v. path is a stack:
+// a node's path is valid during its callback only (fullPath copies it), so
+// a walk over a million entries does not allocate a path for each node.
+func walkStruct(schema *yang.Entry, v, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, fn walkFunc) error {
+	sv := v.Elem()
+	hasOld := old.IsValid() && !old.IsNil()
+	si := fieldsOf(schema, sv.Type())
+	for i := range si.fields {
+		f := &si.fields[i]
+		var of reflect.Value
+		if hasOld {
+			of = old.Elem().Field(f.index)
+		}
+		if err := walkField(f, sv.Field(f.index), of, append(path, f.elem), parents, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, fn walkFunc) error {
+	schema := f.schema
+	switch f.kind {
+	case FieldListMap:
+		if fv.IsNil() {
+			return nil
+		}
+		inner := append(parents[:len(parents):len(parents)], reflect.Value{})
+		path[len(path)-1] = f.entryElem
+		hasOld := old.IsValid() && !old.IsNil()
+		for it := fv.MapRange(); it.Next(); {
+			entry := it.Value()
+			var oe reflect.Value
+			if hasOld {
+				oe = old.MapIndex(it.Key())
+			}
+			n := &node{path: path, schema: schema, value: entry, old: oe, parents: parents}
+			skip, err := fn(n)
+			if err != nil {
+				return err
+			}
+			if !skip {
+				inner[len(inner)-1] = entry
+				if err := walkStruct(schema, entry, oe, path, inner, fn); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	case FieldListSlice:
+		inner := append(parents[:len(parents):len(parents)], reflect.Value{})
+		for i := 0; i < fv.Len(); i++ {
+			entry := fv.Index(i)
+			n := &node{path: path, schema: schema, value: entry, parents: parents}
+			skip, err := fn(n)
+			if err != nil {
+				return err
+			}
+			if !skip {
+				inner[len(inner)-1] = entry
+				if err := walkStruct(schema, entry, reflect.Value{}, path, inner, fn); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	case FieldContainer:
+		n := &node{path: path, schema: schema, value: fv, old: old, parents: parents}
+		skip, err := fn(n)
+		if err != nil || skip || fv.IsNil() {
+			return err
+		}
+		return walkStruct(schema, fv, old, path, append(parents[:len(parents):len(parents)], fv), fn)
+	default:
+		_, err := fn(&node{path: path, schema: schema, value: fv, old: old, parents: parents})
+		return err
+	}
+}
+
+// listKeys renders the key leaves of a list entry as gNMI path keys.
+func listKeys(entry reflect.Value) map[string]string {
+	km, ok := entry.Interface().(ygot.KeyHelperGoStruct)
+	if !ok {
+		return nil
+	}
+	raw, err := km.ΛListKeyMap()
+	if err != nil {
+		return nil
+	}
+	keys := make(map[string]string, len(raw))
+	for k, v := range raw {
+		keys[k] = leafString(reflect.ValueOf(v))
+	}
+	return keys
+}
+
+// sortedEntries returns the values of map m in key order: strings and
+// numbers in their natural order, multi-key structs field by field. Each key
+// is turned once into a byte string that sorts the same way, so sorting a
+// million entries does not go through reflection a million times log n.
+func sortedEntries(m reflect.Value) []reflect.Value {
+	items := sortedItems(m)
+	out := make([]reflect.Value, len(items))
+	for i := range items {
+		out[i] = items[i].v
+	}
+	return out
+}
+
+func sortedItems(m reflect.Value) []sortable {
+	items := make([]sortable, 0, m.Len())
+	var buf []byte
+	for it := m.MapRange(); it.Next(); {
+		buf = appendSortKey(buf[:0], it.Key())
+		items = append(items, sortable{it.Key(), it.Value(), string(buf)})
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].b < items[j].b })
+	return items
+}
+
+type sortable struct {
+	k, v reflect.Value
+	b    string
+}
+
+func appendSortKey(b []byte, v reflect.Value) []byte {
+	switch v.Kind() {
+	case reflect.String:
+		return append(append(b, v.String()...), 0)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return binary.BigEndian.AppendUint64(b, uint64(v.Int())^(1<<63))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return binary.BigEndian.AppendUint64(b, v.Uint())
+	case reflect.Bool:
+		if v.Bool() {
+			return append(b, 1)
+		}
+		return append(b, 0)
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			b = appendSortKey(b, v.Field(i))
+		}
+		return b
+	case reflect.Ptr, reflect.Interface:
+		if v.IsNil() {
+			return append(b, 0)
+		}
+		return appendSortKey(b, v.Elem())
+	}
+	return append(append(b, fmt.Sprint(v.Interface())...), 0)
+}
+
+// PathString renders a gNMI path as /a/b[k=v]/c, the form error messages
+// and logs use.
+func PathString(p *gpb.Path) string {
+	if p == nil || len(p.Elem) == 0 {
+		return "/"
+	}
+	s, err := ygot.PathToString(p)
+	if err != nil {
+		return fmt.Sprint(p.Elem)
+	}
+	return s
+}
+
+func elemsPath(elems []*gpb.PathElem) *gpb.Path {
+	return &gpb.Path{Elem: elems}
+}
+
+// pendingKeys marks the path element of a list entry whose keys walk has
+// not rendered yet: rendering them for every entry of a large list costs
+// more than the walk itself, and they are needed only to report an error.
+var pendingKeys = map[string]string{}
+
+// fullPath returns the node's path with the keys of its list entries
+// filled in, from the entries among its parents.
+func (n *node) fullPath() *gpb.Path {
+	out := make([]*gpb.PathElem, len(n.path))
+	for i, e := range n.path {
+		if !isPending(e.Key) {
+			out[i] = e
+			continue
+		}
+		holder := n.value
+		if i+1 < len(n.parents) {
+			holder = n.parents[i+1]
+		}
+		out[i] = &gpb.PathElem{Name: e.Name, Key: listKeys(holder)}
+	}
+	return &gpb.Path{Elem: out}
+}
+
+func isPending(m map[string]string) bool {
+	return m != nil && reflect.ValueOf(m).UnsafePointer() == reflect.ValueOf(pendingKeys).UnsafePointer()
+}

@@ -1,0 +1,40 @@
+package lwaftr
+
+// UnknownVerdict is what an UnknownSource decides for a packet.
+type UnknownVerdict uint8
+
+// Verdicts.
+const (
+	// UnknownDefault: the engine does what it does without a handler:
+	// counts the packet as having no binding and answers with the
+	// ICMPv6 error of RFC 7596 §5.2 (Destination Unreachable, code 5),
+	// within the side's ICMP rate limit.
+	UnknownDefault UnknownVerdict = iota
+	// UnknownTaken: the handler keeps a copy (it may give it back with
+	// Redeliver once a binding exists) and counts it itself.
+	UnknownTaken
+	// UnknownDrop: counted as having no binding, no ICMPv6 error.
+	UnknownDrop
+)
+
+// UnknownSource is told about IPv4-in-IPv6 packets whose IPv6 source the
+// binding table does not confirm for their inner IPv4 source address and
+// port: what a backup lwAFTR sees after an anycast failover. Both methods
+// run on the engine's goroutine.
+type UnknownSource interface {
+	// Unknown is called for such a packet p (the whole IPv6 packet,
+	// valid only during the call) with its inner IPv4 source and port.
+	Unknown(p []byte, ipv4 uint32, port uint16) UnknownVerdict
+	// Poll is called at the start of every Flush: the place to change
+	// the binding table and to Redeliver held packets.
+	Poll(e *Engine)
+}
+
+// SetUnknownSource installs h (nil removes it); call it between batches.
+func (e *Engine) SetUnknownSource(h UnknownSource) { e.unknown = h }
+
+// Redeliver decapsulates again an IPv6 packet an UnknownSource held, once
+// its binding exists; call it from Poll. A packet that still has no
+// binding goes to Unknown again, so a handler must not redeliver what it
+// has not got a binding for.
+func (e *Engine) Redeliver(p []byte) { e.decap(p) }
