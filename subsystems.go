@@ -17,11 +17,16 @@ func makeSubsystems(log *slog.Logger) ([]server.Subsystem, error) {
 	bfdSub := adapter.NewSubsystem(adapter.Options{Log: log.With("subsystem", "bfd")})
 	return []server.Subsystem{
 		bfdSub,
-		softwire.NewLwaftrSubsystem(softwire.LwaftrOptions{Log: log.With("subsystem", "softwire-lwaftr"), Open: openAFPacket}),
+		softwire.NewLwaftrSubsystem(softwire.LwaftrOptions{Log: log.With("subsystem", "softwire-lwaftr"), OpenDriver: openPort(log)}),
 		// SFC locator liveness runs in the BFD engine.
 		sfc.New(sfc.Options{Log: log.With("subsystem", "sfc"), BFD: bfdSub.Engine()}),
 	}, nil
 }
 
-// openAFPacket opens the lwAFTR's links on live interfaces.
-func openAFPacket(dev string) (softwire.Link, error) { return pktio.Open(dev, pktio.Config{}) }
+// openPort opens the lwAFTR's links on live interfaces with the pktio
+// driver the configuration names.
+func openPort(log *slog.Logger) softwire.OpenDriverLink {
+	return func(dev, driver string) (softwire.Link, error) {
+		return pktio.Open(dev, pktio.Config{Driver: driver, Log: log.With("subsystem", "pktio")})
+	}
+}

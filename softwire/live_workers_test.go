@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wirebeat/wirebeat/pktio"
+	"github.com/wirebeat/wirebeat/server"
 	"github.com/wirebeat/wirebeat/softwire/lwaftr"
 	"github.com/wirebeat/wirebeat/tools/netns"
 	"github.com/wirebeat/wirebeat/tools/testenv"
@@ -210,4 +211,62 @@ func macBytes(m net.HardwareAddr) string {
 		b = append(b, fmt.Sprintf("0x%02x", x))
 	}
 	return strings.Join(b, ", ")
+}
+
+// TestLivePacketIOState: packet-io/driver chooses each side's driver
+// through the configuration, and packet-io/state says which one runs and
+// why: the internal side gets AF_XDP; the external side asks for it on a
+// device whose queue another AF_XDP socket already holds, so it falls
+// back to AF_PACKET and the state gives the reason.
+func TestLivePacketIOState(t *testing.T) {
+	nsA, nsLw := netns.New(t, "pa"), netns.New(t, "lw")
+	aIf, lwe, bIf, lwi := netns.Unique("pa"), netns.Unique("lwe"), netns.Unique("pb"), netns.Unique("lwi")
+	netns.Veth(t, nsA, aIf, nsLw, lwe)
+	netns.Veth(t, nsA, bIf, nsLw, lwi)
+	var squatter pktio.Port
+	if err := nsLw.Do(func() (err error) {
+		squatter, err = pktio.Open(lwe, pktio.Config{Driver: pktio.DriverAFXDP})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer squatter.Close()
+	if squatter.Driver() != pktio.DriverAFXDP {
+		t.Fatalf("squatter: %s (%s)", squatter.Driver(), squatter.Fallback())
+	}
+	cfg := fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwaftr": {
+  "enabled": true,
+  "external-interface": {"device": %q, "ip": "10.10.10.10", "mac": "12:12:12:12:12:12", "next-hop": {"mac": "02:00:00:00:00:01"}, "packet-io": {"driver": "af-xdp"}},
+  "internal-interface": {"device": %q, "ip": "8:9:a:b:c:d:e:f", "mac": "22:22:22:22:22:22", "next-hop": {"mac": "02:00:00:00:00:02"}, "packet-io": {"driver": "af-xdp"}},
+  "binding-table": {"softwire": [
+    {"ipv4": "192.0.2.1", "psid": 1, "b4-ipv6": "2001:db8::1", "br-address": "8:9:a:b:c:d:e:f", "port-set": {"psid-length": 6}}
+  ]}}}}`, lwe, lwi)
+	sub := NewLwaftrSubsystem(LwaftrOptions{OpenDriver: func(dev, driver string) (Link, error) {
+		var p pktio.Port
+		err := nsLw.Do(func() (err error) { p, err = pktio.Open(dev, pktio.Config{Driver: driver}); return err })
+		return p, err
+	}})
+	srv, err := server.New(server.Options{DataDir: t.TempDir(), Initial: []byte(cfg), Subsystems: []server.Subsystem{sub},
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	st, err := srv.State(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw := st.GetSoftwire().GetLwaftr()
+	ext := lw.GetExternalInterface().GetPacketIo().GetState()
+	in := lw.GetInternalInterface().GetPacketIo().GetState()
+	t.Logf("external: %s (%s); internal: %s", ext.GetActiveDriver(), ext.GetFallbackReason(), in.GetActiveDriver())
+	if ext.GetActiveDriver() != pktio.DriverAFPacket || !strings.Contains(ext.GetFallbackReason(), "af_xdp unavailable") {
+		t.Errorf("external: active %q, fallback %q; want af_packet with the reason", ext.GetActiveDriver(), ext.GetFallbackReason())
+	}
+	if in.GetActiveDriver() != pktio.DriverAFXDP || in.FallbackReason != nil {
+		t.Errorf("internal: active %q, fallback %q; want af_xdp", in.GetActiveDriver(), in.GetFallbackReason())
+	}
+	if in.RxPackets == nil || in.TxPackets == nil || in.RingFull == nil || ext.RxDrops == nil {
+		t.Errorf("counters missing: %+v %+v", in, ext)
+	}
 }

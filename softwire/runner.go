@@ -81,9 +81,10 @@ type snapshot struct {
 	// Ports are the packet I/O counters of each side (summed over the
 	// workers) and the driver moving its frames; on-a-stick both sides
 	// are the same port.
-	Ports   [2]pktio.Stats
-	Drivers [2]string
-	Workers int
+	Ports     [2]pktio.Stats
+	Drivers   [2]string
+	Fallbacks [2]string
+	Workers   int
 }
 
 type workerSnap struct {
@@ -284,19 +285,28 @@ func (r *runner) migrate() {
 // portStats returns the counters (summed over the workers) and driver of
 // each side's ports.
 func (r *runner) portStats() ([2]pktio.Stats, [2]string) {
+	st, drv, _ := r.portState()
+	return st, drv
+}
+
+// portState is portStats with the drivers' fallback reasons.
+func (r *runner) portState() ([2]pktio.Stats, [2]string, [2]string) {
 	var st [2]pktio.Stats
-	var drv [2]string
+	var drv, fb [2]string
 	for _, w := range r.workers {
 		for i, p := range w.ports {
 			if r.stick && i == 1 {
-				st[1], drv[1] = st[0], drv[0]
+				st[1], drv[1], fb[1] = st[0], drv[0], fb[0]
 				break
 			}
 			st[i].Add(p.Stats())
 			drv[i] = p.Driver()
+			if f := p.Fallback(); f != "" {
+				fb[i] = f
+			}
 		}
 	}
-	return st, drv
+	return st, drv, fb
 }
 
 // change applies binding changes in chunks, traffic flowing meanwhile.
@@ -347,7 +357,7 @@ func (r *runner) snapshot() snapshot {
 		}
 	}
 	r.shared.View(func(t *bindingtable.Table) { s.Bindings = t.Len() })
-	s.Ports, s.Drivers = r.portStats()
+	s.Ports, s.Drivers, s.Fallbacks = r.portState()
 	return s
 }
 
