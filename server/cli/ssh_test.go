@@ -211,6 +211,8 @@ func TestConfigureCommitSeenByNetconfAndMonitor(t *testing.T) {
 	if rc != 0 {
 		t.Fatalf("rc %d:\n%s", rc, out)
 	}
+	// show system commit: the columns the issue lists, and the commit.
+	mustContain(t, out, "#  ID  User    Transport  Time", "admin   cli        20")
 	mustContain(t, out, "[edit bfd profiles]\n+    profile fast {\n+        desired-min-tx-interval 300000;\n+        detection-multiplier 5;\n+    }\n[edit bfd single-hop]\n+    session eth0 192.0.2.1 {", "commit complete", "fast profile")
 	nc := e.netconfGetConfig(t)
 	mustContain(t, nc, "<name>fast</name>", "<detection-multiplier>5</detection-multiplier>", "<dest-addr>192.0.2.1</dest-addr>")
@@ -376,7 +378,7 @@ func waitFor(t *testing.T, buf *bytes.Buffer, s string) {
 // element's CLI to get the same configuration back.
 func TestDisplayJSONValidatesAndSetReproduces(t *testing.T) {
 	e := startElement(t)
-	out, rc := e.script(t, "admin", "configure\nset bfd profiles profile p2 detection-multiplier 9\nset bfd profiles profile p2 passive true\nset bfd single-hop session eth1 2001:db8::1 profile p2\ncommit\n")
+	out, rc := e.script(t, "admin", "configure\nset bfd profiles profile p2 detection-multiplier 9\nset bfd profiles profile p2 passive true\nset bfd single-hop session eth1 2001:db8::1 profile p2\nset bfd sbfd reflector discriminator 9\nset bfd sbfd reflector discriminator 7\ncommit\n")
 	if rc != 0 {
 		t.Fatal(out)
 	}
@@ -401,6 +403,8 @@ func TestDisplayJSONValidatesAndSetReproduces(t *testing.T) {
 	if rc != 0 {
 		t.Fatal(set)
 	}
+	// A leaf-list is one set line per value, in its order.
+	mustContain(t, set, "set bfd sbfd reflector discriminator 9\nset bfd sbfd reflector discriminator 7\n")
 	fresh := startElement(t)
 	out, rc = fresh.script(t, "admin", "configure\n"+set+"commit\n")
 	if rc != 0 {
