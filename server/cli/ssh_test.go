@@ -278,6 +278,7 @@ func TestErrorsChangeNothing(t *testing.T) {
 		{"set bfd single-hop session eth0", "missing key dest-addr"},
 		{"set bfd single-hop session eth0 not-an-address", `bad dest-addr of session: "not-an-address" is none of the types`},
 		{"set bfd profiles profile x passive maybe", "not a boolean"},
+		{"set system hostname -bad-", `"-bad-" does not match the pattern`},
 		{"set bfd single-hop session eth0 192.0.2.9 profile nosuch", `[bfd single-hop session eth0 192.0.2.9 profile] "nosuch" refers to`},
 		{"show | display yaml", `unknown display format "yaml"`},
 		{"frobnicate", `unknown command "frobnicate"`},
