@@ -51,6 +51,7 @@ type Key struct {
 	DSCP     uint8
 	Proto    uint8
 	HasPorts bool // TCP, UDP or SCTP with the ports present (not a later fragment)
+	Fragment bool // a fragment (first or later) of a larger packet
 	SrcPort  uint16
 	DstPort  uint16
 }
@@ -323,8 +324,9 @@ func ParseIPv4(pkt []byte, k *Key) error {
 		DSCP:  pkt[1] >> 2,
 		Proto: pkt[9],
 	}
-	firstFrag := binary.BigEndian.Uint16(pkt[6:8])&0x1fff == 0
-	if firstFrag {
+	ff := binary.BigEndian.Uint16(pkt[6:8])
+	k.Fragment = ff&0x3fff != 0 // MF or an offset
+	if ff&0x1fff == 0 {
 		k.ports(pkt[ihl:])
 	}
 	return nil
@@ -362,7 +364,9 @@ func ParseIPv6(pkt []byte, k *Key) error {
 				k.Proto = nh
 				return nil
 			}
-			first := binary.BigEndian.Uint16(rest[2:4])&0xfff8 == 0
+			fo := binary.BigEndian.Uint16(rest[2:4])
+			first := fo&0xfff8 == 0
+			k.Fragment = fo&0xfff9 != 0 // an offset or M; atomic fragments are whole
 			nh, rest = rest[0], rest[8:]
 			if !first {
 				k.Proto = nh
