@@ -400,10 +400,20 @@ func (s *Subsystem) noteLiveness(addr netip.Addr, old, new node.Liveness, now ti
 		}
 	}
 	s.mu.Unlock()
+	str := func(v string) *gpb.TypedValue { return &gpb.TypedValue{Value: &gpb.TypedValue_StringVal{StringVal: v}} }
 	for _, id := range sfs {
+		st := locatorPath(id, addr)
+		st.Elem = append(st.Elem, elem("state"))
+		leaf := func(name string) *gpb.Path {
+			return &gpb.Path{Elem: append(append([]*gpb.PathElem(nil), st.Elem...), elem(name))}
+		}
 		s.publish(events.Event{Time: now, Kind: events.Notification, Module: "wirebeat-sfc", Name: "sf-liveness-change",
 			Leaves: []events.Leaf{{Name: "service-function", Value: id}, {Name: "locator", Value: addr.String()},
-				{Name: "new-state", Value: enumString(new.String())}, {Name: "old-state", Value: enumString(old.String())}}})
+				{Name: "new-state", Value: enumString(new.String())}, {Name: "old-state", Value: enumString(old.String())}},
+			Updates: []events.Update{
+				{Path: leaf("liveness-state"), Value: str(new.String())},
+				{Path: leaf("last-change"), Value: str(now.UTC().Format(time.RFC3339Nano))},
+			}})
 	}
 }
 
