@@ -351,6 +351,10 @@ func failover(t *testing.T, d *domain) {
 	if flows() == 32 {
 		t.Log("all 32 flows hashed to sf2 before the failure; the move is not visible in counts")
 	}
+	// Up once each, never a flap in between.
+	if n := strings.Count(d.eb.logText(), "sfc locator liveness"); n != 2 {
+		t.Fatalf("%d liveness changes before the failure, want 2 (unknown to up, each locator):\n%s", n, d.eb.logText())
+	}
 	killed := time.Now()
 	d.e1.kill()
 	var note string
@@ -370,7 +374,7 @@ func failover(t *testing.T, d *domain) {
 	}
 	var at float64
 	fmt.Sscanf(note, "%f", &at)
-	t.Logf("SF node 1 killed; locator down notified over NETCONF after %v (S-BFD 1 s x 3)",
+	t.Logf("SF node 1 killed; locator down notified over NETCONF after %v (S-BFD 100 ms x 3)",
 		time.Unix(0, int64(at*1e9)).Sub(killed).Round(time.Millisecond))
 	x := d.eb.state(t)
 	if !regexp.MustCompile(`(?s)<address>10.0.0.11</address>.*?<liveness-state>down</liveness-state>`).MatchString(x) {

@@ -180,7 +180,7 @@ func entryPackets(t *testing.T, xml string, spi, si int) uint64 {
 }
 
 func bfdProfile() string {
-	return `"wirebeat-bfd:bfd": {"profiles": {"profile": [{"name": "fast", "desired-min-tx-interval": 1000000, "required-min-rx-interval": 1000000, "detection-multiplier": 3}]}`
+	return `"wirebeat-bfd:bfd": {"profiles": {"profile": [{"name": "fast", "desired-min-tx-interval": 100000, "required-min-rx-interval": 100000, "detection-multiplier": 3}]}`
 }
 
 // domainSFC is what every node of the domain is told: the SFs and maps.
