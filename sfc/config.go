@@ -289,11 +289,6 @@ func translate(root *gen.Device) (*settings, error) {
 		}
 		s.node.Rules = append(s.node.Rules, r)
 	}
-	if s.active {
-		if _, err := node.Build(s.node); err != nil {
-			return nil, invalid(sfcPath(), "%v", err)
-		}
-	}
 	return s, nil
 }
 
