@@ -18,9 +18,16 @@ import (
 // the result is the selected nodes with their ancestors. It costs a render
 // of that data, which is the price of an arbitrary expression.
 
+// maxXPathLen bounds a select expression: filters people write are short,
+// and the engine's work grows with the expression.
+const maxXPathLen = 4096
+
 // compileXPath compiles a select expression with the prefixes declared
 // where it was written.
 func compileXPath(expr string, ns map[string]string) (*xpath.Expr, error) {
+	if len(expr) > maxXPathLen {
+		return nil, fmt.Errorf("XPath expression of %d bytes: at most %d", len(expr), maxXPathLen)
+	}
 	prefixes := make(map[string]string, len(ns))
 	for p, u := range ns {
 		if p != "" {
