@@ -240,7 +240,15 @@ func TestGetDataPerDatastoreYanglint(t *testing.T) {
 	if !strings.Contains(x, "<name>nmda</name>") {
 		t.Errorf("xpath-filter: %s", x)
 	}
-	// Errors: edit-data of operational, an unknown datastore, with-origin on running.
+	// edit-data of startup changes startup alone.
+	wantOK(t, c.rpc(`<edit-data `+nmdaNS+`><datastore>ds:startup</datastore><config><system xmlns="urn:wirebeat:system"><hostname>boot-name</hostname></system></config></edit-data>`))
+	if r := getData("startup", ""); !strings.Contains(r, "<hostname>boot-name</hostname>") {
+		t.Errorf("edit-data of startup: %.500s", r)
+	}
+	if strings.Contains(getData("running", ""), "boot-name") {
+		t.Error("edit-data of startup reached running")
+	}
+		// Errors: edit-data of operational, an unknown datastore, with-origin on running.
 	wantError(t, c.rpc(`<edit-data `+nmdaNS+`><datastore>ds:operational</datastore><config/></edit-data>`), "invalid-value")
 	wantError(t, getData("nowhere", ""), "invalid-value")
 	wantError(t, getData("running", "<with-origin/>"), "invalid-value")
