@@ -180,3 +180,10 @@ func lastReplay(r *replayLog) []byte {
 	}
 	return all[len(all)-1].msg
 }
+
+// YANG-Push (RFC 8639/8641) from ncclient: periodic and on-change
+// datastore subscriptions (a YANG patch per change, state without events
+// included), the event stream, stop-time, delete-subscription, errors.
+func TestYANGPushWithNcclient(t *testing.T) {
+	runNcclient(t, startElement(t), "yangpush")
+}
