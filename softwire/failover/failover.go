@@ -221,10 +221,10 @@ type Manager struct {
 	lookup  CacheLookup
 	// inbound: bindings found for Internet packets, and those packets,
 	// applied at the next Poll.
-	inBind  []bindstore.Binding
-	inPkts  [][]byte
-	inLens  []int
-	inN     int
+	inBind []bindstore.Binding
+	inPkts [][]byte
+	inLens []int
+	inN    int
 
 	// mu guards dyn and the queues filled from other goroutines.
 	mu          sync.Mutex
