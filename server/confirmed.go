@@ -109,13 +109,21 @@ func (s *Server) ConfirmedCommit(sess *Session, c Confirm, commit func() (uint64
 	if !c.Confirmed {
 		if cc.pending {
 			s.log.Info("confirmed commit confirmed", "by", sess.User, "transport", sess.Transport, "session", sess.ID)
-			cc.clear()
+			s.endConfirmLocked()
 			return id, true, nil
 		}
 		return id, false, nil
 	}
 	if !cc.pending {
 		cc.pending, cc.before, cc.info.BeforeID, cc.role = true, before, beforeID, sess.Role
+		// Kept on disk, so that a restart before the confirmation reverts
+		// it too (RFC 6241 section 8.4.1): the core does it at boot.
+		s.mu.Lock()
+		err := s.store.setConfirm(confirmPending{RevertTo: beforeID, Since: time.Now().UTC()})
+		s.mu.Unlock()
+		if err != nil {
+			s.log.Error("confirmed commit: could not record it as pending; a restart would keep it", "err", err)
+		}
 	}
 	cc.role = min(cc.role, sess.Role)
 	cc.persist = c.Persist
@@ -206,7 +214,7 @@ func (s *Server) RollbackConfirmed(why string) error {
 func (s *Server) rollbackConfirmedLocked(why string) error {
 	cc := &s.confirmed
 	before, role := cc.before, cc.role
-	cc.clear()
+	s.endConfirmLocked()
 	_, err := s.CommitTx(confirmSession, "unconfirmed commit rolled back ("+why+")", func(tx *schema.Tx) error {
 		c, err := schema.Clone(before)
 		if err != nil {
@@ -230,6 +238,17 @@ func (s *Server) rollbackConfirmedLocked(why string) error {
 	}
 	s.log.Info("confirmed commit rolled back", "why", why)
 	return nil
+}
+
+// endConfirmLocked ends the pending confirmed commit, on disk too.
+func (s *Server) endConfirmLocked() {
+	s.confirmed.clear()
+	s.mu.Lock()
+	err := s.store.clearConfirm()
+	s.mu.Unlock()
+	if err != nil {
+		s.log.Error("confirmed commit: could not record its end", "err", err)
+	}
 }
 
 func (cc *confirmedCommit) clear() {
