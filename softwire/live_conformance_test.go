@@ -74,7 +74,10 @@ func TestLiveConformance(t *testing.T) {
 	// runner stops within one wait.
 	open := func(ns *netns.NS, dev string) pktio.Port {
 		var p pktio.Port
-		if err := ns.Do(func() (err error) { p, err = pktio.Open(dev, pktio.Config{MaxFrame: 9300, PollTimeout: 2 * time.Millisecond}); return err }); err != nil {
+		if err := ns.Do(func() (err error) {
+			p, err = pktio.Open(dev, pktio.Config{MaxFrame: 9300, PollTimeout: 2 * time.Millisecond})
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
 		return p
