@@ -1,7 +1,6 @@
 package softwire
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -79,14 +78,6 @@ func enabled(dev *gen.Device) bool {
 // agree, PSIDs fit their length, filters compile, and an enabled lwAFTR
 // has its addresses, next hops and devices.
 func (s *LwaftrSubsystem) Validate(cand *gen.Device) error {
-	// The DS-Lite AFTR and B4 are modelled but not built yet: asking to
-	// run one is refused rather than accepted and ignored.
-	if cand.GetSoftwire().GetAftr().GetEnabled() {
-		return errors.New("/softwire/aftr/enabled: the DS-Lite AFTR data plane is not in this build yet")
-	}
-	if cand.GetSoftwire().GetB4().GetEnabled() {
-		return errors.New("/softwire/b4/enabled: the DS-Lite B4 data plane is not in this build yet")
-	}
 	lw := cand.GetSoftwire().GetLwaftr()
 	if lw == nil {
 		return nil

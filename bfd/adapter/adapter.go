@@ -14,7 +14,6 @@ import (
 	"github.com/wirebeat/wirebeat/bfd/transport"
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/schema"
 )
 
 // Transport is what the adapter needs of a packet transport;
@@ -146,14 +145,10 @@ func (s *Subsystem) Attach(sink events.Sink) {
 // Validate checks what YANG cannot: authentication type against secret,
 // authentication against stability, address families, profiles.
 func (s *Subsystem) Validate(candidate *gen.Device) error {
-	// BFD inside DS-Lite softwires needs the softwire data plane to carry
-	// its packets; until that exists, refusing the configuration is honest
-	// where accepting it would configure nothing.
-	if sw := candidate.GetBfd().GetSoftwire(); sw != nil && len(sw.Session) > 0 {
-		for b4 := range sw.Session {
-			return schema.Errorf(schema.TagOperationNotSupp, path(elem("bfd"), elem("softwire"), elem("session", "b4-address", b4)),
-				"BFD sessions inside softwires need the DS-Lite data plane, which this build does not have yet")
-		}
+	// BFD inside DS-Lite softwires (/bfd/softwire/session) is run by the
+	// softwire subsystem, next to its tunnels (softwire.go here renders it).
+	if err := validateSoftwire(candidate); err != nil {
+		return err
 	}
 	if _, err := desired(candidate); err != nil {
 		return err

@@ -108,6 +108,7 @@ type AFTRBFD struct {
 
 type aftrPeer struct {
 	discr   uint32
+	created time.Time
 	lastBFD time.Time
 	wasUp   bool
 }
@@ -133,7 +134,8 @@ func NewAFTRBFD(eng *bfd.Engine, local netip.Addr, cfg AFTRBFDConfig) (*AFTRBFD,
 	err := eng.EnableDynamic(bfd.PathSoftwire, tmpl, &m.q, cfg.MaxSessions, func(c bfd.DynamicCreated) {
 		// Called under the BFD engine's lock; m.mu is a leaf lock.
 		m.mu.Lock()
-		m.sessions[c.Path.Remote] = &aftrPeer{discr: c.Discr, lastBFD: cfg.Now()}
+		now := cfg.Now()
+		m.sessions[c.Path.Remote] = &aftrPeer{discr: c.Discr, lastBFD: now, created: now}
 		m.mu.Unlock()
 	})
 	if err != nil {
@@ -226,6 +228,27 @@ func (m *AFTRBFD) Session(b4 netip.Addr) (bfd.SessionInfo, bool) {
 		return bfd.SessionInfo{}, false
 	}
 	return m.eng.Session(p.discr)
+}
+
+// Each calls fn for every automatic session with its B4 and creation
+// time.
+func (m *AFTRBFD) Each(fn func(b4 netip.Addr, created time.Time, info bfd.SessionInfo)) {
+	type one struct {
+		b4      netip.Addr
+		created time.Time
+		discr   uint32
+	}
+	m.mu.Lock()
+	all := make([]one, 0, len(m.sessions))
+	for b4, p := range m.sessions {
+		all = append(all, one{b4, p.created, p.discr})
+	}
+	m.mu.Unlock()
+	for _, o := range all {
+		if info, ok := m.eng.Session(o.discr); ok {
+			fn(o.b4, o.created, info)
+		}
+	}
 }
 
 // Len is the number of automatic sessions.

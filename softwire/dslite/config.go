@@ -152,6 +152,12 @@ func (c *AFTRConfig) setDefaults() {
 	}
 }
 
+// Check validates c as NewAFTR will, defaults filled.
+func (c AFTRConfig) Check() error {
+	c.setDefaults()
+	return c.Validate()
+}
+
 // Validate checks a configuration after defaults.
 func (c *AFTRConfig) Validate() error {
 	if !c.TunnelEndpoint.Is6() || c.TunnelEndpoint.Is4In6() {
@@ -186,8 +192,8 @@ func (c *AFTRConfig) Validate() error {
 		}
 		n += 1 << (32 - p.Bits())
 	}
-	if n > 1<<24 {
-		return fmt.Errorf("dslite: %d pool addresses, at most %d", n, 1<<24)
+	if n > 1<<20 {
+		return fmt.Errorf("dslite: %d pool addresses, at most %d", n, 1<<20)
 	}
 	if c.PortStart == 0 || c.PortStart > c.PortEnd {
 		return fmt.Errorf("dslite: port range %d..%d", c.PortStart, c.PortEnd)

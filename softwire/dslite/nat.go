@@ -148,6 +148,9 @@ func (a *AFTR) chooseExternal(b *b4State) bool {
 		idx := int32(a.extCursor)
 		a.extCursor = (a.extCursor + 1) % n
 		if x.nUsed < a.nBlocks {
+			if x.blockUsed == nil { // made on first use: large pools cost what they serve
+				x.blockUsed = make([]uint64, (a.nBlocks+63)/64)
+			}
 			b.ext = idx
 			x.b4s++
 			return true
