@@ -10,6 +10,7 @@ tool (
 
 require (
 	github.com/Juniper/go-netconf v0.1.1
+	github.com/antchfx/xpath v1.3.9
 	github.com/google/go-cmp v0.7.0
 	github.com/gopacket/gopacket v1.7.7
 	github.com/insomniacslk/dhcp v0.0.0-20260901064844-234b97448fae

@@ -1,37 +1,24 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 
+	"github.com/wirebeat/wirebeat/bfd/adapter"
 	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/softwire"
+	"github.com/wirebeat/wirebeat/softwire/afpacket"
 )
 
-// subsystemKind builds the adapter of one engine. Each engine is wired by a
-// file of its own (subsystem_<name>.go) that appends its kind in an init
-// function; order gives the order of Apply in a commit.
-type subsystemKind struct {
-	name  string
-	order int // bfd 10, softwire 20, sfc 30: BFD sessions exist before what uses them
-	make  func(log *slog.Logger) (server.Subsystem, error)
-}
-
-var subsystemKinds []subsystemKind
-
+// makeSubsystems builds the engines' adapters, in the order a commit
+// prepares and applies them: BFD first, so that its sessions exist before
+// the softwire and SFC engines that watch them.
 func makeSubsystems(log *slog.Logger) ([]server.Subsystem, error) {
-	kinds := append([]subsystemKind(nil), subsystemKinds...)
-	for i := 1; i < len(kinds); i++ { // few kinds: insertion sort by order
-		for j := i; j > 0 && kinds[j].order < kinds[j-1].order; j-- {
-			kinds[j], kinds[j-1] = kinds[j-1], kinds[j]
-		}
-	}
-	var subs []server.Subsystem
-	for _, k := range kinds {
-		s, err := k.make(log.With("subsystem", k.name))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", k.name, err)
-		}
-		subs = append(subs, s)
-	}
-	return subs, nil
+	return []server.Subsystem{
+		adapter.NewSubsystem(adapter.Options{Log: log.With("subsystem", "bfd")}),
+		softwire.NewLwaftrSubsystem(softwire.LwaftrOptions{Log: log.With("subsystem", "softwire-lwaftr"), Open: openAFPacket}),
+		newDSLite(log.With("subsystem", "softwire-dslite")),
+	}, nil
 }
+
+// openAFPacket opens the lwAFTR's links on live interfaces.
+func openAFPacket(dev string) (softwire.Link, error) { return afpacket.Open(dev) }

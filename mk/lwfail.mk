@@ -3,3 +3,9 @@
 # etcd-server binary; etcdctl writes as a foreign provisioning system).
 DEBIAN_PACKAGES += etcd-server etcd-client
 FUZZ_TARGETS += ./softwire/bindstore:FuzzDecode
+# lwB4 (softwire/lwb4): NAPT44 into the PSID's ports, encap/decap.
+FUZZ_TARGETS += ./softwire/lwb4:FuzzFromWAN ./softwire/lwb4:FuzzFromLAN
+# lwB4 provisioning (softwire/dhcp4o6): DHCPv4-over-DHCPv6 against a real
+# Kea pair (kea-dhcp6 + kea-dhcp4 in 4o6 mode) in network namespaces.
+DEBIAN_PACKAGES += kea-dhcp4-server kea-dhcp6-server
+FUZZ_TARGETS += ./softwire/dhcp4o6:FuzzDHCPv6 ./softwire/dhcp4o6:FuzzDHCPv4

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,8 +37,8 @@ const editSummaryMax = 1000
 type Options struct {
 	// DataDir holds the startup configuration and rollback history.
 	DataDir string
-	// Subsystems receive configuration in this order and revert in the
-	// reverse order. The system subsystem of the server comes first.
+	// Subsystems are prepared and applied in this order. The system
+	// subsystem of the server comes first.
 	Subsystems []Subsystem
 	// Initial, when not nil, is the configuration to start with instead of
 	// the startup file (the --config flag). Default is used when there is
@@ -56,6 +57,7 @@ type Server struct {
 	log    *slog.Logger
 	store  *store
 	hub    *Hub
+	gate   *eventGate // what subsystems publish through
 	subs   []Subsystem
 	system *systemSubsystem
 
@@ -64,14 +66,19 @@ type Server struct {
 	mu        sync.Mutex
 	running   atomic.Pointer[gen.Device]
 	candidate *gen.Device // nil while it equals running
-	locks     map[Datastore]uint32
-	lockTimes map[Datastore]time.Time
-	sessions  map[uint32]*Session
-	nextSess  uint32
-	nextID    uint64
-	saved     schema.JSONCache // text of running's list entries, for the next save
+	// candTouched records the list entries the edits of the candidate
+	// changed relative to running (nil when unknown), so that its commit
+	// compares those entries only.
+	candTouched *schema.Touched
+	locks       map[Datastore]uint32
+	lockTimes   map[Datastore]time.Time
+	sessions    map[uint32]*Session
+	nextSess    uint32
+	nextID      uint64
+	saved       schema.JSONCache // text of running's list entries, for the next save
 
 	commits atomic.Uint64
+	seal    seal // test builds: proves running is never written in place
 }
 
 // New opens the datadir, loads the configuration (Initial, else the startup
@@ -93,11 +100,13 @@ func New(opts Options) (*Server, error) {
 		locks:     map[Datastore]uint32{},
 		lockTimes: map[Datastore]time.Time{},
 		sessions:  map[uint32]*Session{},
+		seal:      seal{on: sealing()},
 	}
 	s.system = newSystemSubsystem(s, opts.Version)
 	s.subs = append([]Subsystem{s.system}, opts.Subsystems...)
+	s.gate = &eventGate{hub: s.hub}
 	for _, sub := range s.subs {
-		sub.Attach(s.hub)
+		sub.Attach(s.gate)
 	}
 	hist, err := st.history()
 	if err != nil {
@@ -123,13 +132,13 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("%s: %w", source, err)
 		}
 	}
-	if err := normalize(cfg, nil); err != nil {
+	if err := normalize(cfg, nil, nil); err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
 	s.running.Store(&gen.Device{})
 	boot := &Session{ID: 0, User: "system", Role: RoleAdmin, Transport: "system"}
 	s.mu.Lock()
-	_, err = s.commitLocked(boot, &gen.Device{}, cfg, "boot from "+source)
+	_, err = s.commitLocked(boot, s.running.Load(), cfg, nil, "boot from "+source)
 	s.mu.Unlock()
 	if err != nil {
 		s.closeSubsystems()
@@ -202,7 +211,7 @@ func (s *Server) Edit(sess *Session, ds Datastore, fn func(root *gen.Device) err
 	if err := fn(work); err != nil {
 		return err
 	}
-	return s.storeLocked(sess, ds, base, work)
+	return s.storeLocked(sess, ds, base, work, nil)
 }
 
 // EditTx is Edit by copy on write: fn changes the datastore through a Tx,
@@ -226,20 +235,25 @@ func (s *Server) runTx(sess *Session, ds Datastore, fn func(tx *schema.Tx) error
 	if err != nil {
 		return err
 	}
-	tx := schema.NewTx(base)
+	var tx *schema.Tx
+	if ds == Candidate && s.candidate != nil {
+		tx = schema.NewTxAfter(base, s.candTouched)
+	} else {
+		tx = schema.NewTx(base)
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
 	if store {
-		return s.storeLocked(sess, ds, base, tx.Root())
+		return s.storeLocked(sess, ds, base, tx.Root(), tx.Touched())
 	}
-	if err := normalize(tx.Root(), base); err != nil {
+	if err := normalize(tx.Root(), base, tx.Touched()); err != nil {
 		return err
 	}
 	if err := authorize(sess, base, tx.Root()); err != nil {
 		return err
 	}
-	return s.validateLocked(tx.Root())
+	return s.validateLocked(tx.Root(), tx.Touched())
 }
 
 // writableBase checks that sess may write ds and returns its content.
@@ -271,8 +285,10 @@ func (s *Server) Replace(sess *Session, ds Datastore, root *gen.Device) error {
 	})
 }
 
-func (s *Server) storeLocked(sess *Session, ds Datastore, base, work *gen.Device) error {
-	if err := normalize(work, base); err != nil {
+// storeLocked stores work, edited from base, in ds; touched records the
+// list entries the edit changed (nil when unknown).
+func (s *Server) storeLocked(sess *Session, ds Datastore, base, work *gen.Device, touched *schema.Touched) error {
+	if err := normalize(work, base, touched); err != nil {
 		return err
 	}
 	if err := authorize(sess, base, work); err != nil {
@@ -280,16 +296,20 @@ func (s *Server) storeLocked(sess *Session, ds Datastore, base, work *gen.Device
 	}
 	switch ds {
 	case Running:
-		_, err := s.commitLocked(sess, base, work, "")
+		_, err := s.commitLocked(sess, base, work, touched, "")
 		return err
 	case Candidate:
 		if err := schema.ValidateTypes(work); err != nil {
 			return err
 		}
 		s.candidate = work
+		s.candTouched = nil
+		if touched != nil && touched.Base() == s.running.Load() {
+			s.candTouched = touched
+		}
 		return nil
 	default: // Startup
-		if err := s.validateLocked(work); err != nil {
+		if err := s.validateLocked(work, nil); err != nil {
 			return err
 		}
 		data, err := schema.EncodeJSON(work)
@@ -310,10 +330,10 @@ func (s *Server) Commit(sess *Session) error {
 	if s.candidate == nil {
 		return nil
 	}
-	if _, err := s.commitLocked(sess, s.running.Load(), s.candidate, ""); err != nil {
+	if _, err := s.commitLocked(sess, s.running.Load(), s.candidate, s.candTouched, ""); err != nil {
 		return err
 	}
-	s.candidate = nil
+	s.candidate, s.candTouched = nil, nil
 	return nil
 }
 
@@ -324,7 +344,7 @@ func (s *Server) Discard(sess *Session) error {
 	if err := s.checkWritable(sess, Candidate); err != nil {
 		return err
 	}
-	s.candidate = nil
+	s.candidate, s.candTouched = nil, nil
 	return nil
 }
 
@@ -337,7 +357,11 @@ func (s *Server) Validate(ds Datastore) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.validateLocked(cfg)
+	var touched *schema.Touched
+	if ds == Candidate && s.candidate == cfg {
+		touched = s.candTouched
+	}
+	return s.validateLocked(cfg, touched)
 }
 
 // ValidateTree checks a configuration that is in no datastore (an inline
@@ -345,53 +369,117 @@ func (s *Server) Validate(ds Datastore) error {
 func (s *Server) ValidateTree(cfg *gen.Device) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.validateLocked(cfg)
+	return s.validateLocked(cfg, nil)
 }
 
-func (s *Server) validateLocked(cfg *gen.Device) error {
-	// Running passed these checks when it was committed: what equals it
-	// need not be checked again.
-	if err := schema.Validate(cfg, s.running.Load()); err != nil {
+// validateLocked checks cfg as a commit would, YANG constraints first,
+// then every subsystem's Prepare on what cfg changes from running, each
+// followed by Abort: nothing is applied.
+func (s *Server) validateLocked(cfg *gen.Device, touched *schema.Touched) error {
+	old := s.running.Load()
+	if err := schema.Validate(cfg, old); err != nil {
 		return err
 	}
-	for _, sub := range s.subs {
-		if err := sub.Validate(cfg); err != nil {
-			return fmt.Errorf("%s: %w", sub.Name(), asPathError(err))
+	sets := s.changeSets(old, cfg, schema.Changes(old, cfg, touched))
+	prepared, err := s.prepareLocked(sets)
+	s.abortLocked(prepared, sets)
+	return err
+}
+
+// changeSets splits a commit's changes among the subsystems by the
+// subtrees they own; a subsystem with nothing changed gets nil.
+func (s *Server) changeSets(old, new *gen.Device, changes []schema.Change) []*schema.ChangeSet {
+	sets := make([]*schema.ChangeSet, len(s.subs))
+	for i, sub := range s.subs {
+		owns := sub.Owns()
+		var mine []schema.Change
+		for _, c := range changes {
+			for _, p := range owns {
+				if schema.PathsOverlap(p.GetElem(), c.Path.GetElem()) {
+					mine = append(mine, c)
+					break
+				}
+			}
+		}
+		if len(mine) > 0 {
+			sets[i] = &schema.ChangeSet{Old: old, New: new, Changes: mine}
 		}
 	}
-	return nil
+	return sets
 }
 
-// asPathError keeps *schema.Error values as they are and classifies others.
-func asPathError(err error) error {
+// prepareLocked runs Prepare on each subsystem that has changes, in order,
+// and stops at the first failure. It returns how many subsystems (a
+// prefix of s.subs) were prepared and must be aborted or applied.
+func (s *Server) prepareLocked(sets []*schema.ChangeSet) (int, error) {
+	for i, sub := range s.subs {
+		if sets[i] == nil {
+			continue
+		}
+		if err := sub.Prepare(sets[i]); err != nil {
+			return i, fmt.Errorf("%s: %w", sub.Name(), s.engineError(sub, err))
+		}
+	}
+	return len(s.subs), nil
+}
+
+// abortLocked releases what the first n subsystems prepared, last first.
+func (s *Server) abortLocked(n int, sets []*schema.ChangeSet) {
+	for i := n - 1; i >= 0; i-- {
+		if sets[i] != nil {
+			s.subs[i].Abort(sets[i])
+		}
+	}
+}
+
+// engineError makes sure a subsystem's refusal is an *schema.Error with a
+// path, so that front ends can say where (NETCONF error-path): an error
+// without one is placed at the first subtree the subsystem owns.
+func (s *Server) engineError(sub Subsystem, err error) error {
 	var e *schema.Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e.Path != nil {
 		return err
 	}
-	return &schema.Error{Tag: schema.TagInvalidValue, AppTag: "semantic-check", Message: err.Error(), Err: err}
+	var where *gpb.Path
+	if owns := sub.Owns(); len(owns) > 0 {
+		where = owns[0]
+	}
+	if e != nil {
+		c := *e
+		c.Path = where
+		return &c
+	}
+	return &schema.Error{Tag: schema.TagInvalidValue, AppTag: "semantic-check", Path: where, Message: err.Error(), Err: err}
 }
 
-// commitLocked is the transaction of DESIGN.md: validate, diff, apply to
-// each subsystem in order, revert those applied if one fails, persist
-// startup atomically, switch running, publish the change. It returns the
-// history ID of the new configuration (0 when nothing changed).
-func (s *Server) commitLocked(sess *Session, old, new *gen.Device, comment string) (uint64, error) {
+// commitLocked is the transaction of DESIGN.md: validate, compute the
+// changes once, Prepare each subsystem that owns some (Abort those
+// prepared if one fails: no engine has changed), persist, Apply (which
+// cannot fail), switch running, publish the change and then the events the
+// engines raised while applying it. touched records the list entries the
+// edit changed (nil when unknown). It returns the history ID of the new
+// configuration (0 when nothing changed).
+func (s *Server) commitLocked(sess *Session, old, new *gen.Device, touched *schema.Touched, comment string) (uint64, error) {
+	if err := s.seal.verify(); err != nil {
+		s.log.Error("tree seal broken", "err", err)
+		return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: err.Error(), Err: err}
+	}
 	if hasAdmin(old) && !hasAdmin(new) {
 		return 0, schema.Errorf(schema.TagInvalidValue, &gpb.Path{Elem: []*gpb.PathElem{{Name: "system"}, {Name: "aaa"}, {Name: "users"}}},
 			"the change would remove the last admin user who can log in; nobody could manage the element")
 	}
-	if err := s.validateLocked(new); err != nil {
+	if err := schema.Validate(new, old); err != nil {
 		return 0, err
 	}
-	edits, truncated := schema.Diff(old, new, editSummaryMax)
-	if len(edits) == 0 && s.nextID > 0 {
+	changes := schema.Changes(old, new, touched)
+	if len(changes) == 0 && s.nextID > 0 {
 		return 0, nil
 	}
-	for i, sub := range s.subs {
-		if err := sub.Apply(old, new); err != nil {
-			s.revertLocked(i, old, new)
-			return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: fmt.Sprintf("%s could not apply the configuration: %v", sub.Name(), err), Err: err}
-		}
+	sets := s.changeSets(old, new, changes)
+	prepared, err := s.prepareLocked(sets)
+	if err != nil {
+		s.abortLocked(prepared, sets)
+		return 0, err
 	}
 	data, err := s.saved.Encode(new)
 	if err == nil {
@@ -401,13 +489,23 @@ func (s *Server) commitLocked(sess *Session, old, new *gen.Device, comment strin
 		}
 	}
 	if err != nil {
-		s.revertLocked(len(s.subs), old, new)
+		s.abortLocked(prepared, sets)
 		return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: "could not save the configuration; nothing was changed: " + err.Error(), Err: err}
 	}
+	// Events the engines raise from here on follow the config-change
+	// event of this commit.
+	s.gate.hold()
+	for i, sub := range s.subs {
+		if sets[i] != nil {
+			sub.Apply(sets[i])
+		}
+	}
 	s.running.Store(new)
+	s.seal.set(new)
 	s.commits.Add(1)
 	s.system.committed(time.Now())
-	s.hub.Publish(events.Event{
+	edits, truncated := summarize(changes, editSummaryMax)
+	s.gate.release(events.Event{
 		Time: time.Now(),
 		Kind: events.ConfigChange,
 		Commit: &events.Commit{
@@ -415,20 +513,22 @@ func (s *Server) commitLocked(sess *Session, old, new *gen.Device, comment strin
 			Edits: edits, Truncated: truncated,
 		},
 	})
-	s.log.Info("commit", "id", s.nextID, "user", sess.User, "transport", sess.Transport, "edits", len(edits), "truncated", truncated)
+	s.log.Info("commit", "id", s.nextID, "user", sess.User, "transport", sess.Transport, "changes", len(changes), "truncated", truncated)
 	return s.nextID, nil
 }
 
-// revertLocked puts the first n subsystems back to old after a failed
-// commit, last applied first. A subsystem that cannot go back is logged
-// loudly: running still says old, and the operator must know the engine
-// disagrees.
-func (s *Server) revertLocked(n int, old, new *gen.Device) {
-	for i := n - 1; i >= 0; i-- {
-		if err := s.subs[i].Apply(new, old); err != nil {
-			s.log.Error("revert failed: engine state differs from running", "subsystem", s.subs[i].Name(), "err", err)
-		}
+// summarize turns the first max changes into the edits of a config-change
+// event, in path order, and reports whether there were more.
+func summarize(changes []schema.Change, max int) ([]events.Edit, bool) {
+	n := min(len(changes), max)
+	edits := make([]events.Edit, n)
+	for i, c := range changes[:n] {
+		edits[i] = events.Edit{Path: c.Path, Operation: c.Op}
 	}
+	sort.Slice(edits, func(i, j int) bool {
+		return schema.PathString(edits[i].Path) < schema.PathString(edits[j].Path)
+	})
+	return edits, len(changes) > max
 }
 
 // History lists the kept committed configurations, newest first.
@@ -454,7 +554,7 @@ func (s *Server) Rollback(sess *Session, id uint64) error {
 	if err := authorize(sess, s.running.Load(), cfg); err != nil {
 		return err
 	}
-	_, err = s.commitLocked(sess, s.running.Load(), cfg, fmt.Sprintf("rollback to %d", id))
+	_, err = s.commitLocked(sess, s.running.Load(), cfg, nil, fmt.Sprintf("rollback to %d", id))
 	return err
 }
 
@@ -471,10 +571,11 @@ func (s *Server) State(paths []*gpb.Path) (*gen.Device, error) {
 	return root, nil
 }
 
-// Close stops the subsystems and ends all subscriptions.
+// Close stops the subsystems and ends all subscriptions. In test builds
+// it also reports a committed tree modified in place.
 func (s *Server) Close() error {
 	s.hub.Close()
-	return s.closeSubsystems()
+	return errors.Join(s.VerifyCommitted(), s.closeSubsystems())
 }
 
 func (s *Server) closeSubsystems() error {

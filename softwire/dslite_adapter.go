@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
+	"github.com/openconfig/ygot/ygot"
 
 	"github.com/wirebeat/wirebeat/bfd"
 	bfdadapter "github.com/wirebeat/wirebeat/bfd/adapter"
@@ -60,6 +62,7 @@ type DSLiteSubsystem struct {
 	aftr     *aftrRun
 	b4       *b4Run
 	swConfig map[string]*gen.WirebeatBfd_Bfd_Softwire_Session // /bfd/softwire/session of the running config
+	plan     *plan
 }
 
 type sinkBox struct{ events.Sink }
@@ -114,8 +117,21 @@ func (s *DSLiteSubsystem) publish(e events.Event) {
 	}
 }
 
-// Validate implements server.Subsystem.
-func (s *DSLiteSubsystem) Validate(cand *gen.Device) error {
+// Owns is /softwire/aftr and /softwire/b4, plus the parts of /bfd they
+// use: the profiles they name and /bfd/softwire, whose sessions run here.
+func (s *DSLiteSubsystem) Owns() []*gpb.Path {
+	p := func(names ...string) *gpb.Path {
+		q := &gpb.Path{}
+		for _, n := range names {
+			q.Elem = append(q.Elem, &gpb.PathElem{Name: n})
+		}
+		return q
+	}
+	return []*gpb.Path{p("softwire", "aftr"), p("softwire", "b4"), p("bfd", "profiles"), p("bfd", "softwire")}
+}
+
+// validate checks what the engines need of cand.
+func (s *DSLiteSubsystem) validate(cand *gen.Device) error {
 	if cand.GetSoftwire().GetAftr().GetEnabled() {
 		a, err := aftrSetupOf(cand)
 		if err != nil {
@@ -153,47 +169,116 @@ func relevantB4(d *gen.Device) []any {
 	return []any{c, d.GetBfd().GetProfiles().GetProfile(c.GetBfd().GetProfile())}
 }
 
-// Apply implements server.Subsystem: an engine whose configuration
-// changed is stopped and started anew.
-func (s *DSLiteSubsystem) Apply(old, new *gen.Device) error {
+// plan is what Prepare built for Apply: engines to start in place of the
+// running ones (nil with change set: stop without a successor).
+type plan struct {
+	cs                   *schema.ChangeSet
+	aftrChange, b4Change bool
+	aftr                 *aftrRun
+	b4                   *b4Run
+}
+
+// Prepare implements server.Subsystem: it validates the configuration
+// and, for an engine whose configuration changed, builds the new engine
+// and opens its ports without running them, so that Apply cannot fail.
+func (s *DSLiteSubsystem) Prepare(cs *schema.ChangeSet) error {
+	if err := s.validate(cs.New); err != nil {
+		return asPathError(err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	aftrChanged := !reflect.DeepEqual(relevantAFTR(old), relevantAFTR(new)) || (s.aftr == nil) != !new.GetSoftwire().GetAftr().GetEnabled()
-	b4Changed := !reflect.DeepEqual(relevantB4(old), relevantB4(new)) || (s.b4 == nil) != !new.GetSoftwire().GetB4().GetEnabled()
-	var na *aftrRun
-	var nb *b4Run
+	old, nw := cs.Old, cs.New
+	if old == nil {
+		old = &gen.Device{}
+	}
+	p := &plan{cs: cs}
+	p.aftrChange = !reflect.DeepEqual(relevantAFTR(old), relevantAFTR(nw)) || (s.aftr == nil) != !nw.GetSoftwire().GetAftr().GetEnabled()
+	p.b4Change = !reflect.DeepEqual(relevantB4(old), relevantB4(nw)) || (s.b4 == nil) != !nw.GetSoftwire().GetB4().GetEnabled()
 	var err error
-	if aftrChanged && new.GetSoftwire().GetAftr().GetEnabled() {
-		if na, err = s.startAFTR(new); err != nil {
-			return err
+	if p.aftrChange && nw.GetSoftwire().GetAftr().GetEnabled() {
+		if p.aftr, err = s.buildAFTR(nw); err != nil {
+			return asPathError(err)
 		}
 	}
-	if b4Changed && new.GetSoftwire().GetB4().GetEnabled() {
-		if nb, err = s.startB4(new); err != nil {
-			if na != nil {
-				na.stop()
+	if p.b4Change && nw.GetSoftwire().GetB4().GetEnabled() {
+		if p.b4, err = s.buildB4(nw); err != nil {
+			if p.aftr != nil {
+				p.aftr.closePorts()
 			}
-			return err
+			return asPathError(err)
 		}
 	}
-	if aftrChanged {
+	s.plan = p
+	return nil
+}
+
+// asPathError makes an error of the adapter's "/path: message" form a
+// schema error with that path, so NETCONF reports error-path.
+func asPathError(err error) error {
+	var se *schema.Error
+	if err == nil || errors.As(err, &se) {
+		return err
+	}
+	msg := err.Error()
+	if len(msg) > 0 && msg[0] == '/' {
+		if i := strings.Index(msg, ": "); i > 0 {
+			if p, perr := ygot.StringToStructuredPath(msg[:i]); perr == nil {
+				return schema.Errorf(schema.TagInvalidValue, p, "%s", msg[i+2:])
+			}
+		}
+	}
+	return err
+}
+
+// Abort implements server.Subsystem: the engines Prepare built go.
+func (s *DSLiteSubsystem) Abort(cs *schema.ChangeSet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.plan; p != nil && p.cs == cs {
+		if p.aftr != nil {
+			p.aftr.closePorts()
+		}
+		if p.b4 != nil {
+			p.b4.closePorts()
+		}
+		s.plan = nil
+	}
+}
+
+// Apply implements server.Subsystem: engines whose configuration changed
+// are stopped and their successors started.
+func (s *DSLiteSubsystem) Apply(cs *schema.ChangeSet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.plan
+	s.plan = nil
+	if p == nil || p.cs != cs {
+		s.log.Error("dslite: Apply without its Prepare")
+		return
+	}
+	if p.aftrChange {
 		if s.aftr != nil {
 			s.aftr.stop()
 		}
-		s.aftr = na
+		s.aftr = p.aftr
+		if s.aftr != nil {
+			s.aftr.begin()
+		}
 	}
-	if b4Changed {
+	if p.b4Change {
 		if s.b4 != nil {
 			s.b4.stop()
 		}
-		s.b4 = nb
+		s.b4 = p.b4
+		if s.b4 != nil {
+			s.b4.begin(s)
+		}
 	}
-	if sw := new.GetBfd().GetSoftwire(); sw != nil {
+	if sw := cs.New.GetBfd().GetSoftwire(); sw != nil {
 		s.swConfig = sw.Session
 	} else {
 		s.swConfig = nil
 	}
-	return nil
 }
 
 // Close stops the engines.

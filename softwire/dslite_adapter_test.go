@@ -14,6 +14,7 @@ import (
 
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/softwire/aftrname"
 	"github.com/wirebeat/wirebeat/softwire/netpkt"
 )
@@ -87,9 +88,23 @@ func dsliteConfig() *gen.Device {
 	return d
 }
 
+// checkDS prepares cfg as the first commit and aborts it.
+func checkDS(s *DSLiteSubsystem, cfg *gen.Device) error {
+	cs := schema.NewChangeSet(&gen.Device{}, cfg, s.Owns())
+	if err := s.Prepare(cs); err != nil {
+		return err
+	}
+	s.Abort(cs)
+	return nil
+}
+
 func TestDSLiteValidate(t *testing.T) {
-	s := NewDSLiteSubsystem(DSLiteOptions{})
-	if err := s.Validate(dsliteConfig()); err != nil {
+	s := NewDSLiteSubsystem(DSLiteOptions{
+		Open:      func(string) (DSLitePort, error) { a, _ := cable(); return a, nil },
+		DeviceMAC: func(string) ([6]byte, error) { return [6]byte{2, 0, 0, 0, 0, 1}, nil },
+	})
+	defer s.Close()
+	if err := checkDS(s, dsliteConfig()); err != nil {
 		t.Fatalf("valid configuration refused: %v", err)
 	}
 	for _, c := range []struct {
@@ -106,14 +121,20 @@ func TestDSLiteValidate(t *testing.T) {
 	} {
 		d := dsliteConfig()
 		c.mod(d)
-		if err := s.Validate(d); err == nil || !strings.Contains(err.Error(), c.want) {
+		if err := checkDS(s, d); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Validate = %v, want an error naming %s", err, c.want)
 		}
 	}
+	// Errors carry the path of the leaf, for NETCONF's error-path.
 	d := dsliteConfig()
+	d.Softwire.Aftr.TunnelEndpoint = nil
+	if e := schema.AsError(checkDS(s, d)); e == nil || schema.PathString(e.Path) != "/softwire/aftr/tunnel-endpoint" {
+		t.Fatalf("error without its path: %v", e)
+	}
+	d = dsliteConfig()
 	d.Softwire.B4.Aftr = nil
 	d.Softwire.B4.DiscoverAftr = ygot.Bool(true)
-	if err := s.Validate(d); err != nil {
+	if err := checkDS(s, d); err != nil {
 		t.Fatalf("B4 with discovery only refused: %v", err)
 	}
 }
@@ -191,14 +212,18 @@ func TestDSLiteAdapterEndToEnd(t *testing.T) {
 	sb.Attach(rb)
 	defer sa.Close()
 	defer sb.Close()
-	if err := sa.Validate(full); err != nil {
+	if err := checkDS(sa, full); err != nil {
 		t.Fatal(err)
 	}
-	if err := sa.Apply(&gen.Device{}, aftrCfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := sb.Apply(&gen.Device{}, b4Cfg); err != nil {
-		t.Fatal(err)
+	for _, x := range []struct {
+		s   *DSLiteSubsystem
+		cfg *gen.Device
+	}{{sa, aftrCfg}, {sb, b4Cfg}} {
+		cs := schema.NewChangeSet(&gen.Device{}, x.cfg, x.s.Owns())
+		if err := x.s.Prepare(cs); err != nil {
+			t.Fatal(err)
+		}
+		x.s.Apply(cs)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -3,6 +3,7 @@ package softwire
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"sync"
@@ -20,12 +21,13 @@ import (
 // aftrRun is a running AFTR.
 type aftrRun struct {
 	engineRun
+	log   *slog.Logger
 	a     *dslite.AFTR
 	mon   *dslite.AFTRBFD
 	setup aftrSetup
 }
 
-func (s *DSLiteSubsystem) startAFTR(dev *gen.Device) (*aftrRun, error) {
+func (s *DSLiteSubsystem) buildAFTR(dev *gen.Device) (*aftrRun, error) {
 	st, err := aftrSetupOf(dev)
 	if err != nil {
 		return nil, err
@@ -79,10 +81,15 @@ func (s *DSLiteSubsystem) startAFTR(dev *gen.Device) (*aftrRun, error) {
 			r.mon.Service(r.a, now)
 		}
 	})
-	r.start()
-	s.log.Info("dslite: AFTR started", "tunnel-endpoint", cfg.TunnelEndpoint, "pools", cfg.Pools,
+	r.log = s.log.With("tunnel-endpoint", cfg.TunnelEndpoint, "pools", cfg.Pools,
 		"internal-device", st.InternalDev, "external-device", st.ExternalDev, "bfd", st.BFD)
 	return r, nil
+}
+
+// begin runs a built AFTR.
+func (r *aftrRun) begin() {
+	r.start()
+	r.log.Info("dslite: AFTR started")
 }
 
 func (s *DSLiteSubsystem) portBlockEvent(e dslite.PortBlockEvent) {
@@ -127,6 +134,7 @@ func (d bfdDiag) String() string {
 // b4Run is a running B4.
 type b4Run struct {
 	engineRun
+	log   *slog.Logger
 	b     *dslite.B4
 	mon   *dslite.B4BFD
 	setup b4Setup
@@ -136,7 +144,7 @@ type b4Run struct {
 	aftrName   string
 }
 
-func (s *DSLiteSubsystem) startB4(dev *gen.Device) (*b4Run, error) {
+func (s *DSLiteSubsystem) buildB4(dev *gen.Device) (*b4Run, error) {
 	st, err := b4SetupOf(dev)
 	if err != nil {
 		return nil, err
@@ -193,17 +201,22 @@ func (s *DSLiteSubsystem) startB4(dev *gen.Device) (*b4Run, error) {
 			r.mon.Service(now)
 		}
 	})
+	r.log = s.log.With("b4-address", cfg.Address, "wan-device", st.WANDev, "lan-device", st.LANDev,
+		"aftrs", len(cfg.AFTRs), "discover", st.Discover, "bfd", st.BFD)
+	return r, nil
+}
+
+// begin runs a built B4, and its discovery.
+func (r *b4Run) begin(s *DSLiteSubsystem) {
 	r.start()
-	if st.Discover {
+	if r.setup.Discover {
 		ctx, cancel := context.WithCancel(context.Background())
 		prev := r.cancel
 		r.cancel = func() { cancel(); prev() }
 		r.wg.Add(1)
 		go func() { defer r.wg.Done(); s.discoverLoop(ctx, r) }()
 	}
-	s.log.Info("dslite: B4 started", "b4-address", cfg.Address, "wan-device", st.WANDev, "lan-device", st.LANDev,
-		"aftrs", len(cfg.AFTRs), "discover", st.Discover, "bfd", st.BFD)
-	return r, nil
+	r.log.Info("dslite: B4 started")
 }
 
 // discoverLoop asks DHCPv6 for the AFTR name until it gets one, then again

@@ -132,13 +132,17 @@ func TestLiveForwarding(t *testing.T) {
     {"ipv4": "192.0.2.1", "psid": 1, "b4-ipv6": "2001:db8::1", "br-address": "8:9:a:b:c:d:e:f", "port-set": {"psid-length": 6}},
     {"ipv4": "192.0.2.1", "psid": 2, "b4-ipv6": "2001:db8::2", "br-address": "8:9:a:b:c:d:e:f", "port-set": {"psid-length": 6}}
   ]}}}}`, b4MAC)
-	sub := NewLwaftrSubsystem(slog.New(slog.DiscardHandler), func(dev string) (Link, error) { return openIn(nsLw, dev) })
+	sub := NewLwaftrSubsystem(LwaftrOptions{Open: func(dev string) (Link, error) { return openIn(nsLw, dev) }})
 	srv, err := server.New(server.Options{DataDir: t.TempDir(), Initial: []byte(cfg), Subsystems: []server.Subsystem{sub},
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	defer func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	b4, err := openIn(nsB4, "b4")
 	if err != nil {
 		t.Fatal(err)

@@ -20,12 +20,12 @@ func TestSoftwireSessions(t *testing.T) {
 	sess := ok.GetOrCreateBfd().GetOrCreateSoftwire().GetOrCreateSession("2001:db8::1")
 	sess.Role = gen.WirebeatBfd_Bfd_Softwire_Session_Role_b4
 	sess.AftrAddress = ygot.String("2001:db8::a")
-	if err := s.Validate(ok); err != nil {
+	if err := check(s, ok); err != nil {
 		t.Fatalf("valid B4 session refused: %v", err)
 	}
 	bad := &gen.Device{}
 	bad.GetOrCreateBfd().GetOrCreateSoftwire().GetOrCreateSession("2001:db8::1").Role = gen.WirebeatBfd_Bfd_Softwire_Session_Role_b4
-	err := s.Validate(bad)
+	err := check(s, bad)
 	if e := schema.AsError(err); e == nil || schema.PathString(e.Path) != "/bfd/softwire/session[b4-address=2001:db8::1]/aftr-address" {
 		t.Fatalf("B4 session without AFTR: %v", err)
 	}

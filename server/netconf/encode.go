@@ -237,8 +237,9 @@ func (e *xmlEncoder) matches(schema *yang.Entry, vals []reflect.Value, fl *fnode
 			if !ok || leaf == nil {
 				continue
 			}
+			want := sch.CanonicalText(leaf, cm.match) // as stored
 			for _, s := range sch.LeafTexts(field) {
-				if s == cm.match {
+				if s == want {
 					found = true
 				}
 			}

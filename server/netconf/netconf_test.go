@@ -76,7 +76,12 @@ func startElement(t testing.TB, maxMessage ...int) *element {
 		t.Fatal(err)
 	}
 	go nc.Serve(context.Background(), ln)
-	t.Cleanup(func() { nc.Close(); core.Close() })
+	t.Cleanup(func() {
+		nc.Close()
+		if err := core.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return &element{core: core, nc: nc, addr: ln.Addr().String(), dir: dir}
 }
 

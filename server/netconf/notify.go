@@ -116,7 +116,22 @@ func (s *Server) renderNotification(e *events.Event, filter *fnode) ([]byte, boo
 	default:
 		return nil, false
 	}
-	if filter != nil && !notificationSelected(filter, name, ns, e) {
+	switch {
+	case filter != nil && filter.xp != nil:
+		// The XPath engine over the notification's content.
+		var doc bytes.Buffer
+		doc.WriteString("<n><" + name + ` xmlns="` + ns + `">`)
+		doc.Write(body.Bytes())
+		doc.WriteString("</" + name + "></n>")
+		x, err := parseXML(doc.Bytes())
+		if err != nil {
+			return nil, false
+		}
+		var sel bytes.Buffer
+		if s.si.xpathSelect(&sel, x, filter.xp) != nil || sel.Len() == 0 {
+			return nil, false
+		}
+	case filter != nil && !notificationSelected(filter, name, ns, e):
 		return nil, false
 	}
 	var b bytes.Buffer

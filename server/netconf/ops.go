@@ -2,9 +2,11 @@ package netconf
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/antchfx/xpath"
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
 	"github.com/wirebeat/wirebeat/gen"
@@ -36,11 +38,18 @@ func (s *Server) capabilities() []string {
 		"urn:ietf:params:netconf:capability:interleave:1.0",
 		"urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
 		"urn:ietf:params:netconf:capability:yang-library:1.1?revision=2019-01-04&content-id=" + s.contentID(),
-		"urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring?module=ietf-netconf-monitoring&revision=2010-10-04",
-		"urn:ietf:params:xml:ns:yang:ietf-netconf-notifications?module=ietf-netconf-notifications&revision=2012-02-06",
 	}
-	for _, m := range s.si.modules {
-		caps = append(caps, m.Namespace+"?module="+m.Name+"&revision="+m.Revision)
+	// Module capabilities (RFC 6020 section 5.6.4) for clients that do
+	// not read the YANG library; ietf-netconf is the base capability.
+	for _, m := range s.si.library {
+		if m.Name == "ietf-netconf" {
+			continue
+		}
+		c := m.Namespace + "?module=" + m.Name + "&revision=" + m.Revision
+		if len(m.Features) > 0 {
+			c += "&features=" + strings.Join(m.Features, ",")
+		}
+		caps = append(caps, c)
 	}
 	return caps
 }
@@ -49,8 +58,8 @@ func (s *Server) capabilities() []string {
 // module's revision does.
 func (s *Server) contentID() string {
 	var b strings.Builder
-	for _, m := range s.si.modules {
-		b.WriteString(m.Name + "@" + m.Revision + ";")
+	for _, m := range s.si.library {
+		b.WriteString(m.Name + "@" + m.Revision + ":" + strings.Join(m.Features, ",") + ";")
 	}
 	h := uint32(2166136261)
 	for _, c := range []byte(b.String()) {
@@ -178,11 +187,18 @@ func (sess *session) get(op *xnode, configOnly bool) reply {
 		}
 		trees = []*gen.Device{cfg}
 	} else {
-		state, err := sess.srv.core.State(filterPaths(filter))
+		var paths []*gpb.Path
+		if filter == nil || filter.xp == nil {
+			paths = filterPaths(filter)
+		}
+		state, err := sess.srv.core.State(paths)
 		if err != nil {
 			return fail(err)
 		}
 		trees = []*gen.Device{sess.srv.core.Running(), state}
+	}
+	if filter != nil && filter.xp != nil {
+		return sess.srv.xpathData(trees, filter.xp, wd, configOnly)
 	}
 	var b bytes.Buffer
 	b.WriteString("<data>")
@@ -192,6 +208,30 @@ func (sess *session) get(op *xnode, configOnly bool) reply {
 	}
 	if !configOnly {
 		sess.srv.writeMonitoring(&b, monFilter)
+	}
+	b.WriteString("</data>")
+	return reply{data: b.Bytes()}
+}
+
+// xpathData answers a get whose XPath filter the engine evaluates: the
+// data the request can see is rendered, parsed and searched.
+func (s *Server) xpathData(trees []*gen.Device, expr *xpath.Expr, wd wdMode, configOnly bool) reply {
+	var all bytes.Buffer
+	all.WriteString("<data>")
+	enc := &xmlEncoder{si: s.si, b: &all, wd: wd, configOnly: configOnly}
+	enc.encodeData(trees, nil)
+	if !configOnly {
+		s.writeMonitoring(&all, nil)
+	}
+	all.WriteString("</data>")
+	doc, err := parseXML(all.Bytes())
+	if err != nil {
+		return fail(fmt.Errorf("render for XPath: %w", err))
+	}
+	var b bytes.Buffer
+	b.WriteString("<data>")
+	if err := s.si.xpathSelect(&b, doc, expr); err != nil {
+		return reply{errs: []*rpcError{filterError(err)}}
 	}
 	b.WriteString("</data>")
 	return reply{data: b.Bytes()}
@@ -225,7 +265,12 @@ func (s *Server) filterOf(op *xnode) (*fnode, *fnode, *rpcError) {
 		}
 		var err error
 		if f, err = s.si.parseXPathFilter(sel, x.NS); err != nil {
-			return nil, nil, filterError(err)
+			// Not a shape the filter tree expresses: the XPath engine.
+			expr, cerr := compileXPath(sel, x.NS)
+			if cerr != nil {
+				return nil, nil, filterError(cerr)
+			}
+			return &fnode{xp: expr}, nil, nil
 		}
 	default:
 		e := badElement(schema.TagBadAttribute, "filter", "filter type %q is not subtree or xpath", typ)
@@ -431,20 +476,24 @@ func (sess *session) getSchema(op *xnode) reply {
 	if f := op.child(nsMonitoring, "format"); f != nil && f.Text != "yang" && !strings.HasSuffix(f.Text, ":yang") {
 		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "format", "only the yang format is available")}}
 	}
-	for _, m := range sess.srv.si.modules {
-		if m.Name != id.Text {
-			continue
-		}
-		if v := op.child(nsMonitoring, "version"); v != nil && v.Text != "" && v.Text != m.Revision {
-			break
-		}
-		var b bytes.Buffer
-		b.WriteString(`<data xmlns="` + nsMonitoring + `">`)
-		xmlEscape(&b, m.Text)
-		b.WriteString("</data>")
-		return reply{data: b.Bytes()}
+	version := ""
+	if v := op.child(nsMonitoring, "version"); v != nil {
+		version = v.Text
 	}
-	return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "identifier", "no schema %q", id.Text)}}
+	m := sess.srv.si.libraryModule(id.Text, version)
+	if m == nil {
+		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "identifier", "no schema %q revision %q", id.Text, version)}}
+	}
+	if m.Text == "" {
+		return reply{errs: []*rpcError{protoErr(schema.TagOperationFailed,
+			"the text of %s@%s is not installed on this element (looked in %s; Debian packages libyang2 and libyuma-base provide it)",
+			m.Name, m.Revision, strings.Join(sess.srv.yangDirs, ", "))}}
+	}
+	var b bytes.Buffer
+	b.WriteString(`<data xmlns="` + nsMonitoring + `">`)
+	xmlEscape(&b, m.Text)
+	b.WriteString("</data>")
+	return reply{data: b.Bytes()}
 }
 
 // filterPaths turns a filter's nodes into the paths whose state the

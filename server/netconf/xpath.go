@@ -1,0 +1,329 @@
+package netconf
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/antchfx/xpath"
+)
+
+// XPath filters (RFC 6241 section 8.9). The common shapes, absolute
+// child steps with key predicates, become a filter tree (parseXPathFilter)
+// that the encoder applies while it writes, touching only what they name.
+// Every other XPath 1.0 expression (// steps, multi-step predicates,
+// comparisons, functions, boolean operators) is evaluated by a real XPath
+// 1.0 engine, antchfx/xpath, over the XML of the data the request can see;
+// the result is the selected nodes with their ancestors. It costs a render
+// of that data, which is the price of an arbitrary expression.
+
+// compileXPath compiles a select expression with the prefixes declared
+// where it was written.
+func compileXPath(expr string, ns map[string]string) (*xpath.Expr, error) {
+	prefixes := make(map[string]string, len(ns))
+	for p, u := range ns {
+		if p != "" {
+			prefixes[p] = u
+		}
+	}
+	e, err := xpath.CompileWithNS(expr, prefixes)
+	if err != nil {
+		return nil, fmt.Errorf("XPath %q: %v", expr, err)
+	}
+	return e, nil
+}
+
+// xpathSelect evaluates expr over the top-level elements of doc (a
+// wrapper element standing for the document root) and writes the selected
+// nodes with their ancestors to b. A result that is not a node-set is an
+// error: a filter selects nodes.
+func (si *schemaInfo) xpathSelect(b *bytes.Buffer, doc *xnode, expr *xpath.Expr) error {
+	nav := &xpathNav{root: doc, cur: doc, attr: -1}
+	res := expr.Evaluate(nav)
+	it, ok := res.(*xpath.NodeIterator)
+	if !ok {
+		return fmt.Errorf("the XPath expression gives a %T, not a node-set", res)
+	}
+	selected := map[*xnode]bool{}
+	for it.MoveNext() {
+		cur, ok := it.Current().(*xpathNav)
+		if !ok || cur.cur == doc {
+			if ok { // the root: everything
+				for _, c := range doc.Children {
+					selected[c] = true
+				}
+			}
+			continue
+		}
+		selected[cur.cur] = true // an attribute or text selects its element
+	}
+	ancestors := map[*xnode]bool{}
+	for n := range selected {
+		for p := n.Parent; p != nil && p != doc && !ancestors[p]; p = p.Parent {
+			ancestors[p] = true
+			// A list entry on the way comes with its keys, so that
+			// the answer names the instance (RFC 7950 section 7.8.5).
+			for _, k := range si.listKeysOf(p, doc) {
+				if c := p.child(p.Name.Space, k); c != nil {
+					selected[c] = true
+				}
+			}
+		}
+	}
+	for _, c := range doc.Children {
+		writeSelected(b, c, doc, selected, ancestors, false)
+	}
+	return nil
+}
+
+// monitoringKeys are the keys of the lists of the protocol's own state
+// (RFC 6022, RFC 8525, RFC 7895), which our schema tree does not hold.
+var monitoringKeys = map[string][]string{
+	"session": {"session-id"}, "schema": {"identifier", "version", "format"}, "datastore": {"name"},
+	"module-set": {"name"}, "module": {"name", "revision"}, "import-only-module": {"name", "revision"},
+}
+
+// listKeysOf returns the key names of x when it is a list entry.
+func (si *schemaInfo) listKeysOf(x, doc *xnode) []string {
+	var names []string
+	for n := x; n != nil && n != doc; n = n.Parent {
+		names = append(names, n.Name.Local)
+	}
+	top := x
+	for top.Parent != nil && top.Parent != doc {
+		top = top.Parent
+	}
+	if si.byNS[top.Name.Space] == nil {
+		keys := monitoringKeys[x.Name.Local]
+		if x.Name.Local == "module" && top.Name.Local == "yang-library" {
+			keys = keys[:1] // keyed by name in a module-set
+		}
+		if x.Name.Local == "schema" && top.Name.Local == "yang-library" {
+			keys = []string{"name"}
+		}
+		return keys
+	}
+	e := si.root
+	for i := len(names) - 1; i >= 0 && e != nil; i-- {
+		e = e.Dir[names[i]]
+	}
+	if e == nil || !e.IsList() {
+		return nil
+	}
+	return strings.Fields(e.Key)
+}
+
+// writeSelected writes x if it is selected (whole) or an ancestor of a
+// selected node (with only the children that lead there).
+func writeSelected(b *bytes.Buffer, x, parent *xnode, selected, ancestors map[*xnode]bool, whole bool) {
+	whole = whole || selected[x]
+	if !whole && !ancestors[x] {
+		return
+	}
+	b.WriteString("<" + x.Name.Local)
+	if x.Name.Space != parent.Name.Space || parent.Parent == nil {
+		b.WriteString(` xmlns="`)
+		xmlEscape(b, x.Name.Space)
+		b.WriteByte('"')
+	}
+	var decls []string
+	for p, u := range x.NS {
+		if p != "" && (parent.NS[p] != u || parent.Parent == nil) {
+			decls = append(decls, p)
+		}
+	}
+	sort.Strings(decls)
+	for _, p := range decls {
+		b.WriteString(" xmlns:" + p + `="`)
+		xmlEscape(b, x.NS[p])
+		b.WriteByte('"')
+	}
+	for _, a := range x.Attr {
+		name := a.Name.Local
+		if a.Name.Space != "" {
+			for p, u := range x.NS {
+				if u == a.Name.Space && p != "" {
+					name = p + ":" + a.Name.Local
+					break
+				}
+			}
+		}
+		b.WriteString(" " + name + `="`)
+		xmlEscape(b, a.Value)
+		b.WriteByte('"')
+	}
+	b.WriteByte('>')
+	if len(x.Children) == 0 {
+		xmlEscape(b, x.Text)
+	}
+	for _, c := range x.Children {
+		writeSelected(b, c, x, selected, ancestors, whole)
+	}
+	b.WriteString("</" + x.Name.Local + ">")
+}
+
+// xpathNav is an xpath.NodeNavigator over an xnode tree: root stands for
+// the document root, an element with text has one text child, and
+// attributes are reached with MoveToNextAttribute. path holds the index of
+// each node on the way down in its parent's children, so that moving to a
+// sibling costs nothing however long the list.
+type xpathNav struct {
+	root, cur *xnode
+	text      bool
+	attr      int
+	path      []int
+}
+
+func (n *xpathNav) NodeType() xpath.NodeType {
+	switch {
+	case n.attr >= 0:
+		return xpath.AttributeNode
+	case n.text:
+		return xpath.TextNode
+	case n.cur == n.root:
+		return xpath.RootNode
+	}
+	return xpath.ElementNode
+}
+
+func (n *xpathNav) LocalName() string {
+	switch {
+	case n.attr >= 0:
+		return n.cur.Attr[n.attr].Name.Local
+	case n.text, n.cur == n.root:
+		return ""
+	}
+	return n.cur.Name.Local
+}
+
+// Prefix is empty: names are matched by namespace (NamespaceURL), and an
+// unprefixed name test matches the local name in any of our namespaces.
+func (n *xpathNav) Prefix() string { return "" }
+
+func (n *xpathNav) NamespaceURL() string {
+	switch {
+	case n.attr >= 0:
+		return n.cur.Attr[n.attr].Name.Space
+	case n.text, n.cur == n.root:
+		return ""
+	}
+	return n.cur.Name.Space
+}
+
+func (n *xpathNav) Value() string {
+	switch {
+	case n.attr >= 0:
+		return n.cur.Attr[n.attr].Value
+	case n.text:
+		return n.cur.Text
+	}
+	var b bytes.Buffer
+	stringValue(&b, n.cur)
+	return b.String()
+}
+
+// stringValue is the XPath string-value of an element: its text and that
+// of all its descendants, in document order.
+func stringValue(b *bytes.Buffer, x *xnode) {
+	if len(x.Children) == 0 {
+		b.WriteString(x.Text)
+	}
+	for _, c := range x.Children {
+		stringValue(b, c)
+	}
+}
+
+func (n *xpathNav) Copy() xpath.NodeNavigator {
+	c := *n
+	c.path = append([]int(nil), n.path...)
+	return &c
+}
+
+func (n *xpathNav) MoveToRoot() {
+	n.cur, n.text, n.attr, n.path = n.root, false, -1, n.path[:0]
+}
+
+func (n *xpathNav) MoveToParent() bool {
+	switch {
+	case n.attr >= 0:
+		n.attr = -1
+	case n.text:
+		n.text = false
+	case n.cur == n.root || n.cur.Parent == nil:
+		return false
+	default:
+		n.cur = n.cur.Parent
+		n.path = n.path[:len(n.path)-1]
+	}
+	return true
+}
+
+func (n *xpathNav) MoveToNextAttribute() bool {
+	if n.text || n.cur == n.root || n.attr+1 >= len(n.cur.Attr) {
+		return false
+	}
+	n.attr++
+	return true
+}
+
+func (n *xpathNav) MoveToChild() bool {
+	if n.attr >= 0 || n.text {
+		return false
+	}
+	if len(n.cur.Children) > 0 {
+		n.cur = n.cur.Children[0]
+		n.path = append(n.path, 0)
+		return true
+	}
+	if n.cur.Text != "" && n.cur != n.root {
+		n.text = true
+		return true
+	}
+	return false
+}
+
+// MoveToFirst moves to the first sibling; false when already there.
+func (n *xpathNav) MoveToFirst() bool {
+	if n.attr >= 0 || n.text || n.cur == n.root || n.path[len(n.path)-1] == 0 {
+		return false
+	}
+	n.cur = n.cur.Parent.Children[0]
+	n.path[len(n.path)-1] = 0
+	return true
+}
+
+func (n *xpathNav) MoveToNext() bool {
+	if n.attr >= 0 || n.text || n.cur == n.root {
+		return false
+	}
+	i := n.path[len(n.path)-1] + 1
+	sib := n.cur.Parent.Children
+	if i >= len(sib) {
+		return false
+	}
+	n.cur, n.path[len(n.path)-1] = sib[i], i
+	return true
+}
+
+func (n *xpathNav) MoveToPrevious() bool {
+	if n.attr >= 0 || n.text || n.cur == n.root {
+		return false
+	}
+	i := n.path[len(n.path)-1] - 1
+	if i < 0 {
+		return false
+	}
+	n.cur, n.path[len(n.path)-1] = n.cur.Parent.Children[i], i
+	return true
+}
+
+func (n *xpathNav) MoveTo(other xpath.NodeNavigator) bool {
+	o, ok := other.(*xpathNav)
+	if !ok || o.root != n.root {
+		return false
+	}
+	n.cur, n.text, n.attr = o.cur, o.text, o.attr
+	n.path = append(n.path[:0], o.path...)
+	return true
+}
