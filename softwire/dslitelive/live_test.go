@@ -176,60 +176,8 @@ func noOffload(t *testing.T, ns *netns.NS, dev string) {
 // down and the B4 moves to AFTR2.
 func TestDSLiteEndToEnd(t *testing.T) {
 	testenv.RequireRoot(t, "DS-Lite end-to-end test with network namespaces")
-	testenv.Tool(t, "ethtool", "ethtool")
-	curl := testenv.Tool(t, "curl", "curl")
-	iperf := testenv.Tool(t, "iperf3", "iperf3")
-	names := []string{"hom1", "hom2", "b41", "b42", "acc", "aft1", "aft2", "inet"}
-	ns := map[string]*netns.NS{}
-	for _, n := range names {
-		ns[n] = netns.New(t, n)
-		ns[n].Must(t, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0")
-		ns[n].Must(t, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0")
-	}
-	dev := map[string]string{}
-	for _, d := range []string{"h1", "l1", "h2", "l2", "w1", "a1", "w2", "a2", "i1", "a3", "i2", "a4", "e1", "x1", "e2", "x2"} {
-		dev[d] = netns.Unique(d)
-	}
-	pairs := [][4]string{{"hom1", "h1", "b41", "l1"}, {"hom2", "h2", "b42", "l2"},
-		{"b41", "w1", "acc", "a1"}, {"b42", "w2", "acc", "a2"}, {"aft1", "i1", "acc", "a3"}, {"aft2", "i2", "acc", "a4"},
-		{"aft1", "e1", "inet", "x1"}, {"aft2", "e2", "inet", "x2"}}
-	for _, p := range pairs {
-		netns.Veth(t, ns[p[0]], dev[p[1]], ns[p[2]], dev[p[3]])
-		noOffload(t, ns[p[0]], dev[p[1]])
-		noOffload(t, ns[p[2]], dev[p[3]])
-	}
-	// The access network: one IPv6 segment, Kea and dnsmasq on it.
-	acc := ns["acc"]
-	acc.Must(t, "ip", "link", "add", "br0", "type", "bridge")
-	for _, d := range []string{"a1", "a2", "a3", "a4"} {
-		acc.Must(t, "ip", "link", "set", dev[d], "master", "br0")
-	}
-	acc.Must(t, "ip", "link", "set", "br0", "up")
-	acc.Addr(t, "br0", "2001:db8:1::1/64")
-	acc.Addr(t, "br0", "2001:db8:1::53/64")
-	// The Internet: the server's router, pools routed to the AFTRs.
-	inet := ns["inet"]
-	inet.Must(t, "ip", "link", "add", "br0", "type", "bridge")
-	for _, d := range []string{"x1", "x2"} {
-		inet.Must(t, "ip", "link", "set", dev[d], "master", "br0")
-	}
-	inet.Must(t, "ip", "link", "set", "br0", "up")
-	inet.Addr(t, "br0", "192.0.2.1/24")
-	inet.Addr(t, "lo", server+"/32")
-	inet.Must(t, "ip", "route", "add", "198.51.100.0/28", "via", "192.0.2.11")
-	inet.Must(t, "ip", "route", "add", "198.51.100.16/28", "via", "192.0.2.12")
-	for _, h := range []struct{ ns, dev string }{{"hom1", "h1"}, {"hom2", "h2"}} {
-		ns[h.ns].Addr(t, dev[h.dev], "192.168.1.100/24")
-		ns[h.ns].Must(t, "ip", "route", "add", "default", "via", "192.168.1.1")
-	}
-	// B4-2's own stack (DHCPv6, DNS) has an address of its own on the
-	// WAN link; the tunnel address 2001:db8:1::b2 is the engine's.
-	ns["b42"].Addr(t, dev["w2"], "2001:db8:1::c2/64")
-	dnsmasq.StartDNS(t, acc, netip.MustParseAddr("2001:db8:1::53"),
-		map[string][]netip.Addr{aftrName: {netip.MustParseAddr(aftr1Addr), netip.MustParseAddr(aftr2Addr)}})
-	kea.StartDHCPv6(t, acc, kea.DHCPv6{Interface: "br0", Subnet: "2001:db8:1::/64", Options: []kea.Option{
-		{Name: "aftr-name", Data: aftrName}, {Name: "dns-servers", Data: "2001:db8:1::53"}}})
-
+	tp := buildTopo(t)
+	ns, dev, acc, inet, curl, iperf := tp.ns, tp.dev, tp.ns["acc"], tp.ns["inet"], tp.curl, tp.iperf
 	rec := map[string]*recorder{}
 	sub := map[string]*softwire.DSLiteSubsystem{}
 	for _, n := range []string{"aft1", "aft2", "b41", "b42"} {
@@ -382,6 +330,73 @@ func TestDSLiteEndToEnd(t *testing.T) {
 			t.Fatal("AFTR2 has no NAT session after the failover")
 		}
 	})
+}
+
+// topo is the namespaces and veths of the DS-Lite tests (names from
+// tools/netns): homes hom1/hom2 behind B4s b41/b42, the access segment
+// acc (a bridge, with Kea and dnsmasq), AFTRs aft1/aft2, and inet (the
+// server's router, pools routed to the AFTRs).
+type topo struct {
+	ns          map[string]*netns.NS
+	dev         map[string]string
+	curl, iperf string
+}
+
+func buildTopo(t *testing.T) *topo {
+	t.Helper()
+	testenv.Tool(t, "ethtool", "ethtool")
+	names := []string{"hom1", "hom2", "b41", "b42", "acc", "aft1", "aft2", "inet"}
+	ns := map[string]*netns.NS{}
+	for _, n := range names {
+		ns[n] = netns.New(t, n)
+		ns[n].Must(t, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0")
+		ns[n].Must(t, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0")
+	}
+	dev := map[string]string{}
+	for _, d := range []string{"h1", "l1", "h2", "l2", "w1", "a1", "w2", "a2", "i1", "a3", "i2", "a4", "e1", "x1", "e2", "x2"} {
+		dev[d] = netns.Unique(d)
+	}
+	pairs := [][4]string{{"hom1", "h1", "b41", "l1"}, {"hom2", "h2", "b42", "l2"},
+		{"b41", "w1", "acc", "a1"}, {"b42", "w2", "acc", "a2"}, {"aft1", "i1", "acc", "a3"}, {"aft2", "i2", "acc", "a4"},
+		{"aft1", "e1", "inet", "x1"}, {"aft2", "e2", "inet", "x2"}}
+	for _, p := range pairs {
+		netns.Veth(t, ns[p[0]], dev[p[1]], ns[p[2]], dev[p[3]])
+		noOffload(t, ns[p[0]], dev[p[1]])
+		noOffload(t, ns[p[2]], dev[p[3]])
+	}
+	// The access network: one IPv6 segment, Kea and dnsmasq on it.
+	acc := ns["acc"]
+	acc.Must(t, "ip", "link", "add", "br0", "type", "bridge")
+	for _, d := range []string{"a1", "a2", "a3", "a4"} {
+		acc.Must(t, "ip", "link", "set", dev[d], "master", "br0")
+	}
+	acc.Must(t, "ip", "link", "set", "br0", "up")
+	acc.Addr(t, "br0", "2001:db8:1::1/64")
+	acc.Addr(t, "br0", "2001:db8:1::53/64")
+	// The Internet: the server's router, pools routed to the AFTRs.
+	inet := ns["inet"]
+	inet.Must(t, "ip", "link", "add", "br0", "type", "bridge")
+	for _, d := range []string{"x1", "x2"} {
+		inet.Must(t, "ip", "link", "set", dev[d], "master", "br0")
+	}
+	inet.Must(t, "ip", "link", "set", "br0", "up")
+	inet.Addr(t, "br0", "192.0.2.1/24")
+	inet.Addr(t, "lo", server+"/32")
+	inet.Must(t, "ip", "route", "add", "198.51.100.0/28", "via", "192.0.2.11")
+	inet.Must(t, "ip", "route", "add", "198.51.100.16/28", "via", "192.0.2.12")
+	for _, h := range []struct{ ns, dev string }{{"hom1", "h1"}, {"hom2", "h2"}} {
+		ns[h.ns].Addr(t, dev[h.dev], "192.168.1.100/24")
+		ns[h.ns].Must(t, "ip", "route", "add", "default", "via", "192.168.1.1")
+	}
+	// B4-2's own stack (DHCPv6, DNS) has an address of its own on the
+	// WAN link; the tunnel address 2001:db8:1::b2 is the engine's.
+	ns["b42"].Addr(t, dev["w2"], "2001:db8:1::c2/64")
+	dnsmasq.StartDNS(t, acc, netip.MustParseAddr("2001:db8:1::53"),
+		map[string][]netip.Addr{aftrName: {netip.MustParseAddr(aftr1Addr), netip.MustParseAddr(aftr2Addr)}})
+	kea.StartDHCPv6(t, acc, kea.DHCPv6{Interface: "br0", Subnet: "2001:db8:1::/64", Options: []kea.Option{
+		{Name: "aftr-name", Data: aftrName}, {Name: "dns-servers", Data: "2001:db8:1::53"}}})
+
+	return &topo{ns: ns, dev: dev, curl: testenv.Tool(t, "curl", "curl"), iperf: testenv.Tool(t, "iperf3", "iperf3")}
 }
 
 // syncBuffer collects a server's output.
