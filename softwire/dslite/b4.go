@@ -485,7 +485,19 @@ func (b *B4) FromWAN(pkt []byte) {
 		b.C.DropMalformed++
 		return
 	}
-	if string(p[24:40]) != string(b.self[:]) || !b.fromKnownAFTR(p[8:24]) {
+	if string(p[24:40]) != string(b.self[:]) {
+		b.C.DropNotFromAFTR++
+		return
+	}
+	if !b.fromKnownAFTR(p[8:24]) {
+		// An AFTR behind an anycast endpoint answers BFD from its unicast
+		// address (seed 000): BFD inside the tunnel is taken from any
+		// source, the engine matching it to a session by discriminator;
+		// nothing else is.
+		if inner, ok := netpkt.CheckIPv4(p[40:]); ok && p[6] == netpkt.ProtoIPIP && be.Uint32(inner[16:]) == b.inner {
+			b.toInner(p[8:24], inner)
+			return
+		}
 		b.C.DropNotFromAFTR++
 		return
 	}
