@@ -6,3 +6,11 @@ FUZZ_TARGETS += ./softwire/aftrname:FuzzParseReply
 # server and dnsmasq (tools/kea, tools/dnsmasq); the DS-Lite end-to-end
 # test runs curl, python3 -m http.server and iperf3 through B4 and AFTRs.
 DEBIAN_PACKAGES += kea-dhcp6-server dnsmasq-base iperf3 curl python3
+
+# make demo (root): the DS-Lite topology with a B4 behind two AFTRs, and
+# what to type to watch it; make demo-stop removes it.
+.PHONY: demo demo-stop
+demo:
+	bash tools/dslitedemo/demo.sh up
+demo-stop:
+	bash tools/dslitedemo/demo.sh down
