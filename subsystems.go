@@ -5,6 +5,7 @@ import (
 
 	"github.com/wirebeat/wirebeat/bfd/adapter"
 	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/sfc"
 	"github.com/wirebeat/wirebeat/softwire"
 	"github.com/wirebeat/wirebeat/softwire/afpacket"
 )
@@ -13,10 +14,13 @@ import (
 // prepares and applies them: BFD first, so that its sessions exist before
 // the softwire and SFC engines that watch them.
 func makeSubsystems(log *slog.Logger) ([]server.Subsystem, error) {
+	bfdSub := adapter.NewSubsystem(adapter.Options{Log: log.With("subsystem", "bfd")})
 	return []server.Subsystem{
-		adapter.NewSubsystem(adapter.Options{Log: log.With("subsystem", "bfd")}),
+		bfdSub,
 		softwire.NewLwaftrSubsystem(softwire.LwaftrOptions{Log: log.With("subsystem", "softwire-lwaftr"), Open: openAFPacket}),
 		newDSLite(log.With("subsystem", "softwire-dslite")),
+		// SFC locator liveness runs in the BFD engine.
+		sfc.New(sfc.Options{Log: log.With("subsystem", "sfc"), BFD: bfdSub.Engine()}),
 	}, nil
 }
 

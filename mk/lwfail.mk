@@ -9,3 +9,6 @@ FUZZ_TARGETS += ./softwire/lwb4:FuzzFromWAN ./softwire/lwb4:FuzzFromLAN
 # Kea pair (kea-dhcp6 + kea-dhcp4 in 4o6 mode) in network namespaces.
 DEBIAN_PACKAGES += kea-dhcp4-server kea-dhcp6-server
 FUZZ_TARGETS += ./softwire/dhcp4o6:FuzzDHCPv6 ./softwire/dhcp4o6:FuzzDHCPv4
+# The live failover test (softwire/failover): curl through the lwB4 and
+# two lwAFTRs in namespaces, ethtool to turn off veth checksum offload.
+DEBIAN_PACKAGES += curl ethtool iproute2

@@ -5,3 +5,4 @@ DEBIAN_PACKAGES += tshark python3-scapy nftables iproute2
 FUZZ_TARGETS += ./sfc/nsh:FuzzDecode
 FUZZ_TARGETS += ./sfc/classify:FuzzParse
 FUZZ_TARGETS += ./sfc/node:FuzzFromDomain
+FUZZ_TARGETS += ./sfc/transport:FuzzParseGPE

@@ -60,6 +60,8 @@ type Server struct {
 	gate   *eventGate // what subsystems publish through
 	subs   []Subsystem
 	system *systemSubsystem
+	// confirmed is the pending confirmed commit of every front end.
+	confirmed confirmedCommit
 
 	// mu serializes every change of a datastore, lock or session, and
 	// the commit pipeline. Reads of running do not take it.
@@ -574,6 +576,7 @@ func (s *Server) State(paths []*gpb.Path) (*gen.Device, error) {
 // Close stops the subsystems and ends all subscriptions. In test builds
 // it also reports a committed tree modified in place.
 func (s *Server) Close() error {
+	s.RollbackConfirmed("element stopping")
 	s.hub.Close()
 	return errors.Join(s.VerifyCommitted(), s.closeSubsystems())
 }

@@ -644,12 +644,22 @@ func (sess *session) showCommits(args []token, p *pipeline, sink lineSink) error
 	if p.format == formatJSON {
 		return jsonLines(sink, hist)
 	}
-	cells := [][]string{{"#", "ID", "Time", "User", "Via", "Comment"}}
+	// The rollback number first (what rollback N takes), then the
+	// columns of the issue: id, user, transport, time, comment.
+	cells := [][]string{{"#", "ID", "User", "Transport", "Time", "Comment"}}
 	for i, h := range hist {
-		cells = append(cells, []string{fmt.Sprint(i), fmt.Sprint(h.ID), h.Time.UTC().Format("2006-01-02 15:04:05 UTC"), h.User, h.Transport, h.Comment})
+		cells = append(cells, []string{fmt.Sprint(i), fmt.Sprint(h.ID), h.User, h.Transport, h.Time.UTC().Format("2006-01-02 15:04:05 UTC"), h.Comment})
 	}
-	if pending, by, exp := sess.srv.confirm.status(); pending {
-		if err := sink.line(fmt.Sprintf("commit confirmed by %s pending: rolled back at %s unless confirmed", by, exp.UTC().Format("15:04:05 UTC"))); err != nil {
+	if pc, pending := sess.srv.core.PendingConfirmed(); pending {
+		how := "any commit confirms it"
+		switch {
+		case pc.Persist:
+			how = "confirmed with its persist-id over NETCONF"
+		case !pc.Open:
+			how = fmt.Sprintf("only session %d may confirm it", pc.Session)
+		}
+		if err := sink.line(fmt.Sprintf("commit confirmed by %s via %s (session %d) pending: rolled back at %s unless confirmed (%s)",
+			pc.User, pc.Transport, pc.Session, pc.Expires.UTC().Format("15:04:05 UTC"), how)); err != nil {
 			return err
 		}
 	}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -326,71 +325,6 @@ func (c *configMode) show(args []token, p *pipeline, sink lineSink) error {
 	return showData(sink, c.cand, path, p, view{})
 }
 
-// compare writes the unified diff of running and the candidate below
-// path. Top subtrees both share (untouched by the edits) are skipped by
-// pointer, so a change beside a million bindings does not render them.
-func (c *configMode) compare(path *cliPath, sink lineSink) error {
-	running := c.sess.srv.core.Running()
-	var a, b bytes.Buffer
-	render := func(tree *gen.Device, buf *bytes.Buffer) error {
-		ls := &bufSink{buf: buf}
-		node := nodeOf(tree, path.elems)
-		if !node.IsValid() {
-			return nil
-		}
-		if path.at == atLeaf {
-			return showData(ls, tree, path, &pipeline{}, view{})
-		}
-		if len(path.elems) == 0 {
-			// Top containers one by one, skipping the shared ones.
-			rv, cv := reflect.ValueOf(running).Elem(), reflect.ValueOf(c.cand).Elem()
-			tv := reflect.ValueOf(tree)
-			for _, f := range sch.Fields(rootSchema(), rv.Type()) {
-				if f.Kind != sch.FieldContainer {
-					continue
-				}
-				x, y := rv.Field(f.Index), cv.Field(f.Index)
-				if !x.IsNil() && !y.IsNil() && x.Pointer() == y.Pointer() {
-					continue
-				}
-				fv := tv.Elem().Field(f.Index)
-				if fv.IsNil() || !hasContent(f.Schema, fv, view{}) {
-					continue
-				}
-				ls.line(f.Name + " {")
-				if err := brace(ls, f.Schema, fv, 1, view{}); err != nil {
-					return err
-				}
-				ls.line("}")
-			}
-			return nil
-		}
-		return showData(ls, tree, path, &pipeline{}, view{})
-	}
-	if err := render(running, &a); err != nil {
-		return err
-	}
-	if err := render(c.cand, &b); err != nil {
-		return err
-	}
-	return unifiedDiff(sink, "running", "candidate", splitLines(a.String()), splitLines(b.String()))
-}
-
-type bufSink struct{ buf *bytes.Buffer }
-
-func (b *bufSink) line(s string) error {
-	b.buf.WriteString(s)
-	b.buf.WriteByte('\n')
-	return nil
-}
-
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-}
-
 // commit is commit [check] [comment TEXT] [confirmed [MINUTES]].
 func (c *configMode) commit(verbTok token, args []token, sink lineSink) error {
 	var check, confirmed bool
@@ -448,15 +382,18 @@ func (c *configMode) commit(verbTok token, args []token, sink lineSink) error {
 		}
 		return sink.line("configuration check succeeds")
 	}
-	before := core.Running()
-	id, err := core.CommitTx(c.sess.core, comment, replay)
+	srv := c.sess.srv
+	// The element's one confirmed commit: a CLI one may be confirmed by
+	// any session's commit (Junos); one made over NETCONF refuses this
+	// commit unless it is this session's to confirm.
+	conf := server.Confirm{Confirmed: confirmed, Timeout: time.Duration(minutes) * srv.opts.ConfirmUnit, Open: true}
+	id, ended, err := core.ConfirmedCommit(c.sess.core, conf, func() (uint64, error) {
+		return core.CommitTx(c.sess.core, comment, replay)
+	})
 	if err != nil {
 		return err
 	}
-	srv := c.sess.srv
-	if confirmed {
-		srv.confirm.arm(srv, before, c.sess.core.User, time.Duration(minutes)*srv.opts.ConfirmUnit)
-	} else if srv.confirm.confirm() {
+	if ended {
 		sink.line("commit confirmed: it will not be rolled back")
 	}
 	c.reset()

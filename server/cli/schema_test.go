@@ -96,20 +96,6 @@ func TestThrowawaySchemaIsSettableAndCompletable(t *testing.T) {
 	}
 }
 
-func TestUnifiedDiff(t *testing.T) {
-	var got []string
-	sink := sinkFunc(func(s string) error { got = append(got, s); return nil })
-	a := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
-	b := []string{"a", "b", "c", "X", "e", "f", "g", "h", "i"}
-	if err := unifiedDiff(sink, "x", "y", a, b); err != nil {
-		t.Fatal(err)
-	}
-	want := "--- x|+++ y|@@ -1,8 +1,9 @@| a| b| c|-d|+X| e| f| g| h|+i"
-	if s := strings.Join(got, "|"); s != want {
-		t.Fatalf("diff\n%s\nwant\n%s", s, want)
-	}
-}
-
 type sinkFunc func(string) error
 
 func (f sinkFunc) line(s string) error { return f(s) }

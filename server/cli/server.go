@@ -41,8 +41,6 @@ type Server struct {
 	lns      []net.Listener
 	closed   bool
 	wg       sync.WaitGroup
-
-	confirm confirmState
 }
 
 // New makes a CLI server.
@@ -101,8 +99,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// Close stops accepting, ends every session and waits for them. A commit
-// still unconfirmed is rolled back, as RFC 6241 wants of NETCONF's.
+// Close stops accepting, ends every session and waits for them. (A commit
+// still unconfirmed is rolled back when the element stops: server.Close.)
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -118,7 +116,6 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
-	s.confirm.rollback(s, "server stopping")
 	return nil
 }
 
@@ -255,6 +252,6 @@ func (s *Server) endSession(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
-	s.confirm.sessionEnded(s, sess.core.ID)
+	// A CLI commit confirmed outlives its session, as in Junos.
 	s.core.CloseSession(sess.core)
 }

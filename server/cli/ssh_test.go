@@ -189,8 +189,9 @@ func TestExecShowAndStatus(t *testing.T) {
 	mustContain(t, out, `unknown word "profils"; did you mean "profiles"?`, "         ^")
 }
 
-// TestConfigureCommitSeenByNetconf configures a BFD profile and a session,
-// compares, commits, and reads the result back over NETCONF.
+// TestConfigureCommitSeenByNetconfAndMonitor configures a BFD profile and a session
+// without a terminal (ssh -T), compares, commits, and reads the result back
+// over NETCONF and from the event hub.
 func TestConfigureCommitSeenByNetconfAndMonitor(t *testing.T) {
 	e := startElement(t)
 	sub := e.core.Hub().Subscribe(64, nil) // subscribed before the commit
@@ -210,7 +211,7 @@ func TestConfigureCommitSeenByNetconfAndMonitor(t *testing.T) {
 	if rc != 0 {
 		t.Fatalf("rc %d:\n%s", rc, out)
 	}
-	mustContain(t, out, "+        profile fast {", "+            detection-multiplier 5;", "+        session eth0 192.0.2.1 {", "commit complete", "fast profile")
+	mustContain(t, out, "[edit bfd profiles]\n+    profile fast {\n+        desired-min-tx-interval 300000;\n+        detection-multiplier 5;\n+    }\n[edit bfd single-hop]\n+    session eth0 192.0.2.1 {", "commit complete", "fast profile")
 	nc := e.netconfGetConfig(t)
 	mustContain(t, nc, "<name>fast</name>", "<detection-multiplier>5</detection-multiplier>", "<dest-addr>192.0.2.1</dest-addr>")
 	deadline := time.After(5 * time.Second)

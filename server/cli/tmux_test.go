@@ -101,7 +101,7 @@ func TestInteractiveCompletionHelpAndCtrlC(t *testing.T) {
 	// show | compare on the terminal, then commit.
 	tt.clear()
 	tt.keys("show | compare", "Enter")
-	tt.wait("+        profile p2 {")
+	tt.wait("+    profile p2 {")
 	tt.keys("commit", "Enter")
 	tt.wait("commit complete")
 	tt.wait("[edit]")

@@ -95,12 +95,16 @@ func findModuleText(dirs []string, name, revision string) (text, file string) {
 // buildLibrary lists our modules and the IETF ones, the latter with their
 // texts read from dirs when present. It returns the names of the modules
 // whose text was not found.
-func (si *schemaInfo) buildLibrary(dirs []string, nmda bool) (missing []string) {
+func (si *schemaInfo) buildLibrary(dirs []string, nmda, url bool) (missing []string) {
 	si.library = nil
 	for _, m := range si.modules {
 		si.library = append(si.library, &libModule{Name: m.Name, Revision: m.Revision, Namespace: m.Namespace, Text: m.Text, File: "embedded"})
 	}
 	for _, m := range ietfModules(nmda) {
+		if url && m.Name == "ietf-netconf" {
+			m.Features = append(m.Features, "url")
+			sort.Strings(m.Features)
+		}
 		m.Text, m.File = findModuleText(dirs, m.Name, m.Revision)
 		if m.Text == "" {
 			missing = append(missing, m.Name+"@"+m.Revision)
@@ -124,4 +128,4 @@ func (si *schemaInfo) libraryModule(name, revision string) *libModule {
 
 // nmdaOps reports whether <get-data> and <edit-data> (RFC 8526) are served,
 // and with them ietf-netconf-nmda and ietf-origin listed.
-const nmdaOps = false
+const nmdaOps = true

@@ -156,7 +156,7 @@ func TestLibraryWithoutSystemTexts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	missing := si.buildLibrary([]string{t.TempDir()}, nmdaOps)
+	missing := si.buildLibrary([]string{t.TempDir()}, nmdaOps, false)
 	if !slicesContains(missing, "ietf-netconf@2011-06-01") || slicesContains(missing, "wirebeat-bfd@2026-11-23") {
 		t.Errorf("missing = %v", missing)
 	}
@@ -167,4 +167,81 @@ func TestLibraryWithoutSystemTexts(t *testing.T) {
 	if m := si.libraryModule("wirebeat-bfd", "2026-11-23"); m == nil || !strings.Contains(m.Text, "module wirebeat-bfd") {
 		t.Errorf("our own module text lost: %+v", m)
 	}
+}
+
+const nmdaNS = `xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-nmda" xmlns:ds="urn:ietf:params:xml:ns:yang:ietf-datastores"`
+
+// get-data (RFC 8526) of every datastore validates with yanglint in the
+// context of the server's own YANG library; edit-data writes candidate
+// without touching running; with-origin annotations validate too.
+func TestGetDataPerDatastoreYanglint(t *testing.T) {
+	yanglint := testenv.Tool(t, "yanglint", "libyang2-tools")
+	e := startElement(t)
+	c := dial(t, e, "admin", adminPW, true)
+	dir := t.TempDir()
+	fetchSchemas(t, c, dir)
+	lib := replyData(t, c.rpc(`<get><filter type="subtree"><yang-library xmlns="urn:ietf:params:xml:ns:yang:ietf-yang-library"/><modules-state xmlns="urn:ietf:params:xml:ns:yang:ietf-yang-library"/></filter></get>`))
+	for _, m := range []string{"ietf-netconf-nmda", "ietf-origin", "<name>ds:intended</name>"} {
+		if !strings.Contains(lib, m) {
+			t.Errorf("YANG library lacks %s", m)
+		}
+	}
+	libFile := filepath.Join(dir, "library.xml")
+	os.WriteFile(libFile, []byte(lib), 0o644)
+
+	wantOK(t, c.rpc(`<edit-data `+nmdaNS+`><datastore>ds:candidate</datastore><config><bfd xmlns="urn:wirebeat:bfd"><profiles><profile><name>nmda</name><detection-multiplier>6</detection-multiplier></profile></profiles></bfd></config></edit-data>`))
+	getData := func(ds, extra string) string {
+		return c.rpc(`<get-data ` + nmdaNS + `><datastore>ds:` + ds + `</datastore>` + extra + `</get-data>`)
+	}
+	if r := getData("candidate", ""); !strings.Contains(r, "<name>nmda</name>") {
+		t.Errorf("edit-data did not reach candidate: %s", r)
+	}
+	if r := getData("running", ""); strings.Contains(r, "<name>nmda</name>") {
+		t.Errorf("edit-data of candidate reached running: %s", r)
+	}
+	validate := func(what, data, typ string) {
+		t.Helper()
+		f := filepath.Join(dir, strings.ReplaceAll(what, " ", "_")+".xml")
+		os.WriteFile(f, []byte(data), 0o644)
+		if out, err := exec.Command(yanglint, "-D", "-p", dir, "-Y", libFile, "-t", typ, f).CombinedOutput(); err != nil {
+			t.Errorf("yanglint %s: %v\n%s\n%.2000s", what, err, out, data)
+		}
+	}
+	for _, ds := range []string{"running", "candidate", "startup", "intended"} {
+		validate(ds, replyData(t, getData(ds, "")), "config")
+	}
+	op := replyData(t, getData("operational", ""))
+	if !strings.Contains(op, "<netconf-state") || !strings.Contains(op, "<version>") {
+		t.Errorf("operational lacks state: %.1000s", op)
+	}
+	validate("operational", op, "data")
+	origin := replyData(t, getData("operational", `<with-origin/>`))
+	if !strings.Contains(origin, `or:origin="or:intended"`) || !strings.Contains(origin, `or:origin="or:system"`) {
+		t.Errorf("with-origin: %.1500s", origin)
+	}
+	validate("operational with origin", origin, "data")
+	// config-filter false: state only (keys kept); true: configuration only.
+	st := replyData(t, getData("operational", `<config-filter>false</config-filter>`))
+	if strings.Contains(st, "<password>") || !strings.Contains(st, "<version>") {
+		t.Errorf("config-filter false: %.1500s", st)
+	}
+	validate("operational state only", st, "data")
+	cfg := replyData(t, getData("operational", `<config-filter>true</config-filter>`))
+	if !strings.Contains(cfg, "<password>") || strings.Contains(cfg, "<version>") || strings.Contains(cfg, "netconf-state") {
+		t.Errorf("config-filter true: %.1500s", cfg)
+	}
+	// max-depth counts from the selected nodes.
+	wantOK(t, c.rpc(`<commit/>`))
+	d := replyData(t, getData("running", `<subtree-filter><bfd xmlns="urn:wirebeat:bfd"><profiles/></bfd></subtree-filter><max-depth>2</max-depth>`))
+	if !strings.Contains(d, "<profile><name>nmda</name></profile>") || strings.Contains(d, "detection-multiplier") {
+		t.Errorf("max-depth 2: %s", d)
+	}
+	x := replyData(t, getData("operational", `<xpath-filter xmlns:wbbfd="urn:wirebeat:bfd">/wbbfd:bfd/wbbfd:profiles/wbbfd:profile[wbbfd:detection-multiplier > 5]</xpath-filter>`))
+	if !strings.Contains(x, "<name>nmda</name>") {
+		t.Errorf("xpath-filter: %s", x)
+	}
+	// Errors: edit-data of operational, an unknown datastore, with-origin on running.
+	wantError(t, c.rpc(`<edit-data `+nmdaNS+`><datastore>ds:operational</datastore><config/></edit-data>`), "invalid-value")
+	wantError(t, getData("nowhere", ""), "invalid-value")
+	wantError(t, getData("running", "<with-origin/>"), "invalid-value")
 }

@@ -98,7 +98,7 @@ func (s *Server) yangLibrary() *xnode {
 	}
 	set.Children = append(set.Children, imports...)
 	root := el("yang-library", set, el("schema", leafEl("name", "all"), leafEl("module-set", "all")))
-	for _, ds := range []string{"running", "candidate", "startup", "operational"} {
+	for _, ds := range []string{"running", "candidate", "startup", "intended", "operational"} {
 		root.Children = append(root.Children, el("datastore", leafEl("name", "ds:"+ds), leafEl("schema", "all")))
 	}
 	root.Children = append(root.Children, leafEl("content-id", s.contentID()))
@@ -128,6 +128,12 @@ func (s *Server) modulesState() *xnode {
 
 // writeMonitoring writes the protocol's state selected by filter (nil: all).
 func (s *Server) writeMonitoring(b *bytes.Buffer, filter *fnode) {
+	s.writeMonitoringAttr(b, filter, "")
+}
+
+// writeMonitoringAttr is writeMonitoring with attr (an origin annotation)
+// on each top-level element.
+func (s *Server) writeMonitoringAttr(b *bytes.Buffer, filter *fnode, attr string) {
 	for _, top := range []*xnode{s.netconfState(), s.yangLibrary(), s.modulesState()} {
 		var sel *xnode
 		if filter == nil {
@@ -140,7 +146,7 @@ func (s *Server) writeMonitoring(b *bytes.Buffer, filter *fnode) {
 			}
 		}
 		if sel != nil {
-			writeXNode(b, sel, top.Name.Space)
+			writeXNode(b, sel, top.Name.Space, attr)
 		}
 	}
 }
@@ -196,7 +202,7 @@ func mergeSel(a, b *xnode) *xnode {
 	return a
 }
 
-func writeXNode(b *bytes.Buffer, x *xnode, ns string) {
+func writeXNode(b *bytes.Buffer, x *xnode, ns, attr string) {
 	b.WriteString("<" + x.Name.Local)
 	if ns != "" {
 		b.WriteString(` xmlns="` + ns + `"`)
@@ -204,12 +210,13 @@ func writeXNode(b *bytes.Buffer, x *xnode, ns string) {
 			b.WriteString(` xmlns:ds="` + nsNMDA + `"`)
 		}
 	}
+	b.WriteString(attr)
 	b.WriteString(">")
 	if len(x.Children) == 0 {
 		xmlEscape(b, x.Text)
 	}
 	for _, c := range x.Children {
-		writeXNode(b, c, "")
+		writeXNode(b, c, "", "")
 	}
 	b.WriteString("</" + x.Name.Local + ">")
 }

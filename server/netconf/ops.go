@@ -18,6 +18,9 @@ import (
 type reply struct {
 	data []byte
 	errs []*rpcError
+	// after runs once the reply is written: what must follow it, such
+	// as the notifications of a new subscription.
+	after func()
 }
 
 func fail(err error) reply { return reply{errs: []*rpcError{toRPCError(err)}} }
@@ -39,12 +42,13 @@ func (s *Server) capabilities() []string {
 		"urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
 		"urn:ietf:params:netconf:capability:yang-library:1.1?revision=2019-01-04&content-id=" + s.contentID(),
 	}
+	if s.urlEnabled() {
+		caps = append(caps, "urn:ietf:params:netconf:capability:url:1.0?scheme=file")
+	}
 	// Module capabilities (RFC 6020 section 5.6.4) for clients that do
-	// not read the YANG library; ietf-netconf is the base capability.
+	// not read the YANG library, ietf-netconf with its features included
+	// (libnetconf2 takes them from there).
 	for _, m := range s.si.library {
-		if m.Name == "ietf-netconf" {
-			continue
-		}
 		c := m.Namespace + "?module=" + m.Name + "&revision=" + m.Revision
 		if len(m.Features) > 0 {
 			c += "&features=" + strings.Join(m.Features, ",")
@@ -120,6 +124,13 @@ func (sess *session) dispatch(op *xnode) (r reply, done bool) {
 	case nsMonitoring:
 		if op.Name.Local == "get-schema" {
 			return sess.getSchema(op), false
+		}
+	case nsNCNMDA:
+		switch op.Name.Local {
+		case "get-data":
+			return sess.getData(op), false
+		case "edit-data":
+			return sess.editData(op), false
 		}
 	case nsNotif:
 		if op.Name.Local == "create-subscription" {
@@ -320,10 +331,14 @@ func (sess *session) editConfig(op *xnode) reply {
 	}
 	cfg := op.childBase("config")
 	if cfg == nil {
-		if op.childBase("url") != nil {
-			return reply{errs: []*rpcError{badElement(schema.TagOperationNotSupp, "url", "the :url capability is not supported")}}
+		u := op.childBase("url")
+		if u == nil {
+			return reply{errs: []*rpcError{badElement(schema.TagMissingElement, "config", "<config> is required")}}
 		}
-		return reply{errs: []*rpcError{badElement(schema.TagMissingElement, "config", "<config> is required")}}
+		var rerr *rpcError
+		if cfg, rerr = sess.readURL(u); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
 	}
 	apply := func(nodes []*xnode) func(tx *schema.Tx) error {
 		return func(tx *schema.Tx) error {
@@ -367,12 +382,20 @@ func (sess *session) editConfig(op *xnode) reply {
 }
 
 func (sess *session) copyConfig(op *xnode) reply {
-	target, _, rerr := datastoreOf(op, "target", false)
-	if rerr != nil {
-		return reply{errs: []*rpcError{rerr}}
+	targetURL, sourceURL := urlOf(op, "target"), urlOf(op, "source")
+	var target, source server.Datastore
+	var inline *xnode
+	var rerr *rpcError
+	if targetURL == nil {
+		if target, _, rerr = datastoreOf(op, "target", false); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
 	}
-	source, inline, rerr := datastoreOf(op, "source", true)
-	if rerr != nil {
+	if sourceURL != nil {
+		if inline, rerr = sess.readURL(sourceURL); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
+	} else if source, inline, rerr = datastoreOf(op, "source", true); rerr != nil {
 		return reply{errs: []*rpcError{rerr}}
 	}
 	var cfg *gen.Device
@@ -390,6 +413,12 @@ func (sess *session) copyConfig(op *xnode) reply {
 			return fail(err)
 		}
 	}
+	if targetURL != nil {
+		if rerr := sess.writeURL(targetURL, cfg); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
+		return reply{}
+	}
 	if err := sess.srv.core.Replace(sess.core, target, cfg); err != nil {
 		return fail(err)
 	}
@@ -397,6 +426,12 @@ func (sess *session) copyConfig(op *xnode) reply {
 }
 
 func (sess *session) deleteConfig(op *xnode) reply {
+	if u := urlOf(op, "target"); u != nil {
+		if rerr := sess.deleteURL(u); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
+		return reply{}
+	}
 	target, _, rerr := datastoreOf(op, "target", false)
 	if rerr != nil {
 		return reply{errs: []*rpcError{rerr}}
@@ -449,7 +484,14 @@ func (sess *session) killSession(op *xnode) reply {
 }
 
 func (sess *session) validate(op *xnode) reply {
-	ds, inline, rerr := datastoreOf(op, "source", true)
+	var ds server.Datastore
+	var inline *xnode
+	var rerr *rpcError
+	if u := urlOf(op, "source"); u != nil {
+		inline, rerr = sess.readURL(u)
+	} else {
+		ds, inline, rerr = datastoreOf(op, "source", true)
+	}
 	if rerr != nil {
 		return reply{errs: []*rpcError{rerr}}
 	}

@@ -35,6 +35,10 @@ type Options struct {
 	// YangDirs are searched for the texts of the IETF modules get-schema
 	// serves (default DefaultYangDirs).
 	YangDirs []string
+	// DataDir is the element's data directory: :url file:// URLs name
+	// files in DataDir/files (none: no :url), and the notification replay
+	// log lives there.
+	DataDir string
 }
 
 // Server serves NETCONF over SSH (RFC 6242) for the element core.
@@ -48,6 +52,8 @@ type Server struct {
 	caps  []string
 	// yangDirs is where the IETF module texts were looked for.
 	yangDirs []string
+	// replay is the notification history (nil without a data directory).
+	replay *replayLog
 
 	mu       sync.Mutex
 	sessions map[uint32]*session
@@ -95,11 +101,19 @@ func New(core *server.Server, opts Options) (*Server, error) {
 	if len(s.yangDirs) == 0 {
 		s.yangDirs = DefaultYangDirs
 	}
-	if missing := si.buildLibrary(s.yangDirs, nmdaOps); len(missing) > 0 {
+	if missing := si.buildLibrary(s.yangDirs, nmdaOps, opts.DataDir != ""); len(missing) > 0 {
 		s.log.Warn("YANG module texts not installed: listed in the YANG library, not served by get-schema",
 			"modules", strings.Join(missing, " "), "searched", strings.Join(s.yangDirs, " "))
 	}
 	s.caps = s.capabilities()
+	if opts.DataDir != "" {
+		r, err := openReplayLog(opts.DataDir, s.log)
+		if err != nil {
+			return nil, fmt.Errorf("netconf: notification log: %w", err)
+		}
+		s.replay = r
+		go s.runReplayLog(r)
+	}
 	s.ssh = sshserver.Config(core, sshserver.Options{HostKey: opts.HostKey, LoginDelay: opts.LoginDelay, Logger: opts.Logger})
 	return s, nil
 }

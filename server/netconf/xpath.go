@@ -36,100 +36,90 @@ func compileXPath(expr string, ns map[string]string) (*xpath.Expr, error) {
 
 // xpathSelect evaluates expr over the top-level elements of doc (a
 // wrapper element standing for the document root) and writes the selected
-// nodes with their ancestors to b. A result that is not a node-set is an
-// error: a filter selects nodes.
-func (si *schemaInfo) xpathSelect(b *bytes.Buffer, doc *xnode, expr *xpath.Expr) error {
+// nodes with their ancestors to b, each with at most maxDepth levels (0:
+// all). A result that is not a node-set is an error: a filter selects
+// nodes.
+func (si *schemaInfo) xpathSelect(b *bytes.Buffer, doc *xnode, expr *xpath.Expr, maxDepth ...int) error {
 	nav := &xpathNav{root: doc, cur: doc, attr: -1}
 	res := expr.Evaluate(nav)
 	it, ok := res.(*xpath.NodeIterator)
 	if !ok {
 		return fmt.Errorf("the XPath expression gives a %T, not a node-set", res)
 	}
-	selected := map[*xnode]bool{}
+	w := &selWriter{si: si, b: b, doc: doc, selected: map[*xnode]bool{}}
+	if len(maxDepth) > 0 {
+		w.maxDepth = maxDepth[0]
+	}
 	for it.MoveNext() {
 		cur, ok := it.Current().(*xpathNav)
-		if !ok || cur.cur == doc {
-			if ok { // the root: everything
-				for _, c := range doc.Children {
-					selected[c] = true
-				}
+		if !ok {
+			continue
+		}
+		if cur.cur == doc { // the root: everything
+			for _, c := range doc.Children {
+				w.selected[c] = true
 			}
 			continue
 		}
-		selected[cur.cur] = true // an attribute or text selects its element
+		w.selected[cur.cur] = true // an attribute or text selects its element
 	}
+	w.write()
+	return nil
+}
+
+// selWriter writes the selected nodes of a document with their ancestors
+// (and the keys of the list entries among them).
+type selWriter struct {
+	si       *schemaInfo
+	b        *bytes.Buffer
+	doc      *xnode
+	selected map[*xnode]bool
+	maxDepth int // levels below and including a selected node; 0: all
+}
+
+func (w *selWriter) write() {
 	ancestors := map[*xnode]bool{}
-	for n := range selected {
-		for p := n.Parent; p != nil && p != doc && !ancestors[p]; p = p.Parent {
+	keys := map[*xnode]bool{}
+	for n := range w.selected {
+		for p := n.Parent; p != nil && p != w.doc && !ancestors[p]; p = p.Parent {
 			ancestors[p] = true
 			// A list entry on the way comes with its keys, so that
 			// the answer names the instance (RFC 7950 section 7.8.5).
-			for _, k := range si.listKeysOf(p, doc) {
+			for _, k := range w.si.listKeysOf(p, w.doc) {
 				if c := p.child(p.Name.Space, k); c != nil {
-					selected[c] = true
+					keys[c] = true
 				}
 			}
 		}
 	}
-	for _, c := range doc.Children {
-		writeSelected(b, c, doc, selected, ancestors, false)
+	for _, c := range w.doc.Children {
+		w.node(c, w.doc, ancestors, keys, -1)
 	}
-	return nil
 }
 
-// monitoringKeys are the keys of the lists of the protocol's own state
-// (RFC 6022, RFC 8525, RFC 7895), which our schema tree does not hold.
-var monitoringKeys = map[string][]string{
-	"session": {"session-id"}, "schema": {"identifier", "version", "format"}, "datastore": {"name"},
-	"module-set": {"name"}, "module": {"name", "revision"}, "import-only-module": {"name", "revision"},
-}
-
-// listKeysOf returns the key names of x when it is a list entry.
-func (si *schemaInfo) listKeysOf(x, doc *xnode) []string {
-	var names []string
-	for n := x; n != nil && n != doc; n = n.Parent {
-		names = append(names, n.Name.Local)
-	}
-	top := x
-	for top.Parent != nil && top.Parent != doc {
-		top = top.Parent
-	}
-	if si.byNS[top.Name.Space] == nil {
-		keys := monitoringKeys[x.Name.Local]
-		if x.Name.Local == "module" && top.Name.Local == "yang-library" {
-			keys = keys[:1] // keyed by name in a module-set
+// node writes x if it is selected or below a selected node (whole, with
+// depth levels left; negative: not inside a selection), an ancestor of a
+// selected node (with only the children that lead there), or a key.
+func (w *selWriter) node(x, parent *xnode, ancestors, keys map[*xnode]bool, depth int) {
+	if depth < 0 && w.selected[x] {
+		depth = w.maxDepth
+		if depth == 0 {
+			depth = int(^uint(0) >> 1)
 		}
-		if x.Name.Local == "schema" && top.Name.Local == "yang-library" {
-			keys = []string{"name"}
-		}
-		return keys
 	}
-	e := si.root
-	for i := len(names) - 1; i >= 0 && e != nil; i-- {
-		e = e.Dir[names[i]]
-	}
-	if e == nil || !e.IsList() {
-		return nil
-	}
-	return strings.Fields(e.Key)
-}
-
-// writeSelected writes x if it is selected (whole) or an ancestor of a
-// selected node (with only the children that lead there).
-func writeSelected(b *bytes.Buffer, x, parent *xnode, selected, ancestors map[*xnode]bool, whole bool) {
-	whole = whole || selected[x]
-	if !whole && !ancestors[x] {
+	if depth < 0 && !ancestors[x] && !keys[x] {
 		return
 	}
+	b := w.b
 	b.WriteString("<" + x.Name.Local)
-	if x.Name.Space != parent.Name.Space || parent.Parent == nil {
+	if x.Name.Space != parent.Name.Space || parent == w.doc {
 		b.WriteString(` xmlns="`)
 		xmlEscape(b, x.Name.Space)
 		b.WriteByte('"')
 	}
 	var decls []string
 	for p, u := range x.NS {
-		if p != "" && (parent.NS[p] != u || parent.Parent == nil) {
+		if p != "" && (parent.NS[p] != u || parent == w.doc) {
 			decls = append(decls, p)
 		}
 	}
@@ -157,8 +147,21 @@ func writeSelected(b *bytes.Buffer, x, parent *xnode, selected, ancestors map[*x
 	if len(x.Children) == 0 {
 		xmlEscape(b, x.Text)
 	}
-	for _, c := range x.Children {
-		writeSelected(b, c, x, selected, ancestors, whole)
+	switch {
+	case depth > 1:
+		for _, c := range x.Children {
+			w.node(c, x, ancestors, keys, depth-1)
+		}
+	case depth == 1: // the last level: only the keys that name it
+		for _, k := range w.si.listKeysOf(x, w.doc) {
+			if c := x.child(x.Name.Space, k); c != nil {
+				w.node(c, x, nil, map[*xnode]bool{c: true}, 0)
+			}
+		}
+	case depth < 0:
+		for _, c := range x.Children {
+			w.node(c, x, ancestors, keys, -1)
+		}
 	}
 	b.WriteString("</" + x.Name.Local + ">")
 }
@@ -326,4 +329,43 @@ func (n *xpathNav) MoveTo(other xpath.NodeNavigator) bool {
 	n.cur, n.text, n.attr = o.cur, o.text, o.attr
 	n.path = append(n.path[:0], o.path...)
 	return true
+}
+
+// monitoringKeys are the keys of the lists of the protocol's own state
+// (RFC 6022, RFC 8525, RFC 7895), which our schema tree does not hold.
+var monitoringKeys = map[string][]string{
+	"session": {"session-id"}, "schema": {"identifier", "version", "format"}, "datastore": {"name"},
+	"module-set": {"name"}, "module": {"name", "revision"}, "import-only-module": {"name", "revision"},
+}
+
+// listKeysOf returns the key names of x when it is a list entry.
+func (si *schemaInfo) listKeysOf(x, doc *xnode) []string {
+	var names []string
+	for n := x; n != nil && n != doc; n = n.Parent {
+		names = append(names, n.Name.Local)
+	}
+	top := x
+	for top.Parent != nil && top.Parent != doc {
+		top = top.Parent
+	}
+	if si.byNS[top.Name.Space] == nil {
+		if top == x {
+			return nil
+		}
+		switch {
+		case top.Name.Local == "yang-library" && (x.Name.Local == "module" || x.Name.Local == "schema"):
+			return []string{"name"} // keyed by name in a module-set, a schema by name
+		case top.Name.Local == "yang-library" && x.Name.Local == "datastore":
+			return []string{"name"}
+		}
+		return monitoringKeys[x.Name.Local]
+	}
+	e := si.root
+	for i := len(names) - 1; i >= 0 && e != nil; i-- {
+		e = e.Dir[names[i]]
+	}
+	if e == nil || !e.IsList() {
+		return nil
+	}
+	return strings.Fields(e.Key)
 }

@@ -416,6 +416,19 @@ func (w *Worker) FromOutsideNSH(buf []byte, off int) {
 	w.FromOutside(buf, off)
 }
 
+// FromNetwork handles an NSH packet received from the network: on a
+// boundary node, one from an address that is neither a boundary node nor
+// a locator of the domain comes from outside and gets FromOutsideNSH;
+// everything else gets FromDomain.
+func (w *Worker) FromNetwork(buf []byte, off int, from netip.Addr) {
+	t := w.n.table.Load()
+	if t.cfg.Boundary && !t.members[from] {
+		w.FromOutsideNSH(buf, off)
+		return
+	}
+	w.FromDomain(buf, off, from)
+}
+
 // FromDomain handles an NSH packet from another node of the domain (SF
 // node, SFF, egress boundary): pkt is buf[off:] starting with the NSH,
 // from the outer source address.

@@ -626,3 +626,17 @@ func FuzzFromDomain(f *testing.F) {
 		w.FromLegacy(b, off)
 	})
 }
+
+// On a boundary, NSH from an address outside the domain is stripped and
+// classified afresh; from a member it is processed as domain traffic.
+func TestFromNetworkOutsideOrDomain(t *testing.T) {
+	n, w, r := mustNode(t, boundaryCfg())
+	b, off := inBuf(nshPacket(20, 255, 63))
+	w.FromNetwork(b, off, addr("203.0.113.9"))
+	if h, _ := decode(t, one(t, r, "nsh").pkt); h.SPI != 10 || n.Counters().StrippedExternal != 1 {
+		t.Fatalf("outside NSH: %+v", h)
+	}
+	b, off = inBuf(nshPacket(10, 253, 63))
+	w.FromNetwork(b, off, locD)
+	one(t, r, "route")
+}

@@ -29,7 +29,9 @@ type Lease struct {
 // DHCPREQUEST inside DHCPv4-query messages (RFC 7341 §5, RFC 7598 §5).
 type Client struct {
 	Conn *net.UDPConn // bound to [link-local%if]:546
-	// Iface is the zone of link-local and multicast destinations.
+	// Iface is the zone of link-local and multicast destinations: an
+	// interface name, or its index when the socket lives in another
+	// network namespace than the caller.
 	Iface string
 	MAC   net.HardwareAddr
 	// B4 is the softwire IPv6 address, sent in OPTION_S46_BIND_IPV6_PREFIX

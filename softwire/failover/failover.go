@@ -60,13 +60,13 @@ const (
 	// primary, or a backup after an ICMPv6 trigger) and wrote the
 	// binding to the store.
 	Provisioned
+	// Reprovisioned: as Provisioned, for a B4 this lwAFTR had sent an
+	// ICMPv6 trigger to (a backup taking over by the ICMPv6 mechanism).
+	Reprovisioned
 )
 
 func (o Origin) String() string {
-	if o == Provisioned {
-		return "provisioned"
-	}
-	return "data-packet-validated"
+	return [...]string{"data-packet-validated", "provisioned", "reprovisioned"}[o]
 }
 
 // Config of a Manager. Zero values get the defaults noted.
@@ -218,8 +218,19 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	outOfService atomic.Bool
+
 	C Counters
 }
+
+// SetInService says whether this lwAFTR serves the anycast address. Out
+// of service (shutting down, data plane not forwarding) it takes over no
+// B4: unknown sources are dropped without validation or ICMPv6 error,
+// while the network moves the anycast route away.
+func (m *Manager) SetInService(in bool) { m.outOfService.Store(!in) }
+
+// InService reports what SetInService last said (true at start).
+func (m *Manager) InService() bool { return !m.outOfService.Load() }
 
 // New makes a Manager; v and w may be nil in modes that do not use them.
 func New(cfg Config, v Validator, w Writer) (*Manager, error) {
@@ -327,6 +338,9 @@ func (m *Manager) Unknown(p []byte, ipv4 uint32, port uint16) lwaftr.UnknownVerd
 		return lwaftr.UnknownDefault
 	}
 	m.C.Unknown.Add(1)
+	if m.outOfService.Load() {
+		return lwaftr.UnknownDrop
+	}
 	b4 := (*[16]byte)(p[8:24])
 	now := m.cfg.Now().UnixNano()
 	if m.cfg.Mode == ICMPv6Trigger {
@@ -444,6 +458,9 @@ func key(ipv4 uint32, psid uint16) uint64 { return uint64(ipv4)<<16 | uint64(psi
 // install puts a dynamic binding into the engine's table.
 func (m *Manager) install(e *lwaftr.Engine, d DynamicBinding) bool {
 	k := key(d.Binding.IPv4, d.Binding.PSID)
+	if d.Origin == Provisioned && m.icmp[negSlot(&d.Binding.B4)].b4 == d.Binding.B4 {
+		d.Origin = Reprovisioned
+	}
 	m.mu.Lock()
 	old, had := m.dyn[k]
 	full := !had && len(m.dyn) >= m.cfg.MaxDynamic

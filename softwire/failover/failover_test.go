@@ -366,6 +366,9 @@ func TestICMPv6Trigger(t *testing.T) {
 	if err != nil || r != bindstore.Valid || got != b {
 		t.Fatalf("store after provisioning: %v %v", r, err)
 	}
+	if d := m.Dynamic(); len(d) != 1 || d[0].Origin != Reprovisioned {
+		t.Fatalf("dynamic after the ICMPv6 trigger: %+v", d)
+	}
 	// A renewal refreshes the same lease.
 	lease := m.Dynamic()[0].Lease
 	if err := m.Provisioned(context.Background(), b); err != nil {

@@ -74,6 +74,78 @@ def xpath():
                 check(e.tag == "invalid-value", "%s: tag %s" % (bad, e.tag))
 
 
-SCENARIOS = {"xpath": xpath}
+NMDA = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
+
+
+def nmda_rpc(m, op, datastore, *children):
+    root = etree.Element("{%s}%s" % (NMDA, op), nsmap={None: NMDA, "ds": "urn:ietf:params:xml:ns:yang:ietf-datastores"})
+    etree.SubElement(root, "{%s}datastore" % NMDA).text = "ds:" + datastore
+    for c in children:
+        root.append(etree.fromstring(c))
+    return m.dispatch(root)
+
+
+def nmda():
+    with connect() as m:
+        check(any("ietf-netconf-nmda" in c for c in m.server_capabilities), "nmda module announced")
+        cfg = ('<config xmlns="%s"><bfd xmlns="urn:wirebeat:bfd"><profiles><profile><name>nm1</name>'
+               '<detection-multiplier>4</detection-multiplier></profile></profiles></bfd></config>' % NMDA)
+        nmda_rpc(m, "edit-data", "running", cfg)
+        r = nmda_rpc(m, "get-data", "running",
+                     '<subtree-filter xmlns="%s"><bfd xmlns="urn:wirebeat:bfd"><profiles/></bfd></subtree-filter>' % NMDA)
+        check("<name>nm1</name>" in r.xml and "<detection-multiplier>4</detection-multiplier>" in r.xml,
+              "edit-data then get-data running: %s" % r.xml)
+        r = nmda_rpc(m, "get-data", "operational", '<config-filter xmlns="%s">false</config-filter>' % NMDA,
+                     '<with-origin xmlns="%s"/>' % NMDA)
+        check("or:system" in r.xml and "<detection-multiplier>" not in r.xml and "<version>" in r.xml,
+              "operational state with origin: %.2000s" % r.xml)
+        r = nmda_rpc(m, "get-data", "intended",
+                     '<xpath-filter xmlns="%s" xmlns:b="urn:wirebeat:bfd">//b:profile[b:detection-multiplier=4]/b:name</xpath-filter>' % NMDA)
+        check("<name>nm1</name>" in r.xml, "intended with an XPath filter: %s" % r.xml)
+        try:
+            nmda_rpc(m, "edit-data", "operational", cfg)
+            check(False, "edit-data of operational accepted")
+        except RPCError as e:
+            check(e.tag == "invalid-value", "edit-data operational: %s" % e.tag)
+
+
+def replay():
+    import datetime
+    import time
+    fmt = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    begin = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+    with connect() as m:
+        for i in range(1, 4):
+            m.edit_config(target="running", config=profile("r%d" % i, 3, "false"))
+    time.sleep(0.5)  # the log is fed from the event hub, asynchronously
+    with connect() as m:
+        stop = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+        m.create_subscription(start_time=fmt(begin), stop_time=fmt(stop))
+        seen = []
+        while True:
+            n = m.take_notification(timeout=20)
+            check(n is not None, "notifications stopped after %s" % seen)
+            x = n.notification_xml
+            if "replayComplete" in x:
+                seen.append("replayComplete")
+            elif "notificationComplete" in x:
+                seen.append("notificationComplete")
+                break
+            elif "netconf-config-change" in x:
+                seen.append("change")
+        check(seen[:4] == ["change", "change", "change", "replayComplete"] and seen[-1] == "notificationComplete",
+              "replay sequence: %s" % seen)
+        # The subscription ended at stopTime: another may be made.
+        m.create_subscription()
+    with connect() as m:
+        try:
+            future = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+            m.create_subscription(start_time=fmt(future))
+            check(False, "startTime in the future accepted")
+        except RPCError as e:
+            check(e.tag == "bad-element", "future startTime: %s" % e.tag)
+
+
+SCENARIOS = {"xpath": xpath, "nmda": nmda, "replay": replay}
 SCENARIOS[SCENARIO]()
 print("OK")

@@ -1,0 +1,432 @@
+package failover
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wirebeat/wirebeat/softwire/afpacket"
+	"github.com/wirebeat/wirebeat/softwire/bindingtable"
+	"github.com/wirebeat/wirebeat/softwire/bindstore"
+	"github.com/wirebeat/wirebeat/softwire/lwaftr"
+	"github.com/wirebeat/wirebeat/softwire/lwb4"
+	"github.com/wirebeat/wirebeat/tools/etcdtest"
+	"github.com/wirebeat/wirebeat/tools/netns"
+)
+
+// The live test runs each lwAFTR as a separate process (this test binary
+// again, in helper mode) so the primary can be killed with SIGKILL.
+
+// aftrSpec is what a helper lwAFTR process runs.
+type aftrSpec struct {
+	NS                 string
+	ExtDev, IntDev     string
+	ExtIP              string
+	ExtMAC, IntMAC     string
+	ExtNHMAC, IntNHMAC string
+	Anycast            string
+	Endpoints          []string
+	Mode               string // data-packet-trigger | icmpv6-trigger
+	Provision          *bindingtable.Softwire
+	StateFile          string
+}
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv("LWFAIL_AFTR"); spec != "" {
+		if err := runAftr(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "lwaftr helper:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func mustMAC(s string) [6]byte {
+	hw, err := net.ParseMAC(s)
+	if err != nil {
+		panic(err)
+	}
+	return [6]byte(hw)
+}
+
+type linkSender struct{ l [2]*afpacket.Link }
+
+func (s linkSender) Send(p lwaftr.Port, f []byte) { _ = s.l[p].Write(f) }
+
+// runAftr is one lwAFTR: AF_PACKET links opened inside its namespace, the
+// etcd store reached from the root namespace, the failover manager, and a
+// loop moving frames until SIGTERM. Its counters go to StateFile.
+func runAftr(specJSON string) error {
+	var sp aftrSpec
+	if err := json.Unmarshal([]byte(specJSON), &sp); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("aftr", sp.NS)
+	ns := &netns.NS{Name: sp.NS}
+	var links [2]*afpacket.Link
+	if err := ns.Do(func() error {
+		var err error
+		if links[lwaftr.External], err = afpacket.Open(sp.ExtDev); err != nil {
+			return err
+		}
+		links[lwaftr.Internal], err = afpacket.Open(sp.IntDev)
+		return err
+	}); err != nil {
+		return err
+	}
+	st, err := bindstore.Open(bindstore.Config{Endpoints: sp.Endpoints, Log: log, QueryTimeout: 500 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := st.WaitSynced(ctx); err != nil {
+		return err
+	}
+	any := netip.MustParseAddr(sp.Anycast).As16()
+	mode := DataPacketTrigger
+	if sp.Mode == "icmpv6-trigger" {
+		mode = ICMPv6Trigger
+	}
+	m, err := New(Config{Mode: mode, Anycast: any, Lifetime: 10 * time.Minute, Log: log}, st, st)
+	if err != nil {
+		return err
+	}
+	cfg := lwaftr.Config{External: lwaftr.DefaultSide(true), Internal: lwaftr.DefaultSide(false)}
+	cfg.External.IP = netip.MustParseAddr(sp.ExtIP).AsSlice()
+	cfg.External.MAC, cfg.Internal.MAC = mustMAC(sp.ExtMAC), mustMAC(sp.IntMAC)
+	cfg.External.NextHopMAC, cfg.External.NextHopMACSet = mustMAC(sp.ExtNHMAC), true
+	cfg.Internal.NextHopMAC, cfg.Internal.NextHopMACSet = mustMAC(sp.IntNHMAC), true
+	cfg.Internal.IP = any[:]
+	cfg.External.MTU = 1500
+	e, err := lwaftr.New(cfg, bindingtable.New(1024), linkSender{links})
+	if err != nil {
+		return err
+	}
+	e.SetUnknownSource(m)
+	if sp.Provision != nil {
+		if err := m.Provisioned(ctx, *sp.Provision); err != nil {
+			return err
+		}
+	}
+	type rx struct {
+		p lwaftr.Port
+		f []byte
+	}
+	in := make(chan rx, 1024)
+	for _, p := range []lwaftr.Port{lwaftr.External, lwaftr.Internal} {
+		go func() {
+			bufs, lens := [][]byte{make([]byte, 9300)}, []int{0}
+			for {
+				n, err := links[p].ReadBatch(bufs, lens)
+				if err != nil {
+					return
+				}
+				if n == 1 {
+					in <- rx{p, append([]byte(nil), bufs[0][:lens[0]]...)}
+				}
+			}
+		}()
+	}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM)
+	tick := time.NewTicker(50 * time.Millisecond)
+	for {
+		select {
+		case <-stop:
+			return nil
+		case r := <-in:
+			e.Receive(r.p, r.f)
+		drain:
+			for range 63 {
+				select {
+				case r := <-in:
+					e.Receive(r.p, r.f)
+				default:
+					break drain
+				}
+			}
+			e.Flush()
+		case <-tick.C:
+			e.Flush()
+			writeState(sp.StateFile, m, st, e)
+		}
+	}
+}
+
+// liveState is what a helper reports.
+type liveState struct {
+	Created, ValidationsOK, Released, Unknown, ICMP uint64
+	CacheHits, CacheMisses                          uint64
+	Dynamic                                         []string
+	Decap, Encap                                    uint64
+}
+
+func writeState(path string, m *Manager, st *bindstore.Store, e *lwaftr.Engine) {
+	s := liveState{Created: m.C.Created.Load(), ValidationsOK: m.C.ValidationsOK.Load(), Released: m.C.Released.Load(),
+		Unknown: m.C.Unknown.Load(), ICMP: m.C.ICMPTriggers.Load(), CacheHits: st.C.CacheHits.Load(), CacheMisses: st.C.CacheMisses.Load(),
+		Decap: e.C.DecapPackets, Encap: e.C.EncapPackets}
+	for _, d := range m.Dynamic() {
+		s.Dynamic = append(s.Dynamic, fmt.Sprintf("%s/%d %s %s", fmtIPv4(d.Binding.IPv4), d.Binding.PSID, netip.AddrFrom16(d.Binding.B4), d.Origin))
+	}
+	b, _ := json.Marshal(s)
+	_ = os.WriteFile(path+".tmp", b, 0o644)
+	_ = os.Rename(path+".tmp", path)
+}
+
+func readState(t *testing.T, path string) liveState {
+	var s liveState
+	b, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(b, &s)
+	}
+	if err != nil {
+		t.Logf("state %s: %v", path, err)
+	}
+	return s
+}
+
+// tun opens a TUN device (IPv4 and IPv6, no packet information header)
+// named name in ns.
+func tun(t *testing.T, ns *netns.NS, name string) *os.File {
+	var f *os.File
+	if err := ns.Do(func() error {
+		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		ifr, err := unix.NewIfreq(name)
+		if err != nil {
+			return err
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		f = os.NewFile(uintptr(fd), name)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+type tunSender struct{ f *os.File }
+
+func (s tunSender) SendLAN(p []byte) { _, _ = s.f.Write(p) }
+func (s tunSender) SendWAN(p []byte) { _, _ = s.f.Write(p) }
+
+func macOf(t *testing.T, ns *netns.NS, dev string) string {
+	out := ns.Must(t, "cat", "/sys/class/net/"+dev+"/address")
+	return strings.TrimSpace(out)
+}
+
+// TestLiveDataPacketTrigger: home client — lwB4 — two lwAFTRs sharing the
+// anycast address — Internet server, with a 3-member etcd cluster. A long
+// curl download starts through the primary; the primary is SIGKILLed and
+// the test moves the anycast route (and the route back to the B4's public
+// address) to the backup, as routers would; the backup takes the B4 over
+// by the data-packet trigger, with the binding from etcd, and the download
+// completes.
+func TestLiveDataPacketTrigger(t *testing.T) {
+	home := netns.New(t, "lh")
+	b4ns := netns.New(t, "lb")
+	a1 := netns.New(t, "la")
+	a2 := netns.New(t, "la")
+	inet := netns.New(t, "li")
+	cluster := etcdtest.Start(t, 3)
+	curl := exec.Command("true")
+	if p, err := exec.LookPath("curl"); err == nil {
+		curl.Path = p
+	} else {
+		t.Fatal("curl not installed (Debian package curl)")
+	}
+
+	n := netns.Unique
+	h0, b0 := n("lh"), n("lb")
+	w1, i1, w2, i2 := n("lw"), n("li"), n("lw"), n("li")
+	e1, x1, e2, x2 := n("le"), n("lx"), n("le"), n("lx")
+	netns.Veth(t, home, h0, b4ns, b0)
+	netns.Veth(t, b4ns, w1, a1, i1)
+	netns.Veth(t, b4ns, w2, a2, i2)
+	netns.Veth(t, a1, e1, inet, x1)
+	netns.Veth(t, a2, e2, inet, x2)
+	for _, ns := range []*netns.NS{a1, a2} {
+		ns.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+	}
+	// Home network, MTU small enough that tunnelled packets need no
+	// fragmenting.
+	home.Addr(t, h0, "192.168.1.100/24")
+	home.Must(t, "ip", "link", "set", h0, "mtu", "1400")
+	home.Must(t, "ip", "route", "add", "default", "via", "192.168.1.1")
+	b4ns.Addr(t, b0, "192.168.1.1/24")
+	b4ns.Must(t, "ip", "link", "set", b0, "mtu", "1400")
+	b4ns.Must(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	b4ns.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	b4ns.Must(t, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0")
+	tf := tun(t, b4ns, "lwb4tun")
+	b4ns.Must(t, "ip", "link", "set", "lwb4tun", "up")
+	b4ns.Must(t, "sysctl", "-qw", "net.ipv4.conf.lwb4tun.rp_filter=0")
+	b4ns.Must(t, "ip", "route", "add", "default", "dev", "lwb4tun")
+	b4ns.Must(t, "ip", "-6", "route", "add", "2001:db8:b4::b4/128", "dev", "lwb4tun")
+	b4ns.Must(t, "ip", "-6", "route", "add", "2001:db8:ac::1/128", "dev", w1)
+	// The Internet.
+	inet.Must(t, "ip", "addr", "add", "203.0.113.7/32", "dev", "lo")
+	inet.Addr(t, x1, "10.1.0.254/24")
+	inet.Addr(t, x2, "10.2.0.254/24")
+	inet.Must(t, "ip", "route", "add", "192.0.2.0/24", "via", "10.1.0.1")
+	// veth leaves TCP checksums to be filled in by "hardware"; frames read
+	// by AF_PACKET would carry them unfinished into the tunnel.
+	for _, x := range []string{x1, x2} {
+		inet.Must(t, "ethtool", "-K", x, "tx", "off")
+	}
+	home.Must(t, "ethtool", "-K", h0, "tx", "off")
+
+	binding := bindingtable.Softwire{IPv4: 0xc000020a, PSID: 5, PortSet: bindingtable.PortSet{Offset: 6, Length: 4},
+		B4: netip.MustParseAddr("2001:db8:b4::b4").As16(), BR: netip.MustParseAddr("2001:db8:ac::1").As16()}
+
+	dir := t.TempDir()
+	start := func(ns *netns.NS, intDev, extDev, extIP, wDev, xDev string, prov *bindingtable.Softwire) (*exec.Cmd, string) {
+		sp := aftrSpec{NS: ns.Name, ExtDev: extDev, IntDev: intDev, ExtIP: extIP,
+			ExtMAC: macOf(t, ns, extDev), IntMAC: macOf(t, ns, intDev),
+			ExtNHMAC: macOf(t, inet, xDev), IntNHMAC: macOf(t, b4ns, wDev),
+			Anycast: "2001:db8:ac::1", Endpoints: cluster.Endpoints(), Mode: "data-packet-trigger",
+			Provision: prov, StateFile: filepath.Join(dir, ns.Name+".json")}
+		js, _ := json.Marshal(sp)
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "LWFAIL_AFTR="+string(js))
+		lf, _ := os.Create(filepath.Join(dir, ns.Name+".log"))
+		cmd.Stdout, cmd.Stderr = lf, lf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); lf.Close() })
+		return cmd, sp.StateFile
+	}
+	primary, primState := start(a1, i1, e1, "10.1.0.1", w1, x1, &binding)
+	_, backState := start(a2, i2, e2, "10.2.0.1", w2, x2, nil)
+	logs := func() {
+		for _, ns := range []*netns.NS{a1, a2} {
+			b, _ := os.ReadFile(filepath.Join(dir, ns.Name+".log"))
+			t.Logf("%s log:\n%s", ns.Name, b)
+		}
+	}
+
+	// The lwB4, statically provisioned with the binding.
+	b4, err := lwb4.New(lwb4.Config{B4: binding.B4}, tunSender{tf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b4.SetBinding(lwb4.Binding{IPv4: binding.IPv4, PSID: binding.PSID, PortSet: binding.PortSet, BR: binding.BR}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, err := tf.Read(buf)
+			if err != nil {
+				return
+			}
+			if n > 0 && buf[0]>>4 == 4 {
+				b4.FromLAN(buf[:n])
+			} else if n > 0 && buf[0]>>4 == 6 {
+				b4.FromWAN(buf[:n])
+			}
+		}
+	}()
+
+	// The server: 24 MiB.
+	var ln net.Listener
+	if err := inet.Do(func() error {
+		var err error
+		ln, err = net.Listen("tcp", "203.0.113.7:8080")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const size = 24 << 20
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		chunk := make([]byte, 64<<10)
+		for sent := 0; sent < size; sent += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	// Wait until the path works (the backup's cache has the binding too).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := home.Command("curl", "-sS", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}", "-r", "0-999", "http://203.0.113.7:8080/").CombinedOutput()
+		if err == nil && string(out) == "206" || string(out) == "200" {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, ns := range []*netns.NS{b4ns, home} {
+				o, _ := ns.Command("nstat", "-az").CombinedOutput()
+				var keep []string
+				for _, l := range strings.Split(string(o), "\n") {
+					if f := strings.Fields(l); len(f) > 1 && f[1] != "0" {
+						keep = append(keep, l)
+					}
+				}
+				t.Logf("%s nstat:\n%s", ns.Name, strings.Join(keep, "\n"))
+			}
+			logs()
+			t.Fatalf("path through the primary never worked: %v %s (lwb4 %+v)", err, out, b4.C)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	// The long download: 24 MiB at 3 MB/s, about 8 s.
+	dl := home.Command("curl", "-sS", "-m", "60", "--limit-rate", "3M", "-o", filepath.Join(dir, "dl"), "-w", "%{size_download}", "http://203.0.113.7:8080/")
+	var dlOut strings.Builder
+	dl.Stdout, dl.Stderr = &dlOut, &dlOut
+	if err := dl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	before := b4.C.DecapPackets
+	killed := time.Now()
+	primary.Process.Signal(syscall.SIGKILL)
+	primary.Wait()
+	// The routers move the anycast address and the public prefix.
+	b4ns.Must(t, "ip", "-6", "route", "replace", "2001:db8:ac::1/128", "dev", w2)
+	inet.Must(t, "ip", "route", "replace", "192.0.2.0/24", "via", "10.2.0.1")
+	t.Logf("primary killed with %d packets decapsulated by the lwB4; routes moved to the backup", before)
+
+	err = dl.Wait()
+	st := readState(t, backState)
+	t.Logf("download: %v %s; backup: %+v; primary's last state: %+v", err, dlOut.String(), st, readState(t, primState))
+	if err != nil || dlOut.String() != fmt.Sprint(size) {
+		logs()
+		t.Fatalf("the download did not survive the failover: %v %q", err, dlOut.String())
+	}
+	t.Logf("download completed %v after the primary died", time.Since(killed).Round(time.Millisecond))
+	if st.Created != 1 || st.ValidationsOK != 1 || st.CacheHits < 1 || len(st.Dynamic) != 1 ||
+		!strings.Contains(st.Dynamic[0], "data-packet-validated") {
+		t.Fatalf("backup counters do not show a data-packet takeover from etcd: %+v", st)
+	}
+	_ = io.Discard
+}

@@ -1,0 +1,187 @@
+package softwire
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/softwire/bindstore"
+	"github.com/wirebeat/wirebeat/softwire/failover"
+)
+
+// This file maps /softwire/lwaftr/failover onto the failover manager and
+// the etcd binding store (softwire/failover, softwire/bindstore), and
+// their state back into the tree. The lwAFTR adapter calls these; they
+// know nothing of the commit pipeline.
+
+// FailoverSetup is what a failover configuration asks for.
+type FailoverSetup struct {
+	Manager failover.Config
+	// Store is nil unless the validation source is etcd.
+	Store *bindstore.Config
+}
+
+// FailoverConfig reads the failover configuration of dev. Mode none gives
+// a setup with Manager.Mode None and no store.
+func FailoverConfig(dev *gen.Device) (FailoverSetup, error) {
+	var s FailoverSetup
+	fo := dev.GetSoftwire().GetLwaftr().GetFailover()
+	if fo == nil {
+		return s, nil
+	}
+	const base = "/softwire/lwaftr/failover"
+	switch fo.GetMode() {
+	case gen.WirebeatSoftwire_FailoverMode_icmpv6_trigger:
+		s.Manager.Mode = failover.ICMPv6Trigger
+	case gen.WirebeatSoftwire_FailoverMode_data_packet_trigger:
+		s.Manager.Mode = failover.DataPacketTrigger
+	default:
+		return s, nil
+	}
+	if fo.AnycastAddress == nil {
+		return s, fmt.Errorf("%s/anycast-address: required unless the mode is none", base)
+	}
+	a, err := netip.ParseAddr(fo.GetAnycastAddress())
+	if err != nil || !a.Is6() {
+		return s, fmt.Errorf("%s/anycast-address: %q is not an IPv6 address", base, fo.GetAnycastAddress())
+	}
+	s.Manager.Anycast = a.As16()
+	if v := fo.DynamicBindingLifetime; v != nil {
+		s.Manager.Lifetime = time.Duration(*v) * time.Second
+	} else {
+		s.Manager.Lifetime = 7200 * time.Second
+	}
+	if v := fo.MaxDynamicBindings; v != nil {
+		if *v == 0 {
+			return s, fmt.Errorf("%s/max-dynamic-bindings: 0 would refuse every failover; use mode none", base)
+		}
+		s.Manager.MaxDynamic = int(min(*v, 1<<24))
+	}
+	vs := fo.GetValidationSource()
+	if vs != nil && vs.QueryTimeout != nil {
+		s.Manager.QueryTimeout = time.Duration(*vs.QueryTimeout) * time.Millisecond
+	}
+	typ := vs.GetType()
+	if typ != gen.WirebeatSoftwire_BindingSource_etcd {
+		if s.Manager.Mode == failover.DataPacketTrigger {
+			return s, fmt.Errorf("%s/validation-source/type: data-packet-trigger validates against etcd in this build; %s is not supported", base, typ.String())
+		}
+		return s, nil
+	}
+	ec := vs.GetEtcd()
+	if len(ec.GetEndpoint()) == 0 {
+		return s, fmt.Errorf("%s/validation-source/etcd/endpoint: at least one is required", base)
+	}
+	st := &bindstore.Config{Endpoints: append([]string(nil), ec.GetEndpoint()...), Prefix: bindstore.DefaultPrefix,
+		QueryTimeout: s.Manager.QueryTimeout}
+	if ec.Prefix != nil {
+		st.Prefix = ec.GetPrefix()
+	}
+	if t := ec.GetTls(); t != nil {
+		cfg, err := failoverTLS(t.GetCaFile(), t.GetCertFile(), t.GetKeyFile())
+		if err != nil {
+			return s, fmt.Errorf("%s/validation-source/etcd/tls: %w", base, err)
+		}
+		st.TLS = cfg
+	}
+	s.Store = st
+	return s, nil
+}
+
+func failoverTLS(ca, cert, key string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca-file %s: no PEM certificate", ca)
+		}
+		cfg.RootCAs = pool
+	}
+	if (cert == "") != (key == "") {
+		return nil, errors.New("cert-file and key-file go together")
+	}
+	if cert != "" {
+		c, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("cert-file/key-file: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{c}
+	}
+	return cfg, nil
+}
+
+// FillFailoverState renders the manager's and the store's state into fo
+// (st may be nil).
+func FillFailoverState(fo *gen.WirebeatSoftwire_Softwire_Lwaftr_Failover, m *failover.Manager, st *bindstore.Store) {
+	if m == nil {
+		return
+	}
+	s := fo.GetOrCreateState()
+	u32 := func(v int) *uint32 { x := uint32(v); return &x }
+	u64 := func(v uint64) *uint64 { return &v }
+	b := func(v bool) *bool { return &v }
+	c := &m.C
+	s.DynamicBindingCount = u32(m.DynamicCount())
+	s.BindingsCreated = u64(c.Created.Load())
+	s.BindingsRemoved = u64(c.Removed.Load())
+	s.ValidationFailures = u64(c.ValidationsFailed.Load())
+	s.Icmpv6TriggersSent = u64(c.ICMPTriggers.Load())
+	s.InService = b(m.InService())
+	d := s.GetOrCreateDataPacketTrigger()
+	d.Validations = u64(c.ValidationsAsked.Load())
+	d.RateLimited = u64(c.RateLimited.Load())
+	d.NegativeCacheHits = u64(c.NegativeHits.Load())
+	d.PacketsHeld = u64(c.Queued.Load())
+	d.PacketsReleased = u64(c.Released.Load())
+	d.PacketsDroppedWaiting = u64(c.QueueDrops.Load() + c.PendingFull.Load())
+	source := gen.WirebeatSoftwire_BindingSource_static
+	if st != nil {
+		source = gen.WirebeatSoftwire_BindingSource_etcd
+		ss := st.State()
+		v := s.GetOrCreateValidationSource()
+		v.Reachable = b(ss.Reachable)
+		if ss.LastError != "" {
+			e := ss.LastError
+			v.LastError = &e
+		}
+		v.CachedBindings = u32(ss.Entries)
+		v.RefusedMalformed = u64(st.C.RefusedMalformed.Load())
+		v.RefusedOverlap = u64(st.C.RefusedOverlap.Load())
+		d.CacheHits = u64(st.C.CacheHits.Load())
+		d.CacheMisses = u64(st.C.CacheMisses.Load())
+	}
+	for _, db := range m.Dynamic() {
+		x := db.Binding
+		ip := netip.AddrFrom4([4]byte{byte(x.IPv4 >> 24), byte(x.IPv4 >> 16), byte(x.IPv4 >> 8), byte(x.IPv4)}).String()
+		e, err := fo.NewDynamicBinding(ip, x.PSID)
+		if err != nil {
+			continue
+		}
+		off, l := x.PortSet.Offset, x.PortSet.Length
+		b4 := netip.AddrFrom16(x.B4).String()
+		created := db.Created.UTC().Format(time.RFC3339)
+		e.PsidOffset, e.PsidLength, e.B4Ipv6 = &off, &l, &b4
+		// last-used-time stays absent: the data plane does not track
+		// per-binding use (lifetime runs from the last provisioning or
+		// validation).
+		e.CreatedTime = &created
+		e.Source = source
+		switch db.Origin {
+		case failover.Validated:
+			e.CreatedBy = gen.WirebeatSoftwire_BindingCreatedReason_data_packet_validated
+		case failover.Reprovisioned:
+			e.CreatedBy = gen.WirebeatSoftwire_BindingCreatedReason_reprovisioned
+		default:
+			e.CreatedBy = gen.WirebeatSoftwire_BindingCreatedReason_provisioned
+		}
+	}
+}
