@@ -215,8 +215,17 @@ func TestDSLiteElementsKillAFTR(t *testing.T) {
 	if !regexp.MustCompile(`198\.51\.100\.(1[6-9]|2[0-9]|3[01]) - -`).MatchString(httpLog.String()) {
 		t.Fatalf("after the failover the server saw %q", httpLog.String())
 	}
-	// AFTR1's management comes back with the element restarted.
-	startElement(t, ns["aft1"], "aftr1", a1cfg, data)
+	// AFTR2's counters show the B4's sessions; AFTR1's management comes
+	// back with the element restarted, its state fresh.
+	counters := `<softwire xmlns="urn:wirebeat:softwire"><aftr><counters/></aftr></softwire>`
+	if c := ncGet(t, ns["aft2"], aftr2, counters); !regexp.MustCompile(`<nat-sessions>[1-9]`).MatchString(c) ||
+		!regexp.MustCompile(`<active-softwire-num>1<`).MatchString(c) {
+		t.Fatalf("AFTR2 counters after the failover: %s", c)
+	}
+	aftr1 = startElement(t, ns["aft1"], "aftr1", a1cfg, data)
+	if c := ncGet(t, ns["aft1"], aftr1, counters); !strings.Contains(c, "<nat-sessions>0<") {
+		t.Fatalf("restarted AFTR1 counters: %s", c)
+	}
 
 	// The B4 goes away: AFTR2 reports it to its subscriber.
 	ns["b41"].Must(t, "ip", "link", "set", dev["w1"], "down")
@@ -228,6 +237,27 @@ func TestDSLiteElementsKillAFTR(t *testing.T) {
 	}
 	t.Logf("AFTR2's subscriber: %s", lastMatching(a2sub, "b4-unreachable"))
 }
+
+// ncGet returns the data of a NETCONF get with a subtree filter, by
+// ncclient.
+func ncGet(t *testing.T, ns *netns.NS, e *element, filter string) string {
+	t.Helper()
+	host, port, _ := strings.Cut(e.netconf, ":")
+	out, err := ns.Command("/usr/bin/python3", "-c", ncGetScript, host, port, "admin", adminPassword, filter).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ncclient get from %s: %v\n%s", e.name, err, out)
+	}
+	return string(out)
+}
+
+const ncGetScript = `
+import sys
+from ncclient import manager
+host, port, user, pw, flt = sys.argv[1:6]
+with manager.connect(host=host, port=int(port), username=user, password=pw, hostkey_verify=False,
+                     allow_agent=False, look_for_keys=False, timeout=30) as m:
+    print(m.get(filter=("subtree", flt)).data_xml)
+`
 
 func lastMatching(s *subscriber, sub string) string {
 	s.mu.Lock()
