@@ -4,4 +4,4 @@ DEBIAN_PACKAGES += python3-ncclient yangcli openssh-client
 # yangcli's libyuma-base also provide the IETF module texts get-schema
 # serves at run time.
 DEBIAN_PACKAGES += gcc libnetconf2-dev libssh-dev libssl-dev libyang2-tools libyuma-base
-FUZZ_TARGETS += ./server/netconf:FuzzFraming ./server/netconf:FuzzRPC ./server/netconf:FuzzParseXML
+FUZZ_TARGETS += ./server/netconf:FuzzFraming ./server/netconf:FuzzRPC ./server/netconf:FuzzParseXML ./server/netconf:FuzzXPathFilter

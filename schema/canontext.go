@@ -90,3 +90,8 @@ func CanonicalPath(elems []*gpb.PathElem) ([]*gpb.PathElem, error) {
 	}
 	return out, nil
 }
+
+// CanonicalAddress returns the canonical text of s when it is an IPv6
+// address or prefix, s itself otherwise: for literals written in
+// expressions, whose type only the comparison reveals.
+func CanonicalAddress(s string) string { return canonicalAddr(s) }

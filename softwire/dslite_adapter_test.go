@@ -14,6 +14,7 @@ import (
 
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/pktio"
 	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/softwire/aftrname"
 	"github.com/wirebeat/wirebeat/softwire/netpkt"
@@ -41,16 +42,17 @@ func (p *wirePort) ReadBatch(bufs [][]byte, lens []int) (int, error) {
 	return 1, nil
 }
 
-func (p *wirePort) Send(f []byte) bool {
+func (p *wirePort) Write(f []byte) error {
 	select {
 	case p.peer.in <- bytes.Clone(f):
-		return true
 	default:
-		return false
 	}
+	return nil
 }
-func (p *wirePort) Flush() error { return nil }
-func (p *wirePort) Close() error { return nil }
+
+// Send is for the test's own end of a cable.
+func (p *wirePort) Send(f []byte) bool { return p.Write(f) == nil }
+func (p *wirePort) Close() error       { return nil }
 
 type recorder struct {
 	mu sync.Mutex
@@ -100,7 +102,7 @@ func checkDS(s *DSLiteSubsystem, cfg *gen.Device) error {
 
 func TestDSLiteValidate(t *testing.T) {
 	s := NewDSLiteSubsystem(DSLiteOptions{
-		Open:      func(string) (DSLitePort, error) { a, _ := cable(); return a, nil },
+		Open:      func(string) (DSLitePort, error) { a, _ := cable(); return pktio.Adapt(a, 0), nil },
 		DeviceMAC: func(string) ([6]byte, error) { return [6]byte{2, 0, 0, 0, 0, 1}, nil },
 	})
 	defer s.Close()
@@ -196,7 +198,7 @@ func TestDSLiteAdapterEndToEnd(t *testing.T) {
 	ports := map[string]*wirePort{"b4wan": b4wan, "b4lan": b4lan, "aftrin": aftrin, "aftrext": aftrext}
 	macs := map[string][6]byte{"b4wan": {2, 0, 0, 0, 0, 1}, "b4lan": {2, 0, 0, 0, 0, 2}, "aftrin": {2, 0, 0, 0, 0, 3}, "aftrext": {2, 0, 0, 0, 0, 4}}
 	opts := DSLiteOptions{
-		Open:      func(dev string) (DSLitePort, error) { return ports[dev], nil },
+		Open:      func(dev string) (DSLitePort, error) { return pktio.Adapt(ports[dev], 0), nil },
 		DeviceMAC: func(dev string) ([6]byte, error) { return macs[dev], nil },
 		Discover: func(context.Context, string) (aftrname.Result, error) {
 			return aftrname.Result{}, context.Canceled

@@ -57,6 +57,11 @@ func TestNonCanonicalIPv6KeysNETCONF(t *testing.T) {
 	if !strings.Contains(r, "<preference>5</preference>") {
 		t.Errorf("subtree content match with another spelling: %s", r)
 	}
+	// The same through the XPath engine (a comparison it alone takes).
+	r = c.rpc(`<get-config><source><running/></source><filter type="xpath" xmlns:sw="urn:wirebeat:softwire" select="//sw:aftr[sw:address='2001:DB8:0::7' and sw:preference &gt; 1]"/></get-config>`)
+	if !strings.Contains(r, "<preference>5</preference>") {
+		t.Errorf("XPath literal with another spelling: %s", r)
+	}
 	wantOK(t, c.rpc(aftr("2001:DB8:0:0::7", "merge", 6)))
 	if got := e.core.Running().GetSoftwire().GetB4().GetAftr("2001:db8::7").GetPreference(); got != 6 || len(e.core.Running().GetSoftwire().GetB4().Aftr) != 1 {
 		t.Errorf("merge with another spelling: preference %d, %d entries", got, len(e.core.Running().GetSoftwire().GetB4().Aftr))
@@ -174,4 +179,11 @@ func lastReplay(r *replayLog) []byte {
 		return nil
 	}
 	return all[len(all)-1].msg
+}
+
+// YANG-Push (RFC 8639/8641) from ncclient: periodic and on-change
+// datastore subscriptions (a YANG patch per change, state without events
+// included), the event stream, stop-time, delete-subscription, errors.
+func TestYANGPushWithNcclient(t *testing.T) {
+	runNcclient(t, startElement(t), "yangpush")
 }

@@ -28,6 +28,7 @@ var DefaultYangDirs = []string{
 	"/usr/share/yang/modules/libyang",
 	"/usr/share/yang/modules",
 	"/usr/share/yuma/modules/ietf",
+	"/usr/share/yuma/nmda-modules/ietf",
 	"/usr/local/share/yang/modules",
 }
 
@@ -57,6 +58,18 @@ func ietfModules(nmda bool) []*libModule {
 		{Name: "ietf-inet-types", Revision: "2013-07-15", Namespace: "urn:ietf:params:xml:ns:yang:ietf-inet-types", ImportOnly: true},
 		{Name: "ietf-yang-types", Revision: "2013-07-15", Namespace: "urn:ietf:params:xml:ns:yang:ietf-yang-types", ImportOnly: true},
 	}
+	ms = append(ms,
+		// YANG-Push (yangpush.go) and what its modules import.
+		&libModule{Name: "ietf-subscribed-notifications", Revision: "2019-09-09", Namespace: nsSN, Features: []string{"encode-xml", "subtree", "xpath"}},
+		&libModule{Name: "ietf-yang-push", Revision: "2019-09-09", Namespace: nsYP, Features: []string{"on-change"}},
+		&libModule{Name: "ietf-yang-patch", Revision: "2017-02-22", Namespace: nsPatch, ImportOnly: true},
+		&libModule{Name: "ietf-restconf", Revision: "2017-01-26", Namespace: "urn:ietf:params:xml:ns:yang:ietf-restconf", ImportOnly: true},
+		&libModule{Name: "ietf-netconf-acm", Revision: "2018-02-14", Namespace: "urn:ietf:params:xml:ns:yang:ietf-netconf-acm", ImportOnly: true},
+		&libModule{Name: "ietf-network-instance", Revision: "2019-01-21", Namespace: "urn:ietf:params:xml:ns:yang:ietf-network-instance", ImportOnly: true},
+		&libModule{Name: "ietf-interfaces", Revision: "2018-02-20", Namespace: "urn:ietf:params:xml:ns:yang:ietf-interfaces", ImportOnly: true},
+		&libModule{Name: "ietf-ip", Revision: "2018-02-22", Namespace: "urn:ietf:params:xml:ns:yang:ietf-ip", ImportOnly: true},
+		&libModule{Name: "ietf-yang-schema-mount", Revision: "2019-01-14", Namespace: "urn:ietf:params:xml:ns:yang:ietf-yang-schema-mount", ImportOnly: true},
+	)
 	if nmda {
 		ms = append(ms,
 			&libModule{Name: "ietf-netconf-nmda", Revision: "2019-01-07", Namespace: nsNCNMDA, Features: []string{"origin", "with-defaults"}},

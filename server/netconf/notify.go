@@ -197,6 +197,7 @@ func (s *Server) replaySelected(msg []byte, filter *fnode) bool {
 }
 
 func (sess *session) stopNotifications() {
+	sess.stopPush()
 	sess.wmu.Lock()
 	sub := sess.notif
 	sess.wmu.Unlock()

@@ -125,6 +125,15 @@ func (sess *session) dispatch(op *xnode) (r reply, done bool) {
 		if op.Name.Local == "get-schema" {
 			return sess.getSchema(op), false
 		}
+	case nsSN:
+		switch op.Name.Local {
+		case "establish-subscription":
+			return sess.establishSubscription(op), false
+		case "delete-subscription":
+			return sess.deleteSubscription(op, false), false
+		case "kill-subscription":
+			return sess.deleteSubscription(op, true), false
+		}
 	case nsNCNMDA:
 		switch op.Name.Local {
 		case "get-data":

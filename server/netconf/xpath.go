@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/antchfx/xpath"
+
+	"github.com/wirebeat/wirebeat/schema"
 )
 
 // XPath filters (RFC 6241 section 8.9). The common shapes, absolute
@@ -18,20 +20,52 @@ import (
 // the result is the selected nodes with their ancestors. It costs a render
 // of that data, which is the price of an arbitrary expression.
 
+// maxXPathLen bounds a select expression: filters people write are short,
+// and the engine's work grows with the expression.
+const maxXPathLen = 4096
+
 // compileXPath compiles a select expression with the prefixes declared
 // where it was written.
 func compileXPath(expr string, ns map[string]string) (*xpath.Expr, error) {
+	if len(expr) > maxXPathLen {
+		return nil, fmt.Errorf("XPath expression of %d bytes: at most %d", len(expr), maxXPathLen)
+	}
 	prefixes := make(map[string]string, len(ns))
 	for p, u := range ns {
 		if p != "" {
 			prefixes[p] = u
 		}
 	}
-	e, err := xpath.CompileWithNS(expr, prefixes)
+	e, err := xpath.CompileWithNS(canonicalLiterals(expr), prefixes)
 	if err != nil {
 		return nil, fmt.Errorf("XPath %q: %v", expr, err)
 	}
 	return e, nil
+}
+
+// canonicalLiterals rewrites the string literals of expr that are IPv6
+// addresses or prefixes in their canonical text, the form the data holds:
+// [b4-ipv6='2001:DB8::1'] finds the entry stored as 2001:db8::1.
+func canonicalLiterals(expr string) string {
+	var b strings.Builder
+	for i := 0; i < len(expr); i++ {
+		q := expr[i]
+		if q != '\'' && q != '"' {
+			b.WriteByte(q)
+			continue
+		}
+		end := strings.IndexByte(expr[i+1:], q)
+		if end < 0 {
+			b.WriteString(expr[i:])
+			break
+		}
+		lit := expr[i+1 : i+1+end]
+		b.WriteByte(q)
+		b.WriteString(schema.CanonicalAddress(lit))
+		b.WriteByte(q)
+		i += end + 1
+	}
+	return b.String()
 }
 
 // xpathSelect evaluates expr over the top-level elements of doc (a

@@ -17,9 +17,9 @@ import (
 
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/pktio"
 	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/softwire"
-	"github.com/wirebeat/wirebeat/softwire/afpacket"
 	"github.com/wirebeat/wirebeat/softwire/aftrname"
 	"github.com/wirebeat/wirebeat/tools/dnsmasq"
 	"github.com/wirebeat/wirebeat/tools/kea"
@@ -27,23 +27,13 @@ import (
 	"github.com/wirebeat/wirebeat/tools/testenv"
 )
 
-// port adapts the AF_PACKET link to the engines' port until pktio is in
-// the tree.
-type port struct{ *afpacket.Link }
-
-func (p port) Send(f []byte) bool { return p.Write(f) == nil }
-func (p port) Flush() error       { return nil }
-
 // inNS makes a subsystem whose devices are those of namespace ns.
 func inNS(ns *netns.NS, rec events.Sink) *softwire.DSLiteSubsystem {
 	s := softwire.NewDSLiteSubsystem(softwire.DSLiteOptions{
 		Open: func(dev string) (softwire.DSLitePort, error) {
-			var l *afpacket.Link
-			err := ns.Do(func() (err error) { l, err = afpacket.Open(dev); return err })
-			if err != nil {
-				return nil, err
-			}
-			return port{l}, nil
+			var p pktio.Port
+			err := ns.Do(func() (err error) { p, err = pktio.Open(dev, pktio.Config{}); return err })
+			return p, err
 		},
 		DeviceMAC: func(dev string) (m [6]byte, err error) {
 			err = ns.Do(func() error {
@@ -159,13 +149,6 @@ func b4Config(wan, lan, addr string, aftrs map[string]uint8, discover bool) *gen
 	s := d.GetOrCreateBfd().GetOrCreateSoftwire().GetOrCreateSession(addr)
 	s.Role, s.AftrAddress = gen.WirebeatBfd_Bfd_Softwire_Session_Role_b4, ygot.String(aftr1Addr)
 	return d
-}
-
-// noOffload makes the kernel finish checksums and not merge segments on
-// an interface the engines read or a host writes: the AF_PACKET link of
-// this build has no offload metadata.
-func noOffload(t *testing.T, ns *netns.NS, dev string) {
-	ns.Must(t, "ethtool", "-K", dev, "tx", "off", "rx", "off", "gro", "off", "gso", "off", "tso", "off")
 }
 
 // TestDSLiteEndToEnd is the test: home hosts with the same
@@ -344,7 +327,6 @@ type topo struct {
 
 func buildTopo(t *testing.T) *topo {
 	t.Helper()
-	testenv.Tool(t, "ethtool", "ethtool")
 	names := []string{"hom1", "hom2", "b41", "b42", "acc", "aft1", "aft2", "inet"}
 	ns := map[string]*netns.NS{}
 	for _, n := range names {
@@ -361,8 +343,6 @@ func buildTopo(t *testing.T) *topo {
 		{"aft1", "e1", "inet", "x1"}, {"aft2", "e2", "inet", "x2"}}
 	for _, p := range pairs {
 		netns.Veth(t, ns[p[0]], dev[p[1]], ns[p[2]], dev[p[3]])
-		noOffload(t, ns[p[0]], dev[p[1]])
-		noOffload(t, ns[p[2]], dev[p[3]])
 	}
 	// The access network: one IPv6 segment, Kea and dnsmasq on it.
 	acc := ns["acc"]

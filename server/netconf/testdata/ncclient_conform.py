@@ -146,6 +146,83 @@ def replay():
             check(e.tag == "bad-element", "future startTime: %s" % e.tag)
 
 
-SCENARIOS = {"xpath": xpath, "nmda": nmda, "replay": replay}
+SN = "urn:ietf:params:xml:ns:yang:ietf-subscribed-notifications"
+YP = "urn:ietf:params:xml:ns:yang:ietf-yang-push"
+
+
+def establish(m, body):
+    root = etree.fromstring('<establish-subscription xmlns="%s" xmlns:yp="%s" xmlns:ds="urn:ietf:params:xml:ns:yang:ietf-datastores">%s</establish-subscription>' % (SN, YP, body))
+    r = m.dispatch(root)
+    ids = etree.fromstring(r.xml.encode()).findall(".//{%s}id" % SN)
+    check(len(ids) == 1, "establish-subscription reply: %s" % r.xml)
+    return ids[0].text
+
+
+def next_for(m, sid, kinds, limit=40):
+    """The next notification of subscription sid whose body is one of kinds."""
+    for _ in range(limit):
+        n = m.take_notification(timeout=20)
+        check(n is not None, "no notification for subscription %s" % sid)
+        x = etree.fromstring(n.notification_xml.encode())
+        body = [c for c in x if not c.tag.endswith("eventTime")][0]
+        local = etree.QName(body).localname
+        bid = body.find("{*}id")
+        if (bid is not None and bid.text == sid or sid is None) and local in kinds:
+            return local, n.notification_xml
+    check(False, "no %s for %s" % (kinds, sid))
+
+
+def yangpush():
+    with connect() as m:
+        m.edit_config(target="running", config=profile("yp0", 3, "false"))
+        # Periodic, every 10 centiseconds, of running's /bfd.
+        sid = establish(m, '<yp:datastore>ds:running</yp:datastore><yp:datastore-subtree-filter><bfd xmlns="urn:wirebeat:bfd"/></yp:datastore-subtree-filter><yp:periodic><yp:period>10</yp:period></yp:periodic>')
+        for _ in range(2):
+            kind, x = next_for(m, sid, ["push-update"])
+            check("<bfd" in x and "datastore-contents" in x, "push-update: %s" % x)
+        m.dispatch(etree.fromstring('<delete-subscription xmlns="%s"><id>%s</id></delete-subscription>' % (SN, sid)))
+        # On-change of running's profiles: the first update, then patches.
+        sid = establish(m, '<yp:datastore>ds:running</yp:datastore><yp:datastore-xpath-filter xmlns:b="urn:wirebeat:bfd">/b:bfd/b:profiles</yp:datastore-xpath-filter><yp:on-change/>')
+        kind, x = next_for(m, sid, ["push-update"])
+        m.edit_config(target="running", config=profile("yp1", 3, "false"))
+        kind, x = next_for(m, sid, ["push-change-update"])
+        check("<operation>create</operation>" in x and "profile=yp1" in x and "<detection-multiplier>3</detection-multiplier>" in x,
+              "create patch: %s" % x)
+        m.edit_config(target="running", config=profile("yp1", 8, "false"))
+        kind, x = next_for(m, sid, ["push-change-update"])
+        check("<operation>replace</operation>" in x and "profile=yp1/detection-multiplier" in x and ">8<" in x, "replace patch: %s" % x)
+        m.edit_config(target="running", config='<config><bfd xmlns="urn:wirebeat:bfd"><profiles><profile xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:operation="delete"><name>yp1</name></profile></profiles></bfd></config>')
+        kind, x = next_for(m, sid, ["push-change-update"])
+        check("<operation>delete</operation>" in x and "profile=yp1" in x, "delete patch: %s" % x)
+        # On-change of operational state without events: the clock.
+        sid2 = establish(m, '<yp:datastore>ds:operational</yp:datastore><yp:datastore-subtree-filter><system xmlns="urn:wirebeat:system"><state><current-datetime/></state></system></yp:datastore-subtree-filter><yp:on-change><yp:sync-on-start>false</yp:sync-on-start></yp:on-change>')
+        kind, x = next_for(m, sid2, ["push-change-update"])
+        check("current-datetime" in x and "<operation>replace</operation>" in x, "state change: %s" % x)
+        # The event stream, as create-subscription gives it.
+        establish(m, '<stream>NETCONF</stream>')
+        m.edit_config(target="running", config=profile("yp2", 3, "false"))
+        kind, x = next_for(m, None, ["netconf-config-change"])
+        # stop-time ends a subscription with subscription-completed.
+        import datetime
+        stop = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        sid3 = establish(m, '<yp:datastore>ds:running</yp:datastore><yp:periodic><yp:period>50</yp:period></yp:periodic><stop-time>%s</stop-time>' % stop)
+        next_for(m, sid3, ["subscription-completed"])
+        # Errors.
+        for body, tag in [('<yp:datastore>ds:running</yp:datastore><yp:periodic><yp:period>0</yp:period></yp:periodic>', "invalid-value"),
+                          ('<yp:datastore>ds:nowhere</yp:datastore><yp:on-change/>', "invalid-value"),
+                          ('<stream>OTHER</stream>', "invalid-value")]:
+            try:
+                establish(m, body)
+                check(False, "accepted: %s" % body)
+            except RPCError as e:
+                check(e.tag == tag, "%s: %s" % (body, e.tag))
+        try:
+            m.dispatch(etree.fromstring('<delete-subscription xmlns="%s"><id>999999</id></delete-subscription>' % SN))
+            check(False, "delete of an unknown subscription accepted")
+        except RPCError as e:
+            check(e.tag == "invalid-value" and "no-such-subscription" in (e.app_tag or ""), "unknown id: %s %s" % (e.tag, e.app_tag))
+
+
+SCENARIOS = {"xpath": xpath, "nmda": nmda, "replay": replay, "yangpush": yangpush}
 SCENARIOS[SCENARIO]()
 print("OK")
