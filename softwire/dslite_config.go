@@ -23,6 +23,11 @@ type aftrSetup struct {
 	BFDProfile               string
 	BFDMax                   int
 	BFDIdle                  time.Duration
+	// BFDActive: the AFTR starts sessions to the B4s it holds NAT state
+	// for (automatic-passive false); BFDPeers are the B4s of
+	// /bfd/softwire/session with role aftr, which get a session at once.
+	BFDActive bool
+	BFDPeers  []netip.Addr
 }
 
 const aftrPath = "/softwire/aftr"
@@ -117,8 +122,13 @@ func aftrSetupOf(dev *gen.Device) (aftrSetup, error) {
 	b := c.GetBfd()
 	s.BFD, s.BFDProfile = b.GetEnabled(), b.GetProfile()
 	s.BFDMax, s.BFDIdle = int(b.GetMaxSessions()), time.Duration(b.GetIdleTimeout())*time.Second
-	if s.BFD && !b.GetAutomaticPassive() {
-		return s, fmt.Errorf("%s/bfd/automatic-passive: false (the AFTR starting sessions to B4s) is not supported by this build", aftrPath)
+	s.BFDActive = !b.GetAutomaticPassive()
+	for k, sess := range dev.GetBfd().GetSoftwire().Session {
+		if sess.Role == gen.WirebeatBfd_Bfd_Softwire_Session_Role_aftr {
+			if a, err := netip.ParseAddr(k); err == nil {
+				s.BFDPeers = append(s.BFDPeers, a)
+			}
+		}
 	}
 	return s, nil
 }

@@ -61,12 +61,21 @@ func (s *DSLiteSubsystem) buildAFTR(dev *gen.Device) (*aftrRun, error) {
 			return nil, err
 		}
 		r.mon, err = dslite.NewAFTRBFD(r.beng, local, dslite.AFTRBFDConfig{Template: tmpl, MaxSessions: st.BFDMax,
-			IdleTimeout: st.BFDIdle, OnB4Unreachable: s.b4UnreachableEvent})
+			IdleTimeout: st.BFDIdle, OnB4Unreachable: s.b4UnreachableEvent, Active: st.BFDActive})
 		if err != nil {
 			r.closePorts()
 			return nil, fmt.Errorf("%s/bfd: %w", aftrPath, err)
 		}
 		cfg.OnBFD = r.mon.Receive
+		if st.BFDActive {
+			cfg.OnB4 = r.mon.Track
+		}
+		for _, b4 := range st.BFDPeers {
+			if err := r.mon.AddB4(b4); err != nil {
+				r.closePorts()
+				return nil, fmt.Errorf("/bfd/softwire/session[b4-address=%s]: %w", b4, err)
+			}
+		}
 	}
 	r.a, err = dslite.NewAFTR(cfg, dslite.Split{V4: links[1], V6: links[0]}, time.Now())
 	if err != nil {

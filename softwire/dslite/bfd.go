@@ -88,6 +88,10 @@ type AFTRBFDConfig struct {
 	// Now is the clock of last-seen times (time.Now when nil; the BFD
 	// engine's clock in tests).
 	Now func() time.Time
+	// Active makes the AFTR start sessions itself, to every B4 it holds
+	// NAT state for (AFTRConfig.OnB4 = Track) and to those named with
+	// AddB4, instead of answering B4s that start BFD.
+	Active bool
 }
 
 // AFTRBFD runs the AFTR's side of BFD inside the softwires: a passive
@@ -96,6 +100,7 @@ type AFTRBFDConfig struct {
 type AFTRBFD struct {
 	eng   *bfd.Engine
 	cfg   AFTRBFDConfig
+	tmpl  bfd.SessionConfig
 	local netip.Addr
 	q     bfdQueue
 	in    [1]bfd.Inbound
@@ -109,6 +114,7 @@ type AFTRBFD struct {
 type aftrPeer struct {
 	discr   uint32
 	created time.Time
+	pinned  bool // named by AddB4: kept while idle
 	lastBFD time.Time
 	wasUp   bool
 }
@@ -131,6 +137,10 @@ func NewAFTRBFD(eng *bfd.Engine, local netip.Addr, cfg AFTRBFDConfig) (*AFTRBFD,
 	tmpl := cfg.Template
 	tmpl.MinRxTTL = 255 // one hop inside the tunnel (RFC 5881 §5)
 	tmpl.Tag = "dslite-aftr"
+	m.tmpl = tmpl
+	if cfg.Active {
+		return m, nil
+	}
 	err := eng.EnableDynamic(bfd.PathSoftwire, tmpl, &m.q, cfg.MaxSessions, func(c bfd.DynamicCreated) {
 		// Called under the BFD engine's lock; m.mu is a leaf lock.
 		m.mu.Lock()
@@ -208,7 +218,7 @@ func (m *AFTRBFD) Service(a *AFTR, now time.Time) {
 	var idle []uint32
 	m.mu.Lock()
 	for b4, p := range m.sessions {
-		if now.Sub(p.lastBFD) > m.cfg.IdleTimeout {
+		if !m.cfg.Active && !p.pinned && now.Sub(p.lastBFD) > m.cfg.IdleTimeout {
 			idle = append(idle, p.discr)
 			delete(m.sessions, b4)
 		}
@@ -216,6 +226,64 @@ func (m *AFTRBFD) Service(a *AFTR, now time.Time) {
 	m.mu.Unlock()
 	for _, d := range idle {
 		_ = m.eng.RemoveSession(d) // already gone is fine
+	}
+}
+
+// AddB4 starts an active session to B4 b4 (a configured
+// /bfd/softwire/session of role aftr), kept until RemoveB4.
+func (m *AFTRBFD) AddB4(b4 netip.Addr) error {
+	return m.add(b4, true)
+}
+
+func (m *AFTRBFD) add(b4 netip.Addr, pinned bool) error {
+	m.mu.Lock()
+	if p := m.sessions[b4]; p != nil {
+		p.pinned = p.pinned || pinned
+		m.mu.Unlock()
+		return nil
+	}
+	m.mu.Unlock()
+	c := m.tmpl
+	c.Path = bfd.PathKey{Kind: bfd.PathSoftwire, Local: m.local, Remote: b4}
+	c.Passive = false
+	d, err := m.eng.AddSession(c, &m.q)
+	if err != nil {
+		return err
+	}
+	now := m.cfg.Now()
+	m.mu.Lock()
+	m.sessions[b4] = &aftrPeer{discr: d, created: now, lastBFD: now, pinned: pinned}
+	m.mu.Unlock()
+	return nil
+}
+
+// RemoveB4 ends the session to b4.
+func (m *AFTRBFD) RemoveB4(b4 netip.Addr) {
+	m.mu.Lock()
+	p := m.sessions[b4]
+	delete(m.sessions, b4)
+	m.mu.Unlock()
+	if p != nil {
+		_ = m.eng.RemoveSession(p.discr)
+	}
+}
+
+// Track is AFTRConfig.OnB4 for an active AFTR: a session to every B4
+// with NAT state, ended with its last NAT session unless AddB4 named it.
+// It runs on the data plane goroutine.
+func (m *AFTRBFD) Track(b4 netip.Addr, present bool) {
+	if !m.cfg.Active {
+		return
+	}
+	if present {
+		_ = m.add(b4, false) // over the engine's limits: no session, counted there
+		return
+	}
+	m.mu.Lock()
+	p := m.sessions[b4]
+	m.mu.Unlock()
+	if p != nil && !p.pinned {
+		m.RemoveB4(b4)
 	}
 }
 

@@ -96,7 +96,11 @@ type AFTRConfig struct {
 	// a B4 sends to the AFTR's inner address, with the B4's IPv6 address
 	// and the inner TTL. payload is only valid during the call.
 	OnBFD func(b4 netip.Addr, ttl uint8, payload []byte)
-	Log   *slog.Logger
+	// OnB4, when set, is told when the AFTR starts holding state for a
+	// B4 (its first NAT session) and when it stops (its last one ended):
+	// an AFTR that is active in BFD starts and ends its sessions on it.
+	OnB4 func(b4 netip.Addr, present bool)
+	Log  *slog.Logger
 }
 
 func (c *AFTRConfig) setDefaults() {
