@@ -133,7 +133,10 @@ func NewAFTRBFD(eng *bfd.Engine, local netip.Addr, cfg AFTRBFDConfig) (*AFTRBFD,
 		cfg.Now = time.Now
 	}
 	m := &AFTRBFD{eng: eng, cfg: cfg, local: local, sessions: map[netip.Addr]*aftrPeer{}}
-	m.q.max = 1 << 16
+	// A timer round may send for every session at once (one periodic
+	// packet each, and a Final for a Poll): the queue holds that much,
+	// growing only as far as it is used.
+	m.q.max = max(1<<16, 2*cfg.MaxSessions)
 	tmpl := cfg.Template
 	tmpl.MinRxTTL = 255 // one hop inside the tunnel (RFC 5881 §5)
 	tmpl.Tag = "dslite-aftr"
