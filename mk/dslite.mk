@@ -1,6 +1,6 @@
 # DS-Lite (softwire/netpkt shared packet layer, softwire/dslite AFTR and B4).
 FUZZ_TARGETS += ./softwire/netpkt:FuzzReassemble
-FUZZ_TARGETS += ./softwire/dslite:FuzzAFTRFromB4 ./softwire/dslite:FuzzAFTRFromInternet ./softwire/dslite:FuzzB4FromWAN
+FUZZ_TARGETS += ./softwire/dslite:FuzzAFTRFromB4 ./softwire/dslite:FuzzAFTRFromInternet ./softwire/dslite:FuzzB4FromWAN ./softwire/dslite:FuzzLinkInput
 FUZZ_TARGETS += ./softwire/aftrname:FuzzParseReply
 # AFTR discovery (softwire/aftrname) is tested against a real Kea DHCPv6
 # server and dnsmasq (tools/kea, tools/dnsmasq); the DS-Lite end-to-end
