@@ -311,3 +311,20 @@ func TestDSLiteAdapterEndToEnd(t *testing.T) {
 		t.Fatalf("B4 events %s", n)
 	}
 }
+
+// An AFTR configured without any /bfd container is accepted (no nil
+// dereference on the absent /bfd/softwire).
+func TestDSLiteAFTRWithoutBFDTree(t *testing.T) {
+	s := NewDSLiteSubsystem(DSLiteOptions{
+		Open:      func(string) (DSLitePort, error) { a, _ := cable(); return pktio.Adapt(a, 0), nil },
+		DeviceMAC: func(string) ([6]byte, error) { return [6]byte{2, 0, 0, 0, 0, 1}, nil },
+	})
+	defer s.Close()
+	d := dsliteConfig()
+	d.Bfd = nil
+	d.Softwire.Aftr.Bfd = nil
+	d.Softwire.B4.Bfd = nil
+	if err := checkDS(s, d); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -123,7 +123,11 @@ func aftrSetupOf(dev *gen.Device) (aftrSetup, error) {
 	s.BFD, s.BFDProfile = b.GetEnabled(), b.GetProfile()
 	s.BFDMax, s.BFDIdle = int(b.GetMaxSessions()), time.Duration(b.GetIdleTimeout())*time.Second
 	s.BFDActive = !b.GetAutomaticPassive()
-	for k, sess := range dev.GetBfd().GetSoftwire().Session {
+	var sessions map[string]*gen.WirebeatBfd_Bfd_Softwire_Session
+	if sw := dev.GetBfd().GetSoftwire(); sw != nil {
+		sessions = sw.Session
+	}
+	for k, sess := range sessions {
 		if sess.Role == gen.WirebeatBfd_Bfd_Softwire_Session_Role_aftr {
 			if a, err := netip.ParseAddr(k); err == nil {
 				s.BFDPeers = append(s.BFDPeers, a)

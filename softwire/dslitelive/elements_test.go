@@ -197,9 +197,16 @@ func TestDSLiteElementsKillAFTR(t *testing.T) {
 	if !regexp.MustCompile(`198\.51\.100\.([0-9]|1[0-5]) - -`).MatchString(httpLog.String()) {
 		t.Fatalf("server log %q: not from AFTR1's pool", httpLog.String())
 	}
-	// BFD must be up with AFTR2 before AFTR1 dies, for a failover within
-	// the detection time: wait for AFTR2's passive session.
-	time.Sleep(3 * time.Second)
+	// BFD is up inside the tunnels, in /bfd/softwire of both ends: the
+	// B4's configured session, AFTR2's automatic one (AFTR2 must be up
+	// before AFTR1 dies, for a failover within the detection time).
+	bfdState := `<bfd xmlns="urn:wirebeat:bfd"><softwire/></bfd>`
+	waitFor(t, 30*time.Second, "BFD up in /bfd/softwire of the B4 and AFTR2", func() bool {
+		b := ncGet(t, ns["b41"], b4, bfdState)
+		a := ncGet(t, ns["aft2"], aftr2, bfdState)
+		return regexp.MustCompile(`(?s)<session>.*<b4-address>2001:db8:1::b1</b4-address>.*<local-state>up</local-state>`).MatchString(b) &&
+			regexp.MustCompile(`(?s)<dynamic-session>.*<b4-address>2001:db8:1::b1</b4-address>.*<local-state>up</local-state>`).MatchString(a)
+	})
 
 	killed := time.Now()
 	if err := aftr1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
