@@ -28,6 +28,7 @@ type subscription struct {
 	prefix  *gpb.Path // of responses: only the target, echoed (2.2.2.1)
 	entries []*subEntry
 	models  modelSet
+	sess    *server.Session // reads are what this session may read
 }
 
 // subEntry is one Subscription of the list.
@@ -96,6 +97,7 @@ func (g *Server) Subscribe(stream gpb.GNMI_SubscribeServer) error {
 	if err != nil {
 		return err
 	}
+	s.sess = sessionOf(stream.Context())
 	switch list.Mode {
 	case gpb.SubscriptionList_ONCE:
 		if err := s.sendDump(stream); err != nil {
@@ -276,7 +278,7 @@ func (s *subscription) view(entries []*subEntry) (*gen.Device, error) {
 	if err != nil {
 		return nil, statusOf(err)
 	}
-	return v, nil
+	return s.g.srv.Readable(s.sess, v), nil
 }
 
 // leaves lists the leaves entry e selects in view, only counters when
