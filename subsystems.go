@@ -4,10 +4,10 @@ import (
 	"log/slog"
 
 	"github.com/wirebeat/wirebeat/bfd/adapter"
+	"github.com/wirebeat/wirebeat/pktio"
 	"github.com/wirebeat/wirebeat/server"
 	"github.com/wirebeat/wirebeat/sfc"
 	"github.com/wirebeat/wirebeat/softwire"
-	"github.com/wirebeat/wirebeat/softwire/afpacket"
 )
 
 // makeSubsystems builds the engines' adapters, in the order a commit
@@ -17,11 +17,16 @@ func makeSubsystems(log *slog.Logger) ([]server.Subsystem, error) {
 	bfdSub := adapter.NewSubsystem(adapter.Options{Log: log.With("subsystem", "bfd")})
 	return []server.Subsystem{
 		bfdSub,
-		softwire.NewLwaftrSubsystem(softwire.LwaftrOptions{Log: log.With("subsystem", "softwire-lwaftr"), Open: openAFPacket}),
+		softwire.NewLwaftrSubsystem(softwire.LwaftrOptions{Log: log.With("subsystem", "softwire-lwaftr"), OpenDriver: openPort(log)}),
 		// SFC locator liveness runs in the BFD engine.
 		sfc.New(sfc.Options{Log: log.With("subsystem", "sfc"), BFD: bfdSub.Engine()}),
 	}, nil
 }
 
-// openAFPacket opens the lwAFTR's links on live interfaces.
-func openAFPacket(dev string) (softwire.Link, error) { return afpacket.Open(dev) }
+// openPort opens the lwAFTR's links on live interfaces with the pktio
+// driver the configuration names.
+func openPort(log *slog.Logger) softwire.OpenDriverLink {
+	return func(dev, driver string) (softwire.Link, error) {
+		return pktio.Open(dev, pktio.Config{Driver: driver, Log: log.With("subsystem", "pktio")})
+	}
+}

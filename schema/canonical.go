@@ -27,7 +27,7 @@ func nilIfNone(d *gen.Device) ygot.GoStruct {
 // ones are skipped. touched, when not nil, records the entries re-keyed.
 func Canonicalize(root, base *gen.Device, touched *Touched) error {
 	var rekey []reflect.Value // maps holding an entry whose key changed
-	err := walk(rootSchema(), root, nilIfNone(base), func(n *node) (bool, error) {
+	err := walk(rootSchema(), root, nilIfNone(base), touched, func(n *node) (bool, error) {
 		if n.schema.ReadOnly() || ((n.schema.IsList() || n.schema.IsContainer()) && n.value.Kind() == reflect.Ptr && n.unchanged()) {
 			return true, nil
 		}

@@ -119,18 +119,18 @@ func (d *differ) lists(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathE
 	}
 	name := path[len(path)-1].Name
 	base := path[: len(path)-1 : len(path)-1]
-	entryPath := func(entry reflect.Value) []*gpb.PathElem {
-		return append(base, &gpb.PathElem{Name: name, Key: listKeys(entry)})
+	entryPath := func(key reflect.Value) []*gpb.PathElem {
+		return append(base, &gpb.PathElem{Name: name, Key: keysOfMapKey(schema, key)})
 	}
-	entry := func(ea, eb reflect.Value) {
+	entry := func(key, ea, eb reflect.Value) {
 		va, vb := ea.IsValid() && !isNil(ea), eb.IsValid() && !isNil(eb)
 		switch {
 		case va && !vb:
-			d.add(entryPath(ea), OpDelete, ea, reflect.Value{})
+			d.add(entryPath(key), OpDelete, ea, reflect.Value{})
 		case vb && !va:
-			d.add(entryPath(eb), OpCreate, reflect.Value{}, eb)
+			d.add(entryPath(key), OpCreate, reflect.Value{}, eb)
 		case va && vb && ea.Pointer() != eb.Pointer() && !reflect.DeepEqual(ea.Interface(), eb.Interface()):
-			d.structs(schema, ea, eb, entryPath(eb))
+			d.structs(schema, ea, eb, entryPath(key))
 		}
 	}
 	if keys, ok := d.touched.keysOf(b); ok && !isNil(b) {
@@ -139,7 +139,7 @@ func (d *differ) lists(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathE
 			if !isNil(a) {
 				ea = a.MapIndex(k)
 			}
-			entry(ea, b.MapIndex(k))
+			entry(k, ea, b.MapIndex(k))
 		}
 		return
 	}
@@ -149,7 +149,7 @@ func (d *differ) lists(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathE
 			if !isNil(b) {
 				eb = b.MapIndex(it.Key())
 			}
-			entry(it.Value(), eb)
+			entry(it.Key(), it.Value(), eb)
 		}
 	}
 	if !isNil(b) {
@@ -157,7 +157,7 @@ func (d *differ) lists(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathE
 			if !isNil(a) && a.MapIndex(it.Key()).IsValid() {
 				continue
 			}
-			entry(reflect.Value{}, it.Value())
+			entry(it.Key(), reflect.Value{}, it.Value())
 		}
 	}
 }
@@ -280,4 +280,20 @@ func NewChangeSet(old, new *gen.Device, owns []*gpb.Path) *ChangeSet {
 		}
 	}
 	return &ChangeSet{Old: old, New: new, Changes: mine}
+}
+
+// keysOfMapKey renders the Go map key of a list entry as gNMI path keys:
+// the key leaf for a single key, the fields of the generated key struct
+// (tagged with their leaf names) for several. It is listKeys without the
+// entry's generated key map, which allocates more than the diff itself.
+func keysOfMapKey(schema *yang.Entry, key reflect.Value) map[string]string {
+	if key.Kind() == reflect.Struct {
+		t := key.Type()
+		out := make(map[string]string, t.NumField())
+		for i := 0; i < t.NumField(); i++ {
+			out[t.Field(i).Tag.Get("path")] = leafString(key.Field(i))
+		}
+		return out
+	}
+	return map[string]string{keyNames(schema)[0]: leafString(key)}
 }

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"maps"
 	"reflect"
 	"strings"
 	"sync"
@@ -320,9 +321,14 @@ func (tx *Tx) ownMap(fv reflect.Value) reflect.Value {
 	if tx.shallow[fv.Pointer()] {
 		return fv
 	}
-	m := reflect.MakeMapWithSize(fv.Type(), fv.Len()+1)
-	for it := fv.MapRange(); it.Next(); {
-		m.SetMapIndex(it.Key(), it.Value())
+	var m reflect.Value
+	if clone, ok := mapCloners[fv.Type()]; ok {
+		m = clone(fv)
+	} else {
+		m = reflect.MakeMapWithSize(fv.Type(), fv.Len()+1)
+		for it := fv.MapRange(); it.Next(); {
+			m.SetMapIndex(it.Key(), it.Value())
+		}
 	}
 	tx.touched.copied(fv, m)
 	fv.Set(m)
@@ -414,4 +420,15 @@ func newEntry(schema *yang.Entry, t reflect.Type, keyType reflect.Type, key refl
 	si := fieldsOf(schema, t)
 	set(entry.Elem().Field(si.fields[si.byName[strings.TrimSpace(schema.Key)]].index), key)
 	return entry
+}
+
+// mapCloners copy the maps of the lists that hold up to millions of
+// entries with maps.Clone, which copies the runtime's hash groups instead
+// of hashing and inserting entry after entry as reflection must.
+var mapCloners = map[reflect.Type]func(reflect.Value) reflect.Value{
+	reflect.TypeOf(map[gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire_Key]*gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire(nil)): cloneMapOf[gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire_Key, *gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire],
+}
+
+func cloneMapOf[K comparable, V any](v reflect.Value) reflect.Value {
+	return reflect.ValueOf(maps.Clone(v.Interface().(map[K]V)))
 }

@@ -164,3 +164,37 @@ func TestTouchedCarriesAcrossTransactions(t *testing.T) {
 		t.Fatalf("changes = %+v, want the delete of tx1 and the edit of tx2", ch)
 	}
 }
+
+// min-elements and max-elements are enforced (the SFC module bounds the
+// service functions of an SF map), with the RFC 7950 error-app-tags.
+func TestMinMaxElements(t *testing.T) {
+	cfg := &gen.Device{}
+	sfs := cfg.GetOrCreateSfc().GetOrCreateServiceFunctions()
+	for i := 0; i < 300; i++ {
+		sfs.GetOrCreateServiceFunction(fmt.Sprintf("sf-%d", i))
+	}
+	m := cfg.GetOrCreateSfc().GetOrCreateSfMaps().GetOrCreateSfMap(7)
+	la := rootSchema().Dir["sfc"].Dir["sf-maps"].Dir["sf-map"].Dir["service-function"].ListAttr
+	lo, hi := int(la.MinElements), int(la.MaxElements)
+	if lo < 1 || hi > 290 {
+		t.Fatalf("the SF map's bounds changed: %d..%d", lo, hi)
+	}
+	for _, c := range []struct {
+		n      int
+		appTag string
+	}{{lo - 1, "too-few-elements"}, {lo, ""}, {hi, ""}, {hi + 1, "too-many-elements"}} {
+		m.ServiceFunction = nil
+		for i := 0; i < c.n; i++ {
+			m.ServiceFunction = append(m.ServiceFunction, fmt.Sprintf("sf-%d", i))
+		}
+		err := Validate(cfg, nil, nil)
+		e := AsError(err)
+		switch {
+		case c.appTag == "" && err != nil && (e.AppTag == "too-few-elements" || e.AppTag == "too-many-elements"):
+			t.Errorf("%d service functions refused: %v", c.n, err)
+		case c.appTag != "" && (e == nil || e.AppTag != c.appTag || e.Tag != TagOperationFailed ||
+			PathString(e.Path) != "/sfc/sf-maps/sf-map[index=7]/service-function"):
+			t.Errorf("%d service functions: %v, want %s at the leaf-list", c.n, err, c.appTag)
+		}
+	}
+}

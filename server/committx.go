@@ -32,9 +32,7 @@ func (s *Server) CommitTx(sess *Session, comment string, fn func(tx *schema.Tx) 
 // for a front end to load into a candidate (the CLI's rollback N) rather
 // than commit at once as Rollback does.
 func (s *Server) HistoryConfig(id uint64) (*gen.Device, error) {
-	data, err := s.store.readHistory(id)
-	if err != nil {
-		return nil, err
-	}
-	return schema.DecodeJSON(data)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store.configAt(id)
 }

@@ -106,13 +106,21 @@ func (s *Server) ConfirmedCommit(sess *Session, c Confirm, commit func() (uint64
 	if !c.Confirmed {
 		if cc.pending {
 			s.log.Info("confirmed commit confirmed", "by", sess.User, "transport", sess.Transport, "session", sess.ID)
-			cc.clear()
+			s.endConfirmLocked()
 			return id, true, nil
 		}
 		return id, false, nil
 	}
 	if !cc.pending {
 		cc.pending, cc.before, cc.info.BeforeID = true, before, beforeID
+		// Kept on disk, so that a restart before the confirmation reverts
+		// it too (RFC 6241 section 8.4.1): the core does it at boot.
+		s.mu.Lock()
+		err := s.store.setConfirm(confirmPending{RevertTo: beforeID, Since: time.Now().UTC()})
+		s.mu.Unlock()
+		if err != nil {
+			s.log.Error("confirmed commit: could not record it as pending; a restart would keep it", "err", err)
+		}
 	}
 	cc.persist = c.Persist
 	cc.info.Session, cc.info.User, cc.info.Transport = sess.ID, sess.User, sess.Transport
@@ -202,7 +210,7 @@ func (s *Server) RollbackConfirmed(why string) error {
 func (s *Server) rollbackConfirmedLocked(why string) error {
 	cc := &s.confirmed
 	before := cc.before
-	cc.clear()
+	s.endConfirmLocked()
 	_, err := s.CommitTx(confirmSession, "unconfirmed commit rolled back ("+why+")", func(tx *schema.Tx) error {
 		c, err := schema.Clone(before)
 		if err != nil {
@@ -216,6 +224,17 @@ func (s *Server) rollbackConfirmedLocked(why string) error {
 	}
 	s.log.Info("confirmed commit rolled back", "why", why)
 	return nil
+}
+
+// endConfirmLocked ends the pending confirmed commit, on disk too.
+func (s *Server) endConfirmLocked() {
+	s.confirmed.clear()
+	s.mu.Lock()
+	err := s.store.clearConfirm()
+	s.mu.Unlock()
+	if err != nil {
+		s.log.Error("confirmed commit: could not record its end", "err", err)
+	}
 }
 
 func (cc *confirmedCommit) clear() {

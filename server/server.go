@@ -81,6 +81,9 @@ type Server struct {
 
 	commits atomic.Uint64
 	seal    seal // test builds: proves running is never written in place
+	// trusted is the configuration read back from the journal at boot,
+	// which needs no validation again.
+	trusted *gen.Device
 }
 
 // New opens the datadir, loads the configuration (Initial, else the startup
@@ -110,44 +113,109 @@ func New(opts Options) (*Server, error) {
 	for _, sub := range s.subs {
 		sub.Attach(s.gate)
 	}
-	hist, err := st.history()
+	s.running.Store(&gen.Device{})
+	cfg, source, save, err := s.bootConfig(opts)
 	if err != nil {
+		s.store.close()
 		return nil, err
 	}
-	if len(hist) > 0 {
-		s.nextID = hist[0].ID
+	boot := &Session{ID: 0, User: "system", Role: RoleAdmin, Transport: "system"}
+	s.mu.Lock()
+	// A configuration read from the journal or the startup file is on
+	// disk already: booting from it writes nothing, so the element boots
+	// on a full disk. Only --config is saved.
+	if source == "journal" {
+		// It passed validation when it was committed, and the journal's
+		// records are checksummed: checking a million bindings again
+		// would only delay the boot.
+		s.trusted = cfg
 	}
+	_, err = s.commitLocked(boot, s.running.Load(), cfg, nil, "boot from "+source, save)
+	s.trusted = nil
+	if err == nil {
+		err = s.revertUnconfirmedLocked(boot)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.closeSubsystems()
+		s.store.close()
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	s.log.Info("configuration loaded", "source", source, "commit", s.nextID)
+	return s, nil
+}
 
-	data, source := opts.Initial, "--config"
+// bootConfig finds the configuration to start with: --config, else the
+// journal, else the startup file, else the built-in default. save says it
+// must be committed to the journal (--config, which may differ from it).
+func (s *Server) bootConfig(opts Options) (cfg *gen.Device, source string, save bool, err error) {
+	st := s.store
+	jcfg, id, found, err := st.load()
+	if err != nil {
+		return nil, "", false, fmt.Errorf("read the saved configuration: %w", err)
+	}
+	if found {
+		s.nextID = id
+	}
+	data := opts.Initial
+	source = "--config"
+	if data == nil && found {
+		return jcfg, "journal", false, nil
+	}
 	if data == nil {
 		if data, err = st.readStartup(); err != nil {
-			return nil, fmt.Errorf("read startup configuration: %w", err)
+			return nil, "", false, fmt.Errorf("read startup configuration: %w", err)
 		}
 		source = st.startupPath()
 	}
 	if data == nil {
 		data, source = opts.Default, "built-in default"
 	}
-	cfg := &gen.Device{}
+	cfg = &gen.Device{}
 	if len(data) > 0 {
 		if cfg, err = schema.DecodeJSON(data); err != nil {
-			return nil, fmt.Errorf("%s: %w", source, err)
+			return nil, "", false, fmt.Errorf("%s: %w", source, err)
 		}
 	}
 	if err := normalize(cfg, nil, nil); err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
+		return nil, "", false, fmt.Errorf("%s: %w", source, err)
 	}
-	s.running.Store(&gen.Device{})
-	boot := &Session{ID: 0, User: "system", Role: RoleAdmin, Transport: "system"}
-	s.mu.Lock()
-	_, err = s.commitLocked(boot, s.running.Load(), cfg, nil, "boot from "+source)
-	s.mu.Unlock()
+	return cfg, source, opts.Initial != nil, nil
+}
+
+// revertUnconfirmedLocked undoes, at boot, a confirmed commit that was
+// never confirmed before the element went down (RFC 6241 section 8.4.1).
+// If the revert cannot be saved the element still runs the reverted
+// configuration, and the next boot reverts again.
+func (s *Server) revertUnconfirmedLocked(boot *Session) error {
+	c, err := s.store.readConfirm()
+	if err != nil || c == nil {
+		return err
+	}
+	before, err := s.store.configAt(c.RevertTo)
 	if err != nil {
-		s.closeSubsystems()
-		return nil, fmt.Errorf("%s: %w", source, err)
+		// The configuration before it is gone from the history (it was
+		// never saved, or pruned): nothing to go back to.
+		s.log.Error("unconfirmed commit cannot be reverted", "to", c.RevertTo, "err", err)
+		return s.store.clearConfirm()
 	}
-	s.log.Info("configuration loaded", "source", source)
-	return s, nil
+	comment := fmt.Sprintf("boot: confirmed commit not confirmed before the restart, back to %d", c.RevertTo)
+	if _, err := s.commitLocked(boot, s.running.Load(), before, nil, comment, true); err != nil {
+		s.log.Error("unconfirmed commit reverted in memory only", "err", err)
+		if _, err := s.commitLocked(boot, s.running.Load(), before, nil, comment, false); err != nil {
+			return err
+		}
+		return nil
+	}
+	s.log.Info("unconfirmed commit reverted", "to", c.RevertTo)
+	return s.store.clearConfirm()
+}
+
+// CommitID is the history ID of the running configuration.
+func (s *Server) CommitID() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextID
 }
 
 // Hub is the event hub front ends subscribe to.
@@ -277,6 +345,9 @@ func (s *Server) writableBase(sess *Session, ds Datastore) (*gen.Device, error) 
 // Replace makes root the whole content of datastore ds (copy-config, gNMI
 // replace of the root). root is copied; the caller keeps it.
 func (s *Server) Replace(sess *Session, ds Datastore, root *gen.Device) error {
+	if ds == Startup && sess.Role >= RoleAdmin && root == s.Running() {
+		return s.saveStartup(sess)
+	}
 	return s.Edit(sess, ds, func(work *gen.Device) error {
 		c, err := schema.Clone(root)
 		if err != nil {
@@ -285,6 +356,23 @@ func (s *Server) Replace(sess *Session, ds Datastore, root *gen.Device) error {
 		*work = *c
 		return nil
 	})
+}
+
+// saveStartup is copy-config running to startup: running was validated
+// when it was committed, and the text of its entries is cached by the
+// journal's snapshots, so this costs writing the file, not decoding the
+// old startup and validating a copy.
+func (s *Server) saveStartup(sess *Session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkWritable(sess, Startup); err != nil {
+		return err
+	}
+	data, err := s.saved.Encode(s.running.Load())
+	if err != nil {
+		return err
+	}
+	return s.store.writeStartup(data)
 }
 
 // storeLocked stores work, edited from base, in ds; touched records the
@@ -379,7 +467,7 @@ func (s *Server) ValidateTree(cfg *gen.Device) error {
 // followed by Abort: nothing is applied.
 func (s *Server) validateLocked(cfg *gen.Device, touched *schema.Touched) error {
 	old := s.running.Load()
-	if err := schema.Validate(cfg, old); err != nil {
+	if err := schema.Validate(cfg, old, touched); err != nil {
 		return err
 	}
 	sets := s.changeSets(old, cfg, schema.Changes(old, cfg, touched))
@@ -461,7 +549,7 @@ func (s *Server) engineError(sub Subsystem, err error) error {
 // engines raised while applying it. touched records the list entries the
 // edit changed (nil when unknown). It returns the history ID of the new
 // configuration (0 when nothing changed).
-func (s *Server) commitLocked(sess *Session, old, new *gen.Device, touched *schema.Touched, comment string) (uint64, error) {
+func (s *Server) commitLocked(sess *Session, old, new *gen.Device, touched *schema.Touched, comment string, persist ...bool) (uint64, error) {
 	if err := s.seal.verify(); err != nil {
 		s.log.Error("tree seal broken", "err", err)
 		return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: err.Error(), Err: err}
@@ -470,8 +558,10 @@ func (s *Server) commitLocked(sess *Session, old, new *gen.Device, touched *sche
 		return 0, schema.Errorf(schema.TagInvalidValue, &gpb.Path{Elem: []*gpb.PathElem{{Name: "system"}, {Name: "aaa"}, {Name: "users"}}},
 			"the change would remove the last admin user who can log in; nobody could manage the element")
 	}
-	if err := schema.Validate(new, old); err != nil {
-		return 0, err
+	if new != s.trusted {
+		if err := schema.Validate(new, old, touched); err != nil {
+			return 0, err
+		}
 	}
 	changes := schema.Changes(old, new, touched)
 	if len(changes) == 0 && s.nextID > 0 {
@@ -483,16 +573,21 @@ func (s *Server) commitLocked(sess *Session, old, new *gen.Device, touched *sche
 		s.abortLocked(prepared, sets)
 		return 0, err
 	}
-	data, err := s.saved.Encode(new)
-	if err == nil {
+	if len(persist) == 0 || persist[0] {
 		h := HistoryEntry{ID: s.nextID + 1, Time: time.Now().UTC(), User: sess.User, Transport: sess.Transport, Comment: comment}
-		if err = s.store.commit(h, data); err == nil {
-			s.nextID = h.ID
+		err := s.store.commit(h, changes, new, s.saved.Encode)
+		switch {
+		case errors.Is(err, errSavedAnyway):
+			s.log.Warn("commit saved; journal upkeep failed", "id", h.ID, "err", err)
+		case err != nil && errors.Is(err, s.store.broken):
+			// The disk may hold this commit: do not claim otherwise.
+			s.abortLocked(prepared, sets)
+			return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: err.Error(), Err: err}
+		case err != nil:
+			s.abortLocked(prepared, sets)
+			return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: "could not save the configuration; nothing was changed: " + err.Error(), Err: err}
 		}
-	}
-	if err != nil {
-		s.abortLocked(prepared, sets)
-		return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: "could not save the configuration; nothing was changed: " + err.Error(), Err: err}
+		s.nextID = h.ID
 	}
 	// Events the engines raise from here on follow the config-change
 	// event of this commit.
@@ -535,22 +630,20 @@ func summarize(changes []schema.Change, max int) ([]events.Edit, bool) {
 
 // History lists the kept committed configurations, newest first.
 func (s *Server) History() ([]HistoryEntry, error) {
-	return s.store.history()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store.historyList(), nil
 }
 
 // Rollback commits the configuration of history entry id to running.
 func (s *Server) Rollback(sess *Session, id uint64) error {
-	data, err := s.store.readHistory(id)
-	if err != nil {
-		return err
-	}
-	cfg, err := schema.DecodeJSON(data)
-	if err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkWritable(sess, Running); err != nil {
+		return err
+	}
+	cfg, err := s.store.configAt(id)
+	if err != nil {
 		return err
 	}
 	if err := authorize(sess, s.running.Load(), cfg); err != nil {
@@ -578,7 +671,11 @@ func (s *Server) State(paths []*gpb.Path) (*gen.Device, error) {
 func (s *Server) Close() error {
 	s.RollbackConfirmed("element stopping")
 	s.hub.Close()
-	return errors.Join(s.VerifyCommitted(), s.closeSubsystems())
+	err := errors.Join(s.VerifyCommitted(), s.closeSubsystems())
+	s.mu.Lock()
+	s.store.close()
+	s.mu.Unlock()
+	return err
 }
 
 func (s *Server) closeSubsystems() error {

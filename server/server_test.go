@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -129,7 +128,7 @@ func TestPrepareFailureLeavesEveryEngineUntouched(t *testing.T) {
 	beforeRunning := runningJSON(t, s)
 	beforeFirst, firstApplies := first.snapshot()
 	_, secondApplies := second.snapshot()
-	beforeStartup, _ := os.ReadFile(filepath.Join(dir, startupFile))
+	beforeDisk := diskState(t, dir)
 	beforeHist, _ := s.History()
 	sub := s.Hub().Subscribe(16, nil)
 	defer sub.Close()
@@ -165,9 +164,8 @@ func TestPrepareFailureLeavesEveryEngineUntouched(t *testing.T) {
 	if _, n := second.snapshot(); n != secondApplies {
 		t.Errorf("second subsystem applied %d times, was %d", n, secondApplies)
 	}
-	afterStartup, _ := os.ReadFile(filepath.Join(dir, startupFile))
-	if !bytes.Equal(afterStartup, beforeStartup) {
-		t.Error("startup file changed by a failed commit")
+	if diskState(t, dir) != beforeDisk {
+		t.Error("the saved configuration changed by a failed commit")
 	}
 	afterHist, _ := s.History()
 	if len(afterHist) != len(beforeHist) || afterHist[0].ID != beforeHist[0].ID {
@@ -420,9 +418,8 @@ func TestPasswordsAreStoredHashed(t *testing.T) {
 			t.Errorf("%s returns the clear-text password", ds)
 		}
 	}
-	startup, _ := os.ReadFile(filepath.Join(dir, startupFile))
-	if strings.Contains(string(startup), clear) {
-		t.Error("startup file holds the clear-text password")
+	if strings.Contains(diskState(t, dir), clear) {
+		t.Error("the datadir holds the clear-text password")
 	}
 	if u, err := s.Authenticate("alice", clear); err != nil || u.Role != RoleAdmin {
 		t.Errorf("Authenticate = %v, %v", u, err)
@@ -511,9 +508,9 @@ func TestRollbackHistory(t *testing.T) {
 	if len(h) != HistorySize {
 		t.Fatalf("history keeps %d entries, want %d", len(h), HistorySize)
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, rollbackDir, "*"+rollbackExt))
-	if len(files) != HistorySize {
-		t.Errorf("%d rollback files on disk, want %d", len(files), HistorySize)
+	// History is kept as journal records, not as copies.
+	if snaps, _ := filepath.Glob(filepath.Join(dir, configDir, snapPrefix+"*")); len(snaps) != 1 {
+		t.Errorf("%d snapshots on disk, want 1", len(snaps))
 	}
 	// h[0] is the newest (multiplier 55); h[10] is ten commits earlier.
 	if err := s.Rollback(admin, h[10].ID); err != nil {
@@ -666,4 +663,23 @@ func TestSealCatchesInPlaceWrite(t *testing.T) {
 	if err := s.Close(); err == nil || !strings.Contains(err.Error(), "modified in place") {
 		t.Fatalf("Close after an in-place write = %v", err)
 	}
+}
+
+// diskState is everything the datadir holds, names and contents, for
+// comparisons.
+func diskState(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		fmt.Fprintf(&b, "%s %d\n%s\n", p, len(data), data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

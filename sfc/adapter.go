@@ -51,6 +51,13 @@ type Subsystem struct {
 	openBFD func(cfg bfdtransport.Config, eng *bfd.Engine) (BFDTransport, error)
 	poll    time.Duration
 	sink    atomic.Pointer[sinkBox]
+	// view is what the data plane's hooks read: they run on packet and
+	// liveness paths and must never wait for s.mu (Apply holds it while
+	// it stops the receivers).
+	view atomic.Pointer[hookView]
+	lcMu sync.Mutex
+	// lastChange is when each locator's liveness last changed (lcMu).
+	lastChange map[netip.Addr]time.Time
 
 	mu         sync.Mutex
 	cur        *settings
@@ -59,7 +66,6 @@ type Subsystem struct {
 	ownEng     context.CancelFunc // when no element engine was handed over
 	watches    map[watchKey]*watching
 	transports map[bfdTrKey]*bfdTr
-	lastChange map[netip.Addr]time.Time
 	tableTime  time.Time
 	pollStop   chan struct{}
 	pollDone   chan struct{}
@@ -77,6 +83,23 @@ type prepared struct {
 }
 
 type sinkBox struct{ events.Sink }
+
+// hookView is the part of the configuration in effect that the hooks
+// need.
+type hookView struct {
+	loopNotify bool
+	sfsByAddr  map[netip.Addr][]string
+}
+
+func newHookView(set *settings) *hookView {
+	v := &hookView{loopNotify: set.loopNotify, sfsByAddr: map[netip.Addr][]string{}}
+	for _, sf := range set.node.SFs {
+		for _, l := range sf.Locators {
+			v.sfsByAddr[l.Addr] = append(v.sfsByAddr[l.Addr], sf.ID)
+		}
+	}
+	return v
+}
 
 type watchKey struct {
 	addr netip.Addr
@@ -253,6 +276,7 @@ func (s *Subsystem) Apply(cs *schema.ChangeSet) {
 		return
 	}
 	set := p.set
+	s.view.Store(newHookView(set))
 	if !set.active {
 		s.stopIO()
 		s.applyWatches(p)
@@ -379,38 +403,38 @@ func (s *Subsystem) pollLiveness(stop, done chan struct{}) {
 }
 
 // onLiveness runs under the node's lock: it records the time and
-// publishes one sf-liveness-change per SF the locator serves.
+// publishes one sf-liveness-change per SF the locator serves, in the
+// order of the changes (the event hub never blocks).
 func (s *Subsystem) onLiveness(addr netip.Addr, old, new node.Liveness) {
 	now := time.Now()
 	s.log.Info("sfc locator liveness", "locator", addr, "old", old, "new", new, "time", now.UTC().Format(time.RFC3339Nano))
-	go s.noteLiveness(addr, old, new, now)
-}
-
-func (s *Subsystem) noteLiveness(addr netip.Addr, old, new node.Liveness, now time.Time) {
-	s.mu.Lock()
+	s.lcMu.Lock()
 	s.lastChange[addr] = now
-	var sfs []string
-	if s.cur != nil {
-		for _, sf := range s.cur.node.SFs {
-			for _, l := range sf.Locators {
-				if l.Addr == addr {
-					sfs = append(sfs, sf.ID)
-				}
-			}
-		}
+	s.lcMu.Unlock()
+	v := s.view.Load()
+	if v == nil {
+		return
 	}
-	s.mu.Unlock()
-	for _, id := range sfs {
+	str := func(v string) *gpb.TypedValue { return &gpb.TypedValue{Value: &gpb.TypedValue_StringVal{StringVal: v}} }
+	for _, id := range v.sfsByAddr[addr] {
+		st := locatorPath(id, addr)
+		st.Elem = append(st.Elem, elem("state"))
+		leaf := func(name string) *gpb.Path {
+			return &gpb.Path{Elem: append(append([]*gpb.PathElem(nil), st.Elem...), elem(name))}
+		}
 		s.publish(events.Event{Time: now, Kind: events.Notification, Module: "wirebeat-sfc", Name: "sf-liveness-change",
 			Leaves: []events.Leaf{{Name: "service-function", Value: id}, {Name: "locator", Value: addr.String()},
-				{Name: "new-state", Value: enumString(new.String())}, {Name: "old-state", Value: enumString(old.String())}}})
+				{Name: "new-state", Value: enumString(new.String())}, {Name: "old-state", Value: enumString(old.String())}},
+			Updates: []events.Update{
+				{Path: leaf("liveness-state"), Value: str(new.String())},
+				{Path: leaf("last-change"), Value: str(now.UTC().Format(time.RFC3339Nano))},
+			}})
 	}
 }
 
 func (s *Subsystem) onLoop(spi uint32, si uint8, from netip.Addr) {
-	s.mu.Lock()
-	notify := s.cur != nil && s.cur.loopNotify
-	s.mu.Unlock()
+	v := s.view.Load()
+	notify := v != nil && v.loopNotify
 	now := time.Now()
 	s.log.Warn("sfc loop detected", "spi", spi, "si", si, "previous-hop", from)
 	if !notify {

@@ -194,6 +194,7 @@ func TestAdapterRefusesBadConfig(t *testing.T) {
 			s.SfMaps.SfMap[10].ServiceFunction = []string{"fw", "dpi", "fw"}
 		}, "listed twice"},
 		{func(s *gen.WirebeatSfc_Sfc) { s.Node.Role = append(s.Node.Role, gen.WirebeatSfc_NodeRole_boundary) }, "routing-interface"},
+		{func(s *gen.WirebeatSfc_Sfc) { l := "dpi"; s.Node.LocalSfId = &l }, "is not its local SF"},
 		{func(s *gen.WirebeatSfc_Sfc) {
 			s.Node.GetOrCreatePolicyTable().Mode = gen.WirebeatSfc_PolicyTableMode_lightweight
 			f := false

@@ -201,6 +201,18 @@ func translate(root *gen.Device) (*settings, error) {
 		}
 		s.node.SFs = append(s.node.SFs, n)
 	}
+	if s.active && s.io.local.IsValid() {
+		// A locator at this node's own address for an SF it does not
+		// host would send packets back to itself until their TTL ran
+		// out.
+		for _, sf := range s.node.SFs {
+			for _, l := range sf.Locators {
+				if l.Addr == s.io.local && (!s.node.SFNode || sf.ID != s.node.LocalSF) {
+					return nil, invalid(locatorPath(sf.ID, l.Addr), "locator %s is this node's own address (encapsulation/local-address), but %q is not its local SF", l.Addr, sf.ID)
+				}
+			}
+		}
+	}
 	if s.active && fam[true] && fam[false] {
 		return nil, invalid(sfcPath(elem("service-functions")), "locators of both address families: one transport socket carries one family")
 	}
@@ -276,11 +288,6 @@ func translate(root *gen.Device) (*settings, error) {
 			return nil, err
 		}
 		s.node.Rules = append(s.node.Rules, r)
-	}
-	if s.active {
-		if _, err := node.Build(s.node); err != nil {
-			return nil, invalid(sfcPath(), "%v", err)
-		}
 	}
 	return s, nil
 }

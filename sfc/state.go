@@ -35,12 +35,14 @@ func (s *Subsystem) State(root *gen.Device, paths []*gpb.Path) error {
 	}
 	s.mu.Lock()
 	cur := s.cur
+	tableTime := s.tableTime
+	s.mu.Unlock()
+	s.lcMu.Lock()
 	lastChange := make(map[netip.Addr]time.Time, len(s.lastChange))
 	for a, t := range s.lastChange {
 		lastChange[a] = t
 	}
-	tableTime := s.tableTime
-	s.mu.Unlock()
+	s.lcMu.Unlock()
 	if cur == nil || !cur.active {
 		return nil
 	}

@@ -24,8 +24,9 @@ type OpenLink func(device string) (Link, error)
 // is enabled, applies binding-table edits to the running engine entry by
 // entry, and renders counters into the tree.
 type LwaftrSubsystem struct {
-	log  *slog.Logger
-	open OpenLink
+	log        *slog.Logger
+	open       OpenLink
+	openDriver OpenDriverLink
 	// DeviceMAC returns a device's hardware address, for sides without a
 	// configured mac.
 	deviceMAC func(string) ([6]byte, error)
@@ -51,9 +52,12 @@ type split struct {
 // LwaftrOptions configure a LwaftrSubsystem.
 type LwaftrOptions struct {
 	Log *slog.Logger
-	// Open opens a device's link: afpacket.Open on a live system, pipes
+	// Open opens a device's link: pktio.Open on a live system, pipes
 	// in tests.
 	Open OpenLink
+	// OpenDriver, when set, is used instead of Open with the driver each
+	// side's packet-io/driver names.
+	OpenDriver OpenDriverLink
 }
 
 // NewLwaftrSubsystem makes the adapter; Close stops its engine.
@@ -61,7 +65,11 @@ func NewLwaftrSubsystem(o LwaftrOptions) *LwaftrSubsystem {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &LwaftrSubsystem{log: o.Log, open: o.Open, deviceMAC: interfaceMAC, sink: events.Discard{}, splits: map[uint32]split{}}
+	open := o.Open
+	if o.OpenDriver != nil {
+		open = nil
+	}
+	return &LwaftrSubsystem{log: o.Log, open: open, openDriver: o.OpenDriver, deviceMAC: interfaceMAC, sink: events.Discard{}, splits: map[uint32]split{}}
 }
 
 func interfaceMAC(dev string) ([6]byte, error) {
@@ -302,12 +310,21 @@ func (s *LwaftrSubsystem) build(dev *gen.Device) (*engineParts, error) {
 		return nil, schema.Errorf(schema.TagInvalidValue, swPath(pe("lwaftr"), pe("binding-table")), "%v", err)
 	}
 	var links [2]Link
+	drivers := packetIODrivers(lw)
+	if cfg.OnAStick {
+		drivers[0] = drivers[1]
+	}
 	for i, d := range devs {
 		if i == 1 && cfg.OnAStick {
 			links[1] = links[0]
 			break
 		}
-		if links[i], err = s.open(d); err != nil {
+		if s.openDriver != nil {
+			links[i], err = s.openDriver(d, drivers[i])
+		} else {
+			links[i], err = s.open(d)
+		}
+		if err != nil {
 			for _, l := range links[:i] {
 				l.Close()
 			}
@@ -339,6 +356,7 @@ func (s *LwaftrSubsystem) State(root *gen.Device, _ []*gpb.Path) error {
 		m := net.HardwareAddr(snap.NHMAC[lwaftr.Internal][:]).String()
 		lw.GetOrCreateInternalInterface().GetOrCreateNextHop().ResolvedMac = &m
 	}
+	fillPacketIO(lw, &snap)
 	return nil
 }
 

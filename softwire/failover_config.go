@@ -140,7 +140,8 @@ func FillFailoverState(fo *gen.WirebeatSoftwire_Softwire_Lwaftr_Failover, m *fai
 	d.Validations = u64(c.ValidationsAsked.Load())
 	d.RateLimited = u64(c.RateLimited.Load())
 	d.NegativeCacheHits = u64(c.NegativeHits.Load())
-	d.PacketsHeld = u64(c.Queued.Load())
+	d.PacketsHeld = u64(c.Queued.Load() + c.InboundHeld.Load())
+	d.InboundTriggers = u64(c.InboundValidated.Load())
 	d.PacketsReleased = u64(c.Released.Load())
 	d.PacketsDroppedWaiting = u64(c.QueueDrops.Load() + c.PendingFull.Load())
 	source := gen.WirebeatSoftwire_BindingSource_static

@@ -79,6 +79,13 @@ func (c *configMode) compare(path *cliPath, sink lineSink) error {
 			}
 			last = h
 		}
+		if n.field.Kind == sch.FieldLeafList && n.old.IsValid() && n.new.IsValid() && sch.LeafIsSet(n.old) && sch.LeafIsSet(n.new) {
+			// A leaf-list changed: the values that went and came.
+			if err := leafListDiff(sink, n.field.Name, sch.LeafTexts(n.old), sch.LeafTexts(n.new)); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := n.render(&signSink{out: sink, sign: "-"}, n.old); err != nil {
 			return err
 		}
@@ -217,6 +224,33 @@ func (n compareNode) render(out lineSink, v reflect.Value) error {
 		}
 		if err := out.line(ind + "}"); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// leafListDiff writes the values of a leaf-list removed (-) and added (+).
+func leafListDiff(sink lineSink, name string, old, new []string) error {
+	in := func(vs []string, v string) bool {
+		for _, x := range vs {
+			if x == v {
+				return true
+			}
+		}
+		return false
+	}
+	for _, v := range old {
+		if !in(new, v) {
+			if err := sink.line("-" + indentUnit + name + " " + quoteWord(v) + ";"); err != nil {
+				return err
+			}
+		}
+	}
+	for _, v := range new {
+		if !in(old, v) {
+			if err := sink.line("+" + indentUnit + name + " " + quoteWord(v) + ";"); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

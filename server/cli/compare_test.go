@@ -125,3 +125,60 @@ func TestCompareShowsOnlyChanges(t *testing.T) {
 		t.Fatalf("compare beside 2000 bindings: %q", got)
 	}
 }
+
+// A leaf-list: whole when it appears, value by value when it changes.
+func TestCompareLeafList(t *testing.T) {
+	c := compareMode(t, 0)
+	got := c.run(t, "set bfd sbfd reflector discriminator 100", "set bfd sbfd reflector discriminator 200", "show | compare")
+	if want := "[edit bfd sbfd reflector]\n+    discriminator [ 100 200 ];"; got != want {
+		t.Fatalf("new leaf-list:\n%s\nwant\n%s", got, want)
+	}
+	c.run(t, "commit")
+	got = c.run(t, "delete bfd sbfd reflector discriminator 100", "set bfd sbfd reflector discriminator 300", "show | compare")
+	if want := "[edit bfd sbfd reflector]\n-    discriminator 100;\n+    discriminator 300;"; got != want {
+		t.Fatalf("changed leaf-list:\n%s\nwant\n%s", got, want)
+	}
+	if got := c.run(t, "show bfd sbfd | display set"); got != "set bfd sbfd reflector discriminator 200\nset bfd sbfd reflector discriminator 300" {
+		t.Fatalf("display set of a leaf-list: %q", got)
+	}
+}
+
+// TestHelpTexts: ? gives each next word with the YANG description (read
+// from the modules, as the generated schema has none), type, range, units
+// and default; operator views carry their schema node's help; the words
+// after commit options and show bfd session are listed.
+func TestHelpTexts(t *testing.T) {
+	c := compareMode(t, 0)
+	sess := c.sess
+	help := func(mode *configMode, line string) map[string]string {
+		sess.cfg = mode
+		out := map[string]string{}
+		for _, k := range sess.complete(line).cands {
+			out[k.word] = k.help
+		}
+		return out
+	}
+	h := help(c, "set bfd profiles profile x ")
+	if d := h["detection-multiplier"]; !strings.Contains(d, "How many of the peer's packet intervals") || !strings.Contains(d, "range 1..255") || !strings.Contains(d, "default 3") {
+		t.Fatalf("detection-multiplier help %q", d)
+	}
+	if d := h["authentication"]; d != "Authentication of control packets." {
+		t.Fatalf("container help %q", d)
+	}
+	if d := help(c, "set bfd single-hop session ")["<interface>"]; !strings.Contains(d, "length 1..15") || !strings.Contains(d, "The interface the neighbour is reached on.") {
+		t.Fatalf("key help %q", d)
+	}
+	if h := help(c, "commit comment "); len(h) != 1 || h["<text>"] == "" {
+		t.Fatalf("after commit comment: %v", h)
+	}
+	if d := help(c, "commit confirmed ")["<minutes>"]; !strings.Contains(d, "range 1..65535, default 10") {
+		t.Fatalf("after commit confirmed: %q", d)
+	}
+	op := help(nil, "show ")
+	if op["bfd"] != "BFD configuration and state of the element." || op["configuration"] == "" {
+		t.Fatalf("show help %v", op)
+	}
+	if d := help(nil, "show bfd session ")["192.0.2.1"]; d != "single-hop session on eth0" {
+		t.Fatalf("show bfd session peers: %v", help(nil, "show bfd session "))
+	}
+}

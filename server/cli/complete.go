@@ -119,7 +119,7 @@ func (sess *session) showCands(args []token) []cand {
 			return pathCands(rootSchema(), nil, rest, pathMode{}, running)
 		case "session":
 			if len(rest) == 0 {
-				return []cand{{word: "<address>", help: "Peer address", placeholder: true}, {word: "detail", help: "Every state leaf"}}
+				return append(bfdPeers(running), cand{word: "detail", help: "Every state leaf"}, cand{word: "<address>", help: "Peer address", placeholder: true})
 			}
 			return []cand{{word: "detail", help: "Every state leaf"}}
 		case "binding-table":
@@ -157,6 +157,13 @@ func (sess *session) showCands(args []token) []cand {
 	for _, c := range pathCands(rootSchema(), nil, args, pathMode{state: true}, running) {
 		if !seen[c.word] {
 			out = append(out, c)
+			continue
+		}
+		// A view word that is also a schema node: the node's help.
+		for i := range out {
+			if out[i].word == c.word && out[i].help == "" {
+				out[i].help = c.help
+			}
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].word < out[j].word })
@@ -178,6 +185,14 @@ func (c *configMode) nextWords(toks []token) []cand {
 	case "edit", "show":
 		return pathCands(start, base, args, pathMode{}, c.cand)
 	case "commit":
+		if n := len(args); n > 0 && args[n-1].text == "comment" {
+			return []cand{{word: "<text>", help: "The comment kept in the commit history (in quotes if it has blanks)", placeholder: true}}
+		} else if n > 0 && args[n-1].text == "confirmed" {
+			return []cand{{word: "<minutes>", help: "Minutes until the commit is rolled back unless confirmed (range 1..65535, default 10)", placeholder: true},
+				{word: "check", help: "Validate the candidate without committing"},
+				{word: "comment", help: "Record a comment with the commit"},
+				{word: "<[Enter]>", help: "Commit, rolled back in 10 minutes unless confirmed", placeholder: true}}
+		}
 		return []cand{{word: "check", help: "Validate the candidate without committing"},
 			{word: "comment", help: "Record a comment with the commit"},
 			{word: "confirmed", help: "Roll back after MINUTES (default 10) unless confirmed by commit"},
@@ -198,6 +213,31 @@ func (c *configMode) nextWords(toks []token) []cand {
 		return c.sess.opNextWords(args)
 	}
 	return []cand{{word: "<[Enter]>", help: "Run the command", placeholder: true}}
+}
+
+// bfdPeers are the peer addresses of the configured BFD sessions, for
+// show bfd session.
+func bfdPeers(running *gen.Device) []cand {
+	seen := map[string]bool{}
+	var out []cand
+	add := func(addr, what string) {
+		if addr != "" && !seen[addr] {
+			seen[addr] = true
+			out = append(out, cand{word: quoteWord(addr), help: what})
+		}
+	}
+	if sh := running.GetBfd().GetSingleHop(); sh != nil {
+		for k := range sh.Session {
+			add(k.DestAddr, "single-hop session on "+k.Interface)
+		}
+	}
+	if mh := running.GetBfd().GetMultiHop(); mh != nil {
+		for k := range mh.Session {
+			add(k.DestAddr, "multi-hop session from "+k.SourceAddr)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].word < out[j].word })
+	return out
 }
 
 // pathCands lists what may follow a schema path: child nodes, key values
@@ -248,7 +288,7 @@ func pathCands(start *yang.Entry, base []*gpb.PathElem, args []token, m pathMode
 		help := "key of " + p.entry.Name
 		if leaf != nil {
 			help += ": " + describeType(leaf)
-			if d := firstLine(leaf.Description); d != "" {
+			if d := firstLine(description(leaf)); d != "" {
 				help += ". " + d
 			}
 			for _, v := range enumValues(leafType(leaf)) {
@@ -261,7 +301,7 @@ func pathCands(start *yang.Entry, base []*gpb.PathElem, args []token, m pathMode
 	case atLeaf:
 		if m.value && p.value == nil && (p.entry.Type == nil || p.entry.Type.Kind != yang.Yempty) {
 			help := describeType(p.entry)
-			if d := firstLine(p.entry.Description); d != "" {
+			if d := firstLine(description(p.entry)); d != "" {
 				help += ". " + d
 			}
 			for _, v := range enumValues(leafType(p.entry)) {
@@ -278,7 +318,7 @@ func pathCands(start *yang.Entry, base []*gpb.PathElem, args []token, m pathMode
 // nodeHelp is the help line of a schema node: its description, and for a
 // leaf its type, range and units.
 func nodeHelp(e *yang.Entry) string {
-	d := firstLine(e.Description)
+	d := firstLine(description(e))
 	switch {
 	case e.IsLeaf() || e.IsLeafList():
 		t := describeType(e)

@@ -108,7 +108,17 @@ func (c *configMode) command(cmd []token, p *pipeline, sink *filterSink, line st
 		if len(c.level) == 0 {
 			return false, sink.line("warning: already at the top of the hierarchy")
 		}
-		c.level = c.level[:max(0, len(c.level)-n)]
+		// Up n nodes of the schema (a list entry is one), as in Junos:
+		// from [edit bfd profiles profile x] to [edit bfd profiles].
+		cur := c.level[len(c.level)-1]
+		keep := max(0, len(cur.elems)-n)
+		c.level = c.level[:len(c.level)-1]
+		if keep > 0 {
+			elems := cur.elems[:keep:keep]
+			c.level = append(c.level, level{elems: elems, entry: entryAt(rootSchema(), elems), words: cliWords(rootSchema(), elems)})
+		} else {
+			c.level = nil
+		}
 		return false, nil
 	case "top":
 		c.level = nil

@@ -164,7 +164,7 @@ func TestTerminalCommitSeenByNetconfAndGNMI(t *testing.T) {
 	tt.keys("exit", "Enter")
 	tt.clear()
 	tt.keys("show system commit", "Enter")
-	tt.wait("fast profile")
+	tt.waitLine("show system commit", "admin", " cli ", "fast profile")
 }
 
 // ncSession is an OpenSSH netconf subsystem session kept open, fed one

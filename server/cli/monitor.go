@@ -2,12 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"google.golang.org/protobuf/encoding/prototext"
 
 	"github.com/wirebeat/wirebeat/events"
+	"github.com/wirebeat/wirebeat/gen"
 	sch "github.com/wirebeat/wirebeat/schema"
 )
 
@@ -70,7 +72,7 @@ func (sess *session) monitor(verbTok token, args []token, sink lineSink) error {
 				}
 				return nil
 			}
-			for _, l := range eventLines(&e, elems) {
+			for _, l := range eventLines(&e, elems, sess.srv.core.Running()) {
 				if err := sink.line(l); err != nil {
 					return err
 				}
@@ -105,8 +107,8 @@ func under(p *gpb.Path, prefix []*gpb.PathElem) bool {
 }
 
 // eventLines renders an event as lines: one per update or edit under the
-// monitored path.
-func eventLines(e *events.Event, elems []*gpb.PathElem) []string {
+// monitored path; a leaf a commit set is shown with its value in running.
+func eventLines(e *events.Event, elems []*gpb.PathElem, running *gen.Device) []string {
 	ts := e.Time.UTC().Format("2006-01-02 15:04:05.000")
 	var out []string
 	for _, u := range e.Updates {
@@ -122,11 +124,28 @@ func eventLines(e *events.Event, elems []*gpb.PathElem) []string {
 	if c := e.Commit; c != nil {
 		for _, ed := range c.Edits {
 			if under(ed.Path, elems) || under(&gpb.Path{Elem: elems}, ed.Path.GetElem()) {
-				out = append(out, fmt.Sprintf("%s commit %d by %s via %s: %s %s", ts, c.ID, c.User, c.Transport, ed.Operation, sch.PathString(ed.Path)))
+				l := fmt.Sprintf("%s commit %d by %s via %s: %s %s", ts, c.ID, c.User, c.Transport, ed.Operation, sch.PathString(ed.Path))
+				if ed.Operation != sch.OpDelete {
+					if v := nodeOf(running, ed.Path.GetElem()); isLeafValue(v) {
+						if vals := sch.LeafTexts(v); len(vals) > 0 {
+							l += " " + strings.Join(vals, " ")
+						}
+					}
+				}
+				out = append(out, l)
 			}
 		}
 	}
 	return out
+}
+
+// isLeafValue tells a leaf's field value from a list entry, a container
+// or a list.
+func isLeafValue(v reflect.Value) bool {
+	if !v.IsValid() || v.Kind() == reflect.Map {
+		return false
+	}
+	return !(v.Kind() == reflect.Ptr && v.Elem().Kind() == reflect.Struct)
 }
 
 // typedText is a gNMI value as a person reads it.

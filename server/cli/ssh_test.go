@@ -211,6 +211,8 @@ func TestConfigureCommitSeenByNetconfAndMonitor(t *testing.T) {
 	if rc != 0 {
 		t.Fatalf("rc %d:\n%s", rc, out)
 	}
+	// show system commit: the columns the issue lists, and the commit.
+	mustContain(t, out, "#  ID  User    Transport  Time", "admin   cli        20")
 	mustContain(t, out, "[edit bfd profiles]\n+    profile fast {\n+        desired-min-tx-interval 300000;\n+        detection-multiplier 5;\n+    }\n[edit bfd single-hop]\n+    session eth0 192.0.2.1 {", "commit complete", "fast profile")
 	nc := e.netconfGetConfig(t)
 	mustContain(t, nc, "<name>fast</name>", "<detection-multiplier>5</detection-multiplier>", "<dest-addr>192.0.2.1</dest-addr>")
@@ -276,6 +278,7 @@ func TestErrorsChangeNothing(t *testing.T) {
 		{"set bfd single-hop session eth0", "missing key dest-addr"},
 		{"set bfd single-hop session eth0 not-an-address", `bad dest-addr of session: "not-an-address" is none of the types`},
 		{"set bfd profiles profile x passive maybe", "not a boolean"},
+		{"set system hostname -bad-", `"-bad-" does not match the pattern`},
 		{"set bfd single-hop session eth0 192.0.2.9 profile nosuch", `[bfd single-hop session eth0 192.0.2.9 profile] "nosuch" refers to`},
 		{"show | display yaml", `unknown display format "yaml"`},
 		{"frobnicate", `unknown command "frobnicate"`},
@@ -376,7 +379,7 @@ func waitFor(t *testing.T, buf *bytes.Buffer, s string) {
 // element's CLI to get the same configuration back.
 func TestDisplayJSONValidatesAndSetReproduces(t *testing.T) {
 	e := startElement(t)
-	out, rc := e.script(t, "admin", "configure\nset bfd profiles profile p2 detection-multiplier 9\nset bfd profiles profile p2 passive true\nset bfd single-hop session eth1 2001:db8::1 profile p2\ncommit\n")
+	out, rc := e.script(t, "admin", "configure\nset bfd profiles profile p2 detection-multiplier 9\nset bfd profiles profile p2 passive true\nset bfd single-hop session eth1 2001:db8::1 profile p2\nset bfd sbfd reflector discriminator 9\nset bfd sbfd reflector discriminator 7\ncommit\n")
 	if rc != 0 {
 		t.Fatal(out)
 	}
@@ -401,6 +404,8 @@ func TestDisplayJSONValidatesAndSetReproduces(t *testing.T) {
 	if rc != 0 {
 		t.Fatal(set)
 	}
+	// A leaf-list is one set line per value, in its order.
+	mustContain(t, set, "set bfd sbfd reflector discriminator 9\nset bfd sbfd reflector discriminator 7\n")
 	fresh := startElement(t)
 	out, rc = fresh.script(t, "admin", "configure\n"+set+"commit\n")
 	if rc != 0 {

@@ -64,6 +64,28 @@ func (tt *tty) wait(s string) string {
 	}
 }
 
+// waitLine waits for a line of the screen holding every word.
+func (tt *tty) waitLine(what string, words ...string) {
+	tt.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sc := tt.screen()
+		for _, l := range strings.Split(sc, "\n") {
+			all := true
+			for _, w := range words {
+				all = all && strings.Contains(l, w)
+			}
+			if all {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			tt.t.Fatalf("%s: no line with %q:\n%s", what, words, sc)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // clear empties the pane's history so the next wait sees only new text.
 func (tt *tty) clear() {
 	exec.Command("tmux", "-L", tt.socket, "clear-history").Run()
@@ -86,17 +108,15 @@ func TestInteractiveCompletionHelpAndCtrlC(t *testing.T) {
 	tt.keys("set bfd profiles profile p2 detection-multiplier 5", "Enter")
 	tt.clear()
 	tt.keys("set bfd profiles profile ", "Tab")
-	sc := tt.wait("p2")
-	if !strings.Contains(sc, "default") || !strings.Contains(sc, "p1") {
-		t.Fatalf("existing profiles not listed:\n%s", sc)
-	}
+	// The list of keys is one line of columns; the screen also holds
+	// the lines typed before, so wait for that line itself.
+	tt.waitLine("existing profiles listed", "default", "p1", "p2")
 	tt.keys("C-u")
 	// ? shows the type and range of detection-multiplier.
 	tt.clear()
 	tt.keys("set bfd profiles profile p1 detection-multiplier ?")
-	sc = tt.wait("Possible completions:")
+	tt.wait("Possible completions:")
 	tt.wait("range 1..255")
-	_ = sc
 	tt.keys("C-u")
 	// show | compare on the terminal, then commit.
 	tt.clear()

@@ -226,6 +226,49 @@ raw("10.0.0.99", bytes([0x00, 0xc3, 0x02, 0x01, 0, 0, 20, 255, 0, 1, 2, 9]) + by
 	}
 
 	failover(t, d)
+	fragmentation(t, d)
+}
+
+// fragmentation: with mtu 1000 on the boundary, a 1400-octet datagram
+// without DF is fragmented with an NSH on every fragment and reassembled
+// by the server; with DF it is dropped and counted.
+func fragmentation(t *testing.T, d *domain) {
+	before := counter(t, d.eb.state(t), "fragments")
+	var c *net.UDPConn
+	if err := d.cli.Do(func() (err error) {
+		c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 10, 2)})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	set := func(v int) {
+		rc, _ := c.SyscallConn()
+		_ = rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_MTU_DISCOVER, v) })
+	}
+	big := make([]byte, 1400)
+	copy(big, "p7000 big")
+	to := &net.UDPAddr{IP: net.IPv4(192, 168, 20, 2), Port: 7000}
+	set(syscall.IP_PMTUDISC_DONT)
+	if _, err := c.WriteToUDP(big, to); err != nil {
+		t.Fatal(err)
+	}
+	set(syscall.IP_PMTUDISC_DO)
+	copy(big, "p7000 DF!")
+	if _, err := c.WriteToUDP(big, to); err != nil {
+		t.Fatal(err)
+	}
+	got := d.receive(t, time.Second)
+	if len(got[7000]) != 1 || len(got[7000][0]) != 1400 || !strings.HasPrefix(got[7000][0], "p7000 big") {
+		t.Fatalf("server got %d datagrams on 7000 (want the 1400-octet one without DF): %q", len(got[7000]), got[7000])
+	}
+	x := d.eb.state(t)
+	if n := counter(t, x, "fragments") - before; n != 2 {
+		t.Errorf("boundary made %d fragments, want 2", n)
+	}
+	if n := counter(t, x, "too-big-drops"); n != 1 {
+		t.Errorf("too-big-drops = %d, want 1 (the DF datagram)", n)
+	}
 }
 
 func scapy(t *testing.T, d *domain, body string) {
@@ -308,6 +351,10 @@ func failover(t *testing.T, d *domain) {
 	if flows() == 32 {
 		t.Log("all 32 flows hashed to sf2 before the failure; the move is not visible in counts")
 	}
+	// Up once each, never a flap in between.
+	if n := strings.Count(d.eb.logText(), "sfc locator liveness"); n != 2 {
+		t.Fatalf("%d liveness changes before the failure, want 2 (unknown to up, each locator):\n%s", n, d.eb.logText())
+	}
 	killed := time.Now()
 	d.e1.kill()
 	var note string
@@ -327,7 +374,7 @@ func failover(t *testing.T, d *domain) {
 	}
 	var at float64
 	fmt.Sscanf(note, "%f", &at)
-	t.Logf("SF node 1 killed; locator down notified over NETCONF after %v (S-BFD 1 s x 3)",
+	t.Logf("SF node 1 killed; locator down notified over NETCONF after %v (S-BFD 100 ms x 3)",
 		time.Unix(0, int64(at*1e9)).Sub(killed).Round(time.Millisecond))
 	x := d.eb.state(t)
 	if !regexp.MustCompile(`(?s)<address>10.0.0.11</address>.*?<liveness-state>down</liveness-state>`).MatchString(x) {

@@ -180,7 +180,7 @@ func entryPackets(t *testing.T, xml string, spi, si int) uint64 {
 }
 
 func bfdProfile() string {
-	return `"wirebeat-bfd:bfd": {"profiles": {"profile": [{"name": "fast", "desired-min-tx-interval": 1000000, "required-min-rx-interval": 1000000, "detection-multiplier": 3}]}`
+	return `"wirebeat-bfd:bfd": {"profiles": {"profile": [{"name": "fast", "desired-min-tx-interval": 100000, "required-min-rx-interval": 100000, "detection-multiplier": 3}]}`
 }
 
 // domainSFC is what every node of the domain is told: the SFs and maps.
@@ -200,7 +200,7 @@ func boundaryConfig(rt, to, from string) string {
   "node": {"role": ["boundary", "classifier", "sf-node"], "local-sf-id": "fw", "boundary-node": ["10.0.0.1"],
            "routing-interface": "` + rt + `",
            "local-function": {"kind": "proxy", "to-interface": "` + to + `", "from-interface": "` + from + `"}},
-  "encapsulation": {"local-address": "10.0.0.1", "md-type": 2},` +
+  "encapsulation": {"local-address": "10.0.0.1", "md-type": 2, "mtu": 1000},` +
 		fmt.Sprintf(domainSFC, `, "liveness": {"method": "sbfd", "bfd-profile": "fast", "local-address": "10.0.0.1"}`) + `,
   "classifier": {"rule": [
     {"name": "to-7000", "priority": 10, "match": {"protocol": 17, "destination-port": {"lower": 7000, "upper": 7001}}, "sf-map-index": 10},

@@ -526,7 +526,9 @@ func (s *Store) applyLocked(ev *clientv3.Event, evs []Event) []Event {
 		if had && old.b != e.b {
 			evs = append(evs, Event{Kind: Removed, Binding: old.b, Lease: old.lease})
 		}
-		if !had || old.b != e.b {
+		// A new lease on the same binding is a new provisioning: it is
+		// reported too.
+		if !had || old.b != e.b || old.lease != e.lease {
 			evs = append(evs, Event{Kind: Installed, Binding: e.b, Lease: e.lease})
 		}
 	} else if had {

@@ -112,6 +112,13 @@ type Validator interface {
 	Validate(ctx context.Context, b4 [16]byte, ipv4 uint32, port uint16) (bindstore.Binding, bindstore.Result, error)
 }
 
+// CacheLookup is a local, non-blocking lookup in the validation source's
+// cache (bindstore.Store.Lookup); with it, traffic from the Internet to a
+// B4 this lwAFTR has no binding for also triggers the takeover.
+type CacheLookup interface {
+	Lookup(ipv4 uint32, port uint16) (bindstore.Binding, bool)
+}
+
 // Writer stores bindings this lwAFTR provisions: bindstore.Store.
 type Writer interface {
 	Create(ctx context.Context, b bindstore.Binding, ttl time.Duration) (int64, error)
@@ -147,7 +154,11 @@ type Counters struct {
 	Created           atomic.Uint64 // dynamic bindings created
 	Removed           atomic.Uint64 // dynamic bindings removed
 	MaxDynamicDrops   atomic.Uint64 // bindings not created: max-dynamic-bindings reached
+	InboundUnknown    atomic.Uint64 // Internet packets to an address and port without a binding
+	InboundValidated  atomic.Uint64 // of those, found in the store's cache (binding created)
+	InboundHeld       atomic.Uint64 // Internet packets held until their binding was installed
 	InstallErrors     atomic.Uint64 // bindings the table refused
+	LearntDropped     atomic.Uint64 // store bindings not looked at: too many at once
 }
 
 // holdBytes is the largest packet held while waiting; bigger ones are
@@ -207,12 +218,22 @@ type Manager struct {
 	order   []uint64 // keys of dyn, for the expiry scan
 	results chan result
 	reqs    chan request
+	lookup  CacheLookup
+	// inbound: bindings found for Internet packets, and those packets,
+	// applied at the next Poll.
+	inBind []bindstore.Binding
+	inPkts [][]byte
+	inLens []int
+	inN    int
 
 	// mu guards dyn and the queues filled from other goroutines.
 	mu          sync.Mutex
 	dyn         map[uint64]*DynamicBinding
 	provisioned []DynamicBinding
 	storeGone   []bindstore.Event
+	// learnt: bindings the store installed while ICMPv6 triggers were
+	// out, checked at Poll against the B4s triggered.
+	learnt []bindstore.Binding
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -286,6 +307,14 @@ func New(cfg Config, v Validator, w Writer) (*Manager, error) {
 		}
 		m.free = append(m.free, int32(i))
 	}
+	if cl, ok := v.(CacheLookup); ok {
+		m.lookup = cl
+	}
+	m.inPkts, m.inLens = make([][]byte, inboundHold), make([]int, inboundHold)
+	for i := range m.inPkts {
+		m.inPkts[i] = make([]byte, holdBytes)
+	}
+	m.inBind = make([]bindstore.Binding, 0, inboundHold)
 	if cfg.Mode == DataPacketTrigger {
 		for range cfg.Workers {
 			m.wg.Add(1)
@@ -384,6 +413,44 @@ func (m *Manager) Unknown(p []byte, ipv4 uint32, port uint16) lwaftr.UnknownVerd
 	return lwaftr.UnknownTaken
 }
 
+// inboundHold bounds the Internet packets held between two Polls.
+const inboundHold = 64
+
+// UnknownDestination implements lwaftr.UnknownSource: in data-packet-
+// trigger mode an Internet packet to an address and port the store's
+// cache has a binding for creates that binding (a B4 whose traffic after
+// the failover starts from outside would otherwise never be taken over)
+// and is held until the next Poll installs it. Only the local cache is
+// asked, within the validation rate limit; anything else gets the
+// engine's default.
+func (m *Manager) UnknownDestination(p []byte, ipv4 uint32, port uint16) lwaftr.UnknownVerdict {
+	if m.inPoll || m.cfg.Mode != DataPacketTrigger || m.lookup == nil || m.outOfService.Load() {
+		return lwaftr.UnknownDefault
+	}
+	m.C.InboundUnknown.Add(1)
+	if m.inN == inboundHold || len(p) > holdBytes {
+		return lwaftr.UnknownDefault
+	}
+	now := m.cfg.Now().UnixNano()
+	m.tokens = min(m.cfg.QueryBurst, m.tokens+float64(now-m.tokAt)*m.cfg.QueryRate/1e9)
+	m.tokAt = now
+	if m.tokens < 1 {
+		m.C.RateLimited.Add(1)
+		return lwaftr.UnknownDrop
+	}
+	m.tokens--
+	b, ok := m.lookup.Lookup(ipv4, port)
+	if !ok {
+		return lwaftr.UnknownDefault
+	}
+	m.C.InboundValidated.Add(1)
+	m.inBind = append(m.inBind, b)
+	m.inLens[m.inN] = copy(m.inPkts[m.inN], p)
+	m.inN++
+	m.C.InboundHeld.Add(1)
+	return lwaftr.UnknownTaken
+}
+
 func (m *Manager) hold(pe *pending, p []byte) {
 	if pe.n == len(pe.pkts) || len(p) > holdBytes {
 		m.C.QueueDrops.Add(1)
@@ -409,15 +476,38 @@ func (m *Manager) Poll(e *lwaftr.Engine) {
 		}
 		break
 	}
+	if len(m.inBind) > 0 {
+		now := m.cfg.Now()
+		for _, b := range m.inBind {
+			if sw, ok := e.Table().Get(b.IPv4, b.PSID); ok && sw.B4 == b.B4 {
+				continue // installed by an earlier packet of this Poll
+			}
+			m.install(e, DynamicBinding{Binding: b, Origin: Validated, Created: now, Renewed: now})
+		}
+		m.inBind = m.inBind[:0]
+		for i := range m.inN {
+			m.C.Released.Add(1)
+			e.Redeliver4(m.inPkts[i][:m.inLens[i]])
+		}
+		m.inN = 0
+	}
 	m.mu.Lock()
-	prov, gone := m.provisioned, m.storeGone
-	m.provisioned, m.storeGone = nil, nil
+	prov, gone, learnt := m.provisioned, m.storeGone, m.learnt
+	m.provisioned, m.storeGone, m.learnt = nil, nil, nil
 	m.mu.Unlock()
 	for _, d := range prov {
 		m.install(e, d)
 	}
 	for _, ev := range gone {
 		m.storeEvent(e, ev)
+	}
+	now := m.cfg.Now()
+	for _, b := range learnt {
+		// A B4 we sent the ICMPv6 trigger to has provisioned again and
+		// the provisioning system wrote its binding.
+		if m.icmp[negSlot(&b.B4)].b4 == b.B4 {
+			m.install(e, DynamicBinding{Binding: b, Origin: Reprovisioned, Created: now, Renewed: now})
+		}
 	}
 	m.expire(e, 32)
 }
@@ -577,13 +667,30 @@ func (m *Manager) expire(e *lwaftr.Engine, n int) {
 
 // StoreEvent is the bindstore OnChange hook: removals and changes of
 // bindings reach the engine at its next Poll.
+//
+// In icmpv6-trigger mode a binding the store installs is also how a B4
+// that was sent the trigger comes back: its new provisioning was written
+// to the store (by the relaying lwAFTR, or by the provisioning system
+// itself), and the binding is installed here if this lwAFTR triggered
+// that B4.
 func (m *Manager) StoreEvent(ev bindstore.Event) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.dyn[key(ev.Binding.IPv4, ev.Binding.PSID)]; ok {
 		m.storeGone = append(m.storeGone, ev)
+		return
+	}
+	if m.cfg.Mode == ICMPv6Trigger && ev.Kind == bindstore.Installed && m.C.ICMPTriggers.Load() > 0 {
+		if len(m.learnt) < maxLearnt {
+			m.learnt = append(m.learnt, ev.Binding)
+		} else {
+			m.C.LearntDropped.Add(1)
+		}
 	}
 }
+
+// maxLearnt bounds the store's bindings waiting for the next Poll.
+const maxLearnt = 1 << 16
 
 // Provisioned records that a B4's provisioning through this lwAFTR
 // succeeded (the primary, or a backup after an ICMPv6 trigger): the

@@ -459,3 +459,95 @@ func TestStoreDown(t *testing.T) {
 		t.Fatalf("unknown B4 forwarded with etcd down: %d", n)
 	}
 }
+
+// TestICMPv6TriggerLearnsFromStore: after the ICMPv6 trigger, the B4's new
+// provisioning reaches the backup through the store (written there by
+// whatever provisioned it); the backup installs it as reprovisioned. A
+// binding for a B4 it never triggered is not installed.
+func TestICMPv6TriggerLearnsFromStore(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	var m *Manager
+	st := openStore(t, c, &m)
+	e, out := newEngine(t, "2001:db8:2::1", nil)
+	var err error
+	m, err = New(Config{Mode: ICMPv6Trigger, Anycast: anycast, Log: quietLog}, st, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	e.SetUnknownSource(m)
+	b, other := binding(8), binding(9)
+	e.Receive(lwaftr.Internal, fromB4(b.B4, anycast, b.IPv4, portOf(8)))
+	e.Flush()
+	if len(out.take(lwaftr.Internal)) != 1 {
+		t.Fatal("no ICMPv6 trigger")
+	}
+	// The provisioning system writes both (as another client would).
+	for _, x := range []bindingtable.Softwire{b, other} {
+		if _, err := st.Put(context.Background(), x, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pump(t, e, "reprovisioned binding installed", 5*time.Second, func() bool { return m.DynamicCount() == 1 })
+	if d := m.Dynamic(); d[0].Binding != b || d[0].Origin != Reprovisioned {
+		t.Fatalf("dynamic %+v", d)
+	}
+	e.Receive(lwaftr.Internal, fromB4(b.B4, anycast, b.IPv4, portOf(8)))
+	e.Flush()
+	if len(out.take(lwaftr.External)) != 1 {
+		t.Fatal("reprovisioned B4 not forwarded")
+	}
+	if _, ok := e.Table().Get(other.IPv4, other.PSID); ok {
+		t.Fatal("a binding for a B4 never triggered was installed")
+	}
+}
+
+// TestInboundTrigger: after a failover the first packet to reach the
+// backup may come from the Internet (a download whose receiver has
+// nothing to send); the backup finds the binding in its cache of the
+// store, creates it and encapsulates the packet to the B4.
+func TestInboundTrigger(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	var m *Manager
+	st := openStore(t, c, &m)
+	b := binding(11)
+	if _, err := st.Put(context.Background(), b, 0); err != nil {
+		t.Fatal(err)
+	}
+	e, out := newEngine(t, "2001:db8:2::1", nil)
+	var err error
+	m, err = New(Config{Mode: DataPacketTrigger, Anycast: anycast, Log: quietLog}, st, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	e.SetUnknownSource(m)
+	pump(t, e, "cached", 5*time.Second, func() bool { _, ok := st.Lookup(b.IPv4, portOf(11)); return ok })
+	// From the server to the B4's address and port, and to a port of no
+	// binding.
+	// The inner IPv4 packet of fromB4, turned around, in an IPv4 frame.
+	frame := append(make([]byte, 14), fromB4(b.B4, anycast, b.IPv4, 0)[14+40:]...)
+	binary.BigEndian.PutUint16(frame[12:], 0x0800)
+	h := frame[14:]
+	binary.BigEndian.PutUint32(h[12:], inet)
+	binary.BigEndian.PutUint32(h[16:], b.IPv4)
+	binary.BigEndian.PutUint16(h[20:], 80)
+	binary.BigEndian.PutUint16(h[22:], portOf(11))
+	h[10], h[11] = 0, 0
+	binary.BigEndian.PutUint16(h[10:], fold(sum16(0, h[:20])))
+	e.Receive(lwaftr.External, frame)
+	e.Flush()
+	enc := out.take(lwaftr.Internal)
+	if len(enc) != 1 || [16]byte(enc[0][14+24:14+40]) != b.B4 {
+		t.Fatalf("%d packets to the B4 side", len(enc))
+	}
+	if m.C.InboundValidated.Load() != 1 || m.C.Created.Load() != 1 || m.Dynamic()[0].Origin != Validated {
+		t.Fatalf("inbound %d created %d", m.C.InboundValidated.Load(), m.C.Created.Load())
+	}
+	binary.BigEndian.PutUint16(h[22:], portOf(12))
+	e.Receive(lwaftr.External, frame)
+	e.Flush()
+	if n := len(out.take(lwaftr.Internal)); n != 0 || m.C.Created.Load() != 1 {
+		t.Fatalf("a port of no binding: %d encapsulated, %d created", n, m.C.Created.Load())
+	}
+}

@@ -87,6 +87,15 @@ func (e *Engine) forward4(p []byte, eth []byte, hairpin bool) {
 	}
 	b4, br, ok := e.bt.Lookup(dst, port)
 	if !ok {
+		if e.unknown != nil && !hairpin {
+			switch e.unknown.UnknownDestination(p, dst, port) {
+			case UnknownTaken:
+				return
+			case UnknownDrop:
+				e.C.DropNoBinding4++
+				return
+			}
+		}
 		e.C.DropNoBinding4++
 		if !icmpError && e.allowError(External) {
 			e.icmpv4Error(3, 1, p, 0)

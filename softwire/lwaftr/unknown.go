@@ -25,6 +25,11 @@ type UnknownSource interface {
 	// Unknown is called for such a packet p (the whole IPv6 packet,
 	// valid only during the call) with its inner IPv4 source and port.
 	Unknown(p []byte, ipv4 uint32, port uint16) UnknownVerdict
+	// UnknownDestination is called for an IPv4 packet from the Internet
+	// (p, valid only during the call) whose destination address and port
+	// have no binding: after a failover the first packet of a B4 may come
+	// from outside (a download whose receiver has nothing to send).
+	UnknownDestination(p []byte, ipv4 uint32, port uint16) UnknownVerdict
 	// Poll is called at the start of every Flush: the place to change
 	// the binding table and to Redeliver held packets.
 	Poll(e *Engine)
@@ -38,3 +43,7 @@ func (e *Engine) SetUnknownSource(h UnknownSource) { e.unknown = h }
 // binding goes to Unknown again, so a handler must not redeliver what it
 // has not got a binding for.
 func (e *Engine) Redeliver(p []byte) { e.decap(p) }
+
+// Redeliver4 forwards again an IPv4 packet from the Internet that an
+// UnknownSource held, once its binding exists; call it from Poll.
+func (e *Engine) Redeliver4(p []byte) { e.forward4(p, nil, false) }
