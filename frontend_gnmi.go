@@ -9,19 +9,13 @@ import (
 	"github.com/wirebeat/wirebeat/server/gnmi"
 )
 
-// The gNMI front end: gRPC with TLS always, on --gnmi.
-func init() {
-	frontEndKinds = append(frontEndKinds, frontEndKind{
-		name: "gNMI",
-		addr: func(f runFlags) string { return f.gnmi },
-		make: func(env frontEndEnv) (frontEnd, error) {
-			cfg, err := gnmiTLS(env)
-			if err != nil {
-				return nil, err
-			}
-			return gnmi.New(env.srv, gnmi.Options{TLS: cfg, Logger: env.log})
-		},
-	})
+// makeGNMI is the gNMI front end: gRPC with TLS always, on --gnmi.
+func makeGNMI(env frontEndEnv) (frontEnd, error) {
+	cfg, err := gnmiTLS(env)
+	if err != nil {
+		return nil, err
+	}
+	return gnmi.New(env.srv, gnmi.Options{TLS: cfg, Logger: env.log})
 }
 
 // gnmiTLS is the server's TLS configuration: the certificate of

@@ -4,12 +4,7 @@ import (
 	"github.com/wirebeat/wirebeat/server/netconf"
 )
 
-func init() {
-	frontEndKinds = append(frontEndKinds, frontEndKind{
-		name: "NETCONF",
-		addr: func(f runFlags) string { return f.netconf },
-		make: func(env frontEndEnv) (frontEnd, error) {
-			return netconf.New(env.srv, netconf.Options{HostKey: env.material.hostKey, Logger: env.log})
-		},
-	})
+// makeNETCONF is the NETCONF front end: SSH on --netconf.
+func makeNETCONF(env frontEndEnv) (frontEnd, error) {
+	return netconf.New(env.srv, netconf.Options{HostKey: env.material.hostKey, Logger: env.log, DataDir: env.flags.datadir})
 }

@@ -13,8 +13,8 @@ import (
 )
 
 // frontEnd is a management listener: NETCONF, gNMI or the CLI. Each lives in
-// its own package under server/ and is wired here by a file of its own
-// (frontend_<name>.go) that appends a frontEndKind in an init function.
+// its own package under server/ and is built by a function in a file of
+// its own (frontend_<name>.go), listed in frontEndKinds.
 type frontEnd interface {
 	// Serve accepts connections on ln until ctx ends or Close is called.
 	Serve(ctx context.Context, ln net.Listener) error
@@ -38,7 +38,10 @@ type frontEndEnv struct {
 }
 
 // frontEndKinds are the front ends this build has, in start order.
-var frontEndKinds []frontEndKind
+var frontEndKinds = []frontEndKind{
+	{name: "NETCONF", addr: func(f runFlags) string { return f.netconf }, make: makeNETCONF},
+	{name: "gNMI", addr: func(f runFlags) string { return f.gnmi }, make: makeGNMI},
+}
 
 type runningFrontEnds struct {
 	mu    sync.Mutex

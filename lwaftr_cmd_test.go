@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,44 @@ func TestLwaftrCommandErrors(t *testing.T) {
 		rc := dispatch(c.args, &out, &errb)
 		if rc != c.rc || !strings.Contains(errb.String(), c.want) {
 			t.Errorf("%v: rc %d, stderr %q; want %d and %q", c.args, rc, errb.String(), c.rc, c.want)
+		}
+	}
+}
+
+// TestLwaftrBenchCommand runs `wirebeat lwaftr bench` briefly on two
+// workers over a vector's frames: both directions are measured and
+// every frame fed is forwarded (no figure is asserted: machines vary).
+func TestLwaftrBenchCommand(t *testing.T) {
+	dir := vectors.Dir()
+	if dir == "" {
+		t.Skip("SKIP: lwAFTR conformance vectors not found beside the repository")
+	}
+	conf := filepath.Join(dir, "conf", "icmp_on_fail.conf")
+	in4 := filepath.Join(dir, "pcap", "tcp-frominet-bound.pcap")
+	in6 := filepath.Join(dir, "pcap", "tcp-fromb4-ipv6.pcap")
+	var out, stderr bytes.Buffer
+	if rc := dispatch([]string{"lwaftr", "bench", "--workers", "2", "--duration", "100ms", conf, in4, in6}, &out, &stderr); rc != 0 {
+		t.Fatalf("bench: %d %s", rc, stderr.String())
+	}
+	t.Log(out.String())
+	for _, dirn := range []string{"encapsulation", "decapsulation"} {
+		var line string
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(l, dirn) {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "core 0:") || !strings.Contains(line, "core 1:") {
+			t.Fatalf("%s: no per-core figures in %q", dirn, line)
+		}
+		var in, outp float64
+		if _, err := fmt.Sscanf(line[strings.Index(line, "): ")+3:], "%f Mpps in, %f Mpps out", &in, &outp); err != nil || in <= 0 || in != outp {
+			t.Fatalf("%s: %q (%v): in %v out %v", dirn, line, err, in, outp)
+		}
+	}
+	for _, bad := range [][]string{{"lwaftr", "bench"}, {"lwaftr", "bench", "--workers", "0", conf, in4, in6}, {"lwaftr", "bench", conf, in4}} {
+		if rc := dispatch(bad, &out, &stderr); rc != 2 {
+			t.Errorf("%v: exit %d, want 2", bad, rc)
 		}
 	}
 }

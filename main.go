@@ -24,6 +24,8 @@ commands:
   run                          start the element (wirebeat run -h for its flags)
   lwaftr check [--on-a-stick] CONF IN_V4 IN_V6 OUT_V4 OUT_V6 [COUNTERS]
                                run the lwAFTR data plane once over pcap files
+  lwaftr bench [--workers N] [--duration D] CONF IN_V4 IN_V6
+                               packets per second of the data plane over pcap files
   import snabb-lwaftr FILE     print the wirebeat configuration of a Snabb lwAFTR config
   version                      print the version
 `

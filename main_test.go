@@ -121,19 +121,27 @@ func TestFirstStartGeneratesAdminPassword(t *testing.T) {
 	if len(password) < 16 {
 		t.Errorf("generated password %q is short", password)
 	}
-	for _, f := range []string{"ssh_host_ed25519_key", "tls-key.pem", "tls-cert.pem", "startup.json"} {
-		fi, err := os.Stat(filepath.Join(dir, f))
+	saved, _ := filepath.Glob(filepath.Join(dir, "config", "*"))
+	if len(saved) == 0 {
+		t.Error("no saved configuration in the datadir")
+	}
+	for _, f := range append([]string{"ssh_host_ed25519_key", "tls-key.pem", "tls-cert.pem", "config"}, saved...) {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(dir, f)
+		}
+		fi, err := os.Stat(f)
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}
-		if f != "tls-cert.pem" && fi.Mode().Perm()&0o077 != 0 {
+		if filepath.Base(f) != "tls-cert.pem" && fi.Mode().Perm()&0o077 != 0 {
 			t.Errorf("%s is readable by others: %v", f, fi.Mode().Perm())
 		}
 	}
-	startup, _ := os.ReadFile(filepath.Join(dir, "startup.json"))
-	if bytes.Contains(startup, []byte(password)) {
-		t.Error("startup config holds the clear-text admin password")
+	for _, f := range saved {
+		if data, _ := os.ReadFile(f); bytes.Contains(data, []byte(password)) {
+			t.Errorf("%s holds the clear-text admin password", f)
+		}
 	}
 	// The saved configuration authenticates the admin with that password.
 	srv, err := server.New(server.Options{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -180,10 +188,14 @@ func TestConfigFlag(t *testing.T) {
 	os.WriteFile(cfg, []byte(`{"wirebeat-system:system":{"hostname":"from-flag"}}`), 0o600)
 	e := start(t, nil, "--datadir", dir, "--config", cfg)
 	e.stop(t)
-	startup, _ := os.ReadFile(filepath.Join(dir, "startup.json"))
-	if !bytes.Contains(startup, []byte("from-flag")) {
-		t.Errorf("--config not applied; startup:\n%s", startup)
+	srv, err := server.New(server.Options{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
 	}
+	if got := srv.Running().GetSystem().GetHostname(); got != "from-flag" {
+		t.Errorf("--config not applied and saved; hostname %q", got)
+	}
+	srv.Close()
 
 	// A configuration that does not validate stops the element with an
 	// error naming the offending path.

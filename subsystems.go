@@ -1,37 +1,32 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 
+	"github.com/wirebeat/wirebeat/bfd/adapter"
+	"github.com/wirebeat/wirebeat/pktio"
 	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/sfc"
+	"github.com/wirebeat/wirebeat/softwire"
 )
 
-// subsystemKind builds the adapter of one engine. Each engine is wired by a
-// file of its own (subsystem_<name>.go) that appends its kind in an init
-// function; order gives the order of Apply in a commit.
-type subsystemKind struct {
-	name  string
-	order int // bfd 10, softwire 20, sfc 30: BFD sessions exist before what uses them
-	make  func(log *slog.Logger) (server.Subsystem, error)
+// makeSubsystems builds the engines' adapters, in the order a commit
+// prepares and applies them: BFD first, so that its sessions exist before
+// the softwire and SFC engines that watch them.
+func makeSubsystems(log *slog.Logger) ([]server.Subsystem, error) {
+	bfdSub := adapter.NewSubsystem(adapter.Options{Log: log.With("subsystem", "bfd")})
+	return []server.Subsystem{
+		bfdSub,
+		softwire.NewLwaftrSubsystem(softwire.LwaftrOptions{Log: log.With("subsystem", "softwire-lwaftr"), OpenDriver: openPort(log)}),
+		// SFC locator liveness runs in the BFD engine.
+		sfc.New(sfc.Options{Log: log.With("subsystem", "sfc"), BFD: bfdSub.Engine()}),
+	}, nil
 }
 
-var subsystemKinds []subsystemKind
-
-func makeSubsystems(log *slog.Logger) ([]server.Subsystem, error) {
-	kinds := append([]subsystemKind(nil), subsystemKinds...)
-	for i := 1; i < len(kinds); i++ { // few kinds: insertion sort by order
-		for j := i; j > 0 && kinds[j].order < kinds[j-1].order; j-- {
-			kinds[j], kinds[j-1] = kinds[j-1], kinds[j]
-		}
+// openPort opens the lwAFTR's links on live interfaces with the pktio
+// driver the configuration names.
+func openPort(log *slog.Logger) softwire.OpenDriverLink {
+	return func(dev, driver string) (softwire.Link, error) {
+		return pktio.Open(dev, pktio.Config{Driver: driver, Log: log.With("subsystem", "pktio")})
 	}
-	var subs []server.Subsystem
-	for _, k := range kinds {
-		s, err := k.make(log.With("subsystem", k.name))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", k.name, err)
-		}
-		subs = append(subs, s)
-	}
-	return subs, nil
 }

@@ -1,2 +1,8 @@
 # DS-Lite (softwire/netpkt shared packet layer, softwire/dslite AFTR and B4).
 FUZZ_TARGETS += ./softwire/netpkt:FuzzReassemble
+FUZZ_TARGETS += ./softwire/dslite:FuzzAFTRFromB4 ./softwire/dslite:FuzzAFTRFromInternet ./softwire/dslite:FuzzB4FromWAN
+FUZZ_TARGETS += ./softwire/aftrname:FuzzParseReply
+# AFTR discovery (softwire/aftrname) is tested against a real Kea DHCPv6
+# server and dnsmasq (tools/kea, tools/dnsmasq); the DS-Lite end-to-end
+# test runs curl, python3 -m http.server and iperf3 through B4 and AFTRs.
+DEBIAN_PACKAGES += kea-dhcp6-server dnsmasq-base iperf3 curl python3

@@ -24,10 +24,10 @@ func nilIfNone(d *gen.Device) ygot.GoStruct {
 // canonical RFC 5952 text, re-keying list entries whose key changed, so
 // that one address is one list key. base is the tree root was edited from
 // (nil if none): its list entries are already canonical, and the unchanged
-// ones are skipped.
-func Canonicalize(root, base *gen.Device) error {
+// ones are skipped. touched, when not nil, records the entries re-keyed.
+func Canonicalize(root, base *gen.Device, touched *Touched) error {
 	var rekey []reflect.Value // maps holding an entry whose key changed
-	err := walk(rootSchema(), root, nilIfNone(base), func(n *node) (bool, error) {
+	err := walk(rootSchema(), root, nilIfNone(base), touched, func(n *node) (bool, error) {
 		if n.schema.ReadOnly() || ((n.schema.IsList() || n.schema.IsContainer()) && n.value.Kind() == reflect.Ptr && n.unchanged()) {
 			return true, nil
 		}
@@ -49,7 +49,7 @@ func Canonicalize(root, base *gen.Device) error {
 		return err
 	}
 	for _, m := range rekey {
-		if err := rekeyMap(m); err != nil {
+		if err := rekeyMap(m, touched); err != nil {
 			return err
 		}
 	}
@@ -119,7 +119,7 @@ func listMapOf(n *node) reflect.Value {
 // rekeyMap moves every entry of a list map whose key no longer matches its
 // key leaves under the right key. Two entries landing on one key are the
 // same entry written twice: an error.
-func rekeyMap(m reflect.Value) error {
+func rekeyMap(m reflect.Value, touched *Touched) error {
 	if !m.IsValid() {
 		return nil
 	}
@@ -137,6 +137,8 @@ func rekeyMap(m reflect.Value) error {
 		}
 		m.SetMapIndex(k, reflect.Value{})
 		m.SetMapIndex(nk, entry)
+		touched.set(m, k)
+		touched.set(m, nk)
 	}
 	return nil
 }

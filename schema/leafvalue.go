@@ -119,6 +119,9 @@ func parseScalar(leaf *yang.Entry, t reflect.Type, text string) (reflect.Value, 
 	bad := func(why string) (reflect.Value, error) {
 		return reflect.Value{}, fmt.Errorf("%q is not a valid %s: %s", text, typeName(leaf), why)
 	}
+	if !isEnumType(t) {
+		return parseBasic(leaf, v, t, text, bad)
+	}
 	if en, ok := v.Interface().(ygot.GoEnum); ok {
 		name := text
 		if leaf.Type != nil && leaf.Type.Kind == yang.Yidentityref {
@@ -132,6 +135,11 @@ func parseScalar(leaf *yang.Entry, t reflect.Type, text string) (reflect.Value, 
 		}
 		return bad("not one of its values")
 	}
+	return parseBasic(leaf, v, t, text, bad)
+}
+
+// parseBasic converts YANG text to a string, boolean or number v of type t.
+func parseBasic(leaf *yang.Entry, v reflect.Value, t reflect.Type, text string, bad func(string) (reflect.Value, error)) (reflect.Value, error) {
 	switch t.Kind() {
 	case reflect.String:
 		v.SetString(text)

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"maps"
 	"reflect"
 	"strings"
 	"sync"
@@ -28,17 +29,33 @@ type Tx struct {
 	shallow map[uintptr]bool
 	// deep holds the roots of subtrees copied whole by Get.
 	deep map[uintptr]bool
+	// touched records the list entries set or removed, for Changes.
+	touched *Touched
 }
 
 // NewTx starts a transaction on base, which it never modifies.
-func NewTx(base *gen.Device) *Tx {
+func NewTx(base *gen.Device) *Tx { return NewTxAfter(base, nil) }
+
+// NewTxAfter starts a transaction on base, a tree that earlier
+// transactions made from prev.Base() and recorded in prev (a candidate
+// edited several times before its commit). Touched then covers every
+// change from prev.Base(); with prev nil, the changes from base.
+func NewTxAfter(base *gen.Device, prev *Touched) *Tx {
 	tx := &Tx{shallow: map[uintptr]bool{}, deep: map[uintptr]bool{}}
+	if prev != nil {
+		tx.touched = prev.clone()
+	} else {
+		tx.touched = newTouched(base)
+	}
 	rv := reflect.New(reflect.TypeOf(gen.Device{}))
 	rv.Elem().Set(reflect.ValueOf(base).Elem())
 	tx.root = rv.Interface().(*gen.Device)
 	tx.shallow[rv.Pointer()] = true
 	return tx
 }
+
+// Touched records what the transaction changed in lists, for Changes.
+func (tx *Tx) Touched() *Touched { return tx.touched }
 
 // Root is the tree as edited so far. Read it; change it only through Get,
 // Set and Delete.
@@ -104,8 +121,7 @@ func (tx *Tx) Set(path *gpb.Path, node ygot.GoStruct) error {
 		if k, err := keyOfEntry(nv, fv.Type().Key()); err != nil || k.Interface() != key.Interface() {
 			return Errorf(TagInvalidValue, path, "the entry's key leaves do not match the path")
 		}
-		m := tx.ownMap(fv)
-		m.SetMapIndex(key, nv)
+		tx.setEntry(fv, key, nv)
 	default:
 		return Errorf(TagInvalidValue, path, "%s is not a container or list entry", f.name)
 	}
@@ -209,7 +225,7 @@ func (tx *Tx) step(cur reflect.Value, schema *yang.Entry, e *gpb.PathElem, path 
 func (tx *Tx) put(cur reflect.Value, f *fieldInfo, key, child reflect.Value) {
 	fv := cur.Elem().Field(f.index)
 	if f.kind == FieldListMap {
-		tx.ownMap(fv).SetMapIndex(key, child)
+		tx.setEntry(fv, key, child)
 		return
 	}
 	fv.Set(child)
@@ -272,7 +288,7 @@ func (tx *Tx) deleteChild(pv reflect.Value, schema *yang.Entry, e *gpb.PathElem,
 		if !fv.MapIndex(key).IsValid() {
 			return false, nil
 		}
-		tx.ownMap(fv).SetMapIndex(key, reflect.Value{})
+		tx.setEntry(fv, key, reflect.Value{})
 		return true, nil
 	}
 	if isNil(fv) {
@@ -284,6 +300,14 @@ func (tx *Tx) deleteChild(pv reflect.Value, schema *yang.Entry, e *gpb.PathElem,
 
 func (tx *Tx) isDeep(v reflect.Value) bool { return tx.deep[v.Pointer()] }
 
+// setEntry sets (or with an invalid v removes) the entry key of the list
+// map in field fv, making the map the transaction's first.
+func (tx *Tx) setEntry(fv, key, v reflect.Value) {
+	m := tx.ownMap(fv)
+	m.SetMapIndex(key, v)
+	tx.touched.set(m, key)
+}
+
 // ownMap makes the map in field fv the transaction's (a shallow copy of its
 // entries) and returns it.
 func (tx *Tx) ownMap(fv reflect.Value) reflect.Value {
@@ -291,15 +315,22 @@ func (tx *Tx) ownMap(fv reflect.Value) reflect.Value {
 		m := reflect.MakeMap(fv.Type())
 		fv.Set(m)
 		tx.shallow[m.Pointer()] = true
+		tx.touched.copied(reflect.Value{}, m)
 		return m
 	}
 	if tx.shallow[fv.Pointer()] {
 		return fv
 	}
-	m := reflect.MakeMapWithSize(fv.Type(), fv.Len()+1)
-	for it := fv.MapRange(); it.Next(); {
-		m.SetMapIndex(it.Key(), it.Value())
+	var m reflect.Value
+	if clone, ok := mapCloners[fv.Type()]; ok {
+		m = clone(fv)
+	} else {
+		m = reflect.MakeMapWithSize(fv.Type(), fv.Len()+1)
+		for it := fv.MapRange(); it.Next(); {
+			m.SetMapIndex(it.Key(), it.Value())
+		}
 	}
+	tx.touched.copied(fv, m)
 	fv.Set(m)
 	tx.shallow[m.Pointer()] = true
 	return m
@@ -389,4 +420,15 @@ func newEntry(schema *yang.Entry, t reflect.Type, keyType reflect.Type, key refl
 	si := fieldsOf(schema, t)
 	set(entry.Elem().Field(si.fields[si.byName[strings.TrimSpace(schema.Key)]].index), key)
 	return entry
+}
+
+// mapCloners copy the maps of the lists that hold up to millions of
+// entries with maps.Clone, which copies the runtime's hash groups instead
+// of hashing and inserting entry after entry as reflection must.
+var mapCloners = map[reflect.Type]func(reflect.Value) reflect.Value{
+	reflect.TypeOf(map[gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire_Key]*gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire(nil)): cloneMapOf[gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire_Key, *gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire],
+}
+
+func cloneMapOf[K comparable, V any](v reflect.Value) reflect.Value {
+	return reflect.ValueOf(maps.Clone(v.Interface().(map[K]V)))
 }

@@ -110,3 +110,91 @@ func TestTxErrors(t *testing.T) {
 		}
 	}
 }
+
+// With the record of a transaction, Changes compares the entries it
+// touched and nothing else: an entry planted in the new table behind the
+// transaction's back is not seen, which shows the rest of the table was
+// not scanned. Without the record it is.
+func TestChangesLookOnlyAtTouchedEntries(t *testing.T) {
+	base := &gen.Device{}
+	addBindings(base, 10_000)
+	tx := NewTx(base)
+	n, err := tx.Get(bindingPath("10.0.0.1", "5"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.(*gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire).B4Ipv6 = ygot.String("2001:db8::99")
+	ch := Changes(base, tx.Root(), tx.Touched())
+	if len(ch) != 1 || PathString(ch[0].Path) != "/softwire/lwaftr/binding-table/softwire[ipv4=10.0.0.1][psid=5]/b4-ipv6" || ch[0].Op != OpReplace {
+		t.Fatalf("changes = %+v", ch)
+	}
+	bt := tx.Root().GetSoftwire().GetLwaftr().GetBindingTable()
+	planted := *bt.GetSoftwire("10.0.0.3", 1)
+	planted.B4Ipv6 = ygot.String("2001:db8::77")
+	bt.Softwire[gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire_Key{Ipv4: "10.0.0.3", Psid: 1}] = &planted
+	if got := Changes(base, tx.Root(), tx.Touched()); len(got) != 1 {
+		t.Fatalf("with the record: %d changes, want 1 (the table was scanned)", len(got))
+	}
+	if got := Changes(base, tx.Root(), nil); len(got) != 2 {
+		t.Fatalf("without the record: %d changes, want 2", len(got))
+	}
+	// A record made against another tree is not used.
+	if got := Changes(&gen.Device{}, tx.Root(), tx.Touched()); len(got) != 10_000 {
+		t.Fatalf("record of another base used: %d changes", len(got))
+	}
+}
+
+// A candidate edited by several transactions keeps one record relative
+// to running.
+func TestTouchedCarriesAcrossTransactions(t *testing.T) {
+	base := &gen.Device{}
+	addBindings(base, 1000)
+	tx1 := NewTx(base)
+	if _, err := tx1.Delete(bindingPath("10.0.0.2", "3")); err != nil {
+		t.Fatal(err)
+	}
+	tx2 := NewTxAfter(tx1.Root(), tx1.Touched())
+	n, err := tx2.Get(bindingPath("10.0.0.1", "5"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.(*gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire).BrAddress = ygot.String("2001:db8::2")
+	ch := Changes(base, tx2.Root(), tx2.Touched())
+	if len(ch) != 2 {
+		t.Fatalf("changes = %+v, want the delete of tx1 and the edit of tx2", ch)
+	}
+}
+
+// min-elements and max-elements are enforced (the SFC module bounds the
+// service functions of an SF map), with the RFC 7950 error-app-tags.
+func TestMinMaxElements(t *testing.T) {
+	cfg := &gen.Device{}
+	sfs := cfg.GetOrCreateSfc().GetOrCreateServiceFunctions()
+	for i := 0; i < 300; i++ {
+		sfs.GetOrCreateServiceFunction(fmt.Sprintf("sf-%d", i))
+	}
+	m := cfg.GetOrCreateSfc().GetOrCreateSfMaps().GetOrCreateSfMap(7)
+	la := rootSchema().Dir["sfc"].Dir["sf-maps"].Dir["sf-map"].Dir["service-function"].ListAttr
+	lo, hi := int(la.MinElements), int(la.MaxElements)
+	if lo < 1 || hi > 290 {
+		t.Fatalf("the SF map's bounds changed: %d..%d", lo, hi)
+	}
+	for _, c := range []struct {
+		n      int
+		appTag string
+	}{{lo - 1, "too-few-elements"}, {lo, ""}, {hi, ""}, {hi + 1, "too-many-elements"}} {
+		m.ServiceFunction = nil
+		for i := 0; i < c.n; i++ {
+			m.ServiceFunction = append(m.ServiceFunction, fmt.Sprintf("sf-%d", i))
+		}
+		err := Validate(cfg, nil, nil)
+		e := AsError(err)
+		switch {
+		case c.appTag == "" && err != nil && (e.AppTag == "too-few-elements" || e.AppTag == "too-many-elements"):
+			t.Errorf("%d service functions refused: %v", c.n, err)
+		case c.appTag != "" && (e == nil || e.AppTag != c.appTag || e.Tag != TagOperationFailed ||
+			PathString(e.Path) != "/sfc/sf-maps/sf-map[index=7]/service-function"):
+			t.Errorf("%d service functions: %v, want %s at the leaf-list", c.n, err, c.appTag)
+		}
+	}
+}

@@ -16,19 +16,23 @@ import (
 )
 
 // Validate checks a configuration tree against the YANG schema: types,
-// ranges, lengths and patterns (through ytypes, one leaf at a time so that
-// the error names the keyed path), mandatory leaves, leafref targets,
-// min/max-elements and address syntax. It stops at the first error: a
-// commit is refused as a whole, and one precise error is what a client can
-// act on.
+// ranges, lengths and patterns (one leaf at a time so that the error names
+// the keyed path), mandatory leaves, leafref targets, min/max-elements of
+// lists and leaf-lists inside present containers and list entries, and
+// address syntax. It replaces ygot's generated ΛValidate, about fifteen
+// times slower on 100,000 bindings (BenchmarkValidate100k). It stops at
+// the first error: a commit is refused as a whole, and one precise error
+// is what a client can act on.
 //
 // old, when not nil, is a configuration that passed these checks (running):
 // list entries equal to their counterpart in old are not checked again,
 // except for the leafrefs they hold, whose targets may have gone. A one-leaf
-// commit next to a million bindings then costs a comparison per binding.
-func Validate(root, old *gen.Device) error {
+// commit next to a million bindings then costs a comparison per binding,
+// and with touched (the record of the transactions that made root from
+// old) not even that: only the entries they touched are looked at.
+func Validate(root, old *gen.Device, touched *Touched) error {
 	lr := &leafrefIndex{cache: map[string]map[string]bool{}}
-	return walk(rootSchema(), root, nilIfNone(old), func(n *node) (bool, error) {
+	return walk(rootSchema(), root, nilIfNone(old), touched, func(n *node) (bool, error) {
 		if n.schema.ReadOnly() {
 			if !isNil(n.value) {
 				return true, Errorf(TagInvalidValue, n.fullPath(), "%s is state (config false) and cannot be configured", n.schema.Name)
@@ -95,6 +99,34 @@ func checkMandatory(n *node) error {
 			return Errorf(TagDataMissing, elemsPath(append(path, &gpb.PathElem{Name: f.name})),
 				"mandatory leaf %s is missing", f.name)
 		}
+		if err := checkElements(n, &f, sv.Field(f.index)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkElements enforces min-elements and max-elements of a list or
+// leaf-list in the container or list entry n (RFC 7950 sections 7.7.5,
+// 7.7.6 and 15.2, 15.3: operation-failed with too-few-elements or
+// too-many-elements).
+func checkElements(n *node, f *fieldInfo, fv reflect.Value) error {
+	la := f.schema.ListAttr
+	if la == nil || !f.config || (f.kind != FieldListMap && f.kind != FieldListSlice && f.kind != FieldLeafList) {
+		return nil
+	}
+	count := uint64(0)
+	if !isNil(fv) {
+		count = uint64(fv.Len())
+	}
+	path := func() *gpb.Path { return elemsPath(append(n.fullPath().Elem, &gpb.PathElem{Name: f.name})) }
+	if count < la.MinElements {
+		return &Error{Tag: TagOperationFailed, AppTag: "too-few-elements", Path: path(),
+			Message: fmt.Sprintf("%s has %d elements, at least %d are required", f.name, count, la.MinElements)}
+	}
+	if la.MaxElements != 0 && count > la.MaxElements {
+		return &Error{Tag: TagOperationFailed, AppTag: "too-many-elements", Path: path(),
+			Message: fmt.Sprintf("%s has %d elements, at most %d are allowed", f.name, count, la.MaxElements)}
 	}
 	return nil
 }
@@ -297,7 +329,7 @@ func collectLeaf(v reflect.Value, names []string, set map[string]bool) {
 // checkBelow checks the leafrefs inside an unchanged list entry.
 func (lr *leafrefIndex) checkBelow(n *node) error {
 	parents := append(n.parents[:len(n.parents):len(n.parents)], n.value)
-	return walkStruct(n.schema, n.value, reflect.Value{}, n.path, parents, func(c *node) (bool, error) {
+	return walkStruct(n.schema, n.value, reflect.Value{}, n.path, parents, nil, func(c *node) (bool, error) {
 		if c.schema.ReadOnly() || ((c.schema.IsList() || c.schema.IsContainer()) && !hasLeafref(c.schema)) {
 			return true, nil
 		}
@@ -329,7 +361,7 @@ var tagIndexes sync.Map // reflect.Type -> map[string]int
 // references and mandatory leaves may be completed by later edits of a
 // candidate.
 func ValidateTypes(root *gen.Device) error {
-	return walk(rootSchema(), root, nil, func(n *node) (bool, error) {
+	return walk(rootSchema(), root, nil, nil, func(n *node) (bool, error) {
 		if n.schema.ReadOnly() {
 			if !isNil(n.value) {
 				return true, Errorf(TagInvalidValue, n.fullPath(), "%s is state (config false) and cannot be configured", n.schema.Name)

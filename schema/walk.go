@@ -9,6 +9,8 @@ import (
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/goyang/pkg/yang"
 	"github.com/openconfig/ygot/ygot"
+
+	"github.com/wirebeat/wirebeat/gen"
 )
 
 // node is one data node met by walk: where it is, what the schema says about
@@ -49,19 +51,29 @@ type walkFunc func(n *node) (skip bool, err error)
 // schema, depth first; list entries come in map order, which is cheaper than
 // sorting a million keys for a walk that usually finds nothing. When old is
 // not nil each node also carries its counterpart in old.
-func walk(schema *yang.Entry, s, old ygot.GoStruct, fn walkFunc) error {
+//
+// touched, when not nil and made relative to old, lets the walk skip the
+// list entries no transaction touched, which are old's own: fn would see
+// them unchanged. Lists whose entries hold leafrefs are walked whole, as
+// fn must check references into what changed.
+func walk(schema *yang.Entry, s, old ygot.GoStruct, touched *Touched, fn walkFunc) error {
 	v := reflect.ValueOf(s)
 	var ov reflect.Value
 	if old != nil {
 		ov = reflect.ValueOf(old)
+		if touched != nil && (ov.IsNil() || touched.base != old.(*gen.Device)) {
+			touched = nil
+		}
+	} else {
+		touched = nil
 	}
-	return walkStruct(schema, v, ov, make([]*gpb.PathElem, 0, 16), []reflect.Value{v}, fn)
+	return walkStruct(schema, v, ov, make([]*gpb.PathElem, 0, 16), []reflect.Value{v}, touched, fn)
 }
 
 // walkStruct visits the fields of the struct pointer v. path is a stack:
 // a node's path is valid during its callback only (fullPath copies it), so
 // a walk over a million entries does not allocate a path for each node.
-func walkStruct(schema *yang.Entry, v, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, fn walkFunc) error {
+func walkStruct(schema *yang.Entry, v, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, touched *Touched, fn walkFunc) error {
 	sv := v.Elem()
 	hasOld := old.IsValid() && !old.IsNil()
 	si := fieldsOf(schema, sv.Type())
@@ -71,14 +83,14 @@ func walkStruct(schema *yang.Entry, v, old reflect.Value, path []*gpb.PathElem, 
 		if hasOld {
 			of = old.Elem().Field(f.index)
 		}
-		if err := walkField(f, sv.Field(f.index), of, append(path, f.elem), parents, fn); err != nil {
+		if err := walkField(f, sv.Field(f.index), of, append(path, f.elem), parents, touched, fn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, fn walkFunc) error {
+func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, touched *Touched, fn walkFunc) error {
 	schema := f.schema
 	switch f.kind {
 	case FieldListMap:
@@ -88,22 +100,35 @@ func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parent
 		inner := append(parents[:len(parents):len(parents)], reflect.Value{})
 		path[len(path)-1] = f.entryElem
 		hasOld := old.IsValid() && !old.IsNil()
+		visit := func(entry, oe reflect.Value) error {
+			n := &node{path: path, schema: schema, value: entry, old: oe, parents: parents}
+			skip, err := fn(n)
+			if err != nil || skip {
+				return err
+			}
+			inner[len(inner)-1] = entry
+			return walkStruct(schema, entry, oe, path, inner, touched, fn)
+		}
+		if hasOld && old.Pointer() == fv.Pointer() && !hasLeafref(schema) {
+			return nil // old's own list: every entry unchanged
+		}
+		if keys, ok := touched.keysOf(fv); ok && hasOld && !hasLeafref(schema) {
+			for _, k := range keys {
+				if entry := fv.MapIndex(k); entry.IsValid() && !entry.IsNil() {
+					if err := visit(entry, old.MapIndex(k)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
 		for it := fv.MapRange(); it.Next(); {
-			entry := it.Value()
 			var oe reflect.Value
 			if hasOld {
 				oe = old.MapIndex(it.Key())
 			}
-			n := &node{path: path, schema: schema, value: entry, old: oe, parents: parents}
-			skip, err := fn(n)
-			if err != nil {
+			if err := visit(it.Value(), oe); err != nil {
 				return err
-			}
-			if !skip {
-				inner[len(inner)-1] = entry
-				if err := walkStruct(schema, entry, oe, path, inner, fn); err != nil {
-					return err
-				}
 			}
 		}
 		return nil
@@ -118,7 +143,7 @@ func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parent
 			}
 			if !skip {
 				inner[len(inner)-1] = entry
-				if err := walkStruct(schema, entry, reflect.Value{}, path, inner, fn); err != nil {
+				if err := walkStruct(schema, entry, reflect.Value{}, path, inner, nil, fn); err != nil {
 					return err
 				}
 			}
@@ -130,7 +155,7 @@ func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parent
 		if err != nil || skip || fv.IsNil() {
 			return err
 		}
-		return walkStruct(schema, fv, old, path, append(parents[:len(parents):len(parents)], fv), fn)
+		return walkStruct(schema, fv, old, path, append(parents[:len(parents):len(parents)], fv), touched, fn)
 	default:
 		_, err := fn(&node{path: path, schema: schema, value: fv, old: old, parents: parents})
 		return err

@@ -5,13 +5,14 @@
 // and the rollback history.
 //
 // A change goes through one pipeline whatever front end made it: apply the
-// edit to a private copy of the datastore; normalize it (hash clear-text
-// passwords, canonical IPv6 text); check the user's role; validate against
-// the YANG schema and the subsystems' semantic checks; diff against running;
-// Apply(old, new) on each subsystem in order, reverting those already
-// applied if one fails; write the startup file atomically and link it into
-// the rollback history; switch running; publish a config-change event. Any
-// failure leaves every datastore and every engine as it was.
+// edit to a copy-on-write copy of the datastore (schema.Tx); normalize it
+// (hash clear-text passwords, canonical IPv6 text); check the user's role;
+// validate against the YANG schema; compute the changes against running,
+// once; Prepare each subsystem that owns some of them (it validates and
+// reserves, and may refuse: then those prepared are aborted and no engine
+// has changed); persist; Apply (which cannot fail); switch running; publish
+// the config-change event, then the events the engines raised while
+// applying. Any failure leaves every datastore and every engine as it was.
 //
 // The tree toolkit (walking, transactions, validation, JSON, paths, the
 // diff, errors) is package schema; this package keeps the element.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,8 +37,8 @@ const editSummaryMax = 1000
 type Options struct {
 	// DataDir holds the startup configuration and rollback history.
 	DataDir string
-	// Subsystems receive configuration in this order and revert in the
-	// reverse order. The system subsystem of the server comes first.
+	// Subsystems are prepared and applied in this order. The system
+	// subsystem of the server comes first.
 	Subsystems []Subsystem
 	// Initial, when not nil, is the configuration to start with instead of
 	// the startup file (the --config flag). Default is used when there is
@@ -56,22 +57,33 @@ type Server struct {
 	log    *slog.Logger
 	store  *store
 	hub    *Hub
+	gate   *eventGate // what subsystems publish through
 	subs   []Subsystem
 	system *systemSubsystem
+	// confirmed is the pending confirmed commit of every front end.
+	confirmed confirmedCommit
 
 	// mu serializes every change of a datastore, lock or session, and
 	// the commit pipeline. Reads of running do not take it.
 	mu        sync.Mutex
 	running   atomic.Pointer[gen.Device]
 	candidate *gen.Device // nil while it equals running
-	locks     map[Datastore]uint32
-	lockTimes map[Datastore]time.Time
-	sessions  map[uint32]*Session
-	nextSess  uint32
-	nextID    uint64
-	saved     schema.JSONCache // text of running's list entries, for the next save
+	// candTouched records the list entries the edits of the candidate
+	// changed relative to running (nil when unknown), so that its commit
+	// compares those entries only.
+	candTouched *schema.Touched
+	locks       map[Datastore]uint32
+	lockTimes   map[Datastore]time.Time
+	sessions    map[uint32]*Session
+	nextSess    uint32
+	nextID      uint64
+	saved       schema.JSONCache // text of running's list entries, for the next save
 
 	commits atomic.Uint64
+	seal    seal // test builds: proves running is never written in place
+	// trusted is the configuration read back from the journal at boot,
+	// which needs no validation again.
+	trusted *gen.Device
 }
 
 // New opens the datadir, loads the configuration (Initial, else the startup
@@ -93,50 +105,117 @@ func New(opts Options) (*Server, error) {
 		locks:     map[Datastore]uint32{},
 		lockTimes: map[Datastore]time.Time{},
 		sessions:  map[uint32]*Session{},
+		seal:      seal{on: sealing()},
 	}
 	s.system = newSystemSubsystem(s, opts.Version)
 	s.subs = append([]Subsystem{s.system}, opts.Subsystems...)
+	s.gate = &eventGate{hub: s.hub}
 	for _, sub := range s.subs {
-		sub.Attach(s.hub)
+		sub.Attach(s.gate)
 	}
-	hist, err := st.history()
+	s.running.Store(&gen.Device{})
+	cfg, source, save, err := s.bootConfig(opts)
 	if err != nil {
+		s.store.close()
 		return nil, err
 	}
-	if len(hist) > 0 {
-		s.nextID = hist[0].ID
+	boot := &Session{ID: 0, User: "system", Role: RoleAdmin, Transport: "system"}
+	s.mu.Lock()
+	// A configuration read from the journal or the startup file is on
+	// disk already: booting from it writes nothing, so the element boots
+	// on a full disk. Only --config is saved.
+	if source == "journal" {
+		// It passed validation when it was committed, and the journal's
+		// records are checksummed: checking a million bindings again
+		// would only delay the boot.
+		s.trusted = cfg
 	}
+	_, err = s.commitLocked(boot, s.running.Load(), cfg, nil, "boot from "+source, save)
+	s.trusted = nil
+	if err == nil {
+		err = s.revertUnconfirmedLocked(boot)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.closeSubsystems()
+		s.store.close()
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	s.log.Info("configuration loaded", "source", source, "commit", s.nextID)
+	return s, nil
+}
 
-	data, source := opts.Initial, "--config"
+// bootConfig finds the configuration to start with: --config, else the
+// journal, else the startup file, else the built-in default. save says it
+// must be committed to the journal (--config, which may differ from it).
+func (s *Server) bootConfig(opts Options) (cfg *gen.Device, source string, save bool, err error) {
+	st := s.store
+	jcfg, id, found, err := st.load()
+	if err != nil {
+		return nil, "", false, fmt.Errorf("read the saved configuration: %w", err)
+	}
+	if found {
+		s.nextID = id
+	}
+	data := opts.Initial
+	source = "--config"
+	if data == nil && found {
+		return jcfg, "journal", false, nil
+	}
 	if data == nil {
 		if data, err = st.readStartup(); err != nil {
-			return nil, fmt.Errorf("read startup configuration: %w", err)
+			return nil, "", false, fmt.Errorf("read startup configuration: %w", err)
 		}
 		source = st.startupPath()
 	}
 	if data == nil {
 		data, source = opts.Default, "built-in default"
 	}
-	cfg := &gen.Device{}
+	cfg = &gen.Device{}
 	if len(data) > 0 {
 		if cfg, err = schema.DecodeJSON(data); err != nil {
-			return nil, fmt.Errorf("%s: %w", source, err)
+			return nil, "", false, fmt.Errorf("%s: %w", source, err)
 		}
 	}
-	if err := normalize(cfg, nil); err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
+	if err := normalize(cfg, nil, nil); err != nil {
+		return nil, "", false, fmt.Errorf("%s: %w", source, err)
 	}
-	s.running.Store(&gen.Device{})
-	boot := &Session{ID: 0, User: "system", Role: RoleAdmin, Transport: "system"}
-	s.mu.Lock()
-	_, err = s.commitLocked(boot, &gen.Device{}, cfg, "boot from "+source)
-	s.mu.Unlock()
+	return cfg, source, opts.Initial != nil, nil
+}
+
+// revertUnconfirmedLocked undoes, at boot, a confirmed commit that was
+// never confirmed before the element went down (RFC 6241 section 8.4.1).
+// If the revert cannot be saved the element still runs the reverted
+// configuration, and the next boot reverts again.
+func (s *Server) revertUnconfirmedLocked(boot *Session) error {
+	c, err := s.store.readConfirm()
+	if err != nil || c == nil {
+		return err
+	}
+	before, err := s.store.configAt(c.RevertTo)
 	if err != nil {
-		s.closeSubsystems()
-		return nil, fmt.Errorf("%s: %w", source, err)
+		// The configuration before it is gone from the history (it was
+		// never saved, or pruned): nothing to go back to.
+		s.log.Error("unconfirmed commit cannot be reverted", "to", c.RevertTo, "err", err)
+		return s.store.clearConfirm()
 	}
-	s.log.Info("configuration loaded", "source", source)
-	return s, nil
+	comment := fmt.Sprintf("boot: confirmed commit not confirmed before the restart, back to %d", c.RevertTo)
+	if _, err := s.commitLocked(boot, s.running.Load(), before, nil, comment, true); err != nil {
+		s.log.Error("unconfirmed commit reverted in memory only", "err", err)
+		if _, err := s.commitLocked(boot, s.running.Load(), before, nil, comment, false); err != nil {
+			return err
+		}
+		return nil
+	}
+	s.log.Info("unconfirmed commit reverted", "to", c.RevertTo)
+	return s.store.clearConfirm()
+}
+
+// CommitID is the history ID of the running configuration.
+func (s *Server) CommitID() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextID
 }
 
 // Hub is the event hub front ends subscribe to.
@@ -202,7 +281,7 @@ func (s *Server) Edit(sess *Session, ds Datastore, fn func(root *gen.Device) err
 	if err := fn(work); err != nil {
 		return err
 	}
-	return s.storeLocked(sess, ds, base, work)
+	return s.storeLocked(sess, ds, base, work, nil)
 }
 
 // EditTx is Edit by copy on write: fn changes the datastore through a Tx,
@@ -226,20 +305,25 @@ func (s *Server) runTx(sess *Session, ds Datastore, fn func(tx *schema.Tx) error
 	if err != nil {
 		return err
 	}
-	tx := schema.NewTx(base)
+	var tx *schema.Tx
+	if ds == Candidate && s.candidate != nil {
+		tx = schema.NewTxAfter(base, s.candTouched)
+	} else {
+		tx = schema.NewTx(base)
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
 	if store {
-		return s.storeLocked(sess, ds, base, tx.Root())
+		return s.storeLocked(sess, ds, base, tx.Root(), tx.Touched())
 	}
-	if err := normalize(tx.Root(), base); err != nil {
+	if err := normalize(tx.Root(), base, tx.Touched()); err != nil {
 		return err
 	}
 	if err := authorize(sess, base, tx.Root()); err != nil {
 		return err
 	}
-	return s.validateLocked(tx.Root())
+	return s.validateLocked(tx.Root(), tx.Touched())
 }
 
 // writableBase checks that sess may write ds and returns its content.
@@ -261,6 +345,9 @@ func (s *Server) writableBase(sess *Session, ds Datastore) (*gen.Device, error) 
 // Replace makes root the whole content of datastore ds (copy-config, gNMI
 // replace of the root). root is copied; the caller keeps it.
 func (s *Server) Replace(sess *Session, ds Datastore, root *gen.Device) error {
+	if ds == Startup && sess.Role >= RoleAdmin && root == s.Running() {
+		return s.saveStartup(sess)
+	}
 	return s.Edit(sess, ds, func(work *gen.Device) error {
 		c, err := schema.Clone(root)
 		if err != nil {
@@ -271,8 +358,27 @@ func (s *Server) Replace(sess *Session, ds Datastore, root *gen.Device) error {
 	})
 }
 
-func (s *Server) storeLocked(sess *Session, ds Datastore, base, work *gen.Device) error {
-	if err := normalize(work, base); err != nil {
+// saveStartup is copy-config running to startup: running was validated
+// when it was committed, and the text of its entries is cached by the
+// journal's snapshots, so this costs writing the file, not decoding the
+// old startup and validating a copy.
+func (s *Server) saveStartup(sess *Session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkWritable(sess, Startup); err != nil {
+		return err
+	}
+	data, err := s.saved.Encode(s.running.Load())
+	if err != nil {
+		return err
+	}
+	return s.store.writeStartup(data)
+}
+
+// storeLocked stores work, edited from base, in ds; touched records the
+// list entries the edit changed (nil when unknown).
+func (s *Server) storeLocked(sess *Session, ds Datastore, base, work *gen.Device, touched *schema.Touched) error {
+	if err := normalize(work, base, touched); err != nil {
 		return err
 	}
 	if err := authorize(sess, base, work); err != nil {
@@ -280,16 +386,20 @@ func (s *Server) storeLocked(sess *Session, ds Datastore, base, work *gen.Device
 	}
 	switch ds {
 	case Running:
-		_, err := s.commitLocked(sess, base, work, "")
+		_, err := s.commitLocked(sess, base, work, touched, "")
 		return err
 	case Candidate:
 		if err := schema.ValidateTypes(work); err != nil {
 			return err
 		}
 		s.candidate = work
+		s.candTouched = nil
+		if touched != nil && touched.Base() == s.running.Load() {
+			s.candTouched = touched
+		}
 		return nil
 	default: // Startup
-		if err := s.validateLocked(work); err != nil {
+		if err := s.validateLocked(work, nil); err != nil {
 			return err
 		}
 		data, err := schema.EncodeJSON(work)
@@ -310,10 +420,10 @@ func (s *Server) Commit(sess *Session) error {
 	if s.candidate == nil {
 		return nil
 	}
-	if _, err := s.commitLocked(sess, s.running.Load(), s.candidate, ""); err != nil {
+	if _, err := s.commitLocked(sess, s.running.Load(), s.candidate, s.candTouched, ""); err != nil {
 		return err
 	}
-	s.candidate = nil
+	s.candidate, s.candTouched = nil, nil
 	return nil
 }
 
@@ -324,7 +434,7 @@ func (s *Server) Discard(sess *Session) error {
 	if err := s.checkWritable(sess, Candidate); err != nil {
 		return err
 	}
-	s.candidate = nil
+	s.candidate, s.candTouched = nil, nil
 	return nil
 }
 
@@ -337,7 +447,11 @@ func (s *Server) Validate(ds Datastore) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.validateLocked(cfg)
+	var touched *schema.Touched
+	if ds == Candidate && s.candidate == cfg {
+		touched = s.candTouched
+	}
+	return s.validateLocked(cfg, touched)
 }
 
 // ValidateTree checks a configuration that is in no datastore (an inline
@@ -345,69 +459,150 @@ func (s *Server) Validate(ds Datastore) error {
 func (s *Server) ValidateTree(cfg *gen.Device) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.validateLocked(cfg)
+	return s.validateLocked(cfg, nil)
 }
 
-func (s *Server) validateLocked(cfg *gen.Device) error {
-	// Running passed these checks when it was committed: what equals it
-	// need not be checked again.
-	if err := schema.Validate(cfg, s.running.Load()); err != nil {
+// validateLocked checks cfg as a commit would, YANG constraints first,
+// then every subsystem's Prepare on what cfg changes from running, each
+// followed by Abort: nothing is applied.
+func (s *Server) validateLocked(cfg *gen.Device, touched *schema.Touched) error {
+	old := s.running.Load()
+	if err := schema.Validate(cfg, old, touched); err != nil {
 		return err
 	}
-	for _, sub := range s.subs {
-		if err := sub.Validate(cfg); err != nil {
-			return fmt.Errorf("%s: %w", sub.Name(), asPathError(err))
+	sets := s.changeSets(old, cfg, schema.Changes(old, cfg, touched))
+	prepared, err := s.prepareLocked(sets)
+	s.abortLocked(prepared, sets)
+	return err
+}
+
+// changeSets splits a commit's changes among the subsystems by the
+// subtrees they own; a subsystem with nothing changed gets nil.
+func (s *Server) changeSets(old, new *gen.Device, changes []schema.Change) []*schema.ChangeSet {
+	sets := make([]*schema.ChangeSet, len(s.subs))
+	for i, sub := range s.subs {
+		owns := sub.Owns()
+		var mine []schema.Change
+		for _, c := range changes {
+			for _, p := range owns {
+				if schema.PathsOverlap(p.GetElem(), c.Path.GetElem()) {
+					mine = append(mine, c)
+					break
+				}
+			}
+		}
+		if len(mine) > 0 {
+			sets[i] = &schema.ChangeSet{Old: old, New: new, Changes: mine}
 		}
 	}
-	return nil
+	return sets
 }
 
-// asPathError keeps *schema.Error values as they are and classifies others.
-func asPathError(err error) error {
+// prepareLocked runs Prepare on each subsystem that has changes, in order,
+// and stops at the first failure. It returns how many subsystems (a
+// prefix of s.subs) were prepared and must be aborted or applied.
+func (s *Server) prepareLocked(sets []*schema.ChangeSet) (int, error) {
+	for i, sub := range s.subs {
+		if sets[i] == nil {
+			continue
+		}
+		if err := sub.Prepare(sets[i]); err != nil {
+			return i, fmt.Errorf("%s: %w", sub.Name(), s.engineError(sub, err))
+		}
+	}
+	return len(s.subs), nil
+}
+
+// abortLocked releases what the first n subsystems prepared, last first.
+func (s *Server) abortLocked(n int, sets []*schema.ChangeSet) {
+	for i := n - 1; i >= 0; i-- {
+		if sets[i] != nil {
+			s.subs[i].Abort(sets[i])
+		}
+	}
+}
+
+// engineError makes sure a subsystem's refusal is an *schema.Error with a
+// path, so that front ends can say where (NETCONF error-path): an error
+// without one is placed at the first subtree the subsystem owns.
+func (s *Server) engineError(sub Subsystem, err error) error {
 	var e *schema.Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e.Path != nil {
 		return err
 	}
-	return &schema.Error{Tag: schema.TagInvalidValue, AppTag: "semantic-check", Message: err.Error(), Err: err}
+	var where *gpb.Path
+	if owns := sub.Owns(); len(owns) > 0 {
+		where = owns[0]
+	}
+	if e != nil {
+		c := *e
+		c.Path = where
+		return &c
+	}
+	return &schema.Error{Tag: schema.TagInvalidValue, AppTag: "semantic-check", Path: where, Message: err.Error(), Err: err}
 }
 
-// commitLocked is the transaction of DESIGN.md: validate, diff, apply to
-// each subsystem in order, revert those applied if one fails, persist
-// startup atomically, switch running, publish the change. It returns the
-// history ID of the new configuration (0 when nothing changed).
-func (s *Server) commitLocked(sess *Session, old, new *gen.Device, comment string) (uint64, error) {
+// commitLocked is the transaction of DESIGN.md: validate, compute the
+// changes once, Prepare each subsystem that owns some (Abort those
+// prepared if one fails: no engine has changed), persist, Apply (which
+// cannot fail), switch running, publish the change and then the events the
+// engines raised while applying it. touched records the list entries the
+// edit changed (nil when unknown). It returns the history ID of the new
+// configuration (0 when nothing changed).
+func (s *Server) commitLocked(sess *Session, old, new *gen.Device, touched *schema.Touched, comment string, persist ...bool) (uint64, error) {
+	if err := s.seal.verify(); err != nil {
+		s.log.Error("tree seal broken", "err", err)
+		return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: err.Error(), Err: err}
+	}
 	if hasAdmin(old) && !hasAdmin(new) {
 		return 0, schema.Errorf(schema.TagInvalidValue, &gpb.Path{Elem: []*gpb.PathElem{{Name: "system"}, {Name: "aaa"}, {Name: "users"}}},
 			"the change would remove the last admin user who can log in; nobody could manage the element")
 	}
-	if err := s.validateLocked(new); err != nil {
-		return 0, err
+	if new != s.trusted {
+		if err := schema.Validate(new, old, touched); err != nil {
+			return 0, err
+		}
 	}
-	edits, truncated := schema.Diff(old, new, editSummaryMax)
-	if len(edits) == 0 && s.nextID > 0 {
+	changes := schema.Changes(old, new, touched)
+	if len(changes) == 0 && s.nextID > 0 {
 		return 0, nil
 	}
-	for i, sub := range s.subs {
-		if err := sub.Apply(old, new); err != nil {
-			s.revertLocked(i, old, new)
-			return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: fmt.Sprintf("%s could not apply the configuration: %v", sub.Name(), err), Err: err}
-		}
-	}
-	data, err := s.saved.Encode(new)
-	if err == nil {
-		h := HistoryEntry{ID: s.nextID + 1, Time: time.Now().UTC(), User: sess.User, Transport: sess.Transport, Comment: comment}
-		if err = s.store.commit(h, data); err == nil {
-			s.nextID = h.ID
-		}
-	}
+	sets := s.changeSets(old, new, changes)
+	prepared, err := s.prepareLocked(sets)
 	if err != nil {
-		s.revertLocked(len(s.subs), old, new)
-		return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: "could not save the configuration; nothing was changed: " + err.Error(), Err: err}
+		s.abortLocked(prepared, sets)
+		return 0, err
+	}
+	if len(persist) == 0 || persist[0] {
+		h := HistoryEntry{ID: s.nextID + 1, Time: time.Now().UTC(), User: sess.User, Transport: sess.Transport, Comment: comment}
+		err := s.store.commit(h, changes, new, s.saved.Encode)
+		switch {
+		case errors.Is(err, errSavedAnyway):
+			s.log.Warn("commit saved; journal upkeep failed", "id", h.ID, "err", err)
+		case err != nil && errors.Is(err, s.store.broken):
+			// The disk may hold this commit: do not claim otherwise.
+			s.abortLocked(prepared, sets)
+			return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: err.Error(), Err: err}
+		case err != nil:
+			s.abortLocked(prepared, sets)
+			return 0, &schema.Error{Tag: schema.TagOperationFailed, Message: "could not save the configuration; nothing was changed: " + err.Error(), Err: err}
+		}
+		s.nextID = h.ID
+	}
+	// Events the engines raise from here on follow the config-change
+	// event of this commit.
+	s.gate.hold()
+	for i, sub := range s.subs {
+		if sets[i] != nil {
+			sub.Apply(sets[i])
+		}
 	}
 	s.running.Store(new)
+	s.seal.set(new)
 	s.commits.Add(1)
 	s.system.committed(time.Now())
-	s.hub.Publish(events.Event{
+	edits, truncated := summarize(changes, editSummaryMax)
+	s.gate.release(events.Event{
 		Time: time.Now(),
 		Kind: events.ConfigChange,
 		Commit: &events.Commit{
@@ -415,46 +610,46 @@ func (s *Server) commitLocked(sess *Session, old, new *gen.Device, comment strin
 			Edits: edits, Truncated: truncated,
 		},
 	})
-	s.log.Info("commit", "id", s.nextID, "user", sess.User, "transport", sess.Transport, "edits", len(edits), "truncated", truncated)
+	s.log.Info("commit", "id", s.nextID, "user", sess.User, "transport", sess.Transport, "changes", len(changes), "truncated", truncated)
 	return s.nextID, nil
 }
 
-// revertLocked puts the first n subsystems back to old after a failed
-// commit, last applied first. A subsystem that cannot go back is logged
-// loudly: running still says old, and the operator must know the engine
-// disagrees.
-func (s *Server) revertLocked(n int, old, new *gen.Device) {
-	for i := n - 1; i >= 0; i-- {
-		if err := s.subs[i].Apply(new, old); err != nil {
-			s.log.Error("revert failed: engine state differs from running", "subsystem", s.subs[i].Name(), "err", err)
-		}
+// summarize turns the first max changes into the edits of a config-change
+// event, in path order, and reports whether there were more.
+func summarize(changes []schema.Change, max int) ([]events.Edit, bool) {
+	n := min(len(changes), max)
+	edits := make([]events.Edit, n)
+	for i, c := range changes[:n] {
+		edits[i] = events.Edit{Path: c.Path, Operation: c.Op}
 	}
+	sort.Slice(edits, func(i, j int) bool {
+		return schema.PathString(edits[i].Path) < schema.PathString(edits[j].Path)
+	})
+	return edits, len(changes) > max
 }
 
 // History lists the kept committed configurations, newest first.
 func (s *Server) History() ([]HistoryEntry, error) {
-	return s.store.history()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store.historyList(), nil
 }
 
 // Rollback commits the configuration of history entry id to running.
 func (s *Server) Rollback(sess *Session, id uint64) error {
-	data, err := s.store.readHistory(id)
-	if err != nil {
-		return err
-	}
-	cfg, err := schema.DecodeJSON(data)
-	if err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkWritable(sess, Running); err != nil {
 		return err
 	}
+	cfg, err := s.store.configAt(id)
+	if err != nil {
+		return err
+	}
 	if err := authorize(sess, s.running.Load(), cfg); err != nil {
 		return err
 	}
-	_, err = s.commitLocked(sess, s.running.Load(), cfg, fmt.Sprintf("rollback to %d", id))
+	_, err = s.commitLocked(sess, s.running.Load(), cfg, nil, fmt.Sprintf("rollback to %d", id))
 	return err
 }
 
@@ -471,10 +666,16 @@ func (s *Server) State(paths []*gpb.Path) (*gen.Device, error) {
 	return root, nil
 }
 
-// Close stops the subsystems and ends all subscriptions.
+// Close stops the subsystems and ends all subscriptions. In test builds
+// it also reports a committed tree modified in place.
 func (s *Server) Close() error {
+	s.RollbackConfirmed("element stopping")
 	s.hub.Close()
-	return s.closeSubsystems()
+	err := errors.Join(s.VerifyCommitted(), s.closeSubsystems())
+	s.mu.Lock()
+	s.store.close()
+	s.mu.Unlock()
+	return err
 }
 
 func (s *Server) closeSubsystems() error {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -24,33 +23,52 @@ import (
 // recorder is a test subsystem that keeps, as JSON, the /bfd configuration
 // it was last applied, so a test can see exactly what an engine holds.
 type recorder struct {
-	name    string
-	mu      sync.Mutex
-	applied string
-	applies int
-	failOn  func(new *gen.Device) error // Apply fails when it returns an error
+	name     string
+	mu       sync.Mutex
+	applied  string
+	applies  int
+	prepares int
+	aborts   int
+	failOn   func(new *gen.Device) error // Prepare fails when it returns an error
+	sink     events.Sink
+	onApply  func(sink events.Sink) // called by Apply, to raise events
 }
 
 func (r *recorder) Name() string                         { return r.name }
-func (r *recorder) Attach(events.Sink)                   {}
-func (r *recorder) Validate(*gen.Device) error           { return nil }
+func (r *recorder) Attach(s events.Sink)                 { r.sink = s }
 func (r *recorder) State(*gen.Device, []*gpb.Path) error { return nil }
+func (r *recorder) Owns() []*gpb.Path {
+	return []*gpb.Path{{Elem: []*gpb.PathElem{{Name: "bfd"}}}, {Elem: []*gpb.PathElem{{Name: "system"}}}}
+}
 
-func (r *recorder) Apply(old, new *gen.Device) error {
+func (r *recorder) Prepare(cs *schema.ChangeSet) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.prepares++
 	if r.failOn != nil {
-		if err := r.failOn(new); err != nil {
-			return err
-		}
+		return r.failOn(cs.New)
 	}
-	js, err := schema.EncodeJSON(&gen.Device{Bfd: new.Bfd, System: new.System})
+	return nil
+}
+
+func (r *recorder) Abort(*schema.ChangeSet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.aborts++
+}
+
+func (r *recorder) Apply(cs *schema.ChangeSet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	js, err := schema.EncodeJSON(&gen.Device{Bfd: cs.New.Bfd, System: cs.New.System})
 	if err != nil {
-		return err
+		panic(err)
 	}
 	r.applied = string(js)
 	r.applies++
-	return nil
+	if r.onApply != nil {
+		r.onApply(r.sink)
+	}
 }
 
 func (r *recorder) snapshot() (string, int) {
@@ -67,7 +85,11 @@ func newTestServer(t *testing.T, dir string, subs ...Subsystem) *Server {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return s
 }
 
@@ -90,9 +112,11 @@ func runningJSON(t *testing.T, s *Server) string {
 	return string(js)
 }
 
-// A commit whose second subsystem fails leaves running, the first
-// subsystem, the startup file and the history exactly as before.
-func TestFailedApplyRevertsEarlierSubsystems(t *testing.T) {
+// A commit whose second subsystem refuses it in Prepare leaves running,
+// every subsystem, the startup file and the history exactly as before: the
+// first subsystem was prepared and aborted, and no engine was applied
+// anything, so there is nothing to revert.
+func TestPrepareFailureLeavesEveryEngineUntouched(t *testing.T) {
 	dir := t.TempDir()
 	first := &recorder{name: "first"}
 	second := &recorder{name: "second"}
@@ -102,38 +126,46 @@ func TestFailedApplyRevertsEarlierSubsystems(t *testing.T) {
 		t.Fatalf("first commit: %v", err)
 	}
 	beforeRunning := runningJSON(t, s)
-	beforeFirst, _ := first.snapshot()
-	beforeStartup, _ := os.ReadFile(filepath.Join(dir, startupFile))
+	beforeFirst, firstApplies := first.snapshot()
+	_, secondApplies := second.snapshot()
+	beforeDisk := diskState(t, dir)
 	beforeHist, _ := s.History()
 	sub := s.Hub().Subscribe(16, nil)
 	defer sub.Close()
 
 	second.failOn = func(new *gen.Device) error {
 		if new.GetBfd().GetProfiles().GetProfile("fast").GetDetectionMultiplier() == 5 {
-			return errors.New("engine refused")
+			return schema.Errorf(schema.TagInvalidValue, &gpb.Path{Elem: []*gpb.PathElem{{Name: "bfd"}, {Name: "profiles"},
+				{Name: "profile", Key: map[string]string{"name": "fast"}}, {Name: "detection-multiplier"}}}, "engine refused")
 		}
 		return nil
 	}
 	err := s.Edit(admin, Running, setProfile("fast", 5))
 	if err == nil {
-		t.Fatal("commit succeeded although the second subsystem failed")
+		t.Fatal("commit succeeded although the second subsystem refused it")
 	}
-	if e := schema.AsError(err); e.Tag != schema.TagOperationFailed || !strings.Contains(e.Message, "second") {
-		t.Errorf("error = %v, want operation-failed naming the subsystem", err)
+	e := schema.AsError(err)
+	if e.Tag != schema.TagInvalidValue || !strings.Contains(err.Error(), "second") ||
+		schema.PathString(e.Path) != "/bfd/profiles/profile[name=fast]/detection-multiplier" {
+		t.Errorf("error = %v (path %s), want the subsystem's invalid-value at its path", err, schema.PathString(e.Path))
 	}
 	if got := runningJSON(t, s); got != beforeRunning {
 		t.Errorf("running changed:\n%s\nwant\n%s", got, beforeRunning)
 	}
-	afterFirst, n := first.snapshot()
-	if afterFirst != beforeFirst {
-		t.Errorf("first subsystem not reverted:\n%s\nwant\n%s", afterFirst, beforeFirst)
+	first.mu.Lock()
+	fa, fApplies, fAborts := first.applied, first.applies, first.aborts
+	first.mu.Unlock()
+	if fa != beforeFirst || fApplies != firstApplies {
+		t.Errorf("first subsystem was applied the refused commit (%d applies, was %d)", fApplies, firstApplies)
 	}
-	if n < 3 { // boot, the good commit, the failed apply, the revert
-		t.Errorf("first subsystem applied %d times; the revert did not reach it", n)
+	if fAborts != 1 {
+		t.Errorf("first subsystem aborted %d times, want 1", fAborts)
 	}
-	afterStartup, _ := os.ReadFile(filepath.Join(dir, startupFile))
-	if !bytes.Equal(afterStartup, beforeStartup) {
-		t.Error("startup file changed by a failed commit")
+	if _, n := second.snapshot(); n != secondApplies {
+		t.Errorf("second subsystem applied %d times, was %d", n, secondApplies)
+	}
+	if diskState(t, dir) != beforeDisk {
+		t.Error("the saved configuration changed by a failed commit")
 	}
 	afterHist, _ := s.History()
 	if len(afterHist) != len(beforeHist) || afterHist[0].ID != beforeHist[0].ID {
@@ -145,6 +177,95 @@ func TestFailedApplyRevertsEarlierSubsystems(t *testing.T) {
 	default:
 	}
 }
+
+// A subsystem's refusal without a path is reported at the subtree it
+// owns, so NETCONF always has an error-path.
+func TestEngineErrorAlwaysHasPath(t *testing.T) {
+	r := &recorder{name: "plain", failOn: func(new *gen.Device) error {
+		if new.GetBfd().GetProfiles().GetProfile("x") != nil {
+			return errors.New("no")
+		}
+		return nil
+	}}
+	s := newTestServer(t, t.TempDir(), r)
+	err := s.Edit(admin, Running, setProfile("x", 3))
+	if e := schema.AsError(err); e == nil || schema.PathString(e.Path) != "/bfd" || e.Tag != schema.TagInvalidValue {
+		t.Fatalf("error = %v, want invalid-value at /bfd", err)
+	}
+}
+
+// Events an engine raises while a commit is applied reach subscribers
+// after the commit's config-change event (issue 17).
+func TestEngineEventsFollowConfigChange(t *testing.T) {
+	r := &recorder{name: "eng"}
+	s := newTestServer(t, t.TempDir(), r)
+	r.onApply = func(sink events.Sink) {
+		sink.Publish(events.Event{Kind: events.StateChange, Name: "raised-in-apply"})
+	}
+	sub := s.Hub().Subscribe(16, nil)
+	defer sub.Close()
+	if err := s.Edit(admin, Running, setProfile("p", 3)); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []events.Kind
+	for len(kinds) < 2 {
+		select {
+		case e := <-sub.C:
+			kinds = append(kinds, e.Kind)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("events so far: %v", kinds)
+		}
+	}
+	if kinds[0] != events.ConfigChange || kinds[1] != events.StateChange {
+		t.Fatalf("events in order %v, want config-change then state-change", kinds)
+	}
+}
+
+// A one-leaf edit through a transaction next to a large table yields one
+// change, found without comparing the table's entries.
+func TestOneLeafEditOneChange(t *testing.T) {
+	r := &recorder{name: "eng"}
+	var seen []schema.Change
+	sw := &changeSpy{owns: "softwire", got: &seen}
+	s := newTestServer(t, t.TempDir(), r, sw)
+	if err := s.Edit(admin, Running, func(root *gen.Device) error { addBindings(root, 5000); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 5000 {
+		t.Fatalf("table creation: %d changes, want 5000", len(seen))
+	}
+	seen = nil
+	path := &gpb.Path{Elem: []*gpb.PathElem{{Name: "softwire"}, {Name: "lwaftr"}, {Name: "binding-table"},
+		{Name: "softwire", Key: map[string]string{"ipv4": "10.0.0.1", "psid": "5"}}}}
+	if err := s.EditTx(admin, Running, func(tx *schema.Tx) error {
+		n, err := tx.Get(path, false)
+		if err != nil {
+			return err
+		}
+		n.(*gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire).B4Ipv6 = ygot.String("2001:db8::99")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 || schema.PathString(seen[0].Path) != "/softwire/lwaftr/binding-table/softwire[ipv4=10.0.0.1][psid=5]/b4-ipv6" ||
+		seen[0].Op != schema.OpReplace || *seen[0].New.(*string) != "2001:db8::99" {
+		t.Fatalf("changes = %+v", seen)
+	}
+}
+
+// changeSpy records the changes it is applied.
+type changeSpy struct {
+	owns string
+	got  *[]schema.Change
+}
+
+func (c *changeSpy) Name() string                         { return "spy" }
+func (c *changeSpy) Attach(events.Sink)                   {}
+func (c *changeSpy) State(*gen.Device, []*gpb.Path) error { return nil }
+func (c *changeSpy) Owns() []*gpb.Path                    { return []*gpb.Path{{Elem: []*gpb.PathElem{{Name: c.owns}}}} }
+func (c *changeSpy) Prepare(*schema.ChangeSet) error      { return nil }
+func (c *changeSpy) Abort(*schema.ChangeSet)              {}
+func (c *changeSpy) Apply(cs *schema.ChangeSet)           { *c.got = append(*c.got, cs.Changes...) }
 
 func TestConfigSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
@@ -297,9 +418,8 @@ func TestPasswordsAreStoredHashed(t *testing.T) {
 			t.Errorf("%s returns the clear-text password", ds)
 		}
 	}
-	startup, _ := os.ReadFile(filepath.Join(dir, startupFile))
-	if strings.Contains(string(startup), clear) {
-		t.Error("startup file holds the clear-text password")
+	if strings.Contains(diskState(t, dir), clear) {
+		t.Error("the datadir holds the clear-text password")
 	}
 	if u, err := s.Authenticate("alice", clear); err != nil || u.Role != RoleAdmin {
 		t.Errorf("Authenticate = %v, %v", u, err)
@@ -388,9 +508,9 @@ func TestRollbackHistory(t *testing.T) {
 	if len(h) != HistorySize {
 		t.Fatalf("history keeps %d entries, want %d", len(h), HistorySize)
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, rollbackDir, "*"+rollbackExt))
-	if len(files) != HistorySize {
-		t.Errorf("%d rollback files on disk, want %d", len(files), HistorySize)
+	// History is kept as journal records, not as copies.
+	if snaps, _ := filepath.Glob(filepath.Join(dir, configDir, snapPrefix+"*")); len(snaps) != 1 {
+		t.Errorf("%d snapshots on disk, want 1", len(snaps))
 	}
 	// h[0] is the newest (multiplier 55); h[10] is ten commits earlier.
 	if err := s.Rollback(admin, h[10].ID); err != nil {
@@ -519,4 +639,47 @@ func TestStartupCorruptRefusesToStart(t *testing.T) {
 func ExamplePathString() {
 	fmt.Println(schema.PathString(&gpb.Path{Elem: []*gpb.PathElem{{Name: "bfd"}, {Name: "profiles"}, {Name: "profile", Key: map[string]string{"name": "fast"}}}}))
 	// Output: /bfd/profiles/profile[name=fast]
+}
+
+// The seal of test builds catches a write into the committed running
+// configuration: the next commit is refused and Close reports it.
+func TestSealCatchesInPlaceWrite(t *testing.T) {
+	s, err := New(Options{DataDir: t.TempDir(), Logger: quiet, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Edit(admin, Running, setProfile("p", 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.VerifyCommitted(); err != nil {
+		t.Fatalf("seal broken without a write: %v", err)
+	}
+	// A stray write by an adapter or front end.
+	s.Running().GetBfd().GetProfiles().GetProfile("p").DetectionMultiplier = ygot.Uint8(9)
+	if err := s.Edit(admin, Running, setProfile("q", 3)); err == nil || !strings.Contains(err.Error(), "modified in place") {
+		t.Fatalf("commit after an in-place write = %v, want refused", err)
+	}
+	s.Running().GetBfd().GetProfiles().GetProfile("p").DetectionMultiplier = ygot.Uint8(4)
+	if err := s.Close(); err == nil || !strings.Contains(err.Error(), "modified in place") {
+		t.Fatalf("Close after an in-place write = %v", err)
+	}
+}
+
+// diskState is everything the datadir holds, names and contents, for
+// comparisons.
+func diskState(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		fmt.Fprintf(&b, "%s %d\n%s\n", p, len(data), data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

@@ -28,13 +28,18 @@ func newSystemSubsystem(srv *Server, version string) *systemSubsystem {
 	return &systemSubsystem{srv: srv, version: version, boot: time.Now(), listen: map[string]string{}}
 }
 
-func (*systemSubsystem) Name() string                 { return "system" }
-func (*systemSubsystem) Attach(events.Sink)           {}
-func (*systemSubsystem) Apply(_, _ *gen.Device) error { return nil }
+func (*systemSubsystem) Name() string            { return "system" }
+func (*systemSubsystem) Attach(events.Sink)      {}
+func (*systemSubsystem) Abort(*schema.ChangeSet) {}
+func (*systemSubsystem) Apply(*schema.ChangeSet) {}
+func (*systemSubsystem) Owns() []*gpb.Path {
+	return []*gpb.Path{{Elem: []*gpb.PathElem{{Name: "system"}}}}
+}
 
-// Validate refuses a configuration that has users but no administrator who
+// Prepare refuses a configuration that has users but no administrator who
 // can log in: nobody could repair it over the management interfaces.
-func (*systemSubsystem) Validate(cfg *gen.Device) error {
+func (*systemSubsystem) Prepare(cs *schema.ChangeSet) error {
+	cfg := cs.New
 	if len(usersOf(cfg)) == 0 || hasAdmin(cfg) {
 		return nil
 	}

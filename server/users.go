@@ -39,11 +39,11 @@ func HashPassword(clear string) (string, error) {
 //
 // base is the tree root was edited from; its list entries are already in
 // that form, and the equal ones are skipped.
-func normalize(root, base *gen.Device) error {
+func normalize(root, base *gen.Device, touched *schema.Touched) error {
 	if err := hashPasswords(root); err != nil {
 		return err
 	}
-	return schema.Canonicalize(root, base)
+	return schema.Canonicalize(root, base, touched)
 }
 
 func hashPasswords(root *gen.Device) error {
@@ -88,9 +88,8 @@ func authorize(sess *Session, base, work *gen.Device) error {
 	if sess.Role < RoleOperator {
 		return schema.Errorf(schema.TagAccessDenied, nil, "role %s may not change the configuration", sess.Role)
 	}
-	edits, _ := schema.Diff(&gen.Device{System: base.System}, &gen.Device{System: work.System}, 1)
-	if len(edits) > 0 {
-		return schema.Errorf(schema.TagAccessDenied, edits[0].Path, "role %s may not change system settings or users", sess.Role)
+	if ch := schema.Changes(&gen.Device{System: base.System}, &gen.Device{System: work.System}, nil); len(ch) > 0 {
+		return schema.Errorf(schema.TagAccessDenied, ch[0].Path, "role %s may not change system settings or users", sess.Role)
 	}
 	return nil
 }

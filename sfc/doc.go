@@ -1,7 +1,31 @@
-// Package sfc will own service function chaining: the classifier, SF maps
-// and policy tables, SF node and boundary node forwarding, loop detection
-// and SF liveness, with NSH (RFC 8300) on the wire. One adapter file maps
-// /sfc of the generated tree to engine configuration and state back.
+// Package sfc owns service function chaining (seed 004, with NSH per RFC
+// 8300 on the wire). The engine core lives in subpackages that know
+// nothing of YANG: nsh (the header codec), classify (the classifier),
+// node (boundary, classifier, SF node and proxy data plane, policy tables,
+// liveness, counters) and transport (VXLAN-GPE and UDP sockets, batched;
+// TUN interfaces). This package is the adapter: it maps /sfc of the
+// generated tree to a node configuration, runs the I/O, watches locators
+// with BFD sessions in the element's BFD engine, and renders state and
+// notifications back.
 //
-// Not written yet: the SFC issue fills it.
+// How an element joins a domain (the live tests in sfc/live do exactly
+// this):
+//
+//   - Between nodes, NSH travels in VXLAN-GPE (UDP 4790) from and to
+//     encapsulation/local-address. NSH directly over Ethernet is refused
+//     until the shared packet I/O layer exists.
+//   - A boundary or classifier creates node/routing-interface, a TUN. The
+//     host routes the traffic entering the domain into it (for example
+//     `ip rule add iif EXT lookup 100; ip route add default dev TUN table
+//     100`); what leaves the domain, NSH removed, and what matches no
+//     rule are written back to it and routed by the host (reverse-path
+//     filtering off on the TUN).
+//   - An SF node with local-function proxy creates to-interface and
+//     from-interface, two TUNs: the NSH-unaware function receives the
+//     packets on the first and sends them back out of the second (move
+//     both into the function's namespace, route its output to the
+//     second).
+//   - On a boundary, NSH arriving from an address that is neither a
+//     boundary node nor a locator is from outside the domain: its NSH is
+//     removed and the packet classified afresh (seed 004 section 11).
 package sfc

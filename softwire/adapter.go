@@ -1,16 +1,17 @@
 package softwire
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/softwire/bindingtable"
 	"github.com/wirebeat/wirebeat/softwire/lwaftr"
 )
@@ -23,8 +24,9 @@ type OpenLink func(device string) (Link, error)
 // is enabled, applies binding-table edits to the running engine entry by
 // entry, and renders counters into the tree.
 type LwaftrSubsystem struct {
-	log  *slog.Logger
-	open OpenLink
+	log        *slog.Logger
+	open       OpenLink
+	openDriver OpenDriverLink
 	// DeviceMAC returns a device's hardware address, for sides without a
 	// configured mac.
 	deviceMAC func(string) ([6]byte, error)
@@ -33,12 +35,13 @@ type LwaftrSubsystem struct {
 	run  *runner
 	sink events.Sink
 
-	// cur is the configuration last applied, splits the port-set split
-	// of each of its addresses with the number of softwires using it. With
-	// them, a commit that edits a few entries of a large table is checked
-	// and applied by looking at those entries only.
-	cur    *gen.Device
+	// splits is the port-set split of each address of the committed
+	// binding table, with the number of softwires using it: with it, a
+	// commit that edits a few entries of a large table is checked by
+	// looking at those entries only.
 	splits map[uint32]split
+	// pending is what the last Prepare built, until Abort or Apply.
+	pending *prepared
 }
 
 type split struct {
@@ -46,10 +49,27 @@ type split struct {
 	count int
 }
 
-// NewLwaftrSubsystem makes the adapter; open opens a device's link
-// (afpacket.Open on a live system).
-func NewLwaftrSubsystem(log *slog.Logger, open OpenLink) *LwaftrSubsystem {
-	return &LwaftrSubsystem{log: log, open: open, deviceMAC: interfaceMAC, sink: events.Discard{}}
+// LwaftrOptions configure a LwaftrSubsystem.
+type LwaftrOptions struct {
+	Log *slog.Logger
+	// Open opens a device's link: pktio.Open on a live system, pipes
+	// in tests.
+	Open OpenLink
+	// OpenDriver, when set, is used instead of Open with the driver each
+	// side's packet-io/driver names.
+	OpenDriver OpenDriverLink
+}
+
+// NewLwaftrSubsystem makes the adapter; Close stops its engine.
+func NewLwaftrSubsystem(o LwaftrOptions) *LwaftrSubsystem {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	open := o.Open
+	if o.OpenDriver != nil {
+		open = nil
+	}
+	return &LwaftrSubsystem{log: o.Log, open: open, openDriver: o.OpenDriver, deviceMAC: interfaceMAC, sink: events.Discard{}, splits: map[uint32]split{}}
 }
 
 func interfaceMAC(dev string) ([6]byte, error) {
@@ -65,96 +85,133 @@ func interfaceMAC(dev string) ([6]byte, error) {
 	return m, nil
 }
 
-// Name implements server.Subsystem.
+// Name is "softwire-lwaftr".
 func (s *LwaftrSubsystem) Name() string { return "softwire-lwaftr" }
 
-// Attach implements server.Subsystem.
+// Attach sets the sink for the engine's events.
 func (s *LwaftrSubsystem) Attach(sink events.Sink) { s.sink = sink }
+
+// Owns is /softwire/lwaftr, plus the enabled leaves of the DS-Lite AFTR
+// and B4, which this build refuses to turn on.
+func (s *LwaftrSubsystem) Owns() []*gpb.Path {
+	return []*gpb.Path{
+		swPath(pe("lwaftr")),
+		swPath(pe("aftr"), pe("enabled")),
+		swPath(pe("b4"), pe("enabled")),
+	}
+}
+
+func pe(name string) *gpb.PathElem { return &gpb.PathElem{Name: name} }
+
+func swPath(elems ...*gpb.PathElem) *gpb.Path {
+	return &gpb.Path{Elem: append([]*gpb.PathElem{pe("softwire")}, elems...)}
+}
+
+// bindingPath is the tree path of one softwire of the binding table.
+func bindingPath(ipv4 string, psid uint16) *gpb.Path {
+	return swPath(pe("lwaftr"), pe("binding-table"), &gpb.PathElem{Name: "softwire",
+		Key: map[string]string{"ipv4": ipv4, "psid": strconv.FormatUint(uint64(psid), 10)}})
+}
 
 func enabled(dev *gen.Device) bool {
 	return dev.GetSoftwire().GetLwaftr().GetEnabled()
 }
 
-// Validate implements server.Subsystem: the port sets of each address
-// agree, PSIDs fit their length, filters compile, and an enabled lwAFTR
-// has its addresses, next hops and devices.
-func (s *LwaftrSubsystem) Validate(cand *gen.Device) error {
+// engine plans of a prepared commit.
+const (
+	planKeep    = iota // nothing changes in the engine (bindings only, none running)
+	planStop           // the lwAFTR is disabled
+	planStart          // a new engine replaces the running one (or none)
+	planChanges        // binding edits to the running engine
+)
+
+// prepared is what Prepare computed and opened for the commit under way.
+type prepared struct {
+	cs    *schema.ChangeSet
+	delta bindingDelta
+	plan  int
+	start *engineParts // planStart: built, links open, nothing running
+}
+
+// engineParts is an engine's configuration, table and open links, ready
+// to start.
+type engineParts struct {
+	cfg   lwaftr.Config
+	bt    *bindingtable.Table
+	links [2]Link
+}
+
+func (e *engineParts) closeLinks() {
+	e.links[0].Close()
+	if !e.cfg.OnAStick {
+		e.links[1].Close()
+	}
+}
+
+// Prepare checks the commit's binding-table changes against the port-set
+// split of each address (looking at the changed entries only), the
+// settings of an enabled lwAFTR, and when the engine must (re)start builds
+// its table and opens its links without forwarding on them, so that Apply
+// cannot fail.
+func (s *LwaftrSubsystem) Prepare(cs *schema.ChangeSet) error {
+	cand := cs.New
 	// The DS-Lite AFTR and B4 are modelled but not built yet: asking to
 	// run one is refused rather than accepted and ignored.
 	if cand.GetSoftwire().GetAftr().GetEnabled() {
-		return errors.New("/softwire/aftr/enabled: the DS-Lite AFTR data plane is not in this build yet")
+		return schema.Errorf(schema.TagOperationNotSupp, swPath(pe("aftr"), pe("enabled")), "the DS-Lite AFTR data plane is not in this build yet")
 	}
 	if cand.GetSoftwire().GetB4().GetEnabled() {
-		return errors.New("/softwire/b4/enabled: the DS-Lite B4 data plane is not in this build yet")
+		return schema.Errorf(schema.TagOperationNotSupp, swPath(pe("b4"), pe("enabled")), "the DS-Lite B4 data plane is not in this build yet")
 	}
-	lw := cand.GetSoftwire().GetLwaftr()
-	if lw == nil {
-		return nil
-	}
-	s.mu.Lock()
-	cur, splits := s.cur, s.splits
-	s.mu.Unlock()
-	if d, ok := diffBindings(cur, cand); ok {
-		if err := checkDelta(d, splits); err != nil {
-			return err
-		}
-	} else if err := validateBindings(lw.GetBindingTable()); err != nil {
+	d, settings, err := deltaOf(cs)
+	if err != nil {
 		return err
 	}
-	if !lw.GetEnabled() {
-		return nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := checkDelta(d, s.splits); err != nil {
+		return err
 	}
+	p := &prepared{cs: cs, delta: d}
+	switch {
+	case !enabled(cand):
+		p.plan = planKeep
+		if s.run != nil {
+			p.plan = planStop
+		}
+	case s.run != nil && !settings:
+		p.plan = planChanges
+	default:
+		if err := checkSettings(cand); err != nil {
+			return err
+		}
+		if p.start, err = s.build(cand); err != nil {
+			return err
+		}
+		p.plan = planStart
+	}
+	s.pending = p
+	return nil
+}
+
+// checkSettings checks an enabled lwAFTR's settings: addresses, next hops
+// and devices.
+func checkSettings(cand *gen.Device) error {
+	lw := cand.GetSoftwire().GetLwaftr()
 	cfg, _, err := LwaftrConfig(withoutBindings(cand))
-	if err != nil {
-		return fmt.Errorf("/softwire/lwaftr: %w", err)
+	if err == nil {
+		err = cfg.Validate()
 	}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("/softwire/lwaftr: %w", err)
+	if err != nil {
+		return schema.Errorf(schema.TagInvalidValue, swPath(pe("lwaftr")), "%v", err)
 	}
 	if lw.GetInternalInterface().GetDevice() == "" {
-		return fmt.Errorf("/softwire/lwaftr/internal-interface/device: required when enabled")
+		return schema.Errorf(schema.TagDataMissing, swPath(pe("lwaftr"), pe("internal-interface"), pe("device")), "internal-interface/device: required when enabled")
 	}
 	if !cfg.OnAStick && lw.GetExternalInterface().GetDevice() == "" {
-		return fmt.Errorf("/softwire/lwaftr/external-interface/device: required unless on-a-stick")
+		return schema.Errorf(schema.TagDataMissing, swPath(pe("lwaftr"), pe("external-interface"), pe("device")), "external-interface/device: required unless on-a-stick")
 	}
 	return nil
-}
-
-// validateBindings checks every entry and the port-set agreement per
-// address in one pass.
-func validateBindings(bt *gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable) error {
-	if bt == nil {
-		return nil
-	}
-	split := make(map[uint32]bindingtable.PortSet, len(bt.Softwire)/8)
-	for k, sw := range bt.Softwire {
-		b, err := Binding(sw)
-		if err != nil {
-			return fmt.Errorf("/softwire/lwaftr/binding-table/softwire[ipv4=%s][psid=%d]: %w", k.Ipv4, k.Psid, err)
-		}
-		if b.PortSet.Length < 16 && b.PSID>>b.PortSet.Length != 0 {
-			return fmt.Errorf("/softwire/lwaftr/binding-table/softwire[ipv4=%s][psid=%d]: psid does not fit in psid-length %d", k.Ipv4, k.Psid, b.PortSet.Length)
-		}
-		if ps, ok := split[b.IPv4]; ok && ps != b.PortSet {
-			return fmt.Errorf("/softwire/lwaftr/binding-table/softwire[ipv4=%s][psid=%d]: port-set differs from another softwire of %s: every softwire of an address must split its ports the same way", k.Ipv4, k.Psid, k.Ipv4)
-		}
-		split[b.IPv4] = b.PortSet
-	}
-	return nil
-}
-
-// settingsEqual reports whether everything but the binding table is the
-// same, in which case a commit only edits bindings.
-func settingsEqual(a, b *gen.Device) bool {
-	ca, _, ea := LwaftrConfig(withoutBindings(a))
-	cb, _, eb := LwaftrConfig(withoutBindings(b))
-	if ea != nil || eb != nil {
-		return false
-	}
-	la, lb := a.GetSoftwire().GetLwaftr(), b.GetSoftwire().GetLwaftr()
-	return fmt.Sprint(ca) == fmt.Sprint(cb) &&
-		la.GetInternalInterface().GetDevice() == lb.GetInternalInterface().GetDevice() &&
-		la.GetExternalInterface().GetDevice() == lb.GetExternalInterface().GetDevice()
 }
 
 func withoutBindings(d *gen.Device) *gen.Device {
@@ -167,147 +224,117 @@ func withoutBindings(d *gen.Device) *gen.Device {
 	return &gen.Device{Softwire: &gen.WirebeatSoftwire_Softwire{Lwaftr: &c}}
 }
 
-// Apply implements server.Subsystem. With only binding-table edits and a
-// running engine, the changed entries are applied to the live table
-// between batches; any other change restarts the engine.
-func (s *LwaftrSubsystem) Apply(old, new *gen.Device) error {
+// Abort closes what Prepare opened.
+func (s *LwaftrSubsystem) Abort(cs *schema.ChangeSet) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.applyEngine(old, new); err != nil {
-		return err
+	if p := s.pending; p != nil && p.cs == cs {
+		if p.start != nil {
+			p.start.closeLinks()
+		}
+		s.pending = nil
 	}
-	s.trackSplits(old, new)
-	return nil
 }
 
-func (s *LwaftrSubsystem) applyEngine(old, new *gen.Device) error {
-	if !enabled(new) {
+// Apply carries out the prepared plan: binding edits go to the live table
+// between batches, a settings change swaps in the engine Prepare built.
+func (s *LwaftrSubsystem) Apply(cs *schema.ChangeSet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pending
+	s.pending = nil
+	if p == nil || p.cs != cs {
+		s.log.Error("lwaftr: Apply without Prepare; configuration not applied")
+		return
+	}
+	switch p.plan {
+	case planStop:
+		s.run.close()
+		s.run = nil
+	case planStart:
 		if s.run != nil {
 			s.run.close()
 			s.run = nil
 		}
-		return nil
-	}
-	if s.run != nil && enabled(old) && settingsEqual(old, new) {
-		return s.applyBindings(old, new)
-	}
-	r, err := s.start(new)
-	if err != nil {
-		return err
-	}
-	if s.run != nil {
-		s.run.close()
-	}
-	s.run = r
-	return nil
-}
-
-// trackSplits moves cur and splits from old to new.
-func (s *LwaftrSubsystem) trackSplits(old, new *gen.Device) {
-	d, ok := diffBindings(s.cur, new)
-	if !ok || d.err != nil || s.splits == nil {
-		s.splits = map[uint32]split{}
-		for _, sw := range softwires(new) {
-			if b, err := Binding(sw); err == nil {
-				sp := s.splits[b.IPv4]
-				s.splits[b.IPv4] = split{ps: b.PortSet, count: sp.count + 1}
-			}
+		// The configuration was validated in Prepare, the only thing
+		// that can fail here.
+		r, err := startRunner(s.log, p.start.cfg, p.start.bt, p.start.links)
+		if err != nil {
+			s.log.Error("lwaftr: start failed after Prepare", "err", err)
+			p.start.closeLinks()
+			break
 		}
-	} else {
-		applySplitDelta(s.splits, d)
-	}
-	s.cur = new
-}
-
-// applyBindings sends the difference between two binding tables to the
-// running engine.
-func (s *LwaftrSubsystem) applyBindings(old, new *gen.Device) error {
-	d, ok := diffBindings(old, new)
-	if !ok {
-		d = fullDiff(old, new)
-	}
-	if d.err != nil {
-		return d.err
-	}
-	// Removals first, so an address whose split changes is emptied before
-	// it is filled again.
-	chs := make([]bindingChange, 0, len(d.removed)+len(d.added))
-	for _, b := range d.removed {
-		chs = append(chs, bindingChange{ipv4: b.IPv4, psid: b.PSID})
-	}
-	for _, b := range d.added {
-		chs = append(chs, bindingChange{add: true, sw: b})
-	}
-	if err := s.run.change(chs); err != nil {
-		undo := make([]bindingChange, 0, len(chs))
-		for _, b := range d.added {
-			undo = append(undo, bindingChange{ipv4: b.IPv4, psid: b.PSID})
+		s.run = r
+		s.log.Info("lwaftr started", "softwires", p.start.bt.Len())
+	case planChanges:
+		// Removals first, so an address whose split changes is emptied
+		// before it is filled again.
+		chs := make([]bindingChange, 0, len(p.delta.removed)+len(p.delta.added))
+		for _, b := range p.delta.removed {
+			chs = append(chs, bindingChange{ipv4: b.IPv4, psid: b.PSID})
 		}
-		for _, b := range d.removed {
-			undo = append(undo, bindingChange{add: true, sw: b})
+		for _, b := range p.delta.added {
+			chs = append(chs, bindingChange{add: true, sw: b})
 		}
-		_ = s.run.change(undo)
-		return fmt.Errorf("/softwire/lwaftr/binding-table: %w", err)
+		if err := s.run.change(chs); err != nil {
+			// Prepare checked every added entry against the table's
+			// rules; this is a bug, and running says what should be.
+			s.log.Error("lwaftr: binding change failed after Prepare", "err", err)
+		}
 	}
-	return nil
+	applySplitDelta(s.splits, p.delta)
 }
 
-func softwires(d *gen.Device) map[gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire_Key]*gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire {
-	if bt := d.GetSoftwire().GetLwaftr().GetBindingTable(); bt != nil {
-		return bt.Softwire
-	}
-	return nil
-}
-
-// start builds a table and an engine for a configuration and opens its
-// links.
-func (s *LwaftrSubsystem) start(dev *gen.Device) (*runner, error) {
+// build makes the table and engine of a configuration and opens its
+// links; the runner forwards nothing until started.
+func (s *LwaftrSubsystem) build(dev *gen.Device) (*engineParts, error) {
 	cfg, bindings, err := LwaftrConfig(dev)
 	if err != nil {
-		return nil, err
+		return nil, schema.Errorf(schema.TagInvalidValue, swPath(pe("lwaftr")), "%v", err)
 	}
 	lw := dev.GetSoftwire().GetLwaftr()
 	devs := [2]string{lw.GetExternalInterface().GetDevice(), lw.GetInternalInterface().GetDevice()}
+	sides := [2]string{"external-interface", "internal-interface"}
 	if cfg.OnAStick {
-		devs[0] = devs[1]
+		devs[0], sides[0] = devs[1], sides[1]
 	}
 	for i, side := range []*lwaftr.Side{&cfg.External, &cfg.Internal} {
 		if side.MAC == ([6]byte{}) {
 			if side.MAC, err = s.deviceMAC(devs[i]); err != nil {
-				return nil, fmt.Errorf("/softwire/lwaftr: mac of %s: %w", devs[i], err)
+				return nil, schema.Errorf(schema.TagResourceDenied, swPath(pe("lwaftr"), pe(sides[i]), pe("device")), "mac of %s: %v", devs[i], err)
 			}
 		}
 	}
 	bt, err := lwaftr.NewTable(bindings)
 	if err != nil {
-		return nil, fmt.Errorf("/softwire/lwaftr/binding-table: %w", err)
+		return nil, schema.Errorf(schema.TagInvalidValue, swPath(pe("lwaftr"), pe("binding-table")), "%v", err)
 	}
 	var links [2]Link
+	drivers := packetIODrivers(lw)
+	if cfg.OnAStick {
+		drivers[0] = drivers[1]
+	}
 	for i, d := range devs {
 		if i == 1 && cfg.OnAStick {
 			links[1] = links[0]
 			break
 		}
-		if links[i], err = s.open(d); err != nil {
+		if s.openDriver != nil {
+			links[i], err = s.openDriver(d, drivers[i])
+		} else {
+			links[i], err = s.open(d)
+		}
+		if err != nil {
 			for _, l := range links[:i] {
 				l.Close()
 			}
-			return nil, fmt.Errorf("/softwire/lwaftr: open %s: %w", d, err)
+			return nil, schema.Errorf(schema.TagResourceDenied, swPath(pe("lwaftr"), pe(sides[i]), pe("device")), "open %s: %v", d, err)
 		}
 	}
-	r, err := startRunner(s.log, cfg, bt, links)
-	if err != nil {
-		links[0].Close()
-		if !cfg.OnAStick {
-			links[1].Close()
-		}
-		return nil, err
-	}
-	s.log.Info("lwaftr started", "softwires", bt.Len(), "external", devs[0], "internal", devs[1])
-	return r, nil
+	return &engineParts{cfg: cfg, bt: bt, links: links}, nil
 }
 
-// State implements server.Subsystem: counters, softwire-count and the
+// State renders counters, softwire-count and the
 // resolved next-hop MACs, read from the engine in one snapshot.
 func (s *LwaftrSubsystem) State(root *gen.Device, _ []*gpb.Path) error {
 	s.mu.Lock()
@@ -329,6 +356,7 @@ func (s *LwaftrSubsystem) State(root *gen.Device, _ []*gpb.Path) error {
 		m := net.HardwareAddr(snap.NHMAC[lwaftr.Internal][:]).String()
 		lw.GetOrCreateInternalInterface().GetOrCreateNextHop().ResolvedMac = &m
 	}
+	fillPacketIO(lw, &snap)
 	return nil
 }
 
@@ -336,6 +364,10 @@ func (s *LwaftrSubsystem) State(root *gen.Device, _ []*gpb.Path) error {
 func (s *LwaftrSubsystem) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.pending != nil && s.pending.start != nil {
+		s.pending.start.closeLinks()
+	}
+	s.pending = nil
 	if s.run != nil {
 		s.run.close()
 		s.run = nil

@@ -101,19 +101,23 @@ func tcpTo(addr [4]byte, port uint16) []byte {
 // engine.
 func TestSubsystemIncrementalBindings(t *testing.T) {
 	links := map[string]*memLink{"ext0": newMemLink(), "int0": newMemLink()}
-	sub := NewLwaftrSubsystem(slog.New(slog.DiscardHandler), func(dev string) (Link, error) {
+	sub := NewLwaftrSubsystem(LwaftrOptions{Open: func(dev string) (Link, error) {
 		l, ok := links[dev]
 		if !ok {
 			return nil, fmt.Errorf("no device %s", dev)
 		}
 		return l, nil
-	})
+	}})
 	srv, err := server.New(server.Options{DataDir: t.TempDir(), Initial: []byte(testConfigJSON), Subsystems: []server.Subsystem{sub},
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	defer func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	sess := srv.OpenSession("admin", server.RoleAdmin, "test", "local")
 	ext, in := links["ext0"], links["int0"]
 	addr := [4]byte{192, 0, 2, 1}
@@ -187,13 +191,16 @@ func TestSubsystemIncrementalBindings(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "port-set differs") {
 		t.Fatalf("inconsistent port set: %v", err)
 	}
+	if e := schema.AsError(err); schema.PathString(e.Path) != "/softwire/lwaftr/binding-table/softwire[ipv4=192.0.2.1][psid=9]" {
+		t.Fatalf("error path %s, want the refused entry's", schema.PathString(e.Path))
+	}
 	if n := len(srv.Running().Softwire.Lwaftr.BindingTable.Softwire); n != 2 {
 		t.Fatalf("running has %d softwires after a refused edit", n)
 	}
 }
 
 func TestSubsystemValidate(t *testing.T) {
-	sub := NewLwaftrSubsystem(slog.New(slog.DiscardHandler), nil)
+	sub := NewLwaftrSubsystem(LwaftrOptions{})
 	for _, c := range []struct{ edit, want string }{
 		{`"device": "int0"`, `internal-interface/device: required`},
 		{`"ip": "10.10.10.10"`, `external-interface/ip: missing`},
@@ -209,7 +216,7 @@ func TestSubsystemValidate(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.edit, err)
 		}
-		err = sub.Validate(dev)
+		err = check(sub, dev)
 		want := c.want
 		if c.edit == `"psid": 2,` {
 			want = "psid does not fit in psid-length 6"
@@ -218,4 +225,15 @@ func TestSubsystemValidate(t *testing.T) {
 			t.Errorf("without %s: %v, want %q", c.edit, err, want)
 		}
 	}
+}
+
+// check is what NETCONF <validate> does with an adapter: Prepare the
+// changes from an empty configuration, then Abort.
+func check(s *LwaftrSubsystem, cfg *gen.Device) error {
+	cs := schema.NewChangeSet(&gen.Device{}, cfg, s.Owns())
+	if err := s.Prepare(cs); err != nil {
+		return err
+	}
+	s.Abort(cs)
+	return nil
 }

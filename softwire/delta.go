@@ -2,96 +2,106 @@ package softwire
 
 import (
 	"fmt"
+	"strconv"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/softwire/lwaftr"
 )
 
-// bindingDelta is what changes between two binding tables: entries that
+// bindingDelta is what a commit changes in the binding table: entries that
 // disappear or change (removed, with their old content) and entries that
 // appear or change (added, with their new content).
 type bindingDelta struct {
 	removed, added []lwaftr.Binding
-	err            error
 }
 
-// maxDelta is the share of a table above which a delta is not worth it
-// and callers look at the whole table instead.
-const maxDeltaShare = 4
+type swKey = gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire_Key
 
-// diffBindings compares two trees' binding tables by entry pointer: the
-// server's copy-on-write trees share untouched entries, so a one-entry
-// edit costs one pointer walk and one parse. It reports false when there
-// is no base tree or most of the table changed.
-func diffBindings(old, new *gen.Device) (bindingDelta, bool) {
-	if old == nil {
-		return bindingDelta{}, false
-	}
-	ob, nb := softwires(old), softwires(new)
+// deltaOf reads a commit's changes: the binding-table entries they touch,
+// compared as bindings (a rewrite to the same content changes nothing),
+// and whether anything else of /softwire/lwaftr changed (settings). It
+// looks at the changed entries only, never at the whole table.
+func deltaOf(cs *schema.ChangeSet) (bindingDelta, bool, error) {
 	var d bindingDelta
-	changed := 0
-	for k, sw := range nb {
-		o, ok := ob[k]
-		if ok && o == sw {
+	settings := false
+	seen := map[swKey]bool{}
+	ob, nb := softwires(cs.Old), softwires(cs.New)
+	for _, c := range cs.Changes {
+		k, ok, err := bindingKey(c.Path)
+		if err != nil {
+			return d, false, err
+		}
+		if !ok {
+			if isLwaftrPath(c.Path) {
+				settings = true
+			}
 			continue
 		}
-		changed++
-		if changed > len(nb)/maxDeltaShare+16 {
-			return bindingDelta{}, false
+		if seen[k] {
+			continue
 		}
-		b, err := Binding(sw)
+		seen[k] = true
+		o, n := ob[k], nb[k]
+		var oldB lwaftr.Binding
+		var oldOK bool
+		if o != nil {
+			b, err := Binding(o)
+			oldB, oldOK = b, err == nil
+		}
+		if n == nil {
+			if oldOK {
+				d.removed = append(d.removed, oldB)
+			}
+			continue
+		}
+		b, err := Binding(n)
 		if err != nil {
-			d.err = fmt.Errorf("/softwire/lwaftr/binding-table/softwire[ipv4=%s][psid=%d]: %w", k.Ipv4, k.Psid, err)
-			return d, true
+			return d, false, schema.Errorf(schema.TagInvalidValue, bindingPath(k.Ipv4, k.Psid), "%v", err)
 		}
-		if ok {
-			ob, err := Binding(o)
-			if err == nil && ob == b {
-				continue // a copy with the same content
-			}
-			if err == nil {
-				d.removed = append(d.removed, ob)
-			}
+		if oldOK && oldB == b {
+			continue // a copy with the same content
+		}
+		if oldOK {
+			d.removed = append(d.removed, oldB)
 		}
 		d.added = append(d.added, b)
 	}
-	for k, sw := range ob {
-		if _, ok := nb[k]; ok {
-			continue
-		}
-		if b, err := Binding(sw); err == nil {
-			d.removed = append(d.removed, b)
-		}
-	}
-	return d, true
+	return d, settings, nil
 }
 
-// fullDiff removes everything of old and adds everything of new; it is
-// the fallback when most of the table changes.
-func fullDiff(old, new *gen.Device) bindingDelta {
-	var d bindingDelta
-	for _, sw := range softwires(old) {
-		if b, err := Binding(sw); err == nil {
-			d.removed = append(d.removed, b)
-		}
+// isLwaftrPath reports whether p is at or below /softwire/lwaftr.
+func isLwaftrPath(p *gpb.Path) bool {
+	e := p.GetElem()
+	return len(e) >= 2 && e[0].Name == "softwire" && e[1].Name == "lwaftr"
+}
+
+// bindingKey returns the key of the binding-table entry at or above p, ok
+// false when p is not inside one.
+func bindingKey(p *gpb.Path) (swKey, bool, error) {
+	e := p.GetElem()
+	if len(e) < 4 || !isLwaftrPath(p) || e[2].Name != "binding-table" || e[3].Name != "softwire" || e[3].Key == nil {
+		return swKey{}, false, nil
 	}
-	for k, sw := range softwires(new) {
-		b, err := Binding(sw)
-		if err != nil {
-			d.err = fmt.Errorf("/softwire/lwaftr/binding-table/softwire[ipv4=%s][psid=%d]: %w", k.Ipv4, k.Psid, err)
-			return d
-		}
-		d.added = append(d.added, b)
+	psid, err := strconv.ParseUint(e[3].Key["psid"], 10, 16)
+	if err != nil {
+		return swKey{}, false, schema.Errorf(schema.TagInvalidValue, p, "psid %q: %v", e[3].Key["psid"], err)
 	}
-	return d
+	return swKey{Ipv4: e[3].Key["ipv4"], Psid: uint16(psid)}, true, nil
+}
+
+func softwires(d *gen.Device) map[swKey]*gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire {
+	if bt := d.GetSoftwire().GetLwaftr().GetBindingTable(); bt != nil {
+		return bt.Softwire
+	}
+	return nil
 }
 
 // checkDelta checks the added entries and that, after the delta, every
 // address still has a single port-set split.
 func checkDelta(d bindingDelta, splits map[uint32]split) error {
-	if d.err != nil {
-		return d.err
-	}
 	after := map[uint32]split{}
 	get := func(a uint32) split {
 		if sp, ok := after[a]; ok {
@@ -106,11 +116,13 @@ func checkDelta(d bindingDelta, splits map[uint32]split) error {
 	}
 	for _, b := range d.added {
 		if b.PortSet.Length < 16 && b.PSID>>b.PortSet.Length != 0 {
-			return fmt.Errorf("/softwire/lwaftr/binding-table/softwire[ipv4=%s][psid=%d]: psid does not fit in psid-length %d", ipString(b.IPv4), b.PSID, b.PortSet.Length)
+			return schema.Errorf(schema.TagInvalidValue, bindingPath(ipString(b.IPv4), b.PSID),
+				"psid does not fit in psid-length %d", b.PortSet.Length)
 		}
 		sp := get(b.IPv4)
 		if sp.count > 0 && sp.ps != b.PortSet {
-			return fmt.Errorf("/softwire/lwaftr/binding-table/softwire[ipv4=%s][psid=%d]: port-set differs from another softwire of %s: every softwire of an address must split its ports the same way", ipString(b.IPv4), b.PSID, ipString(b.IPv4))
+			return schema.Errorf(schema.TagInvalidValue, bindingPath(ipString(b.IPv4), b.PSID),
+				"port-set differs from another softwire of %s: every softwire of an address must split its ports the same way", ipString(b.IPv4))
 		}
 		after[b.IPv4] = split{ps: b.PortSet, count: sp.count + 1}
 	}

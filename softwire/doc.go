@@ -9,7 +9,8 @@
 //     time, 24-byte slots, O(1) incremental changes;
 //   - snabbconf: the parser of Snabb's softwire-config syntax, behind
 //     `wirebeat import snabb-lwaftr`;
-//   - pcapio and afpacket: packet I/O on pcap files and live interfaces.
+//   - pcapio: packet I/O on pcap files (live interfaces go through the
+//     top-level pktio package).
 //
 // This package maps /softwire/lwaftr onto the engine (LwaftrConfig) and is
 // the subsystem adapter (LwaftrSubsystem): it validates commits, runs the

@@ -1,8 +1,6 @@
 package softwire
 
 import (
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -14,7 +12,7 @@ import (
 // Enabling the DS-Lite AFTR or B4, which this build lacks, is refused with
 // the path of the leaf rather than accepted and ignored.
 func TestUnbuiltDataPlanesRefused(t *testing.T) {
-	s := NewLwaftrSubsystem(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	s := NewLwaftrSubsystem(LwaftrOptions{})
 	for _, c := range []struct {
 		set  func(*gen.Device)
 		want string
@@ -24,11 +22,11 @@ func TestUnbuiltDataPlanesRefused(t *testing.T) {
 	} {
 		cfg := &gen.Device{}
 		c.set(cfg)
-		if err := s.Validate(cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+		if err := check(s, cfg); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Validate = %v, want an error naming %s", err, c.want)
 		}
 	}
-	if err := s.Validate(&gen.Device{}); err != nil {
+	if err := check(s, &gen.Device{}); err != nil {
 		t.Errorf("empty configuration refused: %v", err)
 	}
 }

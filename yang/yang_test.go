@@ -90,6 +90,10 @@ func TestStoredConfigIsValidForYanglint(t *testing.T) {
 	if err != nil {
 		t.Fatalf("element refused the sample configuration: %v", err)
 	}
+	// copy-config running to startup writes the startup file.
+	if err := srv.Replace(&server.Session{User: "test", Role: server.RoleAdmin, Transport: "test"}, server.Startup, srv.Running()); err != nil {
+		t.Fatal(err)
+	}
 	srv.Close()
 	stored := filepath.Join(dir, "startup.json")
 	data, _ := os.ReadFile(stored)

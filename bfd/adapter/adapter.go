@@ -2,18 +2,18 @@ package adapter
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
+
 	"sync"
 	"sync/atomic"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
 	"github.com/wirebeat/wirebeat/bfd"
 	"github.com/wirebeat/wirebeat/bfd/transport"
 	"github.com/wirebeat/wirebeat/events"
-	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/schema"
 )
 
@@ -91,6 +91,8 @@ type Subsystem struct {
 	reflReserved []uint32
 	reflServers  []*openServer
 	reflLocal    netip.Addr
+	// pending is what the last Prepare reserved, until Abort or Apply.
+	pending *prepared
 	// sink is read by onChange under the engine's lock, so it must not
 	// need s.mu (Apply holds s.mu while calling the engine).
 	sink atomic.Pointer[sinkBox]
@@ -105,8 +107,8 @@ func (s *Subsystem) sinkFor() events.Sink {
 	return events.Discard{}
 }
 
-// New starts the engine's scheduler; Close stops it.
-func New(o Options) *Subsystem {
+// NewSubsystem starts the engine's scheduler; Close stops it.
+func NewSubsystem(o Options) *Subsystem {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -143,9 +145,24 @@ func (s *Subsystem) Attach(sink events.Sink) {
 	s.sink.Store(&sinkBox{sink})
 }
 
-// Validate checks what YANG cannot: authentication type against secret,
-// authentication against stability, address families, profiles.
-func (s *Subsystem) Validate(candidate *gen.Device) error {
+// Owns is /bfd.
+func (s *Subsystem) Owns() []*gpb.Path { return []*gpb.Path{path(elem("bfd"))} }
+
+// prepared is what Prepare computed and reserved for the commit under way.
+type prepared struct {
+	cs     *schema.ChangeSet
+	want   map[sessKey]wanted
+	opened map[trKey]*openTransport // opened by Prepare, not running yet
+	refl   reflectorPlan
+}
+
+// Prepare checks what YANG cannot (authentication type against secret,
+// authentication against stability, address families, profiles, each
+// session's engine configuration) and opens the transports and reflector
+// sockets the new configuration needs without running them, so that Apply
+// cannot fail. The engine does nothing new until Apply.
+func (s *Subsystem) Prepare(cs *schema.ChangeSet) error {
+	candidate := cs.New
 	// BFD inside DS-Lite softwires needs the softwire data plane to carry
 	// its packets; until that exists, refusing the configuration is honest
 	// where accepting it would configure nothing.
@@ -155,66 +172,110 @@ func (s *Subsystem) Validate(candidate *gen.Device) error {
 				"BFD sessions inside softwires need the DS-Lite data plane, which this build does not have yet")
 		}
 	}
-	if _, err := desired(candidate); err != nil {
-		return err
-	}
-	_, err := desiredReflector(candidate)
-	return err
-}
-
-// Apply moves the engine from old to new: transports first (the only step
-// that can fail, undone on failure), then sessions added, updated in place
-// (timers renegotiate with Poll/Final, no flap) or removed.
-func (s *Subsystem) Apply(_, newCfg *gen.Device) error {
-	want, err := desired(newCfg)
+	want, err := desired(candidate)
 	if err != nil {
 		return err
 	}
-	refl, err := desiredReflector(newCfg)
+	reflWant, err := desiredReflector(candidate)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.applyReflector(refl); err != nil {
+	p := &prepared{cs: cs, want: want, opened: map[trKey]*openTransport{}}
+	fail := func(err error) error {
+		s.release(p)
 		return err
 	}
-
-	var opened []trKey
-	for _, w := range want {
-		if _, ok := s.transports[w.tr]; ok || slices.Contains(opened, w.tr) {
-			continue
-		}
-		t, err := s.open(w.tr.config(), s.eng)
-		if err != nil {
-			for _, k := range opened {
-				s.closeTransport(k)
+	for k, w := range want {
+		t := s.transportFor(w.tr, p)
+		if t == nil {
+			nt, err := s.open(w.tr.config(), s.eng)
+			if err != nil {
+				return fail(schema.Errorf(schema.TagResourceDenied, k.path(), "open %v transport (interface %q, local %v): %v", w.tr.kind, w.tr.iface, w.tr.local, err))
 			}
-			return fmt.Errorf("bfd: open %v transport (interface %q, local %v): %w", w.tr.kind, w.tr.iface, w.tr.local, err)
+			p.opened[w.tr] = &openTransport{t: nt, done: make(chan struct{})}
+			t = nt
 		}
-		ot := &openTransport{t: t, done: make(chan struct{})}
-		go func() { _ = t.Run(); close(ot.done) }()
-		s.transports[w.tr] = ot
-		opened = append(opened, w.tr)
+		w.cfg.Path = t.Key(w.remote)
+		if err := w.cfg.Validate(); err != nil {
+			return fail(schema.Errorf(schema.TagInvalidValue, k.path(), "%v", err))
+		}
+		want[k] = w
 	}
+	if p.refl, err = s.prepareReflector(reflWant); err != nil {
+		return fail(err)
+	}
+	s.pending = p
+	return nil
+}
 
-	var errs []error
+// transportFor returns the open or just prepared transport of k, nil if
+// there is none yet.
+func (s *Subsystem) transportFor(k trKey, p *prepared) Transport {
+	if ot, ok := s.transports[k]; ok {
+		return ot.t
+	}
+	if ot, ok := p.opened[k]; ok {
+		return ot.t
+	}
+	return nil
+}
+
+// release closes what Prepare opened for p and frees what it reserved.
+func (s *Subsystem) release(p *prepared) {
+	for _, ot := range p.opened {
+		if err := ot.t.Close(); err != nil {
+			s.log.Warn("bfd transport close", "err", err)
+		}
+	}
+	s.releaseReflector(p.refl)
+}
+
+// Abort releases what Prepare reserved.
+func (s *Subsystem) Abort(cs *schema.ChangeSet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.pending; p != nil && p.cs == cs {
+		s.release(p)
+		s.pending = nil
+	}
+}
+
+// Apply moves the engine to the prepared configuration: the prepared
+// transports start, sessions are removed, updated in place (timers
+// renegotiate with Poll/Final, no flap) or added, unused transports close.
+func (s *Subsystem) Apply(cs *schema.ChangeSet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pending
+	s.pending = nil
+	if p == nil || p.cs != cs {
+		s.log.Error("bfd: Apply without Prepare; configuration not applied")
+		return
+	}
+	s.applyReflector(p.refl)
+	for k, ot := range p.opened {
+		go func() { _ = ot.t.Run(); close(ot.done) }()
+		s.transports[k] = ot
+	}
 	for k, r := range s.sessions {
-		w, ok := want[k]
+		w, ok := p.want[k]
 		if !ok || w.tr != r.w.tr || w.remote != r.w.remote {
-			errs = append(errs, s.eng.RemoveSession(r.discr))
+			if err := s.eng.RemoveSession(r.discr); err != nil {
+				s.log.Error("bfd: remove session", "session", k, "err", err)
+			}
 			delete(s.sessions, k)
 		}
 	}
-	for k, w := range want {
+	for k, w := range p.want {
 		t := s.transports[w.tr].t
-		w.cfg.Path = t.Key(w.remote)
 		if r, ok := s.sessions[k]; ok {
 			// Keep the previous key as an accepted one, so that a
 			// key change on both ends does not flap the session.
 			w.cfg.Auth.Keys = mergeKeys(w.cfg.Auth, r.w.cfg.Auth)
 			if err := s.eng.UpdateSession(r.discr, w.cfg); err != nil {
-				errs = append(errs, fmt.Errorf("update %v: %w", k, err))
+				s.log.Error("bfd: update session", "session", k, "err", err)
 				continue
 			}
 			r.w = w
@@ -222,7 +283,7 @@ func (s *Subsystem) Apply(_, newCfg *gen.Device) error {
 		}
 		d, err := s.eng.AddSession(w.cfg, t)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("add %v: %w", k, err))
+			s.log.Error("bfd: add session", "session", k, "err", err)
 			continue
 		}
 		s.sessions[k] = &running{w: w, discr: d}
@@ -232,7 +293,6 @@ func (s *Subsystem) Apply(_, newCfg *gen.Device) error {
 			s.closeTransport(k)
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // mergeKeys returns the new keys plus the previous transmit key, when it
@@ -276,7 +336,11 @@ func (s *Subsystem) closeTransport(k trKey) {
 // Close removes every session and transport and stops the scheduler.
 func (s *Subsystem) Close() error {
 	s.mu.Lock()
-	_ = s.applyReflector(nil)
+	if s.pending != nil {
+		s.release(s.pending)
+		s.pending = nil
+	}
+	s.applyReflector(reflectorPlan{})
 	for k, r := range s.sessions {
 		_ = s.eng.RemoveSession(r.discr)
 		delete(s.sessions, k)

@@ -132,7 +132,7 @@ func localState(t *testing.T, s *Subsystem, iface, dest string) (*gen.WirebeatBf
 func TestAdapterSessionsStateAndEvents(t *testing.T) {
 	n := &memNet{addrs: map[string]netip.Addr{"a0": netip.MustParseAddr("192.0.2.1"), "b0": netip.MustParseAddr("192.0.2.2")},
 		byIP: map[netip.Addr]*memTransport{}}
-	a, b := New(Options{Open: n.open}), New(Options{Open: n.open})
+	a, b := NewSubsystem(Options{Open: n.open}), NewSubsystem(Options{Open: n.open})
 	defer a.Close()
 	defer b.Close()
 	rec := &recorder{}
@@ -142,10 +142,10 @@ func TestAdapterSessionsStateAndEvents(t *testing.T) {
 		s   *Subsystem
 		cfg *gen.Device
 	}{{a, cfgA}, {b, cfgB}} {
-		if err := c.s.Validate(c.cfg); err != nil {
+		if err := check(c.s, c.cfg); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.s.Apply(&gen.Device{}, c.cfg); err != nil {
+		if err := commit(c.s, &gen.Device{}, c.cfg); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -205,7 +205,7 @@ func TestAdapterSessionsStateAndEvents(t *testing.T) {
 
 	// A profile change renegotiates without a flap.
 	cfgA2 := config("a0", "192.0.2.2", 30_000)
-	if err := a.Apply(cfgA, cfgA2); err != nil {
+	if err := commit(a, cfgA, cfgA2); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "new interval", func() bool {
@@ -219,7 +219,7 @@ func TestAdapterSessionsStateAndEvents(t *testing.T) {
 	// Admin down through configuration: the peer sees diag 7.
 	cfgA3 := config("a0", "192.0.2.2", 30_000)
 	cfgA3.Bfd.SingleHop.Session[gen.WirebeatBfd_Bfd_SingleHop_Session_Key{Interface: "a0", DestAddr: "192.0.2.2"}].AdminDown = ygot.Bool(true)
-	if err := a.Apply(cfgA2, cfgA3); err != nil {
+	if err := commit(a, cfgA2, cfgA3); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "peer sees admin down", func() bool {
@@ -228,7 +228,7 @@ func TestAdapterSessionsStateAndEvents(t *testing.T) {
 	})
 
 	// Removing the session releases it and its transport.
-	if err := a.Apply(cfgA3, &gen.Device{}); err != nil {
+	if err := commit(a, cfgA3, &gen.Device{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := localState(t, a, "a0", "192.0.2.2"); ok {
@@ -239,20 +239,20 @@ func TestAdapterSessionsStateAndEvents(t *testing.T) {
 	}
 }
 
-func TestAdapterApplyFailureChangesNothing(t *testing.T) {
+func TestAdapterPrepareFailureChangesNothing(t *testing.T) {
 	n := &memNet{addrs: map[string]netip.Addr{}, byIP: map[netip.Addr]*memTransport{}, fail: true}
-	a := New(Options{Open: n.open})
+	a := NewSubsystem(Options{Open: n.open})
 	defer a.Close()
-	if err := a.Apply(&gen.Device{}, config("nosuch0", "192.0.2.2", 1_000_000)); err == nil {
-		t.Fatal("Apply succeeded without a transport")
+	if err := commit(a, &gen.Device{}, config("nosuch0", "192.0.2.2", 1_000_000)); err == nil {
+		t.Fatal("Prepare succeeded without a transport")
 	}
 	if a.Engine().Summary().Total != 0 || len(a.sessions) != 0 {
-		t.Fatal("failed Apply left sessions")
+		t.Fatal("failed Prepare left sessions")
 	}
 }
 
 func TestAdapterValidate(t *testing.T) {
-	a := New(Options{Open: (&memNet{}).open})
+	a := NewSubsystem(Options{Open: (&memNet{}).open})
 	defer a.Close()
 	cases := []struct {
 		name string
@@ -289,11 +289,36 @@ func TestAdapterValidate(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			d := config("a0", "192.0.2.2", 1_000_000)
 			c.mod(d)
-			err := a.Validate(d)
+			err := check(a, d)
 			se := schema.AsError(err)
 			if err == nil || se.Tag != schema.TagInvalidValue || schema.PathString(se.Path) != c.path {
 				t.Fatalf("got %v (path %s), want invalid-value at %s", err, schema.PathString(se.Path), c.path)
 			}
 		})
 	}
+}
+
+// commit takes the adapter from old to new as the core does: the changes
+// under /bfd, Prepare, then Apply.
+func commit(s *Subsystem, old, new *gen.Device) error {
+	cs := changeSet(s, old, new)
+	if err := s.Prepare(cs); err != nil {
+		return err
+	}
+	s.Apply(cs)
+	return nil
+}
+
+// check is what NETCONF <validate> does: Prepare and Abort.
+func check(s *Subsystem, cfg *gen.Device) error {
+	cs := changeSet(s, &gen.Device{}, cfg)
+	if err := s.Prepare(cs); err != nil {
+		return err
+	}
+	s.Abort(cs)
+	return nil
+}
+
+func changeSet(s *Subsystem, old, new *gen.Device) *schema.ChangeSet {
+	return schema.NewChangeSet(old, new, s.Owns())
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/wirebeat/wirebeat/bfd/transport"
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/tools/netns"
 )
 
@@ -53,7 +54,7 @@ func TestAdapterSBFDFromConfig(t *testing.T) {
 	nsA.Addr(t, ifA, "10.93.0.1/24")
 	nsB.Addr(t, ifB, "10.93.0.2/24")
 
-	a, b := adapter.New(inNS(nsA)), adapter.New(inNS(nsB))
+	a, b := adapter.NewSubsystem(inNS(nsA)), adapter.NewSubsystem(inNS(nsB))
 	defer a.Close()
 	defer b.Close()
 	rec := &sink{}
@@ -62,10 +63,7 @@ func TestAdapterSBFDFromConfig(t *testing.T) {
 	cfgB := &gen.Device{}
 	r := cfgB.GetOrCreateBfd().GetOrCreateSbfd().GetOrCreateReflector()
 	r.Enabled, r.Discriminator = ygot.Bool(true), []uint32{4242}
-	if err := b.Validate(cfgB); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Apply(&gen.Device{}, cfgB); err != nil {
+	if err := commit(b, &gen.Device{}, cfgB); err != nil {
 		t.Fatal(err)
 	}
 
@@ -74,10 +72,7 @@ func TestAdapterSBFDFromConfig(t *testing.T) {
 	p.DesiredMinTxInterval, p.RequiredMinRxInterval = ygot.Uint32(100_000), ygot.Uint32(100_000)
 	in := cfgA.GetOrCreateBfd().GetOrCreateSbfd().GetOrCreateInitiator("to-b")
 	in.TargetAddress, in.RemoteDiscriminator, in.Profile = ygot.String("10.93.0.2"), ygot.Uint32(4242), ygot.String("fast")
-	if err := a.Validate(cfgA); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Apply(&gen.Device{}, cfgA); err != nil {
+	if err := commit(a, &gen.Device{}, cfgA); err != nil {
 		t.Fatal(err)
 	}
 	initState := func() *gen.WirebeatBfd_Bfd_Sbfd_Initiator_State {
@@ -111,11 +106,24 @@ func TestAdapterSBFDFromConfig(t *testing.T) {
 		t.Fatal("no notification naming the initiator")
 	}
 	// The reflector's discriminator is reserved: disabling it releases it.
-	r.Enabled = ygot.Bool(false)
-	if err := b.Apply(cfgB, cfgB); err != nil {
+	offB := &gen.Device{}
+	off := offB.GetOrCreateBfd().GetOrCreateSbfd().GetOrCreateReflector()
+	off.Enabled, off.Discriminator = ygot.Bool(false), []uint32{4242}
+	if err := commit(b, cfgB, offB); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "initiator Down once the reflector is off", func() bool {
 		return initState().GetLocalState() == gen.WirebeatBfd_BfdState_down
 	})
+}
+
+// commit takes an adapter from old to new as the element core does:
+// Prepare the changes under what it owns, then Apply them.
+func commit(ad *adapter.Subsystem, old, new *gen.Device) error {
+	cs := schema.NewChangeSet(old, new, ad.Owns())
+	if err := ad.Prepare(cs); err != nil {
+		return err
+	}
+	ad.Apply(cs)
+	return nil
 }

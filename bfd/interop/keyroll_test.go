@@ -24,7 +24,7 @@ func TestKeyRolloverThroughConfig(t *testing.T) {
 	netns.Veth(t, nsA, ifA, nsB, ifB)
 	nsA.Addr(t, ifA, "10.94.0.1/24")
 	nsB.Addr(t, ifB, "10.94.0.2/24")
-	a, b := adapter.New(inNS(nsA)), adapter.New(inNS(nsB))
+	a, b := adapter.NewSubsystem(inNS(nsA)), adapter.NewSubsystem(inNS(nsB))
 	defer a.Close()
 	defer b.Close()
 
@@ -52,10 +52,7 @@ func TestKeyRolloverThroughConfig(t *testing.T) {
 			if x.next == nil {
 				continue
 			}
-			if err := x.ad.Validate(x.next); err != nil {
-				t.Fatal(err)
-			}
-			if err := x.ad.Apply(x.old, x.next); err != nil {
+			if err := commit(x.ad, x.old, x.next); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -108,7 +105,12 @@ func TestKeyRolloverThroughConfig(t *testing.T) {
 	// A transmit key listed again as accepted with another secret is refused.
 	bad := config(ifA, "10.94.0.2", 2)
 	bad.GetBfd().GetProfiles().GetProfile("k").GetAuthentication().GetOrCreateAcceptKey(2).Secret = ygot.String("other")
-	if e := schema.AsError(a.Validate(bad)); e == nil || e.Tag != schema.TagInvalidValue {
+	cs := schema.NewChangeSet(&gen.Device{}, bad, a.Owns())
+	err := a.Prepare(cs)
+	if err == nil {
+		a.Abort(cs)
+	}
+	if e := schema.AsError(err); e == nil || e.Tag != schema.TagInvalidValue {
 		t.Fatalf("conflicting accepted key: %v", e)
 	}
 }

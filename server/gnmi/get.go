@@ -6,6 +6,7 @@ import (
 	"time"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
+	"github.com/openconfig/goyang/pkg/yang"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -28,10 +29,7 @@ func (g *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse
 	paths := make([][]*gpb.PathElem, len(req.Path))
 	full := make([]*gpb.Path, len(req.Path))
 	for i, p := range req.Path {
-		if paths[i], err = joinPath(req.Prefix, p); err != nil {
-			return nil, err
-		}
-		if err := checkPath(paths[i]); err != nil {
+		if paths[i], err = requestPath(req.Prefix, p); err != nil {
 			return nil, err
 		}
 		full[i] = &gpb.Path{Elem: paths[i]}
@@ -50,6 +48,11 @@ func (g *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse
 		}
 		n := &gpb.Notification{Timestamp: now, Prefix: prefix}
 		for _, m := range models.filter(matches) {
+			if ietf && !m.Leaf {
+				// The members of the value's top-level object are
+				// qualified with their module (RFC 7951 section 4).
+				m.Module = ""
+			}
 			val, err := schema.EncodeMatchJSON(m, ietf, filter)
 			if err != nil {
 				return nil, status.Error(codes.Internal, err.Error())
@@ -64,11 +67,97 @@ func (g *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse
 			n.Update = append(n.Update, &gpb.Update{Path: &gpb.Path{Elem: m.Path[min(strip, len(m.Path)):]}, Val: tv})
 		}
 		if len(n.Update) == 0 && selectsOne(elems) {
-			return nil, status.Errorf(codes.NotFound, "no data at %s", schema.PathString(&gpb.Path{Elem: elems}))
+			// A leaf whose default is in use has that value
+			// (specification 3.3.4); anything else absent is NOT_FOUND.
+			tv, err := defaultValue(view, elems, req.Type, ietf)
+			if err != nil {
+				return nil, err
+			}
+			if tv == nil {
+				return nil, status.Errorf(codes.NotFound, "no data at %s", schema.PathString(&gpb.Path{Elem: elems}))
+			}
+			n.Update = append(n.Update, &gpb.Update{Path: &gpb.Path{Elem: elems[min(strip, len(elems)):]}, Val: tv})
 		}
 		resp.Notification = append(resp.Notification, n)
 	}
 	return resp, nil
+}
+
+// requestPath joins prefix and p, checks the result against the schema
+// and brings its key values to the form the datastores keep, so that
+// 2001:DB8:0:0::5 names the entry stored as 2001:db8::5. A path the schema
+// does not have is NOT_FOUND (specification 3.3.4); a malformed one, or a
+// key value not of its type, INVALID_ARGUMENT.
+func requestPath(prefix, p *gpb.Path) ([]*gpb.PathElem, error) {
+	elems, err := joinPath(prefix, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := schema.CheckPath(elems); err != nil {
+		code := codes.InvalidArgument
+		if schema.AsError(err).Tag == schema.TagUnknownElement {
+			code = codes.NotFound
+		}
+		return nil, status.Error(code, "invalid path: "+err.Error())
+	}
+	out, err := schema.CanonicalPath(elems)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, "invalid path: "+err.Error())
+	}
+	return out, nil
+}
+
+// defaultValue returns the value of the leaf or leaf-list elems names when
+// it is absent from view and its schema default is in use: the default
+// applies when the nearest ancestor that can be absent (a list entry or
+// a presence container) exists (RFC 7950 section 7.6.1). nil when there
+// is no such default, or when the Get type excludes the leaf.
+func defaultValue(view *gen.Device, elems []*gpb.PathElem, t gpb.GetRequest_DataType, ietf bool) (*gpb.TypedValue, error) {
+	info, err := schema.ResolveNode(elems)
+	if err != nil || (info.Kind != schema.KindLeaf && info.Kind != schema.KindLeafList) {
+		return nil, nil
+	}
+	defs := info.Schema.DefaultValues()
+	if len(defs) == 0 || (t == gpb.GetRequest_CONFIG && !info.Config) ||
+		((t == gpb.GetRequest_STATE || t == gpb.GetRequest_OPERATIONAL) && info.Config) {
+		return nil, nil
+	}
+	anc := len(elems) - 1
+	for anc > 0 {
+		pi, err := schema.ResolveNode(elems[:anc])
+		if err != nil {
+			return nil, nil
+		}
+		if pi.Kind != schema.KindContainer || isPresence(pi.Schema) {
+			break
+		}
+		anc--
+	}
+	if anc > 0 {
+		ms, err := schema.MatchPath(view, elems[:anc])
+		if err != nil || len(ms) == 0 {
+			return nil, nil
+		}
+	}
+	field := reflect.New(info.Type).Elem()
+	for _, d := range defs {
+		if err := schema.SetLeafText(info.Schema, field, d); err != nil {
+			return nil, status.Errorf(codes.Internal, "default of %s: %v", schema.PathString(&gpb.Path{Elem: elems}), err)
+		}
+	}
+	val, err := schema.EncodeMatchJSON(schema.Match{Path: elems, Schema: info.Schema, Value: field, Module: info.Module, Leaf: true}, ietf, nil)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	if ietf {
+		return &gpb.TypedValue{Value: &gpb.TypedValue_JsonIetfVal{JsonIetfVal: val}}, nil
+	}
+	return &gpb.TypedValue{Value: &gpb.TypedValue_JsonVal{JsonVal: val}}, nil
+}
+
+func isPresence(s *yang.Entry) bool {
+	c, ok := s.Node.(*yang.Container)
+	return ok && c.Presence != nil
 }
 
 // getEncoding accepts the encodings of Capabilities; JSON is the default

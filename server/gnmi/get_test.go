@@ -131,10 +131,10 @@ func TestGetLeafKeysPrefixAndTarget(t *testing.T) {
 	if n.Prefix.GetTarget() != "wb" || pathText(n.Update[0].Path) != "/hostname" {
 		t.Errorf("prefix %v, update path %s", n.Prefix, pathText(n.Update[0].Path))
 	}
-	// A list entry is an object with its keys; the module qualifies
-	// only the top of a JSON_IETF value at the root.
+	// A list entry is an object with its keys; the members of a JSON_IETF
+	// value's top-level object are module-qualified (RFC 7951 section 4).
 	got = getOne(t, c, "/bfd/profiles/profile[name=default]", gpb.GetRequest_CONFIG)
-	if v := got["/bfd/profiles/profile[name=default]"]; !strings.Contains(v, `"name":"default"`) || strings.Contains(v, "wirebeat-bfd:") {
+	if v := got["/bfd/profiles/profile[name=default]"]; !strings.Contains(v, `"wirebeat-bfd:name":"default"`) {
 		t.Errorf("entry: %s", v)
 	}
 }
@@ -198,17 +198,17 @@ func TestGetTypes(t *testing.T) {
 	c := el.client(t, "view", viewPass)
 	const p = "/bfd/single-hop/session[dest-addr=10.0.0.0][interface=eth0]"
 	cfg := getOne(t, c, p, gpb.GetRequest_CONFIG)[p]
-	if !strings.Contains(cfg, `"profile":"default"`) || strings.Contains(cfg, "local-state") {
+	if !strings.Contains(cfg, `"wirebeat-bfd:profile":"default"`) || strings.Contains(cfg, "local-state") {
 		t.Errorf("CONFIG: %s", cfg)
 	}
 	for _, typ := range []gpb.GetRequest_DataType{gpb.GetRequest_STATE, gpb.GetRequest_OPERATIONAL} {
 		st := getOne(t, c, p, typ)[p]
-		if strings.Contains(st, "profile") || !strings.Contains(st, `"local-state":"down"`) || !strings.Contains(st, `"interface":"eth0"`) {
+		if strings.Contains(st, "profile") || !strings.Contains(st, `"local-state":"down"`) || !strings.Contains(st, `"wirebeat-bfd:interface":"eth0"`) {
 			t.Errorf("%s: %s", typ, st)
 		}
 	}
 	all := getOne(t, c, p, gpb.GetRequest_ALL)[p]
-	if !strings.Contains(all, `"profile":"default"`) || !strings.Contains(all, `"local-state":"down"`) || !strings.Contains(all, `"rx-packets":"0"`) {
+	if !strings.Contains(all, `"wirebeat-bfd:profile":"default"`) || !strings.Contains(all, `"local-state":"down"`) || !strings.Contains(all, `"rx-packets":"0"`) {
 		t.Errorf("ALL: %s", all)
 	}
 	// /system/state is rendered by the element itself.
@@ -225,13 +225,13 @@ func TestGetErrors(t *testing.T) {
 		code codes.Code
 		what string
 	}{
-		{&gpb.GetRequest{Path: []*gpb.Path{path(t, "/system/no-such-leaf")}}, codes.InvalidArgument, "unknown node"},
-		{&gpb.GetRequest{Path: []*gpb.Path{path(t, "/system/hostname/deeper")}}, codes.InvalidArgument, "below a leaf"},
+		{&gpb.GetRequest{Path: []*gpb.Path{path(t, "/system/no-such-leaf")}}, codes.NotFound, "unknown node"},
+		{&gpb.GetRequest{Path: []*gpb.Path{path(t, "/system/hostname/deeper")}}, codes.NotFound, "below a leaf"},
 		{&gpb.GetRequest{Path: []*gpb.Path{path(t, "/bfd/profiles/profile[nom=x]")}}, codes.InvalidArgument, "unknown key"},
 		{&gpb.GetRequest{Path: []*gpb.Path{path(t, "/system[name=x]")}}, codes.InvalidArgument, "keys on a container"},
-		{&gpb.GetRequest{Path: []*gpb.Path{{Origin: "openconfig", Elem: path(t, "/system").Elem}}}, codes.InvalidArgument, "unknown origin"},
+		{&gpb.GetRequest{Path: []*gpb.Path{{Origin: "openconfig", Elem: path(t, "/system").Elem}}}, codes.Unimplemented, "openconfig origin"},
 		{&gpb.GetRequest{Path: []*gpb.Path{path(t, "/bfd/profiles/profile[name=absent]")}}, codes.NotFound, "absent entry"},
-		{&gpb.GetRequest{Path: []*gpb.Path{path(t, "/bfd/profiles/profile[name=default]/passive")}}, codes.NotFound, "unset leaf"},
+		{&gpb.GetRequest{Path: []*gpb.Path{path(t, "/bfd/profiles/profile[name=default]/authentication/secret")}}, codes.NotFound, "unset leaf without default"},
 		{&gpb.GetRequest{Path: []*gpb.Path{path(t, "/system/hostname")}, Encoding: gpb.Encoding_ASCII}, codes.Unimplemented, "ASCII"},
 		{&gpb.GetRequest{Path: []*gpb.Path{path(t, "/system/hostname")}, UseModels: []*gpb.ModelData{{Name: "openconfig-interfaces"}}}, codes.InvalidArgument, "unknown model"},
 		{&gpb.GetRequest{Path: []*gpb.Path{path(t, "/system/hostname")}, Type: 42}, codes.InvalidArgument, "unknown type"},

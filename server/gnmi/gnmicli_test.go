@@ -60,6 +60,20 @@ func TestGNMICLI(t *testing.T) {
 		t.Fatalf("get: %v\n%s", err, out)
 	}
 
+	// A leaf whose default is in use has its value (specification
+	// 3.3.4), and a JSON_IETF value below the root is module-qualified
+	// (RFC 7951 section 4).
+	passiveGet := `path: <elem: <name: "bfd"> elem: <name: "profiles"> elem: <name: "profile" key: <key: "name" value: "default">> elem: <name: "passive">> encoding: JSON_IETF`
+	out, err = cli("-get", "-proto", passiveGet)
+	if err != nil || !strings.Contains(out, "false") {
+		t.Fatalf("get of a defaulted leaf: %v\n%s", err, out)
+	}
+	profileGet := `path: <elem: <name: "bfd"> elem: <name: "profiles">> encoding: JSON_IETF`
+	out, err = cli("-get", "-proto", profileGet)
+	if err != nil || !strings.Contains(out, "wirebeat-bfd:profile") {
+		t.Fatalf("get of a container, JSON_IETF: %v\n%s", err, out)
+	}
+
 	// A streaming subscription, left running while the hostname changes.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -55,7 +55,11 @@ func start(t testing.TB, tune ...func(*gnmi.Options)) *element {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	boot := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
 	err = srv.Edit(boot, server.Running, func(root *gen.Device) error {
 		users := root.GetOrCreateSystem().GetOrCreateAaa().GetOrCreateUsers()
@@ -168,10 +172,13 @@ func newBFDStandIn() *bfdStandIn {
 	return &bfdStandIn{sink: events.Discard{}, sessions: map[gen.WirebeatBfd_Bfd_SingleHop_Session_Key]*standInState{}}
 }
 
-func (*bfdStandIn) Name() string               { return "bfd-stand-in" }
-func (*bfdStandIn) Validate(*gen.Device) error { return nil }
-func (b *bfdStandIn) Attach(sink events.Sink)  { b.sink = sink }
-func (b *bfdStandIn) Apply(_, new *gen.Device) error {
+func (*bfdStandIn) Name() string                    { return "bfd-stand-in" }
+func (*bfdStandIn) Owns() []*gpb.Path               { return []*gpb.Path{{Elem: []*gpb.PathElem{{Name: "bfd"}}}} }
+func (*bfdStandIn) Prepare(*schema.ChangeSet) error { return nil }
+func (*bfdStandIn) Abort(*schema.ChangeSet)         {}
+func (b *bfdStandIn) Attach(sink events.Sink)       { b.sink = sink }
+func (b *bfdStandIn) Apply(cs *schema.ChangeSet) {
+	new := cs.New
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	keep := map[gen.WirebeatBfd_Bfd_SingleHop_Session_Key]*standInState{}
@@ -187,7 +194,6 @@ func (b *bfdStandIn) Apply(_, new *gen.Device) error {
 		keep[k] = st
 	}
 	b.sessions = keep
-	return nil
 }
 
 func (b *bfdStandIn) State(root *gen.Device, _ []*gpb.Path) error {

@@ -9,8 +9,8 @@ import (
 )
 
 // joinPath returns the elements of prefix + path (specification 2.4.1).
-// Paths only in the deprecated string form and origins other than the
-// default are refused: our modules have one origin.
+// Paths only in the deprecated string form are refused; origins are
+// checked by checkOrigin.
 func joinPath(prefix, p *gpb.Path) ([]*gpb.PathElem, error) {
 	for _, x := range []*gpb.Path{prefix, p} {
 		if x == nil {
@@ -22,8 +22,8 @@ func joinPath(prefix, p *gpb.Path) ([]*gpb.PathElem, error) {
 		if old := x.Element; len(old) > 0 && len(x.Elem) == 0 {
 			return nil, status.Errorf(codes.InvalidArgument, "path %v uses only the deprecated element field; use elem", old)
 		}
-		if x.Origin != "" && x.Origin != "rfc7951" {
-			return nil, status.Errorf(codes.InvalidArgument, "unknown origin %q: this element has one schema, addressed without an origin", x.Origin)
+		if err := checkOrigin(x.Origin, join(prefix, p).Elem); err != nil {
+			return nil, err
 		}
 	}
 	for _, x := range []*gpb.Path{prefix, p} {
@@ -62,12 +62,4 @@ func responsePrefix(prefix *gpb.Path) (out *gpb.Path, strip int) {
 		return nil, 0
 	}
 	return &gpb.Path{Target: prefix.Target}, 0
-}
-
-// checkPath reports a path that names nothing in the schema.
-func checkPath(elems []*gpb.PathElem) error {
-	if err := schema.CheckPath(elems); err != nil {
-		return status.Error(codes.InvalidArgument, "invalid path: "+err.Error())
-	}
-	return nil
 }

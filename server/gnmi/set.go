@@ -59,6 +59,11 @@ func (g *Server) Set(ctx context.Context, req *gpb.SetRequest) (*gpb.SetResponse
 		if o.elems, err = joinPath(req.Prefix, o.path); err != nil {
 			return nil, setFailure(req, ops, i, err)
 		}
+		// Keys in the form the datastores keep: a delete of the text
+		// written removes the entry stored canonically.
+		if o.elems, err = schema.CanonicalPath(o.elems); err != nil {
+			return nil, setFailure(req, ops, i, &opError{codes.InvalidArgument, err})
+		}
 	}
 	if len(ops) == 0 { // not an error (3.4)
 		return &gpb.SetResponse{Prefix: req.Prefix, Timestamp: time.Now().UnixNano()}, nil

@@ -87,7 +87,7 @@ func TestSetDeleteReplaceUpdateInOneTransaction(t *testing.T) {
 		t.Errorf("history: %+v", hist)
 	}
 	got := getOne(t, c, "/bfd/profiles/profile", gpb.GetRequest_CONFIG)
-	if len(got) != 1 || !strings.Contains(got["/bfd/profiles/profile[name=fast]"], `"detection-multiplier":5`) {
+	if len(got) != 1 || !strings.Contains(got["/bfd/profiles/profile[name=fast]"], `"wirebeat-bfd:detection-multiplier":5`) {
 		t.Errorf("profiles: %v", got)
 	}
 	if got := getOne(t, c, "/system/hostname", gpb.GetRequest_CONFIG); got["/system/hostname"] != `"edge-1"` {

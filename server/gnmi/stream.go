@@ -72,7 +72,15 @@ func (s *subscription) stream(stream gpb.GNMI_SubscribeServer) error {
 	}
 
 	start := time.Now()
-	if !s.list.UpdatesOnly {
+	if s.list.UpdatesOnly {
+		// What the state polls compare against, not sent.
+		if _, err := s.dump(s.entries, true); err != nil {
+			return err
+		}
+		for _, e := range s.entries {
+			e.last = nil // the next sample is an update (3.5.1.2)
+		}
+	} else {
 		notes, err := s.dump(s.entries, true)
 		if err != nil {
 			return err
@@ -93,6 +101,9 @@ func (s *subscription) stream(stream gpb.GNMI_SubscribeServer) error {
 		}
 		if e.heartbeat > 0 {
 			e.nextBeat = start.Add(e.heartbeat)
+		}
+		if e.poll > 0 {
+			e.nextPoll = start.Add(e.poll)
 		}
 	}
 	timer := time.NewTimer(time.Hour)
@@ -158,7 +169,7 @@ func (s *subscription) receive(stream gpb.GNMI_SubscribeServer, errc chan<- erro
 func (s *subscription) arm(t *time.Timer) {
 	var next time.Time
 	for _, e := range s.entries {
-		for _, d := range []time.Time{e.nextSample, e.nextBeat} {
+		for _, d := range []time.Time{e.nextSample, e.nextBeat, e.nextPoll} {
 			if !d.IsZero() && (next.IsZero() || d.Before(next)) {
 				next = d
 			}
@@ -174,7 +185,8 @@ func (s *subscription) arm(t *time.Timer) {
 func (s *subscription) tick(now time.Time) ([]*gpb.Notification, error) {
 	var due []*subEntry
 	for _, e := range s.entries {
-		if (!e.nextSample.IsZero() && !now.Before(e.nextSample)) || (!e.nextBeat.IsZero() && !now.Before(e.nextBeat)) {
+		if (!e.nextSample.IsZero() && !now.Before(e.nextSample)) || (!e.nextBeat.IsZero() && !now.Before(e.nextBeat)) ||
+			(!e.nextPoll.IsZero() && !now.Before(e.nextPoll)) {
 			due = append(due, e)
 		}
 	}
@@ -190,6 +202,16 @@ func (s *subscription) tick(now time.Time) ([]*gpb.Notification, error) {
 	for _, e := range due {
 		beat := !e.nextBeat.IsZero() && !now.Before(e.nextBeat)
 		sample := !e.nextSample.IsZero() && !now.Before(e.nextSample)
+		if !e.nextPoll.IsZero() && !now.Before(e.nextPoll) {
+			e.nextPoll = next(e.nextPoll, e.poll, now)
+			if !beat { // a heartbeat below sends everything anyway
+				leaves, err := s.leaves(view, e, false)
+				if err != nil {
+					return nil, err
+				}
+				out = s.appendNotes(out, stamp, e.pollDiff(leaves), nil)
+			}
+		}
 		if beat {
 			e.nextBeat = next(e.nextBeat, e.heartbeat, now)
 		}
@@ -223,6 +245,41 @@ func next(prev time.Time, interval time.Duration, now time.Time) time.Time {
 		n = now.Add(interval - now.Sub(prev)%interval)
 	}
 	return n
+}
+
+// notePolled records a value an event sent, so that the next poll does
+// not send it again.
+func (s *subscription) notePolled(elems []*gpb.PathElem, val *gpb.TypedValue) {
+	key := schema.PathString(&gpb.Path{Elem: elems})
+	for _, e := range s.entries {
+		if e.polled != nil {
+			if l, ok := e.polled[key]; ok {
+				l.val = val
+				e.polled[key] = l
+			}
+		}
+	}
+}
+
+// pollDiff returns the polled state leaves whose value changed since the
+// last poll (or event-free dump), and remembers them. A leaf that went
+// away is not reported here: its deletion comes with the commit or the
+// engine event that removed it.
+func (e *subEntry) pollDiff(leaves []leafVal) []leafVal {
+	var send []leafVal
+	cur := make(map[string]leafVal, len(e.polled))
+	for _, l := range leaves {
+		if !e.polls(l) {
+			continue
+		}
+		key := schema.PathString(&gpb.Path{Elem: l.path})
+		cur[key] = l
+		if prev, ok := e.polled[key]; !ok || !proto.Equal(prev.val, l.val) {
+			send = append(send, l)
+		}
+	}
+	e.polled = cur
+	return send
 }
 
 // diff compares a sample with what was last sent: it returns the leaves
@@ -285,7 +342,9 @@ func (s *subscription) onEvent(ev events.Event) []*gpb.Notification {
 			case u.Value == nil && related(e.elems, elems):
 				n.Delete = append(n.Delete, u.Path)
 			case u.Value != nil && covers(e.elems, elems):
-				n.Update = append(n.Update, &gpb.Update{Path: u.Path, Val: u.Value})
+				val := s.encodeEvent(elems, u.Value)
+				n.Update = append(n.Update, &gpb.Update{Path: u.Path, Val: val})
+				s.notePolled(elems, val)
 			default:
 				continue
 			}

@@ -3,6 +3,8 @@ package gnmi
 import (
 	"errors"
 	"io"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +42,24 @@ type subEntry struct {
 	last       map[string]leafVal
 	nextSample time.Time
 	nextBeat   time.Time
+	// poll is how often the state leaves an ON_CHANGE (or, for its
+	// non-counters, a TARGET_DEFINED) entry selects are read to find the
+	// changes no event announces: counters, clocks. polled is what that
+	// last sent.
+	poll     time.Duration
+	nextPoll time.Time
+	polled   map[string]leafVal
+}
+
+// OnChangeStateInterval bounds how often a changing state leaf (a
+// counter, current-datetime) is reported under ON_CHANGE: changes are
+// coalesced to at most one update per leaf per interval.
+const OnChangeStateInterval = 500 * time.Millisecond
+
+// polls reports whether an ON_CHANGE poll of e covers leaf l: state
+// leaves, except the counters TARGET_DEFINED samples.
+func (e *subEntry) polls(l leafVal) bool {
+	return !l.config && !(e.countersOnly() && l.counter)
 }
 
 // onChange reports whether events drive the entry.
@@ -55,6 +75,7 @@ type leafVal struct {
 	path    []*gpb.PathElem
 	val     *gpb.TypedValue
 	counter bool
+	config  bool
 }
 
 // Subscribe serves ONCE, POLL and STREAM subscriptions (specification
@@ -111,11 +132,8 @@ func (g *Server) newSubscription(list *gpb.SubscriptionList) (*subscription, err
 		s.prefix = &gpb.Path{Target: t}
 	}
 	for _, sub := range list.Subscription {
-		elems, err := joinPath(list.Prefix, sub.Path)
+		elems, err := requestPath(list.Prefix, sub.Path)
 		if err != nil {
-			return nil, err
-		}
-		if err := checkPath(elems); err != nil {
 			return nil, err
 		}
 		e := &subEntry{elems: elems, mode: sub.Mode, suppress: sub.SuppressRedundant}
@@ -153,7 +171,9 @@ func (g *Server) streamTiming(e *subEntry, sub *gpb.Subscription) error {
 	case gpb.SubscriptionMode_TARGET_DEFINED:
 		e.sample = g.opts.TargetDefinedSample
 		e.suppress = true
+		e.poll = OnChangeStateInterval
 	case gpb.SubscriptionMode_ON_CHANGE:
+		e.poll = OnChangeStateInterval
 	default:
 		return status.Errorf(codes.InvalidArgument, "unknown subscription mode %d", sub.Mode)
 	}
@@ -225,6 +245,14 @@ func (s *subscription) dump(entries []*subEntry, record bool) ([]*gpb.Notificati
 		if err != nil {
 			return nil, err
 		}
+		if record && e.poll > 0 {
+			e.polled = make(map[string]leafVal, len(leaves))
+			for _, l := range leaves {
+				if e.polls(l) {
+					e.polled[schema.PathString(&gpb.Path{Elem: l.path})] = l
+				}
+			}
+		}
 		if record && e.sample > 0 {
 			e.last = make(map[string]leafVal, len(leaves))
 			for _, l := range leaves {
@@ -259,18 +287,41 @@ func (s *subscription) leaves(view *gen.Device, e *subEntry, counters bool) ([]l
 		return nil, statusOf(err)
 	}
 	var out []leafVal
+	if len(matches) == 0 && selectsOne(e.elems) {
+		// One leaf whose default is in use: its value (3.3.4 as for Get).
+		tv, err := defaultValue(view, e.elems, gpb.GetRequest_ALL, s.list.Encoding == gpb.Encoding_JSON_IETF)
+		if err != nil {
+			return nil, err
+		}
+		if tv != nil && s.list.Encoding == gpb.Encoding_PROTO {
+			tv = nil // a scalar default is rendered below from the schema
+			if info, err := schema.ResolveNode(e.elems); err == nil {
+				field := reflect.New(info.Type).Elem()
+				for _, d := range info.Schema.DefaultValues() {
+					if schema.SetLeafText(info.Schema, field, d) != nil {
+						return out, nil
+					}
+				}
+				tv, _ = schema.TypedValue(field)
+			}
+		}
+		if tv != nil {
+			out = append(out, leafVal{path: e.elems, val: tv})
+		}
+		return out, nil
+	}
 	for _, m := range s.models.filter(matches) {
 		err := schema.WalkLeaves(m, func(l schema.LeafUpdate) error {
 			counter := isCounter(l)
 			if counters && !counter {
 				return nil
 			}
-			tv, err := schema.TypedValue(l.Value)
+			tv, err := s.encodeLeaf(l)
 			if err != nil {
 				s.g.log.Warn("leaf not sent", "path", schema.PathString(&gpb.Path{Elem: l.Path}), "err", err)
 				return nil
 			}
-			out = append(out, leafVal{path: l.Path, val: tv, counter: counter})
+			out = append(out, leafVal{path: l.Path, val: tv, counter: counter, config: l.Config})
 			return nil
 		})
 		if err != nil {
@@ -278,6 +329,59 @@ func (s *subscription) leaves(view *gen.Device, e *subEntry, counters bool) ([]l
 		}
 	}
 	return out, nil
+}
+
+// encodeLeaf renders a leaf in the subscription's encoding: JSON or
+// JSON_IETF values as Get gives them (RFC 7951 for JSON_IETF), scalar
+// TypedValues for PROTO.
+func (s *subscription) encodeLeaf(l schema.LeafUpdate) (*gpb.TypedValue, error) {
+	switch s.list.Encoding {
+	case gpb.Encoding_JSON, gpb.Encoding_JSON_IETF:
+		ietf := s.list.Encoding == gpb.Encoding_JSON_IETF
+		val, err := schema.EncodeMatchJSON(schema.Match{Path: l.Path, Schema: l.Schema, Value: l.Value, Leaf: true}, ietf, nil)
+		if err != nil {
+			return nil, err
+		}
+		if ietf {
+			return &gpb.TypedValue{Value: &gpb.TypedValue_JsonIetfVal{JsonIetfVal: val}}, nil
+		}
+		return &gpb.TypedValue{Value: &gpb.TypedValue_JsonVal{JsonVal: val}}, nil
+	}
+	return schema.TypedValue(l.Value)
+}
+
+// encodeEvent renders a value an engine published (a scalar TypedValue)
+// in the subscription's encoding.
+func (s *subscription) encodeEvent(elems []*gpb.PathElem, tv *gpb.TypedValue) *gpb.TypedValue {
+	if s.list.Encoding != gpb.Encoding_JSON && s.list.Encoding != gpb.Encoding_JSON_IETF {
+		return tv
+	}
+	var text string
+	switch v := tv.GetValue().(type) {
+	case *gpb.TypedValue_StringVal:
+		text = v.StringVal
+	case *gpb.TypedValue_UintVal:
+		text = strconv.FormatUint(v.UintVal, 10)
+	case *gpb.TypedValue_IntVal:
+		text = strconv.FormatInt(v.IntVal, 10)
+	case *gpb.TypedValue_BoolVal:
+		text = strconv.FormatBool(v.BoolVal)
+	default:
+		return tv // already structured (JSON) or not a scalar
+	}
+	info, err := schema.ResolveNode(elems)
+	if err != nil || info.Kind != schema.KindLeaf {
+		return tv
+	}
+	field := reflect.New(info.Type).Elem()
+	if err := schema.SetLeafText(info.Schema, field, text); err != nil {
+		return tv
+	}
+	enc, err := s.encodeLeaf(schema.LeafUpdate{Path: elems, Schema: info.Schema, Config: info.Config, Value: field})
+	if err != nil {
+		return tv
+	}
+	return enc
 }
 
 // isCounter reports whether a leaf is one of the counters (types

@@ -2,6 +2,7 @@ package gnmi_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"strings"
 	"testing"
@@ -95,6 +96,16 @@ func collect(n *gpb.Notification, ups map[string]string, dels *[]string) {
 
 func valText(v *gpb.TypedValue) string {
 	switch x := v.GetValue().(type) {
+	case *gpb.TypedValue_JsonIetfVal, *gpb.TypedValue_JsonVal:
+		raw := v.GetJsonIetfVal()
+		if raw == nil {
+			raw = v.GetJsonVal()
+		}
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+		return string(raw)
 	case *gpb.TypedValue_StringVal:
 		return x.StringVal
 	case *gpb.TypedValue_UintVal:
@@ -286,5 +297,5 @@ func TestSubscribeBadRequests(t *testing.T) {
 	wantCode(t, <-s.err, codes.InvalidArgument, "second list")
 	// A path outside the schema.
 	s = subscribe(t, c, list(gpb.SubscriptionList_STREAM, onChange(t, "/nowhere")))
-	wantCode(t, <-s.err, codes.InvalidArgument, "unknown path")
+	wantCode(t, <-s.err, codes.NotFound, "unknown path")
 }

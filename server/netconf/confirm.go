@@ -1,29 +1,19 @@
 package netconf
 
 import (
+	"errors"
 	"strconv"
-	"sync"
 	"time"
 
-	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
 
-// confirmState is the confirmed commit in progress (RFC 6241 section 8.4,
-// confirmed-commit:1.1): running as it was before, who may confirm it, and
-// the timer that puts it back.
-type confirmState struct {
-	mu      sync.Mutex
-	pending bool
-	before  *gen.Device
-	session uint32 // the session that must confirm; 0 with persist
-	persist string
-	timer   *time.Timer
-}
-
-// systemSession makes the element's own changes (a rollback on timeout).
-var systemSession = &server.Session{ID: 0, User: "system", Role: server.RoleAdmin, Transport: "netconf"}
+// confirmState hooks the front end to the element's one pending confirmed
+// commit (server.ConfirmedCommit, RFC 6241 section 8.4 with
+// confirmed-commit:1.1), shared with the CLI so that the two cannot undo
+// each other's.
+type confirmState struct{}
 
 const defaultConfirmTimeout = 600 * time.Second
 
@@ -37,116 +27,47 @@ func (sess *session) commit(op *xnode) reply {
 		}
 		timeout = time.Duration(n) * time.Second
 	}
-	var persist, persistID string
-	var hasPersistID bool
+	c := server.Confirm{Confirmed: confirmed, Timeout: timeout}
 	if p := op.childBase("persist"); p != nil {
-		persist = p.Text
+		c.Persist = p.Text
 	}
 	if p := op.childBase("persist-id"); p != nil {
-		persistID, hasPersistID = p.Text, true
+		c.PersistID, c.HasPersistID = p.Text, true
 	}
-	if !confirmed && (persist != "" || op.childBase("confirm-timeout") != nil) {
+	if !confirmed && (c.Persist != "" || op.childBase("confirm-timeout") != nil) {
 		return reply{errs: []*rpcError{badElement(schema.TagBadElement, "persist", "persist and confirm-timeout go with confirmed")}}
 	}
-
-	c := &sess.srv.confirm
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.pending {
-		if c.persist != "" {
-			if !hasPersistID || persistID != c.persist {
-				return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "persist-id", "the pending confirmed commit is confirmed with its persist-id")}}
-			}
-		} else if c.session != sess.core.ID {
-			return reply{errs: []*rpcError{protoErr(schema.TagInUse, "a confirmed commit of session %d is pending", c.session)}}
-		}
-	} else if hasPersistID {
-		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "persist-id", "no confirmed commit is pending")}}
-	}
-	before := sess.srv.core.Running()
-	if err := sess.srv.core.Commit(sess.core); err != nil {
-		return fail(err)
-	}
-	switch {
-	case confirmed:
-		if !c.pending {
-			c.before, c.pending = before, true
-		}
-		c.session, c.persist = sess.core.ID, persist
-		if persist != "" {
-			c.session = 0
-		}
-		if c.timer != nil {
-			c.timer.Stop()
-		}
-		srv := sess.srv
-		c.timer = time.AfterFunc(timeout, func() { c.rollback(srv, "confirm timeout") })
-	case c.pending: // the confirming commit
-		c.clear()
+	core := sess.srv.core
+	if _, _, err := core.ConfirmedCommit(sess.core, c, func() (uint64, error) { return 0, core.Commit(sess.core) }); err != nil {
+		return confirmFail(err)
 	}
 	return reply{}
 }
 
 func (sess *session) cancelCommit(op *xnode) reply {
-	c := &sess.srv.confirm
-	c.mu.Lock()
-	pending, persist, owner := c.pending, c.persist, c.session
-	c.mu.Unlock()
-	if !pending {
-		return reply{errs: []*rpcError{protoErr(schema.TagOperationFailed, "no confirmed commit is pending")}}
-	}
+	var id string
 	p := op.childBase("persist-id")
-	switch {
-	case persist != "" && (p == nil || p.Text != persist):
-		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "persist-id", "cancel a persistent confirmed commit with its persist-id")}}
-	case persist == "" && owner != sess.core.ID:
-		return reply{errs: []*rpcError{protoErr(schema.TagInUse, "the pending confirmed commit belongs to session %d", owner)}}
+	if p != nil {
+		id = p.Text
 	}
-	if err := c.rollback(sess.srv, "cancel-commit"); err != nil {
-		return fail(err)
+	if err := sess.srv.core.CancelConfirmed(sess.core, id, p != nil); err != nil {
+		return confirmFail(err)
 	}
 	return reply{}
 }
 
-// rollback puts running back as it was before the confirmed commit.
-func (c *confirmState) rollback(s *Server, why string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.pending {
-		return nil
+// confirmFail reports a refusal about the persist-id on that element.
+func confirmFail(err error) reply {
+	if errors.Is(err, server.ErrConfirmPersistID) {
+		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "persist-id", "%s", schema.AsError(err).Message)}}
 	}
-	before := c.before
-	c.clear()
-	if err := s.core.Replace(systemSession, server.Running, before); err != nil {
-		s.log.Error("confirmed commit rollback failed", "why", why, "err", err)
-		return err
-	}
-	s.log.Info("confirmed commit rolled back", "why", why)
-	return nil
+	return fail(err)
 }
 
 // sessionEnded rolls back an unconfirmed commit whose session ended
 // without persist.
-func (c *confirmState) sessionEnded(s *Server, id uint32) {
-	c.mu.Lock()
-	mine := c.pending && c.persist == "" && c.session == id
-	c.mu.Unlock()
-	if mine {
-		c.rollback(s, "session ended")
-	}
-}
+func (confirmState) sessionEnded(s *Server, id uint32) { s.core.ConfirmSessionEnded(id) }
 
-func (c *confirmState) clear() {
-	if c.timer != nil {
-		c.timer.Stop()
-	}
-	c.pending, c.before, c.session, c.persist, c.timer = false, nil, 0, "", nil
-}
-
-// stop rolls back a commit still unconfirmed when the server stops: RFC
-// 6241 section 8.4.1 wants it undone if the device goes down before it is
-// confirmed. (A crash cannot do this; the confirmation state is not kept on
-// disk.)
-func (c *confirmState) stop(s *Server) {
-	c.rollback(s, "server stopping")
-}
+// stop does nothing: the core rolls back a commit still unconfirmed when
+// the element stops (server.Close), whichever front end made it.
+func (confirmState) stop(*Server) {}

@@ -304,7 +304,9 @@ func listKeys(schema *yang.Entry, parent []*gpb.PathElem, x *xnode) (map[string]
 			e.Path = pathOf(parent, x.Name.Local, nil)
 			return nil, e
 		}
-		keys[k] = c.Text
+		// In the form the datastores keep, so that a delete or a
+		// merge of 2001:DB8::7 finds the entry stored as 2001:db8::7.
+		keys[k] = sch.CanonicalText(schema.Dir[k], c.Text)
 	}
 	return keys, nil
 }

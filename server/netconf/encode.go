@@ -43,6 +43,38 @@ type xmlEncoder struct {
 	b          *bytes.Buffer
 	wd         wdMode
 	configOnly bool
+	// stateOnly keeps config false nodes and the keys and containers
+	// that lead to them (get-data config-filter false, RFC 8526).
+	stateOnly bool
+	// origins annotates nodes with their origin (RFC 8342 section 5.3.4,
+	// get-data with-origin): configuration is or:intended, state
+	// or:system, a reported default or:default; written where it differs
+	// from the parent's.
+	origins bool
+	origin  string // in force at the element being written
+}
+
+// Origins of the nodes annotated by with-origin.
+const (
+	originIntended = "or:intended"
+	originSystem   = "or:system"
+	originDefault  = "or:default"
+)
+
+// originAttr returns the annotation an element with origin o needs
+// below an element whose origin is the encoder's, or "".
+func (e *xmlEncoder) originAttr(o string) string {
+	if !e.origins || o == e.origin {
+		return ""
+	}
+	return ` xmlns:or="` + nsOrigin + `" or:origin="` + o + `"`
+}
+
+func originOf(config bool) string {
+	if config {
+		return originIntended
+	}
+	return originSystem
 }
 
 // encodeData writes the top-level nodes of trees selected by filter (nil:
@@ -90,6 +122,10 @@ func (e *xmlEncoder) field(f sch.Field, parent reflect.Type, vals []reflect.Valu
 	goType := parent.Field(f.Index).Type
 	if e.configOnly && !f.Config {
 		return
+	}
+	if e.origins {
+		saved := e.origin
+		defer func() { e.origin = saved }()
 	}
 	switch f.Kind {
 	case sch.FieldContainer:
@@ -180,9 +216,21 @@ func (e *xmlEncoder) instance(schema *yang.Entry, t reflect.Type, name string, v
 	}
 	start := e.b.Len()
 	e.open(name, ns)
+	if e.origins {
+		saved := e.origin
+		defer func() { e.origin = saved }()
+		o := originOf(!schema.ReadOnly())
+		if attr := e.originAttr(o); attr != "" {
+			e.b.Truncate(e.b.Len() - 1) // reopen the start tag
+			e.b.WriteString(attr + ">")
+			e.origin = o
+		}
+	}
 	bodyStart := e.b.Len()
 	fields := sch.Fields(schema, t)
 	// Keys first, in key order (RFC 7950 section 7.8.5), then the rest.
+	stateOnly := e.stateOnly
+	e.stateOnly = false // keys name the entry whatever is wanted
 	for _, k := range keys {
 		for _, f := range fields {
 			if f.Name == k {
@@ -190,6 +238,8 @@ func (e *xmlEncoder) instance(schema *yang.Entry, t reflect.Type, name string, v
 			}
 		}
 	}
+	e.stateOnly = stateOnly
+	afterKeys := e.b.Len()
 	for _, f := range fields {
 		if isKey(keys, f.Name) {
 			continue
@@ -211,8 +261,9 @@ func (e *xmlEncoder) instance(schema *yang.Entry, t reflect.Type, name string, v
 		e.field(f, t, fieldValues(vals, f.Index), sub, "")
 	}
 	// A container with nothing written below it is left out, unless it
-	// exists and was selected whole.
-	if e.b.Len() == bodyStart && !(whole && len(vals) > 0) {
+	// exists and was selected whole; with only state wanted, an entry
+	// with nothing but its keys too.
+	if (e.b.Len() == bodyStart && !(whole && len(vals) > 0 && !e.stateOnly)) || (e.stateOnly && e.b.Len() == afterKeys) {
 		e.b.Truncate(start)
 		return
 	}
@@ -237,8 +288,9 @@ func (e *xmlEncoder) matches(schema *yang.Entry, vals []reflect.Value, fl *fnode
 			if !ok || leaf == nil {
 				continue
 			}
+			want := sch.CanonicalText(leaf, cm.match) // as stored
 			for _, s := range sch.LeafTexts(field) {
-				if s == cm.match {
+				if s == want {
 					found = true
 				}
 			}
@@ -253,6 +305,9 @@ func (e *xmlEncoder) matches(schema *yang.Entry, vals []reflect.Value, fl *fnode
 // leaf writes a leaf or the values of a leaf-list, with its default when
 // the with-defaults mode asks for it.
 func (e *xmlEncoder) leaf(f sch.Field, vals []reflect.Value, filters []*fnode, ns string) {
+	if e.stateOnly && f.Config {
+		return
+	}
 	if filters != nil {
 		ok := false
 		for _, fl := range filters {
@@ -272,12 +327,20 @@ func (e *xmlEncoder) leaf(f sch.Field, vals []reflect.Value, filters []*fnode, n
 		}
 	}
 	def := f.Schema.DefaultValues()
-	tagged := false
+	tagged, fromDefault := false, false
 	switch {
 	case len(texts) == 0 && e.wantsDefaults() && len(def) > 0 && f.Config:
-		texts, tagged = def, e.wd == wdReportAllTagged
+		texts, tagged, fromDefault = def, e.wd == wdReportAllTagged, true
 	case len(texts) > 0 && e.wd == wdTrim && f.Kind == sch.FieldLeaf && len(def) == 1 && texts[0] == def[0]:
 		return
+	}
+	originAttr := ""
+	if e.origins {
+		o := originOf(f.Config)
+		if fromDefault {
+			o = originDefault
+		}
+		originAttr = e.originAttr(o)
 	}
 	for _, s := range texts {
 		e.b.WriteByte('<')
@@ -287,6 +350,7 @@ func (e *xmlEncoder) leaf(f sch.Field, vals []reflect.Value, filters []*fnode, n
 			xmlEscape(e.b, ns)
 			e.b.WriteByte('"')
 		}
+		e.b.WriteString(originAttr)
 		if tagged {
 			e.b.WriteString(` xmlns:wd="` + nsWDAttr + `" wd:default="true"`)
 		}

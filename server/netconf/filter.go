@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/antchfx/xpath"
+
 	"github.com/wirebeat/wirebeat/schema"
 )
 
@@ -20,6 +22,9 @@ type fnode struct {
 	// all selects the whole subtree of the instances that pass the
 	// content matches (a selection node, or the last step of an XPath).
 	all bool
+	// xp, on a filter root, is an XPath expression outside what the
+	// filter tree expresses, evaluated by the XPath engine instead.
+	xp *xpath.Expr
 }
 
 // contentMatches returns the content-match children.
@@ -206,6 +211,9 @@ func parseStep(st string) (string, [][2]string, error) {
 		if _, local, ok := strings.Cut(k, ":"); ok {
 			k = local
 		}
+		if err := checkName(k); err != nil || strings.ContainsAny(k, "/[]*.") {
+			return "", nil, fmt.Errorf("predicate %q is not [name='value']", rest[:end+1])
+		}
 		v = strings.TrimSpace(v)
 		if len(v) < 2 || (v[0] != '\'' && v[0] != '"') || v[len(v)-1] != v[0] {
 			return "", nil, fmt.Errorf("predicate value must be a quoted literal in %q", st)
@@ -217,7 +225,7 @@ func parseStep(st string) (string, [][2]string, error) {
 }
 
 func checkName(n string) error {
-	if n == "" || strings.ContainsAny(n, "()@ =<>!$") || strings.Contains(n, "::") {
+	if n == "" || strings.ContainsAny(n, "()@ =<>!$|+") || strings.Contains(n, "::") || n == "." || n == ".." {
 		return fmt.Errorf("unsupported location step %q", n)
 	}
 	return nil

@@ -43,10 +43,13 @@ func (s *Server) netconfState() *xnode {
 		dss.Children = append(dss.Children, d)
 	}
 	schemas := el("schemas")
-	for _, m := range s.si.modules {
-		schemas.Children = append(schemas.Children, el("schema",
-			leafEl("identifier", m.Name), leafEl("version", m.Revision), leafEl("format", "yang"),
-			leafEl("namespace", m.Namespace), leafEl("location", "NETCONF")))
+	for _, m := range s.si.library {
+		sc := el("schema", leafEl("identifier", m.Name), leafEl("version", m.Revision), leafEl("format", "yang"),
+			leafEl("namespace", m.Namespace))
+		if m.Text != "" { // only what get-schema can serve
+			sc.Children = append(sc.Children, leafEl("location", "NETCONF"))
+		}
+		schemas.Children = append(schemas.Children, sc)
 	}
 	sessions := el("sessions")
 	s.mu.Lock()
@@ -80,12 +83,22 @@ func (s *Server) netconfState() *xnode {
 
 func (s *Server) yangLibrary() *xnode {
 	set := el("module-set", leafEl("name", "all"))
-	for _, m := range s.si.modules {
-		set.Children = append(set.Children, el("module",
-			leafEl("name", m.Name), leafEl("revision", m.Revision), leafEl("namespace", m.Namespace)))
+	var imports []*xnode
+	for _, m := range s.si.library {
+		if m.ImportOnly {
+			imports = append(imports, el("import-only-module",
+				leafEl("name", m.Name), leafEl("revision", m.Revision), leafEl("namespace", m.Namespace)))
+			continue
+		}
+		mod := el("module", leafEl("name", m.Name), leafEl("revision", m.Revision), leafEl("namespace", m.Namespace))
+		for _, f := range m.Features {
+			mod.Children = append(mod.Children, leafEl("feature", f))
+		}
+		set.Children = append(set.Children, mod)
 	}
+	set.Children = append(set.Children, imports...)
 	root := el("yang-library", set, el("schema", leafEl("name", "all"), leafEl("module-set", "all")))
-	for _, ds := range []string{"running", "candidate", "startup", "operational"} {
+	for _, ds := range []string{"running", "candidate", "startup", "intended", "operational"} {
 		root.Children = append(root.Children, el("datastore", leafEl("name", "ds:"+ds), leafEl("schema", "all")))
 	}
 	root.Children = append(root.Children, leafEl("content-id", s.contentID()))
@@ -93,9 +106,35 @@ func (s *Server) yangLibrary() *xnode {
 	return root
 }
 
+// modulesState is the RFC 7895 form of the library, deprecated by RFC
+// 8525 but what clients without NMDA support read.
+func (s *Server) modulesState() *xnode {
+	root := el("modules-state", leafEl("module-set-id", s.contentID()))
+	for _, m := range s.si.library {
+		conf := "implement"
+		if m.ImportOnly {
+			conf = "import"
+		}
+		mod := el("module", leafEl("name", m.Name), leafEl("revision", m.Revision), leafEl("namespace", m.Namespace))
+		for _, f := range m.Features {
+			mod.Children = append(mod.Children, leafEl("feature", f))
+		}
+		mod.Children = append(mod.Children, leafEl("conformance-type", conf))
+		root.Children = append(root.Children, mod)
+	}
+	root.Name.Space = nsYangLib
+	return root
+}
+
 // writeMonitoring writes the protocol's state selected by filter (nil: all).
 func (s *Server) writeMonitoring(b *bytes.Buffer, filter *fnode) {
-	for _, top := range []*xnode{s.netconfState(), s.yangLibrary()} {
+	s.writeMonitoringAttr(b, filter, "")
+}
+
+// writeMonitoringAttr is writeMonitoring with attr (an origin annotation)
+// on each top-level element.
+func (s *Server) writeMonitoringAttr(b *bytes.Buffer, filter *fnode, attr string) {
+	for _, top := range []*xnode{s.netconfState(), s.yangLibrary(), s.modulesState()} {
 		var sel *xnode
 		if filter == nil {
 			sel = top
@@ -107,7 +146,7 @@ func (s *Server) writeMonitoring(b *bytes.Buffer, filter *fnode) {
 			}
 		}
 		if sel != nil {
-			writeXNode(b, sel, top.Name.Space)
+			writeXNode(b, sel, top.Name.Space, attr)
 		}
 	}
 }
@@ -163,7 +202,7 @@ func mergeSel(a, b *xnode) *xnode {
 	return a
 }
 
-func writeXNode(b *bytes.Buffer, x *xnode, ns string) {
+func writeXNode(b *bytes.Buffer, x *xnode, ns, attr string) {
 	b.WriteString("<" + x.Name.Local)
 	if ns != "" {
 		b.WriteString(` xmlns="` + ns + `"`)
@@ -171,12 +210,13 @@ func writeXNode(b *bytes.Buffer, x *xnode, ns string) {
 			b.WriteString(` xmlns:ds="` + nsNMDA + `"`)
 		}
 	}
+	b.WriteString(attr)
 	b.WriteString(">")
 	if len(x.Children) == 0 {
 		xmlEscape(b, x.Text)
 	}
 	for _, c := range x.Children {
-		writeXNode(b, c, "")
+		writeXNode(b, c, "", "")
 	}
 	b.WriteString("</" + x.Name.Local + ">")
 }

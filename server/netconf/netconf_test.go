@@ -67,7 +67,7 @@ func startElement(t testing.TB, maxMessage ...int) *element {
 	}
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	signer, _ := ssh.NewSignerFromKey(priv)
-	nc, err := New(core, Options{HostKey: signer, Logger: quiet, LoginDelay: 10 * time.Millisecond, MaxMessage: limit})
+	nc, err := New(core, Options{HostKey: signer, Logger: quiet, LoginDelay: 10 * time.Millisecond, MaxMessage: limit, DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,12 @@ func startElement(t testing.TB, maxMessage ...int) *element {
 		t.Fatal(err)
 	}
 	go nc.Serve(context.Background(), ln)
-	t.Cleanup(func() { nc.Close(); core.Close() })
+	t.Cleanup(func() {
+		nc.Close()
+		if err := core.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return &element{core: core, nc: nc, addr: ln.Addr().String(), dir: dir}
 }
 
@@ -242,7 +247,7 @@ func TestEditErrors(t *testing.T) {
 		{"dangling leafref", `<edit-config><target><running/></target><config><bfd ` + bfdNS + `><single-hop><session><interface>eth0</interface><dest-addr>192.0.2.1</dest-addr><profile>none</profile></session></single-hop></bfd></config></edit-config>`,
 			"data-missing", []string{"<error-app-tag>instance-required</error-app-tag>"}},
 		{"unknown operation", `<frobnicate/>`, "operation-not-supported", nil},
-		{"url", `<copy-config><target><running/></target><source><url>file:///etc/passwd</url></source></copy-config>`, "operation-not-supported", nil},
+		{"url", `<copy-config><target><running/></target><source><url>file:///etc/passwd</url></source></copy-config>`, "invalid-value", nil}, // outside DATADIR/files
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package netconf
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -21,11 +22,32 @@ func (sess *session) createSubscription(op *xnode) reply {
 	if s := op.child(nsNotif, "stream"); s != nil && s.Text != "NETCONF" {
 		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "stream", "unknown stream %q; this element has NETCONF", s.Text)}}
 	}
-	if op.child(nsNotif, "startTime") != nil {
-		return reply{errs: []*rpcError{badElement(schema.TagOperationNotSupp, "startTime", "replay is not supported: the stream has no history")}}
+	var start, stop time.Time
+	if x := op.child(nsNotif, "startTime"); x != nil {
+		if sess.srv.replay == nil {
+			return reply{errs: []*rpcError{badElement(schema.TagOperationNotSupp, "startTime", "replay is not supported: the element keeps no notification history (no data directory)")}}
+		}
+		t, err := time.Parse(time.RFC3339Nano, x.Text)
+		if err != nil {
+			return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "startTime", "startTime %q is not a date-and-time", x.Text)}}
+		}
+		if t.After(time.Now()) {
+			return reply{errs: []*rpcError{badElement(schema.TagBadElement, "startTime", "startTime %s is in the future", x.Text)}}
+		}
+		start = t
 	}
-	if op.child(nsNotif, "stopTime") != nil {
-		return reply{errs: []*rpcError{badElement(schema.TagBadElement, "stopTime", "stopTime needs startTime")}}
+	if x := op.child(nsNotif, "stopTime"); x != nil {
+		if start.IsZero() {
+			return reply{errs: []*rpcError{badElement(schema.TagMissingElement, "startTime", "stopTime needs startTime")}}
+		}
+		t, err := time.Parse(time.RFC3339Nano, x.Text)
+		if err != nil {
+			return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "stopTime", "stopTime %q is not a date-and-time", x.Text)}}
+		}
+		if !t.After(start) {
+			return reply{errs: []*rpcError{badElement(schema.TagBadElement, "stopTime", "stopTime must be later than startTime")}}
+		}
+		stop = t
 	}
 	var filter *fnode
 	f := op.child(nsNotif, "filter")
@@ -52,31 +74,130 @@ func (sess *session) createSubscription(op *xnode) reply {
 	sess.wmu.Lock()
 	sess.notif = sub
 	sess.wmu.Unlock()
-	go sess.forward(sub, filter)
-	return reply{}
+	var replayed []replayEntry
+	if !start.IsZero() {
+		// After the hub subscription: nothing falls between the two.
+		replayed = sess.srv.replay.between(start, stop)
+	}
+	return reply{after: func() { go sess.forward(sub, filter, start, stop, replayed) }}
 }
 
-func (sess *session) forward(sub *server.Subscription, filter *fnode) {
-	for e := range sub.C {
+// forward sends what the subscription selects: the replayed history and
+// replayComplete first when startTime was given, then live events, until
+// stopTime (notificationComplete) or the session ends.
+func (sess *session) forward(sub *server.Subscription, filter *fnode, start, stop time.Time, replayed []replayEntry) {
+	var last time.Time
+	if !start.IsZero() {
+		for _, r := range replayed {
+			if !sess.srv.replaySelected(r.msg, filter) {
+				continue
+			}
+			if err := sess.write(r.msg); err != nil {
+				return
+			}
+			sess.outNotifications.Add(1)
+			sess.srv.stats.outNotifications.Add(1)
+			last = r.time
+		}
+		if err := sess.write(controlNotification("replayComplete")); err != nil {
+			return
+		}
+	}
+	var stopC <-chan time.Time
+	if !stop.IsZero() {
+		timer := time.NewTimer(time.Until(stop))
+		defer timer.Stop()
+		stopC = timer.C
+	}
+	for {
+		var e events.Event
+		var open bool
+		select {
+		case e, open = <-sub.C:
+		case <-stopC:
+			sess.endSubscription(sub)
+			return
+		}
+		if !open {
+			break
+		}
+		if !last.IsZero() && !e.Time.After(last) {
+			continue // already replayed
+		}
+		if !stop.IsZero() && e.Time.After(stop) {
+			sess.endSubscription(sub)
+			return
+		}
 		msg, ok := sess.srv.renderNotification(&e, filter)
 		if !ok {
 			continue
 		}
-		// The reply to create-subscription goes first: forward starts
-		// after it is queued, and write takes the same lock.
+		// The reply to create-subscription went first: forward
+		// starts once it is written (reply.after).
 		if err := sess.write(msg); err != nil {
 			return
 		}
 		sess.outNotifications.Add(1)
 		sess.srv.stats.outNotifications.Add(1)
 	}
-	if sub.Err() == server.ErrSlowConsumer {
+	if errors.Is(sub.Err(), server.ErrSlowConsumer) {
 		sess.srv.log.Warn("notification subscriber too slow; closing its session", "session", sess.core.ID)
 		sess.kill()
 	}
 }
 
+// endSubscription sends notificationComplete at stopTime and ends the
+// subscription, so that the session may create another.
+func (sess *session) endSubscription(sub *server.Subscription) {
+	sess.write(controlNotification("notificationComplete"))
+	sub.Close()
+	sess.wmu.Lock()
+	if sess.notif == sub {
+		sess.notif = nil
+	}
+	sess.wmu.Unlock()
+}
+
+// replaySelected applies a subscription's filter to a stored
+// notification.
+func (s *Server) replaySelected(msg []byte, filter *fnode) bool {
+	if filter == nil {
+		return true
+	}
+	x, err := parseXML(msg)
+	if err != nil || len(x.Children) < 2 {
+		return false
+	}
+	body := x.Children[1]
+	if filter.xp != nil {
+		doc := &xnode{Name: xml.Name{Local: "n"}, Children: []*xnode{body}}
+		saved := body.Parent
+		body.Parent = doc
+		defer func() { body.Parent = saved }()
+		var sel bytes.Buffer
+		return s.si.xpathSelect(&sel, doc, filter.xp) == nil && sel.Len() > 0
+	}
+	for _, c := range filter.children {
+		if c.name != body.Name.Local && c.name != "*" {
+			continue
+		}
+		if c.module != nil && c.module.Namespace != "" && c.module.Namespace != body.Name.Space {
+			continue
+		}
+		ok := true
+		for _, cm := range c.contentMatches() {
+			l := body.child(body.Name.Space, cm.name)
+			ok = ok && l != nil && l.Text == cm.match
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
 func (sess *session) stopNotifications() {
+	sess.stopPush()
 	sess.wmu.Lock()
 	sub := sess.notif
 	sess.wmu.Unlock()
@@ -116,7 +237,22 @@ func (s *Server) renderNotification(e *events.Event, filter *fnode) ([]byte, boo
 	default:
 		return nil, false
 	}
-	if filter != nil && !notificationSelected(filter, name, ns, e) {
+	switch {
+	case filter != nil && filter.xp != nil:
+		// The XPath engine over the notification's content.
+		var doc bytes.Buffer
+		doc.WriteString("<n><" + name + ` xmlns="` + ns + `">`)
+		doc.Write(body.Bytes())
+		doc.WriteString("</" + name + "></n>")
+		x, err := parseXML(doc.Bytes())
+		if err != nil {
+			return nil, false
+		}
+		var sel bytes.Buffer
+		if s.si.xpathSelect(&sel, x, filter.xp) != nil || sel.Len() == 0 {
+			return nil, false
+		}
+	case filter != nil && !notificationSelected(filter, name, ns, e):
 		return nil, false
 	}
 	var b bytes.Buffer

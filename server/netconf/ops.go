@@ -2,9 +2,11 @@ package netconf
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/antchfx/xpath"
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
 	"github.com/wirebeat/wirebeat/gen"
@@ -16,6 +18,9 @@ import (
 type reply struct {
 	data []byte
 	errs []*rpcError
+	// after runs once the reply is written: what must follow it, such
+	// as the notifications of a new subscription.
+	after func()
 }
 
 func fail(err error) reply { return reply{errs: []*rpcError{toRPCError(err)}} }
@@ -36,11 +41,19 @@ func (s *Server) capabilities() []string {
 		"urn:ietf:params:netconf:capability:interleave:1.0",
 		"urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
 		"urn:ietf:params:netconf:capability:yang-library:1.1?revision=2019-01-04&content-id=" + s.contentID(),
-		"urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring?module=ietf-netconf-monitoring&revision=2010-10-04",
-		"urn:ietf:params:xml:ns:yang:ietf-netconf-notifications?module=ietf-netconf-notifications&revision=2012-02-06",
 	}
-	for _, m := range s.si.modules {
-		caps = append(caps, m.Namespace+"?module="+m.Name+"&revision="+m.Revision)
+	if s.urlEnabled() {
+		caps = append(caps, "urn:ietf:params:netconf:capability:url:1.0?scheme=file")
+	}
+	// Module capabilities (RFC 6020 section 5.6.4) for clients that do
+	// not read the YANG library, ietf-netconf with its features included
+	// (libnetconf2 takes them from there).
+	for _, m := range s.si.library {
+		c := m.Namespace + "?module=" + m.Name + "&revision=" + m.Revision
+		if len(m.Features) > 0 {
+			c += "&features=" + strings.Join(m.Features, ",")
+		}
+		caps = append(caps, c)
 	}
 	return caps
 }
@@ -49,8 +62,8 @@ func (s *Server) capabilities() []string {
 // module's revision does.
 func (s *Server) contentID() string {
 	var b strings.Builder
-	for _, m := range s.si.modules {
-		b.WriteString(m.Name + "@" + m.Revision + ";")
+	for _, m := range s.si.library {
+		b.WriteString(m.Name + "@" + m.Revision + ":" + strings.Join(m.Features, ",") + ";")
 	}
 	h := uint32(2166136261)
 	for _, c := range []byte(b.String()) {
@@ -111,6 +124,22 @@ func (sess *session) dispatch(op *xnode) (r reply, done bool) {
 	case nsMonitoring:
 		if op.Name.Local == "get-schema" {
 			return sess.getSchema(op), false
+		}
+	case nsSN:
+		switch op.Name.Local {
+		case "establish-subscription":
+			return sess.establishSubscription(op), false
+		case "delete-subscription":
+			return sess.deleteSubscription(op, false), false
+		case "kill-subscription":
+			return sess.deleteSubscription(op, true), false
+		}
+	case nsNCNMDA:
+		switch op.Name.Local {
+		case "get-data":
+			return sess.getData(op), false
+		case "edit-data":
+			return sess.editData(op), false
 		}
 	case nsNotif:
 		if op.Name.Local == "create-subscription" {
@@ -178,11 +207,18 @@ func (sess *session) get(op *xnode, configOnly bool) reply {
 		}
 		trees = []*gen.Device{cfg}
 	} else {
-		state, err := sess.srv.core.State(filterPaths(filter))
+		var paths []*gpb.Path
+		if filter == nil || filter.xp == nil {
+			paths = filterPaths(filter)
+		}
+		state, err := sess.srv.core.State(paths)
 		if err != nil {
 			return fail(err)
 		}
 		trees = []*gen.Device{sess.srv.core.Running(), state}
+	}
+	if filter != nil && filter.xp != nil {
+		return sess.srv.xpathData(trees, filter.xp, wd, configOnly)
 	}
 	var b bytes.Buffer
 	b.WriteString("<data>")
@@ -192,6 +228,30 @@ func (sess *session) get(op *xnode, configOnly bool) reply {
 	}
 	if !configOnly {
 		sess.srv.writeMonitoring(&b, monFilter)
+	}
+	b.WriteString("</data>")
+	return reply{data: b.Bytes()}
+}
+
+// xpathData answers a get whose XPath filter the engine evaluates: the
+// data the request can see is rendered, parsed and searched.
+func (s *Server) xpathData(trees []*gen.Device, expr *xpath.Expr, wd wdMode, configOnly bool) reply {
+	var all bytes.Buffer
+	all.WriteString("<data>")
+	enc := &xmlEncoder{si: s.si, b: &all, wd: wd, configOnly: configOnly}
+	enc.encodeData(trees, nil)
+	if !configOnly {
+		s.writeMonitoring(&all, nil)
+	}
+	all.WriteString("</data>")
+	doc, err := parseXML(all.Bytes())
+	if err != nil {
+		return fail(fmt.Errorf("render for XPath: %w", err))
+	}
+	var b bytes.Buffer
+	b.WriteString("<data>")
+	if err := s.si.xpathSelect(&b, doc, expr); err != nil {
+		return reply{errs: []*rpcError{filterError(err)}}
 	}
 	b.WriteString("</data>")
 	return reply{data: b.Bytes()}
@@ -225,7 +285,12 @@ func (s *Server) filterOf(op *xnode) (*fnode, *fnode, *rpcError) {
 		}
 		var err error
 		if f, err = s.si.parseXPathFilter(sel, x.NS); err != nil {
-			return nil, nil, filterError(err)
+			// Not a shape the filter tree expresses: the XPath engine.
+			expr, cerr := compileXPath(sel, x.NS)
+			if cerr != nil {
+				return nil, nil, filterError(cerr)
+			}
+			return &fnode{xp: expr}, nil, nil
 		}
 	default:
 		e := badElement(schema.TagBadAttribute, "filter", "filter type %q is not subtree or xpath", typ)
@@ -275,10 +340,14 @@ func (sess *session) editConfig(op *xnode) reply {
 	}
 	cfg := op.childBase("config")
 	if cfg == nil {
-		if op.childBase("url") != nil {
-			return reply{errs: []*rpcError{badElement(schema.TagOperationNotSupp, "url", "the :url capability is not supported")}}
+		u := op.childBase("url")
+		if u == nil {
+			return reply{errs: []*rpcError{badElement(schema.TagMissingElement, "config", "<config> is required")}}
 		}
-		return reply{errs: []*rpcError{badElement(schema.TagMissingElement, "config", "<config> is required")}}
+		var rerr *rpcError
+		if cfg, rerr = sess.readURL(u); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
 	}
 	apply := func(nodes []*xnode) func(tx *schema.Tx) error {
 		return func(tx *schema.Tx) error {
@@ -322,12 +391,20 @@ func (sess *session) editConfig(op *xnode) reply {
 }
 
 func (sess *session) copyConfig(op *xnode) reply {
-	target, _, rerr := datastoreOf(op, "target", false)
-	if rerr != nil {
-		return reply{errs: []*rpcError{rerr}}
+	targetURL, sourceURL := urlOf(op, "target"), urlOf(op, "source")
+	var target, source server.Datastore
+	var inline *xnode
+	var rerr *rpcError
+	if targetURL == nil {
+		if target, _, rerr = datastoreOf(op, "target", false); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
 	}
-	source, inline, rerr := datastoreOf(op, "source", true)
-	if rerr != nil {
+	if sourceURL != nil {
+		if inline, rerr = sess.readURL(sourceURL); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
+	} else if source, inline, rerr = datastoreOf(op, "source", true); rerr != nil {
 		return reply{errs: []*rpcError{rerr}}
 	}
 	var cfg *gen.Device
@@ -345,6 +422,12 @@ func (sess *session) copyConfig(op *xnode) reply {
 			return fail(err)
 		}
 	}
+	if targetURL != nil {
+		if rerr := sess.writeURL(targetURL, cfg); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
+		return reply{}
+	}
 	if err := sess.srv.core.Replace(sess.core, target, cfg); err != nil {
 		return fail(err)
 	}
@@ -352,6 +435,12 @@ func (sess *session) copyConfig(op *xnode) reply {
 }
 
 func (sess *session) deleteConfig(op *xnode) reply {
+	if u := urlOf(op, "target"); u != nil {
+		if rerr := sess.deleteURL(u); rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
+		}
+		return reply{}
+	}
 	target, _, rerr := datastoreOf(op, "target", false)
 	if rerr != nil {
 		return reply{errs: []*rpcError{rerr}}
@@ -404,7 +493,14 @@ func (sess *session) killSession(op *xnode) reply {
 }
 
 func (sess *session) validate(op *xnode) reply {
-	ds, inline, rerr := datastoreOf(op, "source", true)
+	var ds server.Datastore
+	var inline *xnode
+	var rerr *rpcError
+	if u := urlOf(op, "source"); u != nil {
+		inline, rerr = sess.readURL(u)
+	} else {
+		ds, inline, rerr = datastoreOf(op, "source", true)
+	}
 	if rerr != nil {
 		return reply{errs: []*rpcError{rerr}}
 	}
@@ -431,20 +527,24 @@ func (sess *session) getSchema(op *xnode) reply {
 	if f := op.child(nsMonitoring, "format"); f != nil && f.Text != "yang" && !strings.HasSuffix(f.Text, ":yang") {
 		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "format", "only the yang format is available")}}
 	}
-	for _, m := range sess.srv.si.modules {
-		if m.Name != id.Text {
-			continue
-		}
-		if v := op.child(nsMonitoring, "version"); v != nil && v.Text != "" && v.Text != m.Revision {
-			break
-		}
-		var b bytes.Buffer
-		b.WriteString(`<data xmlns="` + nsMonitoring + `">`)
-		xmlEscape(&b, m.Text)
-		b.WriteString("</data>")
-		return reply{data: b.Bytes()}
+	version := ""
+	if v := op.child(nsMonitoring, "version"); v != nil {
+		version = v.Text
 	}
-	return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "identifier", "no schema %q", id.Text)}}
+	m := sess.srv.si.libraryModule(id.Text, version)
+	if m == nil {
+		return reply{errs: []*rpcError{badElement(schema.TagInvalidValue, "identifier", "no schema %q revision %q", id.Text, version)}}
+	}
+	if m.Text == "" {
+		return reply{errs: []*rpcError{protoErr(schema.TagOperationFailed,
+			"the text of %s@%s is not installed on this element (looked in %s; Debian packages libyang2 and libyuma-base provide it)",
+			m.Name, m.Revision, strings.Join(sess.srv.yangDirs, ", "))}}
+	}
+	var b bytes.Buffer
+	b.WriteString(`<data xmlns="` + nsMonitoring + `">`)
+	xmlEscape(&b, m.Text)
+	b.WriteString("</data>")
+	return reply{data: b.Bytes()}
 }
 
 // filterPaths turns a filter's nodes into the paths whose state the

@@ -24,6 +24,8 @@ const (
 	nsWDAttr      = "urn:ietf:params:xml:ns:netconf:default:1.0"
 	nsYangLib     = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
 	nsNMDA        = "urn:ietf:params:xml:ns:yang:ietf-datastores"
+	nsNCNMDA      = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
+	nsOrigin      = "urn:ietf:params:xml:ns:yang:ietf-origin"
 )
 
 // module is one of our YANG modules as NETCONF names it.
@@ -36,7 +38,8 @@ type module struct {
 // and for each top-level node its module.
 type schemaInfo struct {
 	root      *yang.Entry
-	modules   []*module          // sorted by name
+	modules   []*module          // ours, sorted by name
+	library   []*libModule       // the YANG library: ours and the IETF ones
 	byNS      map[string]*module // namespace -> module
 	byPrefix  map[string]*module
 	topModule map[string]*module // top-level node name -> module

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/server/sshserver"
 )
 
 // Options configure the NETCONF server.
@@ -30,6 +32,13 @@ type Options struct {
 	// MaxSessions bounds the open sessions (default 100): a client that
 	// opens sessions without end must not exhaust the element.
 	MaxSessions int
+	// YangDirs are searched for the texts of the IETF modules get-schema
+	// serves (default DefaultYangDirs).
+	YangDirs []string
+	// DataDir is the element's data directory: :url file:// URLs name
+	// files in DataDir/files (none: no :url), and the notification replay
+	// log lives there.
+	DataDir string
 }
 
 // Server serves NETCONF over SSH (RFC 6242) for the element core.
@@ -41,6 +50,10 @@ type Server struct {
 	ssh   *ssh.ServerConfig
 	start time.Time
 	caps  []string
+	// yangDirs is where the IETF module texts were looked for.
+	yangDirs []string
+	// replay is the notification history (nil without a data directory).
+	replay *replayLog
 
 	mu       sync.Mutex
 	sessions map[uint32]*session
@@ -84,35 +97,25 @@ func New(core *server.Server, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("netconf: %w", err)
 	}
 	s := &Server{core: core, si: si, opts: opts, log: opts.Logger, start: time.Now(), sessions: map[uint32]*session{}}
+	s.yangDirs = opts.YangDirs
+	if len(s.yangDirs) == 0 {
+		s.yangDirs = DefaultYangDirs
+	}
+	if missing := si.buildLibrary(s.yangDirs, nmdaOps, opts.DataDir != ""); len(missing) > 0 {
+		s.log.Warn("YANG module texts not installed: listed in the YANG library, not served by get-schema",
+			"modules", strings.Join(missing, " "), "searched", strings.Join(s.yangDirs, " "))
+	}
 	s.caps = s.capabilities()
-	s.ssh = &ssh.ServerConfig{
-		PasswordCallback: func(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
-			u, err := core.Authenticate(c.User(), string(pw))
-			return s.loginResult(c, "password", u, err)
-		},
-		PublicKeyCallback: func(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-			u, err := core.AuthenticateKey(c.User(), key)
-			if err != nil {
-				// Clients offer keys one by one before a password:
-				// a key that does not fit is not a failed login.
-				return nil, err
-			}
-			return s.loginResult(c, "publickey", u, nil)
-		},
-		ServerVersion: "SSH-2.0-wirebeat",
+	if opts.DataDir != "" {
+		r, err := openReplayLog(opts.DataDir, s.log)
+		if err != nil {
+			return nil, fmt.Errorf("netconf: notification log: %w", err)
+		}
+		s.replay = r
+		go s.runReplayLog(r)
 	}
-	s.ssh.AddHostKey(opts.HostKey)
+	s.ssh = sshserver.Config(core, sshserver.Options{HostKey: opts.HostKey, LoginDelay: opts.LoginDelay, Logger: opts.Logger})
 	return s, nil
-}
-
-// loginResult logs a login and delays a failed one.
-func (s *Server) loginResult(c ssh.ConnMetadata, method string, u *server.User, err error) (*ssh.Permissions, error) {
-	if err != nil {
-		s.log.Warn("login failed", "user", c.User(), "method", method, "remote", c.RemoteAddr().String())
-		time.Sleep(s.opts.LoginDelay)
-		return nil, err
-	}
-	return &ssh.Permissions{Extensions: map[string]string{"role": u.Role.String(), "user": u.Name}}, nil
 }
 
 // Serve accepts SSH connections on ln until ctx ends or Close is called.
@@ -209,12 +212,4 @@ func (s *Server) serveConn(conn net.Conn) {
 	}
 }
 
-func roleFromString(r string) server.Role {
-	switch r {
-	case "admin":
-		return server.RoleAdmin
-	case "operator":
-		return server.RoleOperator
-	}
-	return server.RoleViewer
-}
+func roleFromString(r string) server.Role { return sshserver.RoleFromString(r) }

@@ -213,6 +213,9 @@ func (sess *session) handle(msg []byte) bool {
 	if err := sess.write(b.Bytes()); err != nil {
 		return true
 	}
+	if reply.after != nil {
+		reply.after()
+	}
 	return done
 }
 

@@ -14,9 +14,10 @@ import (
 // non-validating XML 1.0 parser for what NETCONF messages contain
 // (elements, attributes, namespaces, character data, entity and character
 // references, CDATA, comments, processing instructions) and refuses
-// document type declarations. encoding/xml does the same work five to ten
-// times slower, which is most of the time of a large edit-config; the fuzz
-// target FuzzParseXML compares the two on every input.
+// document type declarations. encoding/xml does the same work about twice
+// as slowly, with twice the memory and allocations (BenchmarkParse100kBindings
+// measures both on an edit-config of 100,000 bindings); the fuzz target
+// FuzzParseXML compares the two on every input.
 func parseXML(data []byte) (*xnode, error) {
 	p := xmlParser{data: data}
 	root, err := p.document()

@@ -51,6 +51,7 @@ type Key struct {
 	DSCP     uint8
 	Proto    uint8
 	HasPorts bool // TCP, UDP or SCTP with the ports present (not a later fragment)
+	Fragment bool // a fragment (first or later) of a larger packet
 	SrcPort  uint16
 	DstPort  uint16
 }
@@ -60,9 +61,15 @@ type compiled struct {
 	v4, v6 bool // families the rule can match
 }
 
+// bucket holds the rules of one masked address pair. In a large bucket,
+// rules with a destination port range are indexed by it: the port space is
+// cut into elementary intervals at every range boundary, and each interval
+// lists (by rank) the rules whose range covers it, so a lookup binary
+// searches its port and scans only those.
 type bucket struct {
-	byPort map[uint16][]int32 // rules with a single destination port
-	other  []int32            // the rest, by rank
+	bounds []uint16  // starts of the elementary intervals, ascending, bounds[0] == 0
+	lists  [][]int32 // rules covering each interval, by rank
+	other  []int32   // rules not in the index, by rank
 }
 
 type tuple struct {
@@ -78,9 +85,13 @@ type Classifier struct {
 	v4, v6 []*tuple   // by best rank
 }
 
-// splitPortsAt is the bucket size above which rules with one destination
-// port get their own index.
-const splitPortsAt = 8
+// splitPortsAt is the bucket size above which destination port ranges
+// are indexed; maxIndexFactor bounds the index to that many entries per
+// rule (heavily overlapping ranges stay in the linear list instead).
+const (
+	splitPortsAt   = 8
+	maxIndexFactor = 32
+)
 
 // Errors of New.
 var (
@@ -167,19 +178,65 @@ func (c *Classifier) splitPorts(b *bucket) {
 	if len(b.other) <= splitPortsAt {
 		return
 	}
-	var rest []int32
+	var ranged, rest []int32
+	cut := map[uint32]bool{0: true}
 	for _, rank := range b.other {
 		p := c.rules[rank].DstPort
-		if p.Set && p.Lo == p.Hi {
-			if b.byPort == nil {
-				b.byPort = map[uint16][]int32{}
-			}
-			b.byPort[p.Lo] = append(b.byPort[p.Lo], rank)
-		} else {
+		if !p.Set {
 			rest = append(rest, rank)
+			continue
+		}
+		ranged = append(ranged, rank)
+		cut[uint32(p.Lo)] = true
+		cut[uint32(p.Hi)+1] = true
+	}
+	if len(ranged) == 0 {
+		return
+	}
+	for v := range cut {
+		if v <= 0xffff {
+			b.bounds = append(b.bounds, uint16(v))
+		}
+	}
+	slices.Sort(b.bounds)
+	// Size the index first: a difference array over the intervals.
+	diff := make([]int, len(b.bounds)+1)
+	for _, rank := range ranged {
+		lo, hi := b.interval(c.rules[rank].DstPort)
+		diff[lo]++
+		diff[hi+1]--
+	}
+	total, run := 0, 0
+	for i := range b.bounds {
+		run += diff[i]
+		total += run
+	}
+	if total > maxIndexFactor*len(ranged) {
+		b.bounds = nil
+		return
+	}
+	b.lists = make([][]int32, len(b.bounds))
+	for _, rank := range ranged { // by rank: every list stays sorted
+		lo, hi := b.interval(c.rules[rank].DstPort)
+		for i := lo; i <= hi; i++ {
+			b.lists[i] = append(b.lists[i], rank)
 		}
 	}
 	b.other = rest
+}
+
+// interval returns the first and last elementary interval a range covers.
+func (b *bucket) interval(p PortRange) (int, int) {
+	return b.find(p.Lo), b.find(p.Hi)
+}
+
+// find returns the elementary interval holding port.
+func (b *bucket) find(port uint16) int {
+	i, found := slices.BinarySearch(b.bounds, port)
+	if !found {
+		i--
+	}
+	return i
 }
 
 func bitsOf(p netip.Prefix) int {
@@ -238,8 +295,8 @@ func (c *Classifier) Lookup(k *Key) int {
 		if b == nil {
 			continue
 		}
-		if b.byPort != nil && k.HasPorts {
-			best = c.scan(b.byPort[k.DstPort], k, best)
+		if b.bounds != nil && k.HasPorts {
+			best = c.scan(b.lists[b.find(k.DstPort)], k, best)
 		}
 		best = c.scan(b.other, k, best)
 	}
@@ -323,8 +380,9 @@ func ParseIPv4(pkt []byte, k *Key) error {
 		DSCP:  pkt[1] >> 2,
 		Proto: pkt[9],
 	}
-	firstFrag := binary.BigEndian.Uint16(pkt[6:8])&0x1fff == 0
-	if firstFrag {
+	ff := binary.BigEndian.Uint16(pkt[6:8])
+	k.Fragment = ff&0x3fff != 0 // MF or an offset
+	if ff&0x1fff == 0 {
 		k.ports(pkt[ihl:])
 	}
 	return nil
@@ -362,7 +420,9 @@ func ParseIPv6(pkt []byte, k *Key) error {
 				k.Proto = nh
 				return nil
 			}
-			first := binary.BigEndian.Uint16(rest[2:4])&0xfff8 == 0
+			fo := binary.BigEndian.Uint16(rest[2:4])
+			first := fo&0xfff8 == 0
+			k.Fragment = fo&0xfff9 != 0 // an offset or M; atomic fragments are whole
 			nh, rest = rest[0], rest[8:]
 			if !first {
 				k.Proto = nh

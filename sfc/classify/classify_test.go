@@ -2,6 +2,7 @@ package classify
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -261,6 +262,59 @@ func BenchmarkLookup10k(b *testing.B) {
 	keys := make([]Key, 4096)
 	for i := range keys {
 		randomKey(rng, rules, &keys[i])
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		c.Lookup(&keys[i&4095])
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+}
+
+// rangeRules: 10,000 rules on one address pair that differ only in their
+// destination port range (overlapping), the case a linear scan per bucket
+// would make slow.
+func rangeRules(rng *rand.Rand, n int) []Rule {
+	rules := make([]Rule, n)
+	for i := range rules {
+		lo := uint16(rng.IntN(60000))
+		rules[i] = Rule{Name: fmt.Sprintf("r%05d", i), Priority: uint32(rng.IntN(1000)), Dst: netip.MustParsePrefix("10.0.0.0/8"),
+			HasProto: true, Proto: 17, DstPort: PortRange{true, lo, lo + uint16(rng.IntN(50))}, MapIndex: uint32(i + 1)}
+	}
+	return rules
+}
+
+func TestPortRangeIndexAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	rules := rangeRules(rng, 3000)
+	// Some rules without a port range and a few wide ones in the same bucket.
+	rules = append(rules, Rule{Name: "any", Priority: 500, Dst: netip.MustParsePrefix("10.0.0.0/8"), MapIndex: 90001},
+		Rule{Name: "wide", Priority: 2, Dst: netip.MustParsePrefix("10.0.0.0/8"), DstPort: PortRange{true, 1000, 40000}, MapIndex: 90002})
+	c, err := New(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20000 {
+		k := Key{Proto: 17, HasPorts: rng.IntN(10) != 0, DstPort: uint16(rng.IntN(65536)), Dst: [2]uint64{uint64(0x0a000000|rng.IntN(1<<24)) << 32, 0}}
+		want, wok := naive(rules, &k)
+		got, gok := lookupMap(c, &k)
+		if want != got || wok != gok {
+			t.Fatalf("key %+v: got %d,%v want %d,%v", k, got, gok, want, wok)
+		}
+	}
+}
+
+// BenchmarkLookup10kPortRanges: 10,000 rules in one bucket, by port range.
+func BenchmarkLookup10kPortRanges(b *testing.B) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	c, err := New(rangeRules(rng, 10000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := make([]Key, 4096)
+	for i := range keys {
+		keys[i] = Key{Proto: 17, HasPorts: true, DstPort: uint16(rng.IntN(60050)), Dst: [2]uint64{uint64(0x0a000000|rng.IntN(1<<24)) << 32, 0}}
 	}
 	b.ReportAllocs()
 	i := 0

@@ -254,8 +254,13 @@ func (w *Worker) flowHash(proto uint8, inner []byte) uint64 {
 	h := k.Src[0] ^ k.Src[1]*0x9e3779b97f4a7c15
 	h = mix(h ^ k.Dst[0])
 	h = mix(h ^ k.Dst[1])
-	h = mix(h ^ uint64(k.Proto)<<32 ^ uint64(k.SrcPort)<<16 ^ uint64(k.DstPort))
-	return h
+	if k.Fragment {
+		// Later fragments carry no ports: every fragment of a flow
+		// hashes on addresses and protocol, so that all of them take
+		// the same locator and find their NSH at the proxy.
+		return mix(h ^ uint64(k.Proto)<<32)
+	}
+	return mix(h ^ uint64(k.Proto)<<32 ^ uint64(k.SrcPort)<<16 ^ uint64(k.DstPort))
 }
 
 func mix(h uint64) uint64 {
@@ -376,6 +381,9 @@ func (w *Worker) fragment(t *Table, p *path, proto uint8, pkt []byte, hl int, ds
 		ip[10], ip[11] = 0, 0
 		binary.BigEndian.PutUint16(ip[10:12], ipChecksum(ip))
 		n.fragments.Add(1)
+		if o == 0 {
+			hash = w.flowHash(proto, f[hl:]) // the fragments' own hash
+		}
 		w.steer(t, p, f, hl, 0, dscp, hash, netip.Addr{}, false)
 	}
 }
@@ -414,6 +422,19 @@ func (w *Worker) FromOutsideNSH(buf []byte, off int) {
 		return
 	}
 	w.FromOutside(buf, off)
+}
+
+// FromNetwork handles an NSH packet received from the network: on a
+// boundary node, one from an address that is neither a boundary node nor
+// a locator of the domain comes from outside and gets FromOutsideNSH;
+// everything else gets FromDomain.
+func (w *Worker) FromNetwork(buf []byte, off int, from netip.Addr) {
+	t := w.n.table.Load()
+	if t.cfg.Boundary && !t.members[from] {
+		w.FromOutsideNSH(buf, off)
+		return
+	}
+	w.FromDomain(buf, off, from)
 }
 
 // FromDomain handles an NSH packet from another node of the domain (SF

@@ -626,3 +626,47 @@ func FuzzFromDomain(f *testing.F) {
 		w.FromLegacy(b, off)
 	})
 }
+
+// On a boundary, NSH from an address outside the domain is stripped and
+// classified afresh; from a member it is processed as domain traffic.
+func TestFromNetworkOutsideOrDomain(t *testing.T) {
+	n, w, r := mustNode(t, boundaryCfg())
+	b, off := inBuf(nshPacket(20, 255, 63))
+	w.FromNetwork(b, off, addr("203.0.113.9"))
+	if h, _ := decode(t, one(t, r, "nsh").pkt); h.SPI != 10 || n.Counters().StrippedExternal != 1 {
+		t.Fatalf("outside NSH: %+v", h)
+	}
+	b, off = inBuf(nshPacket(10, 253, 63))
+	w.FromNetwork(b, off, locD)
+	one(t, r, "route")
+}
+
+// Fragments go through the proxy and come back on their map: every
+// fragment of a packet hashes alike, so its NSH is found.
+func TestFragmentsThroughProxy(t *testing.T) {
+	c := boundaryCfg()
+	c.SFNode, c.LocalSF, c.LocalKind, c.MaxNSHPacket = true, "fw", Proxy, 200
+	c.Maps = append(c.Maps, Map{Index: 30, SFs: []string{"fw", "dpi"}, Egress: locB})
+	c.Rules = append(c.Rules, classify.Rule{Name: "a-first", Priority: 1, HasProto: true, Proto: 17, DstPort: classify.PortRange{Set: true, Lo: 80, Hi: 80}, MapIndex: 30})
+	n, w, r := mustNode(t, c)
+	b, off := inBuf(udp4("198.51.100.7", "192.0.2.10", 0, 4000, 80, 500))
+	w.FromOutside(b, off)
+	frags := r.take()
+	if len(frags) < 3 {
+		t.Fatalf("%+v", frags)
+	}
+	for _, f := range frags {
+		if f.kind != "legacy" {
+			t.Fatalf("fragment not handed to the legacy SF: %+v", f)
+		}
+		b, off = inBuf(f.pkt)
+		w.FromLegacy(b, off) // the fw SF is on two maps: no fallback
+		s := one(t, r, "nsh")
+		if h, _ := decode(t, s.pkt); h.SPI != 30 || h.SI != 254 || s.to != locD {
+			t.Fatalf("fragment back on %d/%d to %v", h.SPI, h.SI, s.to)
+		}
+	}
+	if n.Counters().Drops[DropProxyMiss] != 0 {
+		t.Fatal("proxy missed a fragment")
+	}
+}

@@ -177,6 +177,7 @@ type Table struct {
 	paths    map[uint32]*path
 	sfs      map[string]*sfState
 	boundary map[netip.Addr]bool
+	members  map[netip.Addr]bool // boundary nodes, locators and egress nodes: the domain
 	cls      *classify.Classifier
 	ruleCtr  []*ruleCounter // by classifier rank
 	// localPaths are the (map, position) pairs of the local SF, for the
@@ -207,9 +208,10 @@ func Build(c Config) (*Table, error) {
 	if c.Lightweight && c.LoopDetection {
 		return nil, ErrLightLoop
 	}
-	t := &Table{cfg: c, paths: map[uint32]*path{}, sfs: map[string]*sfState{}, boundary: map[netip.Addr]bool{}}
+	t := &Table{cfg: c, paths: map[uint32]*path{}, sfs: map[string]*sfState{}, boundary: map[netip.Addr]bool{}, members: map[netip.Addr]bool{}}
 	for _, a := range c.BoundaryNodes {
 		t.boundary[a] = true
+		t.members[a] = true
 	}
 	for _, sf := range c.SFs {
 		if _, dup := t.sfs[sf.ID]; dup {
@@ -217,6 +219,7 @@ func Build(c Config) (*Table, error) {
 		}
 		st := &sfState{id: sf.ID, locs: slices.Clone(sf.Locators)}
 		for i := range st.locs {
+			t.members[st.locs[i].Addr] = true
 			if st.locs[i].Weight == 0 {
 				st.locs[i].Weight = 1
 			}
@@ -282,6 +285,9 @@ func (t *Table) addPath(m Map) error {
 	p := &path{index: m.Index, hops: make([]hop, len(m.SFs)), kept: make([]bool, len(m.SFs)), onFailure: m.OnFailure,
 		egress: m.Egress, md1: m.MD1, md2: slices.Clone(m.MD2), prev: map[netip.Addr]int{},
 		ctr: &pathCounters{si: make([]siCounter, len(m.SFs)+1)}}
+	if m.Egress.IsValid() {
+		t.members[m.Egress] = true
+	}
 	local := -1
 	for i, id := range m.SFs {
 		st := t.sfs[id]

@@ -53,7 +53,8 @@ func TestModel(t *testing.T) {
 	tb := New(0)
 	model := map[key][16]byte{}
 	for step := 0; step < 200000; step++ {
-		k := key{uint32(r.IntN(500)), uint16(r.IntN(64))}
+		// Addresses spread over many /16s (HasAddress counts by /16).
+		k := key{uint32(r.IntN(500)) * 40009, uint16(r.IntN(64))}
 		if r.IntN(3) == 0 {
 			_, had := model[k]
 			if tb.Remove(k.ip, k.psid) != had {
@@ -69,7 +70,16 @@ func TestModel(t *testing.T) {
 			model[k] = b4
 		}
 		if step%1000 == 0 {
-			for ip := uint32(0); ip < 500; ip += 7 {
+			for n := uint32(0); n < 500; n += 7 {
+				ip := n * 40009
+				has := false
+				for psid := uint16(0); psid < 64; psid++ {
+					_, ok := model[key{ip, psid}]
+					has = has || ok
+				}
+				if tb.HasAddress(ip) != has || tb.HasAddress(ip+1) {
+					t.Fatalf("step %d: HasAddress(%d) = %v, want %v", step, ip, tb.HasAddress(ip), has)
+				}
 				for psid := uint16(0); psid < 64; psid++ {
 					want, ok := model[key{ip, psid}]
 					port := psid << 6 // offset 4: bits 4..9 hold the psid

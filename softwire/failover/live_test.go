@@ -21,7 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/wirebeat/wirebeat/softwire/afpacket"
+	"github.com/wirebeat/wirebeat/pktio"
 	"github.com/wirebeat/wirebeat/softwire/bindingtable"
 	"github.com/wirebeat/wirebeat/softwire/bindstore"
 	"github.com/wirebeat/wirebeat/softwire/lwaftr"
@@ -67,7 +67,7 @@ func mustMAC(s string) [6]byte {
 	return [6]byte(hw)
 }
 
-type linkSender struct{ l [2]*afpacket.Link }
+type linkSender struct{ l [2]pktio.Port }
 
 func (s linkSender) Send(p lwaftr.Port, f []byte) { _ = s.l[p].Write(f) }
 
@@ -81,13 +81,13 @@ func runAftr(specJSON string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("aftr", sp.NS)
 	ns := &netns.NS{Name: sp.NS}
-	var links [2]*afpacket.Link
+	var links [2]pktio.Port
 	if err := ns.Do(func() error {
 		var err error
-		if links[lwaftr.External], err = afpacket.Open(sp.ExtDev); err != nil {
+		if links[lwaftr.External], err = pktio.Open(sp.ExtDev, pktio.Config{}); err != nil {
 			return err
 		}
-		links[lwaftr.Internal], err = afpacket.Open(sp.IntDev)
+		links[lwaftr.Internal], err = pktio.Open(sp.IntDev, pktio.Config{})
 		return err
 	}); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/wirebeat/wirebeat/softwire/bindingtable"
 )
@@ -100,6 +101,8 @@ type Engine struct {
 
 	homes   [64]uint32 // ReceiveBatch: where each frame's lookup reads
 	touched uint32     // keeps ReceiveBatch's prefetching loads alive
+	// sharedTable: bt belongs to a bindingtable.Shared; never change it.
+	sharedTable bool
 
 	// C counts what happened, by Snabb's counter names where they exist.
 	C Counters
@@ -220,8 +223,36 @@ func (e *Engine) Flush() {
 	}
 	e.flushSide(External)
 	e.flushSide(Internal)
-	// Between batches is when a binding-table growth moves on.
-	e.bt.Migrate(256)
+	// Between batches is when a binding-table growth moves on (unless
+	// the table is shared: its writer moves it on).
+	if !e.sharedTable {
+		e.bt.Migrate(256)
+	}
+}
+
+// SetSharedTable makes the engine read bt, which it never changes (one
+// copy of a bindingtable.Shared, handed in for each batch by a worker).
+// AddBinding and RemoveBinding are then not to be used.
+func (e *Engine) SetSharedTable(bt *bindingtable.Table) {
+	e.bt = bt
+	e.sharedTable = true
+}
+
+// SetNextHopMAC sets the next hop's MAC of side p as if learnt: workers
+// share what one of them learnt from ARP or neighbour discovery.
+func (e *Engine) SetNextHopMAC(p Port, mac [6]byte) {
+	e.sides[p].nhMAC, e.sides[p].nhKnown = mac, true
+}
+
+// Add adds o's counts to c: the counters of several workers summed on
+// read. Every field of Counters is a uint64 or an array of them (a test
+// checks), so the struct is added as one array.
+func (c *Counters) Add(o *Counters) {
+	const n = unsafe.Sizeof(Counters{}) / 8
+	a, b := (*[n]uint64)(unsafe.Pointer(c)), (*[n]uint64)(unsafe.Pointer(o))
+	for i := range a {
+		a[i] += b[i]
+	}
 }
 
 func (e *Engine) flushSide(p Port) {

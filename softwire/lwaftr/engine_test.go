@@ -4,6 +4,7 @@ import (
 	"github.com/wirebeat/wirebeat/softwire/netpkt"
 
 	"encoding/binary"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -205,5 +206,28 @@ func TestReassemblyExpiry(t *testing.T) {
 	e.Flush()
 	if len(c.frames[Internal]) != 1 {
 		t.Fatalf("fresh fragments not reassembled: %+v", e.C)
+	}
+}
+
+// TestCountersAdd: Counters.Add relies on every field being uint64 or an
+// array of uint64; this fails when a field of another type is added.
+func TestCountersAdd(t *testing.T) {
+	ty := reflect.TypeOf(Counters{})
+	for i := range ty.NumField() {
+		f := ty.Field(i)
+		k := f.Type
+		if k.Kind() == reflect.Array {
+			k = k.Elem()
+		}
+		if k.Kind() != reflect.Uint64 {
+			t.Fatalf("Counters.%s is %s: Counters.Add needs uint64 fields", f.Name, f.Type)
+		}
+	}
+	var a, b Counters
+	a.InFrames[1], a.EncapPackets, a.NAReplies = 1, 2, 3
+	b.InFrames[1], b.EncapPackets, b.NAReplies, b.DropTooBig = 10, 20, 30, 5
+	a.Add(&b)
+	if a.InFrames[1] != 11 || a.EncapPackets != 22 || a.NAReplies != 33 || a.DropTooBig != 5 {
+		t.Fatalf("%+v", a)
 	}
 }

@@ -273,3 +273,28 @@ func FuzzReassemble(f *testing.F) {
 		NDTarget(b, 1)
 	})
 }
+
+func TestNeighbors(t *testing.T) {
+	n := NewNeighbors(4)
+	ip := []byte{192, 168, 1, 10}
+	if _, ok, sol := n.Lookup(ip, 0); ok || !sol {
+		t.Fatal("first miss must solicit")
+	}
+	if _, ok, sol := n.Lookup(ip, 5e8); ok || sol {
+		t.Fatal("second miss within a second must not solicit")
+	}
+	if _, _, sol := n.Lookup(ip, 2e9); !sol {
+		t.Fatal("a miss after a second solicits again")
+	}
+	n.Learn(ip, []byte{2, 0, 0, 0, 0, 9})
+	if mac, ok, _ := n.Lookup(ip, 3e9); !ok || mac[5] != 9 {
+		t.Fatal("learnt MAC not found")
+	}
+	for i := range 100 {
+		n.Learn([]byte{10, 0, 0, byte(i)}, []byte{2, 0, 0, 0, 0, 1})
+		n.Lookup([]byte{10, 1, 0, byte(i)}, 0)
+	}
+	if n.Len() > 4 {
+		t.Fatalf("%d entries, bound 4", n.Len())
+	}
+}

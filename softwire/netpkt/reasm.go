@@ -4,6 +4,9 @@ package netpkt
 // destination, protocol, identification; RFC 8200: source, destination,
 // identification).
 type reasmKey struct {
+	// tunnel is the outer source of an IPv4 packet reassembled inside a
+	// softwire: private addresses behind different B4s overlap.
+	tunnel   [16]byte
 	src, dst [16]byte
 	id       uint32
 	proto    uint8
@@ -147,8 +150,16 @@ func (en *reasmEntry) complete() bool { return en.total >= 0 && en.hdrLen > 0 &&
 // built in out (at least MaxDatagram bytes) and returned with ReasmDone;
 // with ReasmDropped, dropped is how many fragments went.
 func (r *Reassembler) Add4(now int64, p []byte, out []byte) (whole []byte, st ReasmStatus, dropped int) {
+	return r.Add4Tunnel(now, nil, p, out)
+}
+
+// Add4Tunnel is Add4 for an IPv4 packet that came out of the softwire
+// whose far end is tunnel (an IPv6 address): fragments of different
+// tunnels never mix, whatever their inner addresses.
+func (r *Reassembler) Add4Tunnel(now int64, tunnel []byte, p []byte, out []byte) (whole []byte, st ReasmStatus, dropped int) {
 	r.now = now
 	var k reasmKey
+	copy(k.tunnel[:], tunnel)
 	copy(k.src[:4], p[12:16])
 	copy(k.dst[:4], p[16:20])
 	k.id = uint32(be.Uint16(p[4:]))

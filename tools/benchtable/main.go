@@ -27,7 +27,9 @@ var suites = []suite{
 	{"./bfd/", ".", "1s"},
 	{"./bfd/...", "Scale|Timers", "1x"},
 	{"./softwire/...", ".", "1s"},
-	{"./server/", ".", "1x"},
+	{"./schema/", ".", "1x"},
+	{"./server/", "OneLeafCommit", "200x"},
+	{"./server/", "Commit100k|SmallCommit|SmallTx|Boot|CopyRunning|Datadir|Crash", "1x"},
 	{"./server/netconf/", ".", "1x"},
 	{"./server/gnmi/", ".", "2s"},
 }

@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/server/sshserver"
+)
+
+// Options configure the CLI server.
+type Options struct {
+	HostKey ssh.Signer
+	Logger  *slog.Logger
+	// LoginDelay delays the answer to a failed login (default 1 s).
+	LoginDelay time.Duration
+	// MaxSessions bounds the open CLI sessions (default 100).
+	MaxSessions int
+	// ConfirmUnit is what one "minute" of commit confirmed lasts: a
+	// minute, except in tests.
+	ConfirmUnit time.Duration
+	// HandshakeTimeout bounds the SSH handshake (default 60 s).
+	HandshakeTimeout time.Duration
+}
+
+// Server serves the CLI over SSH for the element core.
+type Server struct {
+	core *server.Server
+	opts Options
+	log  *slog.Logger
+	ssh  *ssh.ServerConfig
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	lns      []net.Listener
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+// New makes a CLI server.
+func New(core *server.Server, opts Options) (*Server, error) {
+	if opts.HostKey == nil {
+		return nil, errors.New("cli: no host key")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = 100
+	}
+	if opts.ConfirmUnit <= 0 {
+		opts.ConfirmUnit = time.Minute
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = 60 * time.Second
+	}
+	s := &Server{core: core, opts: opts, log: opts.Logger, sessions: map[*session]struct{}{}}
+	s.ssh = sshserver.Config(core, sshserver.Options{HostKey: opts.HostKey, LoginDelay: opts.LoginDelay, Logger: opts.Logger})
+	return s, nil
+}
+
+// Serve accepts SSH connections on ln until ctx ends or Close is called.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return net.ErrClosed
+	}
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(conn)
+		}()
+	}
+}
+
+// Close stops accepting, ends every session and waits for them. (A commit
+// still unconfirmed is rolled back when the element stops: server.Close.)
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+	for sess := range s.sessions {
+		sess.kill()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// channelReq is what a client asked of a session channel before its shell
+// or command starts.
+type channelReq struct {
+	pty           bool
+	width, height int
+	exec          string
+	isExec        bool
+}
+
+func (s *Server) serveConn(conn net.Conn) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(s.opts.HandshakeTimeout))
+	sc, chans, reqs, err := ssh.NewServerConn(conn, s.ssh)
+	if err != nil {
+		s.log.Debug("ssh handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
+		return
+	}
+	conn.SetDeadline(time.Time{})
+	defer sc.Close()
+	go ssh.DiscardRequests(reqs)
+	for nc := range chans {
+		if nc.ChannelType() != "session" {
+			nc.Reject(ssh.UnknownChannelType, "only session channels")
+			continue
+		}
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveChannel(sc, ch, creqs)
+		}()
+	}
+}
+
+// serveChannel answers the requests of one session channel and runs the
+// shell or the command it asks for.
+func (s *Server) serveChannel(sc *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ssh.Request) {
+	var cr channelReq
+	started := false
+	var sess *session
+	sizes := make(chan [2]int, 4)
+	for req := range reqs {
+		switch req.Type {
+		case "pty-req":
+			var p struct {
+				Term       string
+				Cols, Rows uint32
+				W, H       uint32
+				Modes      string
+			}
+			if err := ssh.Unmarshal(req.Payload, &p); err != nil || started {
+				req.Reply(false, nil)
+				continue
+			}
+			cr.pty, cr.width, cr.height = true, int(p.Cols), int(p.Rows)
+			req.Reply(true, nil)
+		case "window-change":
+			var w struct{ Cols, Rows, W, H uint32 }
+			if ssh.Unmarshal(req.Payload, &w) == nil {
+				select {
+				case sizes <- [2]int{int(w.Cols), int(w.Rows)}:
+				default:
+				}
+			}
+			if req.WantReply {
+				req.Reply(true, nil)
+			}
+		case "env":
+			req.Reply(true, nil)
+		case "shell", "exec":
+			if started {
+				req.Reply(false, nil)
+				continue
+			}
+			if req.Type == "exec" {
+				var e struct{ Command string }
+				if ssh.Unmarshal(req.Payload, &e) != nil {
+					req.Reply(false, nil)
+					continue
+				}
+				cr.exec, cr.isExec = e.Command, true
+			}
+			req.Reply(true, nil)
+			started = true
+			sess = s.newSession(sc, ch, cr, sizes)
+			if sess == nil {
+				ch.Close()
+				continue
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				sess.run()
+			}()
+		default:
+			if req.WantReply {
+				req.Reply(false, nil)
+			}
+		}
+	}
+	if sess != nil {
+		sess.kill()
+	}
+}
+
+// newSession registers a session of the connection's user, nil when the
+// element is closing or full.
+func (s *Server) newSession(sc *ssh.ServerConn, ch ssh.Channel, cr channelReq, sizes chan [2]int) *session {
+	user, role := sshserver.UserOf(sc.Permissions)
+	host, _, _ := net.SplitHostPort(sc.RemoteAddr().String())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || len(s.sessions) >= s.opts.MaxSessions {
+		if !s.closed {
+			s.log.Warn("session refused: too many sessions", "user", user, "remote", host, "max", s.opts.MaxSessions)
+			ch.Write([]byte("error: too many CLI sessions\r\n"))
+			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{1}))
+		}
+		return nil
+	}
+	core := s.core.OpenSession(user, role, "cli", host)
+	sess := newSession(s, core, ch, cr, sizes)
+	s.sessions[sess] = struct{}{}
+	return sess
+}
+
+func (s *Server) endSession(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+	// A CLI commit confirmed outlives its session, as in Junos.
+	s.core.CloseSession(sess.core)
+}

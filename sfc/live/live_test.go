@@ -1,0 +1,339 @@
+package live
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wirebeat/wirebeat/tools/netns"
+	"github.com/wirebeat/wirebeat/tools/testenv"
+)
+
+const password = "sfc-live-secret"
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+func wirebeatBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "wirebeat-sfc-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "wirebeat")
+		out, err := exec.Command("go", "build", "-o", binary, "github.com/wirebeat/wirebeat").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// element is one `wirebeat run` in a namespace.
+type element struct {
+	ns      *netns.NS
+	cmd     *exec.Cmd
+	netconf string
+	mu      sync.Mutex
+	log     bytes.Buffer
+	stopped bool
+}
+
+func startElement(t *testing.T, ns *netns.NS, config string) *element {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &element{ns: ns}
+	e.cmd = ns.Command(wirebeatBinary(t), "run", "--datadir", dir, "--config", cfg,
+		"--netconf", "127.0.0.1:0", "--gnmi", "", "--cli", "")
+	e.cmd.Env = append(os.Environ(), "WIREBEAT_ADMIN_PASSWORD="+password)
+	out, err := e.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cmd.Stderr = &lockedWriter{e}
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.kill() })
+	r := bufio.NewReader(out)
+	var lines []string
+	for {
+		line, err := r.ReadString('\n')
+		lines = append(lines, line)
+		if m := regexp.MustCompile(`NETCONF: listening on (\S+)`).FindStringSubmatch(line); m != nil {
+			e.netconf = m[1]
+		}
+		if strings.HasPrefix(line, "running;") {
+			break
+		}
+		if err != nil {
+			t.Fatalf("element in %s did not start:\n%s\n%s", ns.Name, strings.Join(lines, ""), e.logText())
+		}
+	}
+	go func() { _, _ = bufio.NewReader(r).WriteTo(&lockedWriter{e}) }()
+	return e
+}
+
+type lockedWriter struct{ e *element }
+
+func (w *lockedWriter) Write(b []byte) (int, error) {
+	w.e.mu.Lock()
+	defer w.e.mu.Unlock()
+	return w.e.log.Write(b)
+}
+
+func (e *element) logText() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.log.String()
+}
+
+func (e *element) kill() {
+	if e.stopped {
+		return
+	}
+	e.stopped = true
+	_ = e.cmd.Process.Kill()
+	_ = e.cmd.Wait()
+}
+
+const ncGet = `
+import sys
+from ncclient import manager
+host, port = sys.argv[1].rsplit(':', 1)
+with manager.connect(host=host, port=int(port), username='admin', password=sys.argv[2], hostkey_verify=False,
+                     allow_agent=False, look_for_keys=False, timeout=30) as m:
+    print(m.get(filter=('subtree', '<sfc xmlns="urn:wirebeat:sfc"/>')).data_xml)
+`
+
+// state returns the /sfc subtree of an element, over NETCONF with ncclient.
+func (e *element) state(t *testing.T) string {
+	t.Helper()
+	out, err := e.ns.Command("/usr/bin/python3", "-c", ncGet, e.netconf, password).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ncclient get in %s: %v\n%s", e.ns.Name, err, out)
+	}
+	return string(out)
+}
+
+// counter reads one leaf of /sfc/counters.
+func counter(t *testing.T, xml, leaf string) uint64 {
+	t.Helper()
+	i := strings.Index(xml, "<counters>")
+	for i >= 0 && !strings.Contains(xml[i:min(len(xml), i+40)], "classified-packets") {
+		j := strings.Index(xml[i+1:], "<counters>")
+		if j < 0 {
+			i = -1
+			break
+		}
+		i += 1 + j
+	}
+	if i < 0 {
+		t.Fatalf("no /sfc/counters in %s", xml)
+	}
+	m := regexp.MustCompile(`<` + leaf + `>(\d+)</` + leaf + `>`).FindStringSubmatch(xml[i:])
+	if m == nil {
+		t.Fatalf("no %s in %s", leaf, xml[i:])
+	}
+	v, _ := strconv.ParseUint(m[1], 10, 64)
+	return v
+}
+
+// entryPackets reads the packets of policy-table entry (spi, si).
+func entryPackets(t *testing.T, xml string, spi, si int) uint64 {
+	t.Helper()
+	re := regexp.MustCompile(`(?s)<entry>(.*?)</entry>`)
+	for _, m := range re.FindAllStringSubmatch(xml, -1) {
+		if strings.Contains(m[1], fmt.Sprintf("<sf-map-index>%d</sf-map-index>", spi)) &&
+			strings.Contains(m[1], fmt.Sprintf("<service-index>%d</service-index>", si)) {
+			p := regexp.MustCompile(`<packets>(\d+)</packets>`).FindStringSubmatch(m[1])
+			if p == nil {
+				return 0
+			}
+			v, _ := strconv.ParseUint(p[1], 10, 64)
+			return v
+		}
+	}
+	t.Fatalf("no policy-table entry %d/%d in %s", spi, si, xml)
+	return 0
+}
+
+func bfdProfile() string {
+	return `"wirebeat-bfd:bfd": {"profiles": {"profile": [{"name": "fast", "desired-min-tx-interval": 100000, "required-min-rx-interval": 100000, "detection-multiplier": 3}]}`
+}
+
+// domainSFC is what every node of the domain is told: the SFs and maps.
+const domainSFC = `
+  "service-functions": {"service-function": [
+    {"id": "fw", "type": "firewall", "locator": [{"address": "10.0.0.1"}]},
+    {"id": "cnt", "locator": [{"address": "10.0.0.11", "sbfd-discriminator": 4369}, {"address": "10.0.0.12", "sbfd-discriminator": 4369}]%s}
+  ]},
+  "sf-maps": {"sf-map": [
+    {"index": 10, "service-function": ["fw", "cnt"], "egress-node": "10.0.0.1", "metadata": {"md1-context": "0000000a000000000000000000000001", "tlv": [{"class": 258, "type": 7, "value": "0a0a0a"}]}},
+    {"index": 20, "service-function": ["cnt"], "egress-node": "10.0.0.1", "metadata": {"md1-context": "00000014000000000000000000000002", "tlv": [{"class": 258, "type": 7, "value": "14141414"}]}}
+  ]}`
+
+func boundaryConfig(rt, to, from string) string {
+	return `{` + bfdProfile() + `},
+ "wirebeat-sfc:sfc": {
+  "node": {"role": ["boundary", "classifier", "sf-node"], "local-sf-id": "fw", "boundary-node": ["10.0.0.1"],
+           "routing-interface": "` + rt + `",
+           "local-function": {"kind": "proxy", "to-interface": "` + to + `", "from-interface": "` + from + `"}},
+  "encapsulation": {"local-address": "10.0.0.1", "md-type": 2, "mtu": 1000},` +
+		fmt.Sprintf(domainSFC, `, "liveness": {"method": "sbfd", "bfd-profile": "fast", "local-address": "10.0.0.1"}`) + `,
+  "classifier": {"rule": [
+    {"name": "to-7000", "priority": 10, "match": {"protocol": 17, "destination-port": {"lower": 7000, "upper": 7001}}, "sf-map-index": 10},
+    {"name": "to-8000", "priority": 20, "match": {"protocol": 17, "destination-port": {"lower": 8000, "upper": 8099}}, "sf-map-index": 20}
+  ]}
+ }}`
+}
+
+func sfNodeConfig(addr string) string {
+	return `{"wirebeat-bfd:bfd": {"sbfd": {"reflector": {"enabled": true, "discriminator": [4369], "local-address": "` + addr + `"}}},
+ "wirebeat-sfc:sfc": {
+  "node": {"role": ["sf-node"], "local-sf-id": "cnt", "boundary-node": ["10.0.0.1", "10.0.0.99"]},
+  "encapsulation": {"local-address": "` + addr + `"},` + fmt.Sprintf(domainSFC, "") + `
+ }}`
+}
+
+// firewall is the NSH-unaware SF: it passes UDP to 7000 and drops 7001.
+const firewall = `table inet sfcfw {
+  chain passing {
+    type filter hook forward priority 0; policy accept;
+    udp dport 7000 counter accept
+    udp dport 7001 counter drop
+  }
+}
+`
+
+type domain struct {
+	cli, srv, bnd, core, sf1, sf2, fw *netns.NS
+	eb, e1, e2                        *element
+	client                            *net.UDPConn
+	bndPort                           string // the boundary's port on the domain bridge, where tshark listens
+	// received carries "port payload" of every datagram the server gets.
+	received chan [2]string
+}
+
+// build makes the namespaces: client and server outside the domain on
+// either side of the boundary; the boundary, two SF nodes and the
+// scapy/tshark vantage point on one bridged domain segment; the nftables
+// function behind the boundary's proxy interfaces.
+func build(t *testing.T) *domain {
+	testenv.RequireRoot(t, "network namespaces")
+	testenv.Tool(t, "nft", "nftables")
+	testenv.Tool(t, "tshark", "tshark")
+	if exec.Command("/usr/bin/python3", "-c", "import ncclient, scapy.contrib.nsh").Run() != nil {
+		testenv.Skip(t, "python3-ncclient and python3-scapy needed for /usr/bin/python3")
+	}
+	d := &domain{
+		cli: netns.New(t, "scli"), srv: netns.New(t, "ssrv"), bnd: netns.New(t, "sbnd"),
+		core: netns.New(t, "scor"), sf1: netns.New(t, "ssf1"), sf2: netns.New(t, "ssf2"), fw: netns.New(t, "sfw"),
+	}
+	c0, c1, s0, s1 := netns.Unique("c0"), netns.Unique("c1"), netns.Unique("s0"), netns.Unique("s1")
+	netns.Veth(t, d.cli, c0, d.bnd, c1)
+	netns.Veth(t, d.srv, s0, d.bnd, s1)
+	d.cli.Addr(t, c0, "192.168.10.2/24")
+	d.bnd.Addr(t, c1, "192.168.10.1/24")
+	d.srv.Addr(t, s0, "192.168.20.2/24")
+	d.bnd.Addr(t, s1, "192.168.20.1/24")
+	d.cli.Must(t, "ip", "route", "add", "default", "via", "192.168.10.1")
+	d.srv.Must(t, "ip", "route", "add", "default", "via", "192.168.20.1")
+	d.core.Must(t, "ip", "link", "add", "br0", "type", "bridge")
+	d.core.Must(t, "ip", "link", "set", "br0", "up")
+	d.core.Addr(t, "br0", "10.0.0.99/24")
+	for _, n := range []struct {
+		ns   *netns.NS
+		addr string
+	}{{d.bnd, "10.0.0.1/24"}, {d.sf1, "10.0.0.11/24"}, {d.sf2, "10.0.0.12/24"}} {
+		a, b := netns.Unique("dn"), netns.Unique("dc")
+		netns.Veth(t, n.ns, a, d.core, b)
+		d.core.Must(t, "ip", "link", "set", b, "master", "br0")
+		n.ns.Addr(t, a, n.addr)
+		if n.ns == d.bnd {
+			d.bndPort = b
+		}
+	}
+	for _, ns := range []*netns.NS{d.bnd, d.fw} {
+		ns.Must(t, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+			// No IPv6 on the TUNs: router solicitations would be traffic.
+			"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+	}
+	// Traffic from the client enters the domain through the routing TUN.
+	rt, to, from := netns.Unique("wbrt"), netns.Unique("wbto"), netns.Unique("wbfr")
+	d.bnd.Must(t, "ip", "rule", "add", "iif", c1, "lookup", "100")
+	d.eb = startElement(t, d.bnd, boundaryConfig(rt, to, from))
+	d.bnd.Must(t, "ip", "route", "add", "default", "dev", rt, "table", "100")
+	d.bnd.Must(t, "sysctl", "-qw", "net.ipv4.conf."+rt+".rp_filter=0")
+	// The proxy's interfaces go to the firewall's namespace: what the
+	// proxy writes to `to` arrives there, is filtered and forwarded out
+	// of `from`, where the proxy reads it back.
+	for _, i := range []string{to, from} {
+		d.bnd.Must(t, "ip", "link", "set", i, "netns", d.fw.Name)
+		d.fw.Must(t, "ip", "link", "set", i, "up")
+		d.fw.Must(t, "sysctl", "-qw", "net.ipv4.conf."+i+".rp_filter=0")
+	}
+	d.fw.Addr(t, to, "172.16.0.1/32")
+	d.fw.Must(t, "ip", "route", "add", "default", "dev", from)
+	nft := d.fw.Command("nft", "-f", "-")
+	nft.Stdin = strings.NewReader(firewall)
+	if out, err := nft.CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v\n%s", err, out)
+	}
+	d.e1 = startElement(t, d.sf1, sfNodeConfig("10.0.0.11"))
+	d.e2 = startElement(t, d.sf2, sfNodeConfig("10.0.0.12"))
+	d.received = make(chan [2]string, 1024)
+	ports := []int{7000, 7001, 8050, 9000}
+	for p := 8000; p < 8032; p++ {
+		ports = append(ports, p)
+	}
+	for _, p := range ports {
+		var c *net.UDPConn
+		if err := d.srv.Do(func() (err error) {
+			c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 20, 2), Port: p})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		go func() {
+			buf := make([]byte, 2048)
+			for {
+				n, err := c.Read(buf)
+				if err != nil {
+					return
+				}
+				d.received <- [2]string{fmt.Sprint(p), string(buf[:n])}
+			}
+		}()
+	}
+	if err := d.cli.Do(func() (err error) {
+		d.client, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 10, 2)})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.client.Close() })
+	return d
+}
