@@ -564,10 +564,10 @@ func TestLiveSpoofedFlood(t *testing.T) {
 	l := setupLive(t, "data-packet-trigger")
 	l.waitPath(t)
 	// The flood enters the primary's link from the B4 side.
-	var inj *afpacket.Link
+	var inj pktio.Port
 	if err := l.b4ns.Do(func() error {
 		var err error
-		inj, err = afpacket.Open(l.w1)
+		inj, err = pktio.Open(l.w1, pktio.Config{})
 		return err
 	}); err != nil {
 		t.Fatal(err)
