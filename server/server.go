@@ -255,7 +255,8 @@ func (s *Server) Config(ds Datastore) (*gen.Device, error) {
 			return nil, fmt.Errorf("read startup: %w", err)
 		}
 		if data == nil {
-			return &gen.Device{}, nil
+			// Never written: startup reads as what boot would load.
+			return s.Running(), nil
 		}
 		return schema.DecodeJSON(data)
 	}

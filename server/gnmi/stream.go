@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/wirebeat/wirebeat/events"
+	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
@@ -224,7 +225,19 @@ func (s *subscription) tick(now time.Time) ([]*gpb.Notification, error) {
 	if len(due) == 0 {
 		return nil, nil
 	}
-	view, err := s.view(due)
+	// Polls of state alone need only the state: the configuration
+	// changes come with commit events.
+	full := false
+	for _, e := range due {
+		full = full || (!e.nextSample.IsZero() && !now.Before(e.nextSample)) || (!e.nextBeat.IsZero() && !now.Before(e.nextBeat))
+	}
+	var view *gen.Device
+	var err error
+	if full {
+		view, err = s.view(due)
+	} else {
+		view, err = s.stateView(due)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -281,6 +281,19 @@ func (s *subscription) view(entries []*subEntry) (*gen.Device, error) {
 	return s.g.srv.Readable(s.sess, v), nil
 }
 
+// stateView renders only the state under the entries' paths.
+func (s *subscription) stateView(entries []*subEntry) (*gen.Device, error) {
+	paths := make([]*gpb.Path, len(entries))
+	for i, e := range entries {
+		paths[i] = &gpb.Path{Elem: e.elems}
+	}
+	v, err := s.g.srv.State(paths)
+	if err != nil {
+		return nil, statusOf(err)
+	}
+	return v, nil
+}
+
 // leaves lists the leaves entry e selects in view, only counters when
 // counters is set.
 func (s *subscription) leaves(view *gen.Device, e *subEntry, counters bool) ([]leafVal, error) {
@@ -308,7 +321,8 @@ func (s *subscription) leaves(view *gen.Device, e *subEntry, counters bool) ([]l
 			}
 		}
 		if tv != nil {
-			out = append(out, leafVal{path: e.elems, val: tv})
+			info, err := schema.ResolveNode(e.elems)
+			out = append(out, leafVal{path: e.elems, val: tv, config: err == nil && info.Config})
 		}
 		return out, nil
 	}

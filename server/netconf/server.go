@@ -112,12 +112,14 @@ func New(core *server.Server, opts Options) (*Server, error) {
 	}
 	s.caps = s.capabilities()
 	if opts.DataDir != "" {
-		r, err := openReplayLog(opts.DataDir, s.log)
-		if err != nil {
-			return nil, fmt.Errorf("netconf: notification log: %w", err)
+		// Without its log the element still runs: create-subscription
+		// then refuses startTime, saying why.
+		if r, err := openReplayLog(opts.DataDir, s.log); err != nil {
+			s.log.Warn("notification log unusable: no replay", "err", err)
+		} else {
+			s.replay = r
+			go s.runReplayLog(r)
 		}
-		s.replay = r
-		go s.runReplayLog(r)
 	}
 	s.ssh = sshserver.Config(core, sshserver.Options{HostKey: opts.HostKey, Transport: "netconf", Logger: opts.Logger})
 	return s, nil
