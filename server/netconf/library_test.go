@@ -222,6 +222,9 @@ func TestGetDataPerDatastoreYanglint(t *testing.T) {
 			t.Errorf("yanglint %s: %v\n%s\n%.2000s", what, err, out, data)
 		}
 	}
+	// startup is written on demand (copy-config), not by commits: save
+	// running so that startup has content to validate.
+	wantOK(t, c.rpc(`<copy-config><target><startup/></target><source><running/></source></copy-config>`))
 	for _, ds := range []string{"running", "candidate", "startup", "intended"} {
 		validate(ds, replyData(t, getData(ds, "")), "config")
 	}
