@@ -18,6 +18,7 @@ func makeSubsystems(log *slog.Logger) ([]server.Subsystem, error) {
 	return []server.Subsystem{
 		bfdSub,
 		softwire.NewLwaftrSubsystem(softwire.LwaftrOptions{Log: log.With("subsystem", "softwire-lwaftr"), OpenDriver: openPort(log)}),
+		newDSLite(log.With("subsystem", "softwire-dslite")),
 		// SFC locator liveness runs in the BFD engine.
 		sfc.New(sfc.Options{Log: log.With("subsystem", "sfc"), BFD: bfdSub.Engine()}),
 	}, nil

@@ -91,14 +91,10 @@ func (s *LwaftrSubsystem) Name() string { return "softwire-lwaftr" }
 // Attach sets the sink for the engine's events.
 func (s *LwaftrSubsystem) Attach(sink events.Sink) { s.sink = sink }
 
-// Owns is /softwire/lwaftr, plus the enabled leaves of the DS-Lite AFTR
-// and B4, which this build refuses to turn on.
+// Owns is /softwire/lwaftr (the DS-Lite AFTR and B4 are the DS-Lite
+// subsystem's).
 func (s *LwaftrSubsystem) Owns() []*gpb.Path {
-	return []*gpb.Path{
-		swPath(pe("lwaftr")),
-		swPath(pe("aftr"), pe("enabled")),
-		swPath(pe("b4"), pe("enabled")),
-	}
+	return []*gpb.Path{swPath(pe("lwaftr"))}
 }
 
 func pe(name string) *gpb.PathElem { return &gpb.PathElem{Name: name} }
@@ -159,14 +155,6 @@ func (e *engineParts) closeLinks() {
 // cannot fail.
 func (s *LwaftrSubsystem) Prepare(cs *schema.ChangeSet) error {
 	cand := cs.New
-	// The DS-Lite AFTR and B4 are modelled but not built yet: asking to
-	// run one is refused rather than accepted and ignored.
-	if cand.GetSoftwire().GetAftr().GetEnabled() {
-		return schema.Errorf(schema.TagOperationNotSupp, swPath(pe("aftr"), pe("enabled")), "the DS-Lite AFTR data plane is not in this build yet")
-	}
-	if cand.GetSoftwire().GetB4().GetEnabled() {
-		return schema.Errorf(schema.TagOperationNotSupp, swPath(pe("b4"), pe("enabled")), "the DS-Lite B4 data plane is not in this build yet")
-	}
 	d, settings, err := deltaOf(cs)
 	if err != nil {
 		return err

@@ -163,14 +163,10 @@ type prepared struct {
 // cannot fail. The engine does nothing new until Apply.
 func (s *Subsystem) Prepare(cs *schema.ChangeSet) error {
 	candidate := cs.New
-	// BFD inside DS-Lite softwires needs the softwire data plane to carry
-	// its packets; until that exists, refusing the configuration is honest
-	// where accepting it would configure nothing.
-	if sw := candidate.GetBfd().GetSoftwire(); sw != nil && len(sw.Session) > 0 {
-		for b4 := range sw.Session {
-			return schema.Errorf(schema.TagOperationNotSupp, path(elem("bfd"), elem("softwire"), elem("session", "b4-address", b4)),
-				"BFD sessions inside softwires need the DS-Lite data plane, which this build does not have yet")
-		}
+	// BFD inside DS-Lite softwires (/bfd/softwire/session) is run by the
+	// softwire subsystem, next to its tunnels (softwire.go here renders it).
+	if err := validateSoftwire(candidate); err != nil {
+		return err
 	}
 	want, err := desired(candidate)
 	if err != nil {

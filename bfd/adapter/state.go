@@ -33,6 +33,7 @@ func (s *Subsystem) State(root *gen.Device, paths []*gpb.Path) error {
 		sum.NumberOfSessionsDown = ygot.Uint32(uint32(m.Down))
 		sum.NumberOfSessionsAdminDown = ygot.Uint32(uint32(m.AdminDown))
 	}
+	softwireState(root, paths)
 	for k, r := range s.sessions {
 		if !covers(paths, k.path()) {
 			continue

@@ -153,9 +153,6 @@ func NewAFTR(cfg AFTRConfig, snd Sender, now time.Time) (*AFTR, error) {
 			a.ext = append(a.ext, extAddr{ip: a.pools[len(a.pools)-1].base + k})
 		}
 	}
-	for i := range a.ext {
-		a.ext[i].blockUsed = make([]uint64, (a.nBlocks+63)/64)
-	}
 	a.r6 = netpkt.NewReassembler(cfg.MaxReassemblyPackets, cfg.MaxFragmentsPerPacket)
 	a.r4in = netpkt.NewReassembler(cfg.MaxReassemblyPackets, cfg.MaxFragmentsPerPacket)
 	a.r4ext = netpkt.NewReassembler(cfg.MaxReassemblyPackets, cfg.MaxFragmentsPerPacket)

@@ -2,7 +2,10 @@ package dslite
 
 import (
 	"bytes"
+	"encoding/json"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,10 +92,12 @@ func TestEndpointIndependent(t *testing.T) {
 // release is an event; one B4 running out leaves the others alone.
 func TestPortBlocks(t *testing.T) {
 	var events []PortBlockEvent
+	var logBuf bytes.Buffer
 	a, c := newTestAFTR(t, func(cfg *AFTRConfig) {
 		cfg.PortBlockSize = 64
 		cfg.MaxPortsPerB4 = 128
 		cfg.OnPortBlock = func(e PortBlockEvent) { events = append(events, e) }
+		cfg.Log = slog.New(slog.NewJSONHandler(&logBuf, nil))
 	})
 	for port := range uint16(128) {
 		a.FromB4(encap6(b4A, aftrAddr, udpOut(host, 1000+port)))
@@ -114,6 +119,27 @@ func TestPortBlocks(t *testing.T) {
 	a.FromB4(encap6(b4A, aftrAddr, udpOut(host, 3000)))
 	if a.C.DropPortExhausted != 1 || len(c.v4) != 128 {
 		t.Fatalf("exhaustion: drops %d, sent %d", a.C.DropPortExhausted, len(c.v4))
+	}
+	// One structured line per block (RFC 6888 REQ-12), one for the
+	// exhaustion.
+	var allocLines, exhausted int
+	for _, l := range strings.Split(strings.TrimSpace(logBuf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		switch m["msg"] {
+		case "dslite: port block allocated":
+			allocLines++
+			if m["b4"] != b4A.String() || m["external"] == nil || m["port-start"] == nil || m["port-end"] == nil || m["time"] == nil {
+				t.Fatalf("port block line lacks a field: %q", l)
+			}
+		case "dslite: ports exhausted for B4":
+			exhausted++
+		}
+	}
+	if allocLines != 2 || exhausted != 1 {
+		t.Fatalf("%d allocation lines, %d exhaustion lines:\n%s", allocLines, exhausted, logBuf.String())
 	}
 	// Another protocol has its own ports in the same blocks.
 	a.FromB4(encap6(b4A, aftrAddr, pkt4{src: host, dst: remote, proto: 6, sport: 3000, dport: 80, tcpFlags: 2}.bytes()))

@@ -101,17 +101,19 @@ type B4Config struct {
 
 // B4Counters count what the B4 did.
 type B4Counters struct {
-	EncapPackets, EncapBytes uint64 // LAN to tunnel
-	DecapPackets, DecapBytes uint64 // tunnel to LAN
-	DropNoAFTR               uint64 // no usable AFTR
-	DropNotFromAFTR          uint64 // IPv6 not from a known AFTR or not to us
-	DropMalformed            uint64
-	DropTTLZero              uint64
-	DropFragments            uint64
-	Reassembled              uint64
-	FragmentedOut            uint64
-	MSSClamped               uint64
-	BFDIn, BFDOut            uint64
+	RcvdIPv4Packets, RcvdIPv4Bytes uint64 // from the LAN
+	RcvdIPv6Packets, RcvdIPv6Bytes uint64 // from the WAN
+	EncapPackets, EncapBytes       uint64 // LAN to tunnel
+	DecapPackets, DecapBytes       uint64 // tunnel to LAN
+	DropNoAFTR                     uint64 // no usable AFTR
+	DropNotFromAFTR                uint64 // IPv6 not from a known AFTR or not to us
+	DropMalformed                  uint64
+	DropTTLZero                    uint64
+	DropFragments                  uint64
+	Reassembled                    uint64
+	FragmentedOut                  uint64
+	MSSClamped                     uint64
+	BFDIn, BFDOut                  uint64
 }
 
 type aftrState struct {
@@ -429,6 +431,8 @@ func (b *B4) fromKnownAFTR(src []byte) bool {
 // FromLAN carries an IPv4 packet from the LAN to the active AFTR. It may
 // modify pkt.
 func (b *B4) FromLAN(pkt []byte) {
+	b.C.RcvdIPv4Packets++
+	b.C.RcvdIPv4Bytes += uint64(len(pkt))
 	p, ok := netpkt.CheckIPv4(pkt)
 	if !ok {
 		b.C.DropMalformed++
@@ -474,12 +478,26 @@ func (b *B4) encap(aftr *[16]byte, p []byte, tos byte) {
 // FromWAN takes an IPv6 packet from the WAN: IPv4-in-IPv6 from a known
 // AFTR to the B4's address is decapsulated to the LAN, or to BFD.
 func (b *B4) FromWAN(pkt []byte) {
+	b.C.RcvdIPv6Packets++
+	b.C.RcvdIPv6Bytes += uint64(len(pkt))
 	p, ok := netpkt.CheckIPv6(pkt)
 	if !ok {
 		b.C.DropMalformed++
 		return
 	}
-	if string(p[24:40]) != string(b.self[:]) || !b.fromKnownAFTR(p[8:24]) {
+	if string(p[24:40]) != string(b.self[:]) {
+		b.C.DropNotFromAFTR++
+		return
+	}
+	if !b.fromKnownAFTR(p[8:24]) {
+		// An AFTR behind an anycast endpoint answers BFD from its unicast
+		// address (seed 000): BFD inside the tunnel is taken from any
+		// source, the engine matching it to a session by discriminator;
+		// nothing else is.
+		if inner, ok := netpkt.CheckIPv4(p[40:]); ok && p[6] == netpkt.ProtoIPIP && be.Uint32(inner[16:]) == b.inner {
+			b.toInner(p[8:24], inner)
+			return
+		}
 		b.C.DropNotFromAFTR++
 		return
 	}

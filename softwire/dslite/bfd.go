@@ -88,6 +88,10 @@ type AFTRBFDConfig struct {
 	// Now is the clock of last-seen times (time.Now when nil; the BFD
 	// engine's clock in tests).
 	Now func() time.Time
+	// Active makes the AFTR start sessions itself, to every B4 it holds
+	// NAT state for (AFTRConfig.OnB4 = Track) and to those named with
+	// AddB4, instead of answering B4s that start BFD.
+	Active bool
 }
 
 // AFTRBFD runs the AFTR's side of BFD inside the softwires: a passive
@@ -96,6 +100,7 @@ type AFTRBFDConfig struct {
 type AFTRBFD struct {
 	eng   *bfd.Engine
 	cfg   AFTRBFDConfig
+	tmpl  bfd.SessionConfig
 	local netip.Addr
 	q     bfdQueue
 	in    [1]bfd.Inbound
@@ -108,6 +113,8 @@ type AFTRBFD struct {
 
 type aftrPeer struct {
 	discr   uint32
+	created time.Time
+	pinned  bool // named by AddB4: kept while idle
 	lastBFD time.Time
 	wasUp   bool
 }
@@ -126,14 +133,22 @@ func NewAFTRBFD(eng *bfd.Engine, local netip.Addr, cfg AFTRBFDConfig) (*AFTRBFD,
 		cfg.Now = time.Now
 	}
 	m := &AFTRBFD{eng: eng, cfg: cfg, local: local, sessions: map[netip.Addr]*aftrPeer{}}
-	m.q.max = 1 << 16
+	// A timer round may send for every session at once (one periodic
+	// packet each, and a Final for a Poll): the queue holds that much,
+	// growing only as far as it is used.
+	m.q.max = max(1<<16, 2*cfg.MaxSessions)
 	tmpl := cfg.Template
 	tmpl.MinRxTTL = 255 // one hop inside the tunnel (RFC 5881 §5)
 	tmpl.Tag = "dslite-aftr"
+	m.tmpl = tmpl
+	if cfg.Active {
+		return m, nil
+	}
 	err := eng.EnableDynamic(bfd.PathSoftwire, tmpl, &m.q, cfg.MaxSessions, func(c bfd.DynamicCreated) {
 		// Called under the BFD engine's lock; m.mu is a leaf lock.
 		m.mu.Lock()
-		m.sessions[c.Path.Remote] = &aftrPeer{discr: c.Discr, lastBFD: cfg.Now()}
+		now := cfg.Now()
+		m.sessions[c.Path.Remote] = &aftrPeer{discr: c.Discr, lastBFD: now, created: now}
 		m.mu.Unlock()
 	})
 	if err != nil {
@@ -206,7 +221,7 @@ func (m *AFTRBFD) Service(a *AFTR, now time.Time) {
 	var idle []uint32
 	m.mu.Lock()
 	for b4, p := range m.sessions {
-		if now.Sub(p.lastBFD) > m.cfg.IdleTimeout {
+		if !m.cfg.Active && !p.pinned && now.Sub(p.lastBFD) > m.cfg.IdleTimeout {
 			idle = append(idle, p.discr)
 			delete(m.sessions, b4)
 		}
@@ -214,6 +229,64 @@ func (m *AFTRBFD) Service(a *AFTR, now time.Time) {
 	m.mu.Unlock()
 	for _, d := range idle {
 		_ = m.eng.RemoveSession(d) // already gone is fine
+	}
+}
+
+// AddB4 starts an active session to B4 b4 (a configured
+// /bfd/softwire/session of role aftr), kept until RemoveB4.
+func (m *AFTRBFD) AddB4(b4 netip.Addr) error {
+	return m.add(b4, true)
+}
+
+func (m *AFTRBFD) add(b4 netip.Addr, pinned bool) error {
+	m.mu.Lock()
+	if p := m.sessions[b4]; p != nil {
+		p.pinned = p.pinned || pinned
+		m.mu.Unlock()
+		return nil
+	}
+	m.mu.Unlock()
+	c := m.tmpl
+	c.Path = bfd.PathKey{Kind: bfd.PathSoftwire, Local: m.local, Remote: b4}
+	c.Passive = false
+	d, err := m.eng.AddSession(c, &m.q)
+	if err != nil {
+		return err
+	}
+	now := m.cfg.Now()
+	m.mu.Lock()
+	m.sessions[b4] = &aftrPeer{discr: d, created: now, lastBFD: now, pinned: pinned}
+	m.mu.Unlock()
+	return nil
+}
+
+// RemoveB4 ends the session to b4.
+func (m *AFTRBFD) RemoveB4(b4 netip.Addr) {
+	m.mu.Lock()
+	p := m.sessions[b4]
+	delete(m.sessions, b4)
+	m.mu.Unlock()
+	if p != nil {
+		_ = m.eng.RemoveSession(p.discr)
+	}
+}
+
+// Track is AFTRConfig.OnB4 for an active AFTR: a session to every B4
+// with NAT state, ended with its last NAT session unless AddB4 named it.
+// It runs on the data plane goroutine.
+func (m *AFTRBFD) Track(b4 netip.Addr, present bool) {
+	if !m.cfg.Active {
+		return
+	}
+	if present {
+		_ = m.add(b4, false) // over the engine's limits: no session, counted there
+		return
+	}
+	m.mu.Lock()
+	p := m.sessions[b4]
+	m.mu.Unlock()
+	if p != nil && !p.pinned {
+		m.RemoveB4(b4)
 	}
 }
 
@@ -226,6 +299,27 @@ func (m *AFTRBFD) Session(b4 netip.Addr) (bfd.SessionInfo, bool) {
 		return bfd.SessionInfo{}, false
 	}
 	return m.eng.Session(p.discr)
+}
+
+// Each calls fn for every automatic session with its B4 and creation
+// time.
+func (m *AFTRBFD) Each(fn func(b4 netip.Addr, created time.Time, info bfd.SessionInfo)) {
+	type one struct {
+		b4      netip.Addr
+		created time.Time
+		discr   uint32
+	}
+	m.mu.Lock()
+	all := make([]one, 0, len(m.sessions))
+	for b4, p := range m.sessions {
+		all = append(all, one{b4, p.created, p.discr})
+	}
+	m.mu.Unlock()
+	for _, o := range all {
+		if info, ok := m.eng.Session(o.discr); ok {
+			fn(o.b4, o.created, info)
+		}
+	}
 }
 
 // Len is the number of automatic sessions.

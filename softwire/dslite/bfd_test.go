@@ -292,3 +292,140 @@ func TestRevertAfterHoldDown(t *testing.T) {
 		t.Fatalf("active %v, %v after BFD up", a, s.clk.T.Sub(upAt))
 	}
 }
+
+// TestAnycastAFTR: the B4 tunnels to an anycast endpoint; the AFTR
+// answers BFD from its unicast address, and the session comes up all the
+// same (the B4 sees that AFTR's own address as the peer).
+func TestAnycastAFTR(t *testing.T) {
+	anycast := netip.MustParseAddr("2001:db8:ac::1")
+	unicast := netip.MustParseAddr("2001:db8:a::99")
+	clk := &bfd.ManualClock{T: t0}
+	var am *AFTRBFD
+	aeng := bfd.NewEngine(bfd.Options{Clock: clk, Seed: 1, OnChange: func(c bfd.Change) { am.HandleChange(c) }})
+	am, err := NewAFTRBFD(aeng, unicast, AFTRBFDConfig{Template: longIntervals, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aout := &capture{}
+	a, err := NewAFTR(AFTRConfig{TunnelEndpoint: anycast, UnicastAddress: unicast, Pools: []netip.Prefix{pool1}, OnBFD: am.Receive}, aout, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bm *B4BFD
+	beng := bfd.NewEngine(bfd.Options{Clock: clk, Seed: 2, OnChange: func(c bfd.Change) { bm.HandleChange(c) }})
+	bout := &capture{}
+	b, err := NewB4(B4Config{Address: b4Self, AFTRs: []AFTREntry{{anycast, 1}},
+		OnBFD: func(x netip.Addr, ttl uint8, p []byte) { bm.Receive(x, ttl, p) }}, bout, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bm = NewB4BFD(beng, b, B4BFDConfig{Template: longIntervals})
+	if err := bm.Sync(t0); err != nil {
+		t.Fatal(err)
+	}
+	sawUnicast := false
+	for range 2000 {
+		clk.Advance(50 * time.Millisecond)
+		beng.Advance()
+		bm.Service(clk.T)
+		aeng.Advance()
+		a.Advance(clk.T)
+		am.Service(a, clk.T)
+		for _, p := range bout.v6 {
+			a.FromB4(p)
+		}
+		bout.reset()
+		for _, p := range aout.v6 {
+			sawUnicast = sawUnicast || netip.AddrFrom16([16]byte(p[8:24])) == unicast
+			b.FromWAN(p)
+		}
+		aout.reset()
+	}
+	in, _ := bm.Session(anycast)
+	if !sawUnicast || in.LocalState != bfd.StateUp {
+		t.Fatalf("BFD through the anycast endpoint: unicast replies %v, B4 state %v", sawUnicast, in.LocalState)
+	}
+	if st := b.AFTRs()[0].Status; st != StatusReachable {
+		t.Fatalf("anycast AFTR status %v", st)
+	}
+	if x, ok := am.Session(b4Self); !ok || x.LocalState != bfd.StateUp {
+		t.Fatal("AFTR session not up")
+	}
+}
+
+// TestActiveAFTR: an AFTR that is active in BFD starts a session to a B4
+// once it holds NAT state for it, and the B4's session comes up; a B4
+// named in configuration gets one at once.
+func TestActiveAFTR(t *testing.T) {
+	clk := &bfd.ManualClock{T: t0}
+	var am *AFTRBFD
+	aeng := bfd.NewEngine(bfd.Options{Clock: clk, Seed: 1, OnChange: func(c bfd.Change) { am.HandleChange(c) }})
+	am, err := NewAFTRBFD(aeng, aftr1, AFTRBFDConfig{Template: longIntervals, Now: clk.Now, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aout := &capture{}
+	a, err := NewAFTR(AFTRConfig{TunnelEndpoint: aftr1, Pools: []netip.Prefix{pool1}, OnBFD: am.Receive, OnB4: am.Track}, aout, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bm *B4BFD
+	beng := bfd.NewEngine(bfd.Options{Clock: clk, Seed: 2, OnChange: func(c bfd.Change) { bm.HandleChange(c) }})
+	bout := &capture{}
+	b, err := NewB4(B4Config{Address: b4Self, AFTRs: []AFTREntry{{aftr1, 1}},
+		OnBFD: func(x netip.Addr, ttl uint8, p []byte) { bm.Receive(x, ttl, p) }}, bout, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bm = NewB4BFD(beng, b, B4BFDConfig{Template: longIntervals})
+	if err := bm.Sync(t0); err != nil {
+		t.Fatal(err)
+	}
+	// No NAT state yet: the B4's packets are dropped, no session is made.
+	for range 100 {
+		clk.Advance(50 * time.Millisecond)
+		beng.Advance()
+		bm.Service(clk.T)
+		for _, p := range bout.v6 {
+			a.FromB4(p)
+		}
+		bout.reset()
+	}
+	if am.Len() != 0 {
+		t.Fatal("active AFTR answered a B4 it holds no state for")
+	}
+	other := netip.MustParseAddr("2001:db8:100::77")
+	if err := am.AddB4(other); err != nil || am.Len() != 1 {
+		t.Fatalf("configured B4: %v, %d sessions", err, am.Len())
+	}
+	b.FromLAN(udpOut(host, 4000))
+	for range 2000 {
+		clk.Advance(50 * time.Millisecond)
+		beng.Advance()
+		bm.Service(clk.T)
+		aeng.Advance()
+		a.Advance(clk.T)
+		am.Service(a, clk.T)
+		for _, p := range bout.v6 {
+			a.FromB4(p)
+		}
+		bout.reset()
+		for _, p := range aout.v6 {
+			if netip.AddrFrom16([16]byte(p[24:40])) == b4Self {
+				b.FromWAN(p)
+			}
+		}
+		aout.reset()
+	}
+	in, ok := am.Session(b4Self)
+	if !ok || in.Dynamic || in.Config.Passive || in.LocalState != bfd.StateUp {
+		t.Fatalf("AFTR session to the B4: %v %+v", ok, in)
+	}
+	// The NAT session expires: the BFD session goes with it, the
+	// configured one stays.
+	clk.Advance(10 * time.Minute)
+	a.Advance(clk.T)
+	if _, ok := am.Session(b4Self); ok || am.Len() != 1 {
+		t.Fatalf("after the B4's state went: %d sessions", am.Len())
+	}
+}

@@ -96,7 +96,11 @@ type AFTRConfig struct {
 	// a B4 sends to the AFTR's inner address, with the B4's IPv6 address
 	// and the inner TTL. payload is only valid during the call.
 	OnBFD func(b4 netip.Addr, ttl uint8, payload []byte)
-	Log   *slog.Logger
+	// OnB4, when set, is told when the AFTR starts holding state for a
+	// B4 (its first NAT session) and when it stops (its last one ended):
+	// an AFTR that is active in BFD starts and ends its sessions on it.
+	OnB4 func(b4 netip.Addr, present bool)
+	Log  *slog.Logger
 }
 
 func (c *AFTRConfig) setDefaults() {
@@ -152,6 +156,12 @@ func (c *AFTRConfig) setDefaults() {
 	}
 }
 
+// Check validates c as NewAFTR will, defaults filled.
+func (c AFTRConfig) Check() error {
+	c.setDefaults()
+	return c.Validate()
+}
+
 // Validate checks a configuration after defaults.
 func (c *AFTRConfig) Validate() error {
 	if !c.TunnelEndpoint.Is6() || c.TunnelEndpoint.Is4In6() {
@@ -186,8 +196,8 @@ func (c *AFTRConfig) Validate() error {
 		}
 		n += 1 << (32 - p.Bits())
 	}
-	if n > 1<<24 {
-		return fmt.Errorf("dslite: %d pool addresses, at most %d", n, 1<<24)
+	if n > 1<<20 {
+		return fmt.Errorf("dslite: %d pool addresses, at most %d", n, 1<<20)
 	}
 	if c.PortStart == 0 || c.PortStart > c.PortEnd {
 		return fmt.Errorf("dslite: port range %d..%d", c.PortStart, c.PortEnd)

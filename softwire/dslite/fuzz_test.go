@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/wirebeat/wirebeat/softwire/netpkt"
 )
 
 // FuzzAFTRFromB4 feeds arbitrary tunnel packets (and arbitrary inner
@@ -62,5 +64,28 @@ func FuzzB4FromWAN(f *testing.F) {
 		}
 		b.FromWAN(p)
 		b.FromLAN(p)
+	})
+}
+
+// FuzzLinkInput feeds arbitrary Ethernet frames to a link (ARP, NDP,
+// IPv4, IPv6 demultiplexing): nothing panics, the neighbour cache stays
+// within its bound.
+func FuzzLinkInput(f *testing.F) {
+	arp := make([]byte, netpkt.ARPLen)
+	netpkt.WriteARP(arp, netpkt.ARPRequest, []byte{2, 0, 0, 0, 0, 2}, []byte{192, 0, 2, 1}, nil, []byte{192, 0, 2, 2})
+	f.Add(frame(netpkt.BroadcastMAC, []byte{2, 0, 0, 0, 0, 2}, netpkt.EtherTypeARP, arp))
+	ns := make([]byte, netpkt.NDLen)
+	netpkt.WriteNS(ns, b4A.AsSlice(), aftrAddr.AsSlice(), []byte{2, 0, 0, 0, 0, 2})
+	f.Add(frame([]byte{2, 0, 0, 0, 0, 1}, []byte{2, 0, 0, 0, 0, 2}, netpkt.EtherTypeIPv6, ns))
+	w := &frames{}
+	l := NewLink(LinkConfig{MAC: [6]byte{2, 0, 0, 0, 0, 1}, IPv4: netip.MustParseAddr("192.0.2.2"), IPv6: []netip.Addr{aftrAddr}, MaxNeighbors: 8}, w)
+	l.OnIPv4 = func([]byte) {}
+	l.OnIPv6 = func([]byte) {}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		w.f = w.f[:0]
+		l.Input(b)
+		if l.nb.Len() > 8 {
+			t.Fatal("neighbour cache over its bound")
+		}
 	})
 }

@@ -38,7 +38,7 @@ type LinkCounters struct {
 	InFrames, OutFrames uint64
 	ARPReplies, NAs     uint64
 	Solicitations       uint64
-	DropNoNeighbor      uint64 // next hop MAC unknown (a solicitation was sent)
+	HeldNoNeighbor      uint64 // next hop MAC unknown: held (a few) while solicited
 	DropOther           uint64 // neither IPv4, IPv6 nor ARP, or malformed
 	DropTxFull          uint64
 }
@@ -54,10 +54,72 @@ type Link struct {
 	buf       []byte
 	ctl       []byte
 	now       int64
+	// pending holds a few packets waiting for their next hop's MAC, as a
+	// host's neighbour table does, so that the first packet of a flow is
+	// not lost to the solicitation.
+	pending [pendingMax]pendingPkt
 
 	// OnIPv4 and OnIPv6 take the packets of the link (may modify them).
 	OnIPv4, OnIPv6 func(pkt []byte)
 	C              LinkCounters
+}
+
+const (
+	pendingMax   = 16
+	pendingBytes = 9216
+	pendingLife  = 3e9 // nanoseconds
+)
+
+type pendingPkt struct {
+	nh   [16]byte
+	et   uint16
+	n    int
+	born int64
+	buf  []byte
+}
+
+// hold keeps p (of Ethernet type et) until nh resolves; the oldest
+// waiting packet gives way when all slots are taken.
+func (l *Link) hold(nh []byte, et uint16, p []byte) {
+	if len(p) > pendingBytes {
+		return
+	}
+	slot := 0
+	for i := range l.pending {
+		if l.pending[i].n == 0 || l.now-l.pending[i].born > pendingLife {
+			slot = i
+			break
+		}
+		if l.pending[i].born < l.pending[slot].born {
+			slot = i
+		}
+	}
+	q := &l.pending[slot]
+	if q.buf == nil {
+		q.buf = make([]byte, pendingBytes)
+	}
+	clear(q.nh[:])
+	copy(q.nh[:], nh)
+	q.et, q.n, q.born = et, copy(q.buf, p), l.now
+}
+
+// release sends the packets waiting for ip, now at mac.
+func (l *Link) release(ip []byte, mac []byte) {
+	var k [16]byte
+	copy(k[:], ip)
+	for i := range l.pending {
+		q := &l.pending[i]
+		if q.n == 0 || q.nh != k {
+			continue
+		}
+		if l.now-q.born <= pendingLife {
+			f := l.buf[:14+q.n]
+			l.ether(f, mac, q.et)
+			copy(f[14:], q.buf[:q.n])
+			l.send(f)
+		}
+		q.n = 0
+	}
 }
 
 // NewLink makes a link sending its frames to out.
@@ -130,6 +192,7 @@ func (l *Link) arp(p []byte) {
 	if a.Op == netpkt.ARPRequest || a.Op == netpkt.ARPReply {
 		if string(a.SPA) != "\x00\x00\x00\x00" {
 			l.nb.Learn(a.SPA, a.SHA)
+			l.release(a.SPA, a.SHA)
 		}
 	}
 	if a.Op != netpkt.ARPRequest || !l.cfg.IPv4.IsValid() || string(a.TPA) != string(l.cfg.IPv4.AsSlice()) {
@@ -157,6 +220,7 @@ func (l *Link) nd(p []byte, srcMAC []byte) {
 			mac = srcMAC
 		}
 		l.nb.Learn(target, mac)
+		l.release(target, mac)
 		return
 	}
 	target, mac, ok := netpkt.NDTarget(p, 1)
@@ -168,6 +232,7 @@ func (l *Link) nd(p []byte, srcMAC []byte) {
 	unspecified := string(src) == string(make([]byte, 16))
 	if mac != nil && !unspecified {
 		l.nb.Learn(src, mac)
+		l.release(src, mac)
 	}
 	if !l.ours(target) || unspecified {
 		return
@@ -203,7 +268,8 @@ func (l *Link) SendIPv4(p []byte) {
 	}
 	mac, ok, solicit := l.nb.Lookup(nh, l.now)
 	if !ok {
-		l.C.DropNoNeighbor++
+		l.C.HeldNoNeighbor++
+		l.hold(nh, netpkt.EtherTypeIPv4, p)
 		if solicit && l.cfg.IPv4.IsValid() {
 			f := l.ctl[:14+netpkt.ARPLen]
 			l.ether(f, netpkt.BroadcastMAC, netpkt.EtherTypeARP)
@@ -228,7 +294,8 @@ func (l *Link) SendIPv6(p []byte) {
 	}
 	mac, ok, solicit := l.nb.Lookup(nh, l.now)
 	if !ok {
-		l.C.DropNoNeighbor++
+		l.C.HeldNoNeighbor++
+		l.hold(nh, netpkt.EtherTypeIPv6, p)
 		if solicit {
 			f := l.ctl[:14+netpkt.NDLen]
 			var target [16]byte

@@ -48,30 +48,33 @@ func TestLinkNeighbors(t *testing.T) {
 	if len(w.f) != 2 || !bytes.Equal(w.f[1][:6], peer) || !bytes.Equal(w.f[1][14:], p) {
 		t.Fatal("IPv4 not sent to the learnt gateway")
 	}
-	// IPv6 to an unresolved gateway: dropped, one solicitation.
+	// IPv6 to an unresolved gateway: held, one solicitation.
 	v6 := encap6(aftrAddr, b4A, udpOut(host, 1))
 	l.SendIPv6(v6)
 	l.SendIPv6(v6)
-	if len(w.f) != 3 || l.C.DropNoNeighbor != 2 || l.C.Solicitations != 1 {
+	if len(w.f) != 3 || l.C.HeldNoNeighbor != 2 || l.C.Solicitations != 1 {
 		t.Fatalf("frames %d, counters %+v", len(w.f), l.C)
 	}
 	ns := w.f[2][14:]
 	if tg, _, ok := netpkt.NDTarget(ns, 1); !ok || netip.AddrFrom16([16]byte(tg)) != gw6 {
 		t.Fatal("bad solicitation")
 	}
-	// The gateway answers; then IPv6 flows.
+	// The gateway answers: the two held packets go, then IPv6 flows.
 	na := make([]byte, netpkt.NDLen)
 	netpkt.WriteNA(na, gw6.AsSlice(), ns[8:24], gw6.AsSlice(), peer, true)
 	l.Input(frame(mac[:], peer, netpkt.EtherTypeIPv6, na))
+	if len(w.f) != 5 || !bytes.Equal(w.f[4][14:], v6) {
+		t.Fatalf("held packets not sent after the advertisement: %d frames", len(w.f))
+	}
 	l.SendIPv6(v6)
-	if len(w.f) != 4 || !bytes.Equal(w.f[3][:6], peer) {
+	if len(w.f) != 6 || !bytes.Equal(w.f[5][:6], peer) {
 		t.Fatal("IPv6 not sent after the advertisement")
 	}
 	// A solicitation for our tunnel endpoint is answered.
 	q := make([]byte, netpkt.NDLen)
 	netpkt.WriteNS(q, gw6.AsSlice(), aftrAddr.AsSlice(), peer)
 	l.Input(frame(mac[:], peer, netpkt.EtherTypeIPv6, q))
-	if len(w.f) != 5 || w.f[4][14+40] != netpkt.ICMPv6NeighborAdvertisement {
+	if len(w.f) != 7 || w.f[6][14+40] != netpkt.ICMPv6NeighborAdvertisement {
 		t.Fatal("solicitation for the endpoint not answered")
 	}
 	l.Input(frame(mac[:], peer, netpkt.EtherTypeIPv4, udpOut(host, 2)))

@@ -125,6 +125,9 @@ func (a *AFTR) b4Index(addr *[16]byte) (int32, bool) {
 	blocks := b.blocks[:0]
 	*b = b4State{addr: *addr, ext: -1, blocks: blocks}
 	a.b4ByAddr[*addr] = i
+	if a.cfg.OnB4 != nil {
+		a.cfg.OnB4(netip.AddrFrom16(*addr), true)
+	}
 	return i, true
 }
 
@@ -135,6 +138,9 @@ func (a *AFTR) releaseB4(i int32) {
 		a.ext[b.ext].b4s--
 	}
 	delete(a.b4ByAddr, b.addr)
+	if a.cfg.OnB4 != nil {
+		a.cfg.OnB4(netip.AddrFrom16(b.addr), false)
+	}
 	b.ext = -1
 	a.b4Free = append(a.b4Free, i)
 }
@@ -148,6 +154,9 @@ func (a *AFTR) chooseExternal(b *b4State) bool {
 		idx := int32(a.extCursor)
 		a.extCursor = (a.extCursor + 1) % n
 		if x.nUsed < a.nBlocks {
+			if x.blockUsed == nil { // made on first use: large pools cost what they serve
+				x.blockUsed = make([]uint64, (a.nBlocks+63)/64)
+			}
 			b.ext = idx
 			x.b4s++
 			return true

@@ -4,16 +4,14 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/wirebeat/wirebeat/pktio"
 )
 
-// Port is what the runner needs of a packet interface: pktio's Port
-// (batched receive into the caller's buffers, queued send, one flush per
-// batch) satisfies it.
-type Port interface {
-	ReadBatch(bufs [][]byte, lens []int) (int, error)
-	Send(frame []byte) bool
-	Flush() error
-}
+// Port is a packet interface of the shared packet-I/O layer: batches
+// received without copying, frames queued and sent with one flush per
+// batch.
+type Port = pktio.Port
 
 // Runner drives one engine over its links: a receiving goroutine per
 // port, each batch handled under one lock (the engines are
@@ -32,7 +30,7 @@ type Runner struct {
 // NewRunner runs links[i] on ports[i]; service is called with the time
 // before every batch and on every tick.
 func NewRunner(ports []Port, links []*Link, service func(now time.Time)) *Runner {
-	return &Runner{ports: ports, links: links, service: service, now: time.Now, batch: 64}
+	return &Runner{ports: ports, links: links, service: service, now: time.Now, batch: pktio.DefaultBatch}
 }
 
 // Do runs fn between batches: configuration changes and state reads of
@@ -64,26 +62,22 @@ func (r *Runner) Run(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bufs := make([][]byte, r.batch)
-			for k := range bufs {
-				bufs[k] = make([]byte, 65536+64)
-			}
-			lens := make([]int, r.batch)
+			b := pktio.NewBatch(r.batch)
 			for ctx.Err() == nil {
-				n, err := p.ReadBatch(bufs, lens)
-				if err != nil {
+				if err := p.Receive(b); err != nil {
 					return
 				}
-				if n == 0 {
+				if b.Len() == 0 {
 					continue
 				}
 				r.mu.Lock()
 				r.step()
-				for k := range n {
-					r.links[i].Input(bufs[k][:lens[k]])
+				for _, f := range b.Frames {
+					r.links[i].Input(f)
 				}
 				r.flush()
 				r.mu.Unlock()
+				p.Release(b)
 			}
 		}()
 	}
