@@ -182,7 +182,11 @@ func (p *afPacket) openRx(ifindex int) error {
 	}
 	group := p.cfg.FanoutGroup
 	if group == 0 && p.cfg.Fanout {
-		group = uint16(os.Getpid()*131+ifindex) | 1
+		// Distinct for the interfaces of one process (ifindex), and
+		// unlikely to meet another process's group on the same one.
+		if group = uint16(os.Getpid()*131 + ifindex); group == 0 {
+			group = 1
+		}
 	}
 	if group != 0 {
 		arg := int(group) | unix.PACKET_FANOUT_HASH<<16
