@@ -41,6 +41,7 @@ type frontEndEnv struct {
 var frontEndKinds = []frontEndKind{
 	{name: "NETCONF", addr: func(f runFlags) string { return f.netconf }, make: makeNETCONF},
 	{name: "gNMI", addr: func(f runFlags) string { return f.gnmi }, make: makeGNMI},
+	{name: "CLI", addr: func(f runFlags) string { return f.cli }, make: makeCLI},
 }
 
 type runningFrontEnds struct {

@@ -44,6 +44,13 @@ func loadMaterial(dir string) (*material, error) {
 		certPath:    filepath.Join(dir, certFile),
 		keyPath:     filepath.Join(dir, keyFile),
 	}
+	// Like OpenSSH, refuse private keys others can read: a key anyone on
+	// the host could have copied proves nothing.
+	for _, p := range []string{m.hostKeyPath, m.keyPath} {
+		if err := checkPrivate(p); err != nil {
+			return nil, err
+		}
+	}
 	var err error
 	if m.hostKey, err = loadOrCreateHostKey(m.hostKeyPath); err != nil {
 		return nil, err
@@ -53,6 +60,22 @@ func loadMaterial(dir string) (*material, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// checkPrivate refuses a private key file that group or others may read
+// or write. A missing file is made later with mode 0600.
+func checkPrivate(path string) error {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("private key %s: %w", path, err)
+	}
+	if mode := st.Mode().Perm(); mode&0o077 != 0 {
+		return fmt.Errorf("private key %s has mode %04o: others may read it; refusing to use it (chmod 600 %s)", path, mode, path)
+	}
+	return nil
 }
 
 func loadOrCreateHostKey(path string) (ssh.Signer, error) {

@@ -4,3 +4,4 @@
 # `go tool gnmi_cli` against a wirebeat they build and start.
 # Benchmarks (make bench): BenchmarkOnChangeUpdates, BenchmarkEventToWire,
 # BenchmarkGetFullState in ./server/gnmi.
+FUZZ_TARGETS += ./server/gnmi:FuzzPath ./server/gnmi:FuzzJSONValue

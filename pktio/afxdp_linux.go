@@ -62,9 +62,8 @@ type afXDP struct {
 	rx, tx  xdpRing
 	fill    xdpRing
 	comp    xdpRing
-	prog    *ebpf.Program
-	xsks    *ebpf.Map
-	attach  link.Link
+	dev     *xdpDevice // the interface's program and socket map
+	inMap   bool       // our socket is in dev's map at queue
 	mode    string
 	poll    []unix.PollFd
 	users   atomic.Int32
@@ -93,6 +92,9 @@ func openAFXDP(dev string, cfg Config) (_ *afXDP, err error) {
 	}
 	q := max(cfg.Queue, 0)
 	x := &afXDP{name: dev, cfg: cfg, fd: -1, queue: q}
+	if q >= xdpMaxQueues {
+		return nil, fmt.Errorf("pktio: %w on %s: queue %d beyond %d", errXDPUnavailable, dev, q, xdpMaxQueues-1)
+	}
 	defer func() {
 		if err != nil {
 			x.release()
@@ -153,23 +155,14 @@ func openAFXDP(dev string, cfg Config) (_ *afXDP, err error) {
 			return nil, fmt.Errorf("bind: %w", err)
 		}
 	}
-	if x.xsks, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.XSKMap, KeySize: 4, ValueSize: 4, MaxEntries: uint32(q + 1)}); err != nil {
-		return nil, fmt.Errorf("XSKMAP: %w", err)
+	if x.dev, err = acquireXDP(ifi.Index); err != nil {
+		return nil, err
 	}
-	if err := x.xsks.Put(uint32(q), uint32(x.fd)); err != nil {
+	if err := x.dev.xsks.Put(uint32(q), uint32(x.fd)); err != nil {
 		return nil, fmt.Errorf("XSKMAP insert: %w", err)
 	}
-	if x.prog, err = ebpf.NewProgram(redirectProgram(x.xsks)); err != nil {
-		return nil, fmt.Errorf("XDP program: %w", err)
-	}
-	x.mode = "native"
-	x.attach, err = link.AttachXDP(link.XDPOptions{Program: x.prog, Interface: ifi.Index, Flags: link.XDPDriverMode})
-	if err != nil {
-		x.mode = "generic"
-		if x.attach, err = link.AttachXDP(link.XDPOptions{Program: x.prog, Interface: ifi.Index, Flags: link.XDPGenericMode}); err != nil {
-			return nil, fmt.Errorf("attach XDP: %w", err)
-		}
-	}
+	x.inMap = true
+	x.mode = x.dev.mode
 	switch deviceDriver(dev) {
 	case "veth", "virtio_net", "tun":
 		x.repair = true
@@ -179,6 +172,83 @@ func openAFXDP(dev string, cfg Config) (_ *afXDP, err error) {
 	x.ctlFrames = x.ctlRx.Frames
 	x.ctlRx.release = make([]int, 0, DefaultBatch)
 	return x, nil
+}
+
+// xdpMaxQueues bounds the queues of one interface AF_XDP ports bind to.
+const xdpMaxQueues = 64
+
+// xdpDevice is the XDP program and socket map of one interface, shared by
+// the AF_XDP ports of its queues (one per worker): an interface has one
+// XDP program, and it redirects each queue to that queue's socket.
+type xdpDevice struct {
+	key    xdpKey
+	xsks   *ebpf.Map
+	prog   *ebpf.Program
+	attach link.Link
+	mode   string
+	refs   int
+}
+
+// xdpKey names an interface across network namespaces.
+type xdpKey struct {
+	netns   uint64
+	ifindex int
+}
+
+var xdpDevices = struct {
+	sync.Mutex
+	m map[xdpKey]*xdpDevice
+}{m: map[xdpKey]*xdpDevice{}}
+
+// acquireXDP returns the interface's XDP program and map, attaching
+// them on first use (in the driver when it can, generic otherwise). The
+// caller is on a thread in the interface's namespace.
+func acquireXDP(ifindex int) (*xdpDevice, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+		return nil, fmt.Errorf("network namespace: %w", err)
+	}
+	key := xdpKey{netns: st.Ino, ifindex: ifindex}
+	xdpDevices.Lock()
+	defer xdpDevices.Unlock()
+	if d := xdpDevices.m[key]; d != nil {
+		d.refs++
+		return d, nil
+	}
+	d := &xdpDevice{key: key, refs: 1}
+	var err error
+	if d.xsks, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.XSKMap, KeySize: 4, ValueSize: 4, MaxEntries: xdpMaxQueues}); err != nil {
+		return nil, fmt.Errorf("XSKMAP: %w", err)
+	}
+	if d.prog, err = ebpf.NewProgram(redirectProgram(d.xsks)); err != nil {
+		d.xsks.Close()
+		return nil, fmt.Errorf("XDP program: %w", err)
+	}
+	d.mode = "native"
+	d.attach, err = link.AttachXDP(link.XDPOptions{Program: d.prog, Interface: ifindex, Flags: link.XDPDriverMode})
+	if err != nil {
+		d.mode = "generic"
+		if d.attach, err = link.AttachXDP(link.XDPOptions{Program: d.prog, Interface: ifindex, Flags: link.XDPGenericMode}); err != nil {
+			d.prog.Close()
+			d.xsks.Close()
+			return nil, fmt.Errorf("attach XDP: %w", err)
+		}
+	}
+	xdpDevices.m[key] = d
+	return d, nil
+}
+
+// release drops one port's use; the last detaches the program.
+func (d *xdpDevice) release() {
+	xdpDevices.Lock()
+	defer xdpDevices.Unlock()
+	if d.refs--; d.refs > 0 {
+		return
+	}
+	delete(xdpDevices.m, d.key)
+	_ = d.attach.Close()
+	_ = d.prog.Close()
+	_ = d.xsks.Close()
 }
 
 // redirectProgram is the XDP program: every frame of a queue with a
@@ -462,14 +532,12 @@ func (x *afXDP) Close() error {
 }
 
 func (x *afXDP) release() {
-	if x.attach != nil {
-		_ = x.attach.Close()
-	}
-	if x.prog != nil {
-		_ = x.prog.Close()
-	}
-	if x.xsks != nil {
-		_ = x.xsks.Close()
+	if x.dev != nil {
+		if x.inMap {
+			_ = x.dev.xsks.Delete(uint32(x.queue))
+		}
+		x.dev.release()
+		x.dev = nil
 	}
 	if x.fd >= 0 {
 		unix.Close(x.fd)

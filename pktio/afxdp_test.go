@@ -134,3 +134,83 @@ func TestAFXDPFallback(t *testing.T) {
 		t.Fatal("unknown driver accepted")
 	}
 }
+
+// TestAFXDPQueues: one AF_XDP port per queue of a two-queue veth (one
+// per worker) shares the interface's XDP program; together they receive
+// every frame, and the program goes when the last closes. (Which queue
+// a frame lands on is the sender's choice: an AF_PACKET sender keeps to
+// one queue per socket.)
+func TestAFXDPQueues(t *testing.T) {
+	ns := netns.New(t, "xdq")
+	a, b := netns.Unique("qa"), netns.Unique("qb")
+	ns.Must(t, "ip", "link", "add", a, "numtxqueues", "2", "numrxqueues", "2", "type", "veth", "peer", "name", b, "numtxqueues", "2", "numrxqueues", "2")
+	ns.Must(t, "ip", "link", "set", a, "up")
+	ns.Must(t, "ip", "link", "set", b, "up")
+	ns.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+	var q [2]Port
+	var src Port
+	if err := ns.Do(func() (err error) {
+		for i := range q {
+			if q[i], err = Open(a, Config{Driver: DriverAFXDP, Queue: i, PollTimeout: 5 * time.Millisecond}); err != nil {
+				return err
+			}
+		}
+		src, err = Open(b, Config{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	for i, p := range q {
+		defer p.Close()
+		if p.Driver() != DriverAFXDP {
+			t.Fatalf("queue %d: %s (%s)", i, p.Driver(), p.Fallback())
+		}
+	}
+	// IPv4/UDP frames of 256 flows: the sender's queue choice hashes them.
+	const n = 2048
+	f := make([]byte, 60)
+	copy(f, []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0, 0x45, 0, 0, 46, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2})
+	for i := range n {
+		binary.BigEndian.PutUint16(f[34:], uint16(1000+i%256))
+		binary.BigEndian.PutUint16(f[36:], 53)
+		binary.BigEndian.PutUint32(f[42:], uint32(i))
+		if !src.Send(f) {
+			t.Fatal("send refused")
+		}
+		if i%64 == 63 {
+			_ = src.Flush()
+		}
+	}
+	_ = src.Flush()
+	got := map[uint32]bool{}
+	per := [2]int{}
+	rx := NewBatch(DefaultBatch)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < n && time.Now().Before(deadline) {
+		for i, p := range q {
+			if err := p.Receive(rx); err != nil {
+				t.Fatal(err)
+			}
+			for _, fr := range rx.Frames {
+				if len(fr) >= 46 && fr[23] == 17 {
+					got[binary.BigEndian.Uint32(fr[42:])] = true
+					per[i]++
+				}
+			}
+			p.Release(rx)
+		}
+	}
+	t.Logf("frames per queue: %v", per)
+	if len(got) != n {
+		t.Fatalf("%d of %d frames arrived over the two queues", len(got), n)
+	}
+	q[0].Close()
+	if out := ns.Must(t, "ip", "link", "show", a); !strings.Contains(out, "xdp") {
+		t.Fatal("program detached while queue 1's port is open")
+	}
+	q[1].Close()
+	if out := ns.Must(t, "ip", "link", "show", a); strings.Contains(out, "xdp") {
+		t.Fatalf("program still attached after both ports closed:\n%s", out)
+	}
+}

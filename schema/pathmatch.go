@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"reflect"
 	"strings"
 
@@ -143,7 +144,8 @@ func nodeName(schema *yang.Entry) string {
 // the schema; the error says which element cannot. Absent keys are
 // wildcards here.
 func CheckPath(elems []*gpb.PathElem) error {
-	ok, err := checkPath(rootSchema(), reflect.TypeOf(gen.Device{}), nil, elems)
+	c := pathChecker{memo: map[checkState]checkResult{}}
+	ok, err := c.path(rootSchema(), reflect.TypeOf(gen.Device{}), nil, elems)
 	if err != nil {
 		return err
 	}
@@ -153,24 +155,52 @@ func CheckPath(elems []*gpb.PathElem) error {
 	return nil
 }
 
-// checkPath matches rest against the schema below the struct type t. It
+// pathChecker remembers what it found for a schema node and a rest of the
+// path: with several "..." the same question comes up many times, and
+// answering it once keeps the check linear in schema size times path
+// length.
+type pathChecker struct {
+	memo map[checkState]checkResult
+}
+
+type checkState struct {
+	schema *yang.Entry
+	rest   int
+}
+
+type checkResult struct {
+	ok  bool
+	err error
+}
+
+// path matches rest against the schema below the struct type t. It
 // returns an error only for a concrete element that cannot match; a
 // wildcard that matches nothing gives false.
-func checkPath(schema *yang.Entry, t reflect.Type, done, rest []*gpb.PathElem) (bool, error) {
+func (c *pathChecker) path(schema *yang.Entry, t reflect.Type, done, rest []*gpb.PathElem) (bool, error) {
 	if len(rest) == 0 {
 		return true, nil
 	}
+	k := checkState{schema, len(rest)}
+	if r, ok := c.memo[k]; ok {
+		return r.ok, r.err
+	}
+	ok, err := c.pathOnce(schema, t, done, rest)
+	c.memo[k] = checkResult{ok, err}
+	return ok, err
+}
+
+func (c *pathChecker) pathOnce(schema *yang.Entry, t reflect.Type, done, rest []*gpb.PathElem) (bool, error) {
 	e := rest[0]
 	si := fieldsOf(schema, t)
 	switch e.Name {
 	case "...":
-		if ok, _ := checkPath(schema, t, done, rest[1:]); ok || len(rest) == 1 {
+		if ok, _ := c.path(schema, t, done, rest[1:]); ok || len(rest) == 1 {
 			return true, nil
 		}
 		for i := range si.fields {
 			f := &si.fields[i]
 			if ct := structOf(f, t); ct != nil {
-				if ok, _ := checkPath(f.schema, ct, done, rest); ok {
+				if ok, _ := c.path(f.schema, ct, done, rest); ok {
 					return true, nil
 				}
 			}
@@ -179,7 +209,7 @@ func checkPath(schema *yang.Entry, t reflect.Type, done, rest []*gpb.PathElem) (
 	case "*":
 		for i := range si.fields {
 			f := &si.fields[i]
-			if ok, _ := checkField(f, t, &gpb.PathElem{Name: f.name, Key: e.Key}, done, rest[1:]); ok {
+			if ok, _ := c.field(f, t, &gpb.PathElem{Name: f.name, Key: e.Key}, done, rest[1:]); ok {
 				return true, nil
 			}
 		}
@@ -190,21 +220,25 @@ func checkPath(schema *yang.Entry, t reflect.Type, done, rest []*gpb.PathElem) (
 	if !ok {
 		return false, Errorf(TagUnknownElement, path, "%s has no child %q", nodeName(schema), e.Name)
 	}
-	return checkField(&si.fields[j], t, e, append(done[:len(done):len(done)], e), rest[1:])
+	return c.field(&si.fields[j], t, e, append(done[:len(done):len(done)], e), rest[1:])
 }
 
-func checkField(f *fieldInfo, t reflect.Type, e *gpb.PathElem, done, rest []*gpb.PathElem) (bool, error) {
+func (c *pathChecker) field(f *fieldInfo, t reflect.Type, e *gpb.PathElem, done, rest []*gpb.PathElem) (bool, error) {
 	if err := checkKeysWild(f, e, elemsPath(done)); err != nil {
 		return false, err
 	}
 	ct := structOf(f, t)
 	if ct == nil {
-		if len(rest) > 0 && rest[0].Name != "..." {
+		// Below a leaf only "..." matching nothing may follow.
+		for len(rest) > 0 && rest[0].Name == "..." {
+			rest = rest[1:]
+		}
+		if len(rest) > 0 {
 			return false, Errorf(TagUnknownElement, elemsPath(append(done, rest[0])), "%s is a leaf and has no children", f.name)
 		}
 		return true, nil
 	}
-	return checkPath(f.schema, ct, done, rest)
+	return c.path(f.schema, ct, done, rest)
 }
 
 func checkKeysWild(f *fieldInfo, e *gpb.PathElem, path *gpb.Path) error {
@@ -251,22 +285,64 @@ type Match struct {
 // A path that names nothing in the schema simply matches nothing: callers
 // check it with CheckPath first to report why.
 func MatchPath(root *gen.Device, elems []*gpb.PathElem) ([]Match, error) {
-	var m matcher
+	return MatchPathContext(context.Background(), root, elems)
+}
+
+// MatchPathContext is MatchPath, giving up with ctx's error when ctx
+// ends. Its work is linear in the tree times the path's length: with two
+// or more "..." a node can be reached with the same rest of the path in
+// several ways, and it is visited, and matched, once.
+func MatchPathContext(ctx context.Context, root *gen.Device, elems []*gpb.PathElem) ([]Match, error) {
+	m := matcher{ctx: ctx}
 	if root == nil {
 		return nil, nil
+	}
+	descents := 0
+	for _, e := range elems {
+		if e.GetName() == "..." {
+			descents++
+		}
+	}
+	if descents >= 2 {
+		m.seen = map[visit]bool{}
 	}
 	err := m.node(rootSchema(), reflect.ValueOf(root), "", nil, elems)
 	return m.out, err
 }
 
 type matcher struct {
-	out []Match
+	out   []Match
+	ctx   context.Context
+	steps int
+	seen  map[visit]bool // nil unless the path can reach a node twice
 }
+
+// visit is a node reached with a number of path elements left to match.
+type visit struct {
+	node uintptr
+	rest int
+}
+
+// matchCheckEvery is how many nodes are visited between looks at the
+// context.
+const matchCheckEvery = 1024
 
 // node matches rest below the struct pointer v, whose path is at.
 func (m *matcher) node(schema *yang.Entry, v reflect.Value, module string, at, rest []*gpb.PathElem) error {
 	if v.IsNil() {
 		return nil
+	}
+	if m.steps++; m.steps%matchCheckEvery == 0 && m.ctx != nil {
+		if err := m.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if m.seen != nil {
+		k := visit{v.Pointer(), len(rest)}
+		if m.seen[k] {
+			return nil
+		}
+		m.seen[k] = true
 	}
 	if len(rest) == 0 {
 		m.out = append(m.out, Match{Path: at, Schema: schema, Value: v, Module: module})

@@ -71,6 +71,9 @@ type confirmedCommit struct {
 	before  *gen.Device
 	timer   *time.Timer
 	arms    uint64 // counts armings, so that a stale timer does nothing
+	// role is the lowest role of the sessions that made or extended it:
+	// the rollback puts back only what that role may change.
+	role Role
 }
 
 // confirmSession makes the element's own rollback of an unconfirmed
@@ -112,7 +115,7 @@ func (s *Server) ConfirmedCommit(sess *Session, c Confirm, commit func() (uint64
 		return id, false, nil
 	}
 	if !cc.pending {
-		cc.pending, cc.before, cc.info.BeforeID = true, before, beforeID
+		cc.pending, cc.before, cc.info.BeforeID, cc.role = true, before, beforeID, sess.Role
 		// Kept on disk, so that a restart before the confirmation reverts
 		// it too (RFC 6241 section 8.4.1): the core does it at boot.
 		s.mu.Lock()
@@ -122,6 +125,7 @@ func (s *Server) ConfirmedCommit(sess *Session, c Confirm, commit func() (uint64
 			s.log.Error("confirmed commit: could not record it as pending; a restart would keep it", "err", err)
 		}
 	}
+	cc.role = min(cc.role, sess.Role)
 	cc.persist = c.Persist
 	cc.info.Session, cc.info.User, cc.info.Transport = sess.ID, sess.User, sess.Transport
 	cc.info.Persist, cc.info.Open = c.Persist != "", c.Open
@@ -209,12 +213,22 @@ func (s *Server) RollbackConfirmed(why string) error {
 
 func (s *Server) rollbackConfirmedLocked(why string) error {
 	cc := &s.confirmed
-	before := cc.before
+	before, role := cc.before, cc.role
 	s.endConfirmLocked()
 	_, err := s.CommitTx(confirmSession, "unconfirmed commit rolled back ("+why+")", func(tx *schema.Tx) error {
 		c, err := schema.Clone(before)
 		if err != nil {
 			return err
+		}
+		// The rollback runs as the element, but puts back only what
+		// the commit's author could change: an operator's unconfirmed
+		// commit does not undo an admin's /system change made meanwhile.
+		if role < RoleAdmin {
+			cur, err := schema.Clone(&gen.Device{System: tx.Root().GetSystem()})
+			if err != nil {
+				return err
+			}
+			c.System = cur.System
 		}
 		return tx.Set(&gpb.Path{}, c)
 	})

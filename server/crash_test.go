@@ -100,8 +100,7 @@ func TestCrashWithLargeTable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	dir := t.TempDir()
-	crashRounds(t, dir, 2, 100_000)
+	crashRounds(t, datadirWithBindings(t, 100_000), 2, 100_000)
 }
 
 // crashRounds runs the commit helper over dir and kills it with SIGKILL

@@ -23,7 +23,7 @@ var tableSizes = []struct {
 // datadirWithBindings makes a datadir whose saved configuration holds n
 // bindings, written as the journal's snapshot, so that a benchmark does
 // not pay a commit of n entries in its setup.
-func datadirWithBindings(b *testing.B, n int) string {
+func datadirWithBindings(b testing.TB, n int) string {
 	b.Helper()
 	dir := b.TempDir()
 	st, err := openStore(dir, HistorySize)

@@ -48,6 +48,8 @@ type Options struct {
 	Logger  *slog.Logger
 	// Version is reported in /system/state/version.
 	Version string
+	// Limits is the resource budget every front end applies (limits.go).
+	Limits Limits
 }
 
 // Server is the element core: the datastores, the commit pipeline, locks,
@@ -84,6 +86,13 @@ type Server struct {
 	// trusted is the configuration read back from the journal at boot,
 	// which needs no validation again.
 	trusted *gen.Device
+
+	limits      Limits
+	parseBudget *MemoryBudget
+	auth        *authGate
+	quota       quotas
+
+	deniedOps, deniedWrites atomic.Uint64
 }
 
 // New opens the datadir, loads the configuration (Initial, else the startup
@@ -106,7 +115,12 @@ func New(opts Options) (*Server, error) {
 		lockTimes: map[Datastore]time.Time{},
 		sessions:  map[uint32]*Session{},
 		seal:      seal{on: sealing()},
+		limits:    opts.Limits.WithDefaults(),
 	}
+	s.parseBudget = NewMemoryBudget(s.limits.ParseMemory, s.limits.ParseMemory/8)
+	s.auth = newAuthGate(s.limits, opts.Logger)
+	s.quota = newQuotas()
+	s.hub.SetQueueBytes(s.limits.QueueBytes)
 	s.system = newSystemSubsystem(s, opts.Version)
 	s.subs = append([]Subsystem{s.system}, opts.Subsystems...)
 	s.gate = &eventGate{hub: s.hub}
@@ -142,6 +156,7 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
 	s.log.Info("configuration loaded", "source", source, "commit", s.nextID)
+	go s.watchUsers()
 	return s, nil
 }
 
@@ -240,7 +255,8 @@ func (s *Server) Config(ds Datastore) (*gen.Device, error) {
 			return nil, fmt.Errorf("read startup: %w", err)
 		}
 		if data == nil {
-			return &gen.Device{}, nil
+			// Never written: startup reads as what boot would load.
+			return s.Running(), nil
 		}
 		return schema.DecodeJSON(data)
 	}
@@ -320,7 +336,7 @@ func (s *Server) runTx(sess *Session, ds Datastore, fn func(tx *schema.Tx) error
 	if err := normalize(tx.Root(), base, tx.Touched()); err != nil {
 		return err
 	}
-	if err := authorize(sess, base, tx.Root()); err != nil {
+	if err := s.deniedWrite(sess, authorize(sess, base, tx.Root())); err != nil {
 		return err
 	}
 	return s.validateLocked(tx.Root(), tx.Touched())
@@ -381,7 +397,7 @@ func (s *Server) storeLocked(sess *Session, ds Datastore, base, work *gen.Device
 	if err := normalize(work, base, touched); err != nil {
 		return err
 	}
-	if err := authorize(sess, base, work); err != nil {
+	if err := s.deniedWrite(sess, authorize(sess, base, work)); err != nil {
 		return err
 	}
 	switch ds {
@@ -419,6 +435,13 @@ func (s *Server) Commit(sess *Session) error {
 	}
 	if s.candidate == nil {
 		return nil
+	}
+	// The candidate is shared: it may hold another user's staged edits.
+	// The committer publishes all of it, so all of it must be within the
+	// committer's rights (an operator does not publish an admin's /system
+	// edit under the operator's name).
+	if err := s.deniedWrite(sess, authorize(sess, s.running.Load(), s.candidate)); err != nil {
+		return err
 	}
 	if _, err := s.commitLocked(sess, s.running.Load(), s.candidate, s.candTouched, ""); err != nil {
 		return err
@@ -646,7 +669,7 @@ func (s *Server) Rollback(sess *Session, id uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := authorize(sess, s.running.Load(), cfg); err != nil {
+	if err := s.deniedWrite(sess, authorize(sess, s.running.Load(), cfg)); err != nil {
 		return err
 	}
 	_, err = s.commitLocked(sess, s.running.Load(), cfg, nil, fmt.Sprintf("rollback to %d", id))

@@ -28,10 +28,7 @@ func TestOneLeafCommitWritesOneRecord(t *testing.T) {
 	}
 	before := dirSize(t, dir)
 	for i := 0; i < 10; i++ {
-		if err := s.Edit(admin, Running, func(root *gen.Device) error {
-			root.GetOrCreateSystem().Hostname = ygot.String(fmt.Sprintf("h-%d", i))
-			return nil
-		}); err != nil {
+		if err := oneLeafCommit(s, i); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
 	"strings"
@@ -94,6 +95,36 @@ func authorize(sess *Session, base, work *gen.Device) error {
 	return nil
 }
 
+// Readable returns what sess may read of root: all of it for admins; for
+// other roles the same tree without the users' password hashes (the
+// default of RFC 8341: only administrators read them). root is not
+// modified: the copy shares every node but those on the way to the users.
+func (s *Server) Readable(sess *Session, root *gen.Device) *gen.Device {
+	if sess == nil || sess.Role >= RoleAdmin || root == nil {
+		return root
+	}
+	users := root.GetSystem().GetAaa().GetUsers()
+	if users == nil {
+		return root
+	}
+	hashes := false
+	for _, u := range users.User {
+		hashes = hashes || u.Password != nil
+	}
+	if !hashes {
+		return root
+	}
+	r, sys, aaa, us := *root, *root.System, *root.System.Aaa, *users
+	us.User = make(map[string]*gen.WirebeatSystem_System_Aaa_Users_User, len(users.User))
+	for k, u := range users.User {
+		c := *u
+		c.Password = nil
+		us.User[k] = &c
+	}
+	aaa.Users, sys.Aaa, r.System = &us, &aaa, &sys
+	return &r
+}
+
 // User is an authenticated identity.
 type User struct {
 	Name string
@@ -105,8 +136,23 @@ type User struct {
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("wirebeat-no-such-user"), bcryptCost)
 
 // Authenticate checks a user's password against the running configuration.
-// The error never says whether the user exists.
+// The error never says whether the user exists. The hash check takes one
+// of the element's few authentication slots (authgate.go), so that no
+// flood of logins starves the process; front ends that know the client's
+// address call Login, which adds the lockout and the delay.
 func (s *Server) Authenticate(name, password string) (*User, error) {
+	prio := 1
+	if u := s.Running().GetSystem().GetAaa().GetUsers().GetUser(name); u != nil && u.Password != nil {
+		prio = 0
+	}
+	if err := s.auth.acquire(context.Background(), prio); err != nil {
+		return nil, err
+	}
+	defer s.auth.release()
+	return s.checkPassword(name, password)
+}
+
+func (s *Server) checkPassword(name, password string) (*User, error) {
 	u := s.Running().GetSystem().GetAaa().GetUsers().GetUser(name)
 	if u == nil || u.Password == nil {
 		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/softwire/bindstore"
 	"github.com/wirebeat/wirebeat/softwire/failover"
@@ -185,4 +186,27 @@ func FillFailoverState(fo *gen.WirebeatSoftwire_Softwire_Lwaftr_Failover, m *fai
 			e.CreatedBy = gen.WirebeatSoftwire_BindingCreatedReason_provisioned
 		}
 	}
+}
+
+// FailoverNotifications returns the OnCreated and OnRemoved callbacks of
+// a failover.Config that publish the wirebeat-softwire binding-created
+// and binding-removed notifications to sink (which never blocks).
+func FailoverNotifications(sink events.Sink) (func(failover.DynamicBinding), func(failover.DynamicBinding, string)) {
+	ip := func(a uint32) string {
+		return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}).String()
+	}
+	created := func(d failover.DynamicBinding) {
+		b := d.Binding
+		sink.Publish(events.Event{Time: time.Now(), Kind: events.Notification, Module: "wirebeat-softwire", Name: "binding-created",
+			Leaves: []events.Leaf{{Name: "ipv4", Value: ip(b.IPv4)}, {Name: "psid", Value: b.PSID},
+				{Name: "psid-length", Value: b.PortSet.Length}, {Name: "b4-ipv6", Value: netip.AddrFrom16(b.B4).String()},
+				{Name: "reason", Value: d.Origin.String()}}})
+	}
+	removed := func(d failover.DynamicBinding, reason string) {
+		b := d.Binding
+		sink.Publish(events.Event{Time: time.Now(), Kind: events.Notification, Module: "wirebeat-softwire", Name: "binding-removed",
+			Leaves: []events.Leaf{{Name: "ipv4", Value: ip(b.IPv4)}, {Name: "psid", Value: b.PSID},
+				{Name: "b4-ipv6", Value: netip.AddrFrom16(b.B4).String()}, {Name: "reason", Value: reason}}})
+	}
+	return created, removed
 }

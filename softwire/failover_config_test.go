@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/softwire/bindingtable"
 	"github.com/wirebeat/wirebeat/softwire/failover"
@@ -83,7 +84,10 @@ func TestFillFailoverState(t *testing.T) {
 		t.Fatal(err)
 	}
 	any := netip.MustParseAddr("2001:db8:ac::1").As16()
-	m, err := failover.New(failover.Config{Mode: failover.ICMPv6Trigger, Anycast: any}, nil, nil)
+	rec := &recordSink{}
+	onC, onR := FailoverNotifications(rec)
+	m, err := failover.New(failover.Config{Mode: failover.ICMPv6Trigger, Anycast: any, Lifetime: 10 * time.Second,
+		OnCreated: onC, OnRemoved: onR}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,4 +116,12 @@ func TestFillFailoverState(t *testing.T) {
 	if fo.GetState().GetInService() {
 		t.Fatal("in-service after SetInService(false)")
 	}
+	if len(rec.evs) != 1 || rec.evs[0].Name != "binding-created" || rec.evs[0].Leaves[0].Value != "192.0.2.1" ||
+		rec.evs[0].Leaves[4].Value != "provisioned" {
+		t.Fatalf("notifications %+v", rec.evs)
+	}
 }
+
+type recordSink struct{ evs []events.Event }
+
+func (r *recordSink) Publish(e events.Event) { r.evs = append(r.evs, e) }

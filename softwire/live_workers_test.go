@@ -134,8 +134,12 @@ func TestLiveTrafgenWorkers(t *testing.T) {
 	const total = 200000
 	txBefore := linkStat(t, nsGen, genIf, "tx_packets")
 	start := time.Now()
-	out, err := nsGen.Command("timeout", "60", trafgen, "--dev", genIf, "--conf", confFile, "-n", strconv.Itoa(total),
-		"--cpus", "1", "--no-sock-mem", "--notouch-irq").CombinedOutput()
+	args := []string{"60", trafgen, "--dev", genIf, "--conf", confFile, "-n", strconv.Itoa(total), "--cpus", "1", "--no-sock-mem", "--notouch-irq"}
+	if rate := os.Getenv("WIREBEAT_TRAFGEN_RATE"); rate != "" {
+		// For the loss curve in the closing notes: e.g. 100000pps.
+		args = append(args, "--rate", rate)
+	}
+	out, err := nsGen.Command("timeout", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("trafgen: %v\n%s", err, out)
 	}

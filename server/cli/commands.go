@@ -249,7 +249,7 @@ func (sess *session) opShow(verbTok token, args []token, p *pipeline, sink lineS
 	if verr != nil {
 		return verr
 	}
-	return showData(sink, tree, path, p, view{state: true, tables: true})
+	return showData(sink, sess.srv.core.Readable(sess.core, tree), path, p, view{state: true, tables: true})
 }
 
 func endPos(args []token) int {
@@ -266,7 +266,7 @@ func (sess *session) showConfiguration(args []token, p *pipeline, sink lineSink)
 	if path.at == atList && path.keys > 0 {
 		return &cmdError{pos: endPos(args), msg: path.missing(pathMode{})}
 	}
-	return showData(sink, sess.srv.core.Running(), path, p, view{})
+	return showData(sink, sess.srv.core.Readable(sess.core, sess.srv.core.Running()), path, p, view{})
 }
 
 // showData renders the node at path of tree in the pipeline's format.
@@ -584,7 +584,7 @@ func (sess *session) showBindingTable(args []token, p *pipeline, sink lineSink) 
 			if err != nil {
 				return err
 			}
-			return showData(sink, tree, path, p, view{state: true, tables: true})
+			return showData(sink, sess.srv.core.Readable(sess.core, tree), path, p, view{state: true, tables: true})
 		}
 		if len(args) != 2 {
 			return errAt(args[0], "ipv4 takes one address")

@@ -61,7 +61,7 @@ func New(core *server.Server, opts Options) (*Server, error) {
 		opts.HandshakeTimeout = 60 * time.Second
 	}
 	s := &Server{core: core, opts: opts, log: opts.Logger, sessions: map[*session]struct{}{}}
-	s.ssh = sshserver.Config(core, sshserver.Options{HostKey: opts.HostKey, LoginDelay: opts.LoginDelay, Logger: opts.Logger})
+	s.ssh = sshserver.Config(core, sshserver.Options{HostKey: opts.HostKey, Transport: "cli", Logger: opts.Logger})
 	return s, nil
 }
 
@@ -242,9 +242,23 @@ func (s *Server) newSession(sc *ssh.ServerConn, ch ssh.Channel, cr channelReq, s
 		}
 		return nil
 	}
-	core := s.core.OpenSession(user, role, "cli", host)
+	// The core's limits: per user, with room kept for admins.
+	core, err := s.core.StartSession(user, role, "cli", host)
+	if err != nil {
+		s.log.Warn("session refused", "user", server.BoundedName(user), "remote", host, "err", err)
+		ch.Write([]byte("error: " + err.Error() + "\r\n"))
+		ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{1}))
+		return nil
+	}
 	sess := newSession(s, core, ch, cr, sizes)
 	s.sessions[sess] = struct{}{}
+	// A session whose user is deleted or given another role ends.
+	go func() {
+		<-core.Done()
+		if core.Revoked() != "closed" {
+			sess.kill()
+		}
+	}()
 	return sess
 }
 

@@ -6,11 +6,13 @@ import (
 	"crypto/subtle"
 	"sync"
 
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/server"
@@ -28,22 +30,99 @@ func sessionOf(ctx context.Context) *server.Session {
 	return s
 }
 
-func (g *Server) unaryAuth(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	sess, err := g.login(ctx)
-	if err != nil {
-		return nil, err
+// serviceDesc is the gNMI service with every method, the unary ones too,
+// served as a stream. A unary handler only runs once gRPC has read and
+// decoded the whole request, so the credentials of a 100 MB Set would be
+// checked after 100 MB were read; as a stream, the interceptor checks them
+// from the headers alone and the request is read only for a user who
+// logged in. On the wire nothing changes: unary clients see one request,
+// one response.
+func (g *Server) serviceDesc() *grpc.ServiceDesc {
+	d := gpb.GNMI_ServiceDesc
+	d.Methods = nil
+	d.Streams = []grpc.StreamDesc{
+		{StreamName: "Capabilities", Handler: unaryStream(g, g.Capabilities)},
+		{StreamName: "Get", Handler: unaryStream(g, g.Get)},
+		{StreamName: "Set", Handler: unaryStream(g, g.Set)},
+		{StreamName: "Subscribe", Handler: g.subscribeStream, ServerStreams: true, ClientStreams: true},
 	}
-	defer g.srv.CloseSession(sess)
-	return handler(context.WithValue(ctx, sessionKey{}, sess), req)
+	return &d
 }
 
+// unaryStream serves a unary method from a stream: read the one request,
+// check its paths, answer.
+func unaryStream[Req any, PReq interface {
+	*Req
+	proto.Message
+}, Resp proto.Message](g *Server, call func(context.Context, PReq) (Resp, error)) grpc.StreamHandler {
+	return func(_ any, ss grpc.ServerStream) error {
+		in := PReq(new(Req))
+		if err := ss.RecvMsg(in); err != nil {
+			return err
+		}
+		if err := requestBounds(g.lim, in); err != nil {
+			return err
+		}
+		out, err := call(ss.Context(), in)
+		if err != nil {
+			return err
+		}
+		return ss.SendMsg(out)
+	}
+}
+
+// subscribeStream serves Subscribe within the user's subscription quota,
+// every request's paths bounded.
+func (g *Server) subscribeStream(_ any, ss grpc.ServerStream) error {
+	release, err := g.srv.AcquireSubscription(sessionOf(ss.Context()))
+	if err != nil {
+		return status.Error(codes.ResourceExhausted, err.Error())
+	}
+	defer release()
+	return g.Subscribe(&boundedSubscribe{ServerStream: ss, lim: g.lim})
+}
+
+type boundedSubscribe struct {
+	grpc.ServerStream
+	lim server.Limits
+}
+
+func (b *boundedSubscribe) Recv() (*gpb.SubscribeRequest, error) {
+	m := new(gpb.SubscribeRequest)
+	if err := b.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	if err := requestBounds(b.lim, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (b *boundedSubscribe) Send(m *gpb.SubscribeResponse) error { return b.SendMsg(m) }
+
+// streamAuth logs the RPC in from its metadata before any request byte is
+// read, and ends it when the session is revoked (its user deleted or
+// given another role).
 func (g *Server) streamAuth(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	sess, err := g.login(ss.Context())
 	if err != nil {
 		return err
 	}
 	defer g.srv.CloseSession(sess)
-	return handler(srv, &sessionStream{ServerStream: ss, ctx: context.WithValue(ss.Context(), sessionKey{}, sess)})
+	ctx, cancel := context.WithCancel(context.WithValue(ss.Context(), sessionKey{}, sess))
+	defer cancel()
+	go func() {
+		select {
+		case <-sess.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err = handler(srv, &sessionStream{ServerStream: ss, ctx: ctx})
+	if why := sess.Revoked(); why != "" && why != "closed" {
+		return status.Errorf(codes.PermissionDenied, "session ended: %s", why)
+	}
+	return err
 }
 
 type sessionStream struct {
@@ -63,15 +142,21 @@ func (g *Server) login(ctx context.Context) (*server.Session, error) {
 	}
 	role, ok := g.auth.check(g.srv, user, pass)
 	if !ok {
-		u, err := g.srv.Authenticate(user, pass)
+		u, err := g.srv.Login(ctx, "gnmi", source(ctx), user, pass)
 		if err != nil {
-			g.log.Info("authentication failed", "user", user, "source", source(ctx))
+			if server.IsLoginRefused(err) {
+				return nil, status.Error(codes.ResourceExhausted, err.Error())
+			}
 			return nil, status.Error(codes.Unauthenticated, "authentication failed")
 		}
 		g.auth.remember(g.srv, user, pass)
 		role = u.Role
 	}
-	return g.srv.OpenSession(user, role, "gnmi", source(ctx)), nil
+	sess, err := g.srv.StartSession(user, role, "gnmi", source(ctx))
+	if err != nil {
+		return nil, status.Error(codes.ResourceExhausted, err.Error())
+	}
+	return sess, nil
 }
 
 func first(md metadata.MD, key string) string {

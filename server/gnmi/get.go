@@ -38,12 +38,16 @@ func (g *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse
 	if err != nil {
 		return nil, err
 	}
+	view = g.srv.Readable(sessionOf(ctx), view)
 	prefix, strip := responsePrefix(req.Prefix)
 	resp := &gpb.GetResponse{Notification: make([]*gpb.Notification, 0, len(paths))}
 	for _, elems := range paths {
 		now := time.Now().UnixNano()
-		matches, err := schema.MatchPath(view, elems)
+		matches, err := schema.MatchPathContext(ctx, view, elems)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, status.FromContextError(ctx.Err()).Err()
+			}
 			return nil, statusOf(err)
 		}
 		n := &gpb.Notification{Timestamp: now, Prefix: prefix}

@@ -51,6 +51,7 @@ type Server struct {
 	log  *slog.Logger
 	grpc *grpc.Server
 	auth *authCache
+	lim  server.Limits
 
 	mu     sync.Mutex
 	closed bool
@@ -74,16 +75,17 @@ func New(srv *server.Server, opts Options) (*Server, error) {
 	if tlsCfg.MinVersion < tls.VersionTLS12 {
 		tlsCfg.MinVersion = tls.VersionTLS12
 	}
-	g := &Server{srv: srv, opts: opts, log: opts.Logger, auth: newAuthCache()}
+	g := &Server{srv: srv, opts: opts, log: opts.Logger, auth: newAuthCache(), lim: srv.Limits()}
 	g.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
-		grpc.UnaryInterceptor(g.unaryAuth),
+		// Every method is a stream (serviceDesc): this one interceptor
+		// logs each RPC in before its request is read.
 		grpc.StreamInterceptor(g.streamAuth),
-		grpc.MaxRecvMsgSize(maxMsgSize),
+		grpc.MaxRecvMsgSize(g.lim.MaxMessage),
 		grpc.MaxSendMsgSize(maxMsgSize),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
-	gpb.RegisterGNMIServer(g.grpc, g)
+	g.grpc.RegisterService(g.serviceDesc(), g)
 	return g, nil
 }
 

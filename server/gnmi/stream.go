@@ -2,6 +2,7 @@ package gnmi
 
 import (
 	"io"
+	"sync/atomic"
 	"time"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/wirebeat/wirebeat/events"
+	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 )
@@ -37,11 +39,23 @@ func (s *subscription) stream(stream gpb.GNMI_SubscribeServer) error {
 		}
 	}
 
+	// The queue is bounded in entries (QueueLen) and in bytes
+	// (Limits.QueueBytes): a SAMPLE of a large subtree makes few entries
+	// of many bytes.
 	out := make(chan *gpb.SubscribeResponse, s.g.opts.QueueLen)
+	maxBytes := int64(s.g.lim.QueueBytes)
+	var queued atomic.Int64
+	room := make(chan struct{}, 1) // a send made room
 	sendErr := make(chan error, 1)
 	go func() {
 		for r := range out {
-			if err := stream.Send(r); err != nil {
+			err := stream.Send(r)
+			queued.Add(-int64(proto.Size(r)))
+			select {
+			case room <- struct{}{}:
+			default:
+			}
+			if err != nil {
 				sendErr <- err
 				return
 			}
@@ -51,6 +65,17 @@ func (s *subscription) stream(stream gpb.GNMI_SubscribeServer) error {
 	// wait queues a response, waiting for room: the dump, which may be
 	// larger than the queue.
 	wait := func(r *gpb.SubscribeResponse) error {
+		size := int64(proto.Size(r))
+		for queued.Load() > 0 && queued.Load()+size > maxBytes {
+			select {
+			case <-room:
+			case err := <-sendErr:
+				return err
+			case <-ctx.Done():
+				return status.FromContextError(ctx.Err()).Err()
+			}
+		}
+		queued.Add(size)
 		select {
 		case out <- r:
 			return nil
@@ -62,10 +87,17 @@ func (s *subscription) stream(stream gpb.GNMI_SubscribeServer) error {
 	}
 	// queue queues a response of the running stream, never waiting.
 	queue := func(r *gpb.SubscribeResponse) error {
+		size := int64(proto.Size(r))
+		if q := queued.Load(); q > 0 && q+size > maxBytes {
+			s.g.log.Warn("subscriber cut off: too slow", "queued", len(out), "bytes", q)
+			return status.Errorf(codes.ResourceExhausted, "subscriber too slow: %d bytes queued and unsent (limit %d); subscription cut off, resubscribe", q, maxBytes)
+		}
+		queued.Add(size)
 		select {
 		case out <- r:
 			return nil
 		default:
+			queued.Add(-size)
 			s.g.log.Warn("subscriber cut off: too slow", "queued", len(out))
 			return errSlow(len(out))
 		}
@@ -193,7 +225,19 @@ func (s *subscription) tick(now time.Time) ([]*gpb.Notification, error) {
 	if len(due) == 0 {
 		return nil, nil
 	}
-	view, err := s.view(due)
+	// Polls of state alone need only the state: the configuration
+	// changes come with commit events.
+	full := false
+	for _, e := range due {
+		full = full || (!e.nextSample.IsZero() && !now.Before(e.nextSample)) || (!e.nextBeat.IsZero() && !now.Before(e.nextBeat))
+	}
+	var view *gen.Device
+	var err error
+	if full {
+		view, err = s.view(due)
+	} else {
+		view, err = s.stateView(due)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ type subscription struct {
 	prefix  *gpb.Path // of responses: only the target, echoed (2.2.2.1)
 	entries []*subEntry
 	models  modelSet
+	sess    *server.Session // reads are what this session may read
 }
 
 // subEntry is one Subscription of the list.
@@ -96,6 +97,7 @@ func (g *Server) Subscribe(stream gpb.GNMI_SubscribeServer) error {
 	if err != nil {
 		return err
 	}
+	s.sess = sessionOf(stream.Context())
 	switch list.Mode {
 	case gpb.SubscriptionList_ONCE:
 		if err := s.sendDump(stream); err != nil {
@@ -276,6 +278,19 @@ func (s *subscription) view(entries []*subEntry) (*gen.Device, error) {
 	if err != nil {
 		return nil, statusOf(err)
 	}
+	return s.g.srv.Readable(s.sess, v), nil
+}
+
+// stateView renders only the state under the entries' paths.
+func (s *subscription) stateView(entries []*subEntry) (*gen.Device, error) {
+	paths := make([]*gpb.Path, len(entries))
+	for i, e := range entries {
+		paths[i] = &gpb.Path{Elem: e.elems}
+	}
+	v, err := s.g.srv.State(paths)
+	if err != nil {
+		return nil, statusOf(err)
+	}
 	return v, nil
 }
 
@@ -306,7 +321,8 @@ func (s *subscription) leaves(view *gen.Device, e *subEntry, counters bool) ([]l
 			}
 		}
 		if tv != nil {
-			out = append(out, leafVal{path: e.elems, val: tv})
+			info, err := schema.ResolveNode(e.elems)
+			out = append(out, leafVal{path: e.elems, val: tv, config: err == nil && info.Config})
 		}
 		return out, nil
 	}

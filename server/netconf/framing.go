@@ -26,11 +26,71 @@ var (
 const maxChunkSize = 4294967295
 
 // framer reads and writes messages on one session's byte stream.
+//
+// A message's buffer grows with the bytes that actually arrive, never
+// with what a chunk header announces: "#67000000" costs nothing until 67
+// MB are sent. With a budget, every growth of the buffer is reserved from
+// it first (held, given back by release), so that all sessions together
+// hold at most the element's parse memory.
 type framer struct {
 	r       *bufio.Reader
 	w       io.Writer
 	chunked bool
 	max     int
+
+	reserve func(n int64) error // nil: no budget
+	free    func(n int64)
+	held    int64
+}
+
+// readStep is the most a chunk read appends at a time.
+const readStep = 64 << 10
+
+// grow makes room for n more bytes in msg, reserving what a new buffer
+// costs.
+func (f *framer) grow(msg []byte, n int) ([]byte, error) {
+	if cap(msg)-len(msg) >= n {
+		return msg, nil
+	}
+	want := max(2*cap(msg), len(msg)+n, 4096)
+	if want > f.max+len(eom) {
+		want = max(f.max+len(eom), len(msg)+n)
+	}
+	if err := f.take(int64(want)); err != nil {
+		return nil, err
+	}
+	out := make([]byte, len(msg), want)
+	copy(out, msg)
+	f.giveBack(int64(cap(msg)))
+	return out, nil
+}
+
+func (f *framer) take(n int64) error {
+	if f.reserve == nil {
+		return nil
+	}
+	if err := f.reserve(n); err != nil {
+		return err
+	}
+	f.held += n
+	return nil
+}
+
+func (f *framer) giveBack(n int64) {
+	if f.reserve == nil || n == 0 {
+		return
+	}
+	f.held -= n
+	f.free(n)
+}
+
+// release gives back everything held for the last message: call it once
+// the message and what was parsed from it are no longer used.
+func (f *framer) release() {
+	if f.held > 0 {
+		f.free(f.held)
+		f.held = 0
+	}
 }
 
 func newFramer(r io.Reader, w io.Writer, max int) *framer {
@@ -71,10 +131,14 @@ func (f *framer) readEOM() ([]byte, error) {
 	var msg []byte
 	for {
 		line, err := f.r.ReadSlice('>')
-		msg = append(msg, line...)
-		if len(msg) > f.max+len(eom) {
+		if len(msg)+len(line) > f.max+len(eom) {
 			return nil, ErrTooBig
 		}
+		var gerr error
+		if msg, gerr = f.grow(msg, len(line)); gerr != nil {
+			return nil, gerr
+		}
+		msg = append(msg, line...)
 		if bytes.HasSuffix(msg, eom) {
 			return msg[:len(msg)-len(eom)], nil
 		}
@@ -137,10 +201,17 @@ func (f *framer) readChunked() ([]byte, error) {
 		if len(msg)+int(n) > f.max {
 			return nil, ErrTooBig
 		}
-		start := len(msg)
-		msg = append(msg, make([]byte, n)...)
-		if _, err := io.ReadFull(f.r, msg[start:]); err != nil {
-			return nil, eofInMessage(err)
+		for left := int(n); left > 0; {
+			step := min(left, readStep)
+			if msg, err = f.grow(msg, step); err != nil {
+				return nil, err
+			}
+			start := len(msg)
+			msg = msg[:start+step]
+			if _, err := io.ReadFull(f.r, msg[start:]); err != nil {
+				return nil, eofInMessage(err)
+			}
+			left -= step
 		}
 	}
 }

@@ -217,6 +217,9 @@ func (sess *session) get(op *xnode, configOnly bool) reply {
 		}
 		trees = []*gen.Device{sess.srv.core.Running(), state}
 	}
+	for i, t := range trees {
+		trees[i] = sess.srv.core.Readable(sess.core, t)
+	}
 	if filter != nil && filter.xp != nil {
 		return sess.srv.xpathData(trees, filter.xp, wd, configOnly)
 	}
@@ -284,9 +287,9 @@ func (s *Server) filterOf(op *xnode) (*fnode, *fnode, *rpcError) {
 			return nil, nil, e
 		}
 		var err error
-		if f, err = s.si.parseXPathFilter(sel, x.NS); err != nil {
+		if f, err = s.si.parseXPathFilter(sel, x.namespaces()); err != nil {
 			// Not a shape the filter tree expresses: the XPath engine.
-			expr, cerr := compileXPath(sel, x.NS)
+			expr, cerr := compileXPath(sel, x.namespaces())
 			if cerr != nil {
 				return nil, nil, filterError(cerr)
 			}

@@ -21,16 +21,19 @@ import (
 type Options struct {
 	HostKey ssh.Signer
 	Logger  *slog.Logger
-	// MaxMessage is the largest message accepted (default 64 MiB); a larger
-	// one gets an error and the session closes.
+	// MaxMessage is the largest message accepted (default: the core's
+	// Limits.MaxMessage); a larger one gets an error and the session
+	// closes.
 	MaxMessage int
-	// LoginDelay is how long a failed login waits before its answer (default
-	// 1 s): slow for a guesser, unnoticed by a person.
+	// LoginDelay is no longer used: the core's Limits.LoginDelay delays
+	// failed logins of every front end.
 	LoginDelay time.Duration
-	// HelloTimeout bounds the wait for the client's hello (default 60 s).
+	// HelloTimeout bounds the SSH handshake (default: Limits.HelloTimeout,
+	// which also bounds the wait for the NETCONF hello).
 	HelloTimeout time.Duration
-	// MaxSessions bounds the open sessions (default 100): a client that
-	// opens sessions without end must not exhaust the element.
+	// MaxSessions bounds the open NETCONF sessions (default:
+	// Limits.MaxSessions, which with SessionsPerUser and AdminSessions
+	// bounds the sessions of all front ends).
 	MaxSessions int
 	// YangDirs are searched for the texts of the IETF modules get-schema
 	// serves (default DefaultYangDirs).
@@ -80,17 +83,19 @@ func New(core *server.Server, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	// Unset bounds come from the element's one resource budget.
+	lim := core.Limits()
 	if opts.MaxMessage <= 0 {
-		opts.MaxMessage = 64 << 20
+		opts.MaxMessage = lim.MaxMessage
 	}
 	if opts.LoginDelay == 0 {
 		opts.LoginDelay = time.Second
 	}
 	if opts.HelloTimeout == 0 {
-		opts.HelloTimeout = 60 * time.Second
+		opts.HelloTimeout = lim.HelloTimeout
 	}
 	if opts.MaxSessions <= 0 {
-		opts.MaxSessions = 100
+		opts.MaxSessions = lim.MaxSessions
 	}
 	si, err := loadSchema()
 	if err != nil {
@@ -107,14 +112,16 @@ func New(core *server.Server, opts Options) (*Server, error) {
 	}
 	s.caps = s.capabilities()
 	if opts.DataDir != "" {
-		r, err := openReplayLog(opts.DataDir, s.log)
-		if err != nil {
-			return nil, fmt.Errorf("netconf: notification log: %w", err)
+		// Without its log the element still runs: create-subscription
+		// then refuses startTime, saying why.
+		if r, err := openReplayLog(opts.DataDir, s.log); err != nil {
+			s.log.Warn("notification log unusable: no replay", "err", err)
+		} else {
+			s.replay = r
+			go s.runReplayLog(r)
 		}
-		s.replay = r
-		go s.runReplayLog(r)
 	}
-	s.ssh = sshserver.Config(core, sshserver.Options{HostKey: opts.HostKey, LoginDelay: opts.LoginDelay, Logger: opts.Logger})
+	s.ssh = sshserver.Config(core, sshserver.Options{HostKey: opts.HostKey, Transport: "netconf", Logger: opts.Logger})
 	return s, nil
 }
 
@@ -183,6 +190,17 @@ func (s *Server) serveConn(conn net.Conn) {
 	conn.SetDeadline(time.Time{})
 	defer sc.Close()
 	go ssh.DiscardRequests(reqs)
+	// A logged-in connection that starts no NETCONF session within the
+	// hello timeout is closed: it would hold the element's resources
+	// outside every session limit.
+	var started atomic.Bool
+	noSession := time.AfterFunc(s.core.Limits().HelloTimeout, func() {
+		if !started.Load() {
+			s.log.Info("connection closed: no session started", "remote", conn.RemoteAddr().String())
+			sc.Close()
+		}
+	})
+	defer noSession.Stop()
 	for nc := range chans {
 		if nc.ChannelType() != "session" {
 			nc.Reject(ssh.UnknownChannelType, "only session channels")
@@ -198,6 +216,7 @@ func (s *Server) serveConn(conn net.Conn) {
 				ok := req.Type == "subsystem" && len(req.Payload) >= 4 && string(req.Payload[4:]) == "netconf"
 				req.Reply(ok, nil)
 				if ok {
+					started.Store(true)
 					s.wg.Add(1)
 					go func() {
 						defer s.wg.Done()

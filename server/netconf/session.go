@@ -34,6 +34,10 @@ type session struct {
 
 	inRPCs, inBadRPCs, outRPCErrors, outNotifications atomic.Uint32
 	start                                             time.Time
+
+	lastActive atomic.Int64 // unix nanoseconds of the last message
+	subscribed atomic.Bool  // a notification subscription is active
+	ended      atomic.Bool
 }
 
 // runSession exchanges hellos and serves rpcs until the session ends.
@@ -42,8 +46,18 @@ func (s *Server) runSession(sc *ssh.ServerConn, ch ssh.Channel) {
 	user := sc.Permissions.Extensions["user"]
 	role := roleFromString(sc.Permissions.Extensions["role"])
 	host := hostOnly(sc.RemoteAddr().String())
-	core := s.core.OpenSession(user, role, "netconf", host)
+	lim := s.core.Limits()
+	core, err := s.core.StartSession(user, role, "netconf", host)
+	if err != nil {
+		s.stats.droppedSessions.Add(1)
+		s.log.Warn("session refused", "user", server.BoundedName(user), "remote", host, "err", err)
+		io.WriteString(ch.Stderr(), "wirebeat: session refused: "+err.Error()+"\n")
+		return
+	}
 	sess := &session{srv: s, core: core, ch: ch, fr: newFramer(ch, ch, s.opts.MaxMessage), host: host, start: time.Now(), notifStop: make(chan struct{})}
+	budget := s.core.ParseBudget()
+	sess.fr.reserve = func(n int64) error { return budget.Reserve(n, role) }
+	sess.fr.free = budget.Release
 	s.mu.Lock()
 	if s.closed || len(s.sessions) >= s.opts.MaxSessions {
 		full := !s.closed
@@ -61,34 +75,76 @@ func (s *Server) runSession(sc *ssh.ServerConn, ch ssh.Channel) {
 	s.publishSession(sess, "netconf-session-start", "")
 	reason := "closed"
 	defer func() {
+		sess.ended.Store(true)
 		s.mu.Lock()
 		delete(s.sessions, core.ID)
 		s.mu.Unlock()
 		sess.stopNotifications()
 		s.confirm.sessionEnded(s, core.ID)
 		s.core.CloseSession(core)
+		sess.fr.release()
 		s.publishSession(sess, "netconf-session-end", reason)
 		s.log.Info("session end", "session", core.ID, "user", user, "reason", reason)
 	}()
 	s.log.Info("session start", "session", core.ID, "user", user, "role", role.String(), "remote", host)
 
+	// The session ends when the core revokes it (its user deleted or
+	// given another role, kill-session), when the hello does not come in
+	// time, and when it stays idle too long.
+	var why atomic.Pointer[string]
+	end := func(r string) {
+		why.CompareAndSwap(nil, &r)
+		sess.kill()
+	}
+	stopRevoke := make(chan struct{})
+	defer close(stopRevoke)
+	go func() {
+		select {
+		case <-core.Done():
+			if r := core.Revoked(); r != "closed" {
+				end("revoked: " + r)
+			}
+		case <-stopRevoke:
+		}
+	}()
+	helloTimer := time.AfterFunc(lim.HelloTimeout, func() { end("hello timeout") })
 	if err := sess.write(s.helloMessage(core.ID)); err != nil {
+		helloTimer.Stop()
 		reason = "dropped"
 		return
 	}
-	if err := sess.readHello(); err != nil {
+	err = sess.readHello()
+	helloTimer.Stop()
+	sess.fr.release()
+	if err != nil {
 		s.stats.inBadHellos.Add(1)
+		if w := why.Load(); w != nil {
+			err = errors.New(*w)
+		}
 		s.log.Warn("bad hello", "session", core.ID, "err", err)
 		reason = "bad-hello"
 		return
 	}
+	idle := time.AfterFunc(lim.IdleTimeout, sess.idleCheck(lim.IdleTimeout, end))
+	defer idle.Stop()
 	for {
 		msg, err := sess.fr.readMessage()
 		if err != nil {
+			var budgetErr *server.ErrBudget
 			switch {
+			case why.Load() != nil:
+				reason = "dropped"
+				if strings.HasPrefix(*why.Load(), "revoked") {
+					reason = "killed"
+				}
+				s.log.Info("session ended", "session", core.ID, "why", *why.Load())
 			case errors.Is(err, io.EOF):
 			case errors.Is(err, ErrTooBig):
 				sess.writeError("", protoErr(schema.TagTooBig, "message larger than %d bytes; closing the session", s.opts.MaxMessage))
+				reason = "dropped"
+				s.stats.droppedSessions.Add(1)
+			case errors.As(err, &budgetErr):
+				sess.writeError("", protoErr(schema.TagResourceDenied, "%v; closing the session", err))
 				reason = "dropped"
 				s.stats.droppedSessions.Add(1)
 			default:
@@ -97,10 +153,35 @@ func (s *Server) runSession(sc *ssh.ServerConn, ch ssh.Channel) {
 			}
 			return
 		}
-		if done := sess.handle(msg); done {
+		sess.lastActive.Store(time.Now().UnixNano())
+		done := sess.handle(msg)
+		sess.fr.release()
+		sess.subscribed.Store(sess.notif != nil)
+		if done {
 			return
 		}
 	}
+}
+
+// idleCheck returns the idle timer's function: it ends a session that has
+// sent nothing for d, unless it waits for notifications.
+func (sess *session) idleCheck(d time.Duration, end func(string)) func() {
+	var f func()
+	f = func() {
+		if sess.ended.Load() {
+			return
+		}
+		last := time.Unix(0, sess.lastActive.Load())
+		if sess.lastActive.Load() == 0 {
+			last = sess.start
+		}
+		if left := d - time.Since(last); left > 0 || sess.subscribed.Load() {
+			time.AfterFunc(max(left, d/4, time.Millisecond), f)
+			return
+		}
+		end("idle timeout")
+	}
+	return f
 }
 
 func hostOnly(addr string) string {
@@ -110,6 +191,25 @@ func hostOnly(addr string) string {
 	return addr
 }
 
+// parse parses a message within the element's parse budget; the caller
+// releases what it reports reserved once the tree is no longer used.
+func (sess *session) parse(msg []byte) (*xnode, int64, error) {
+	budget := sess.srv.core.ParseBudget()
+	role := sess.core.Role
+	var reserved int64
+	x, err := parseXMLLimited(msg, parseLimits{
+		factor: sess.srv.core.Limits().ParseFactor,
+		reserve: func(n int64) error {
+			if err := budget.Reserve(n, role); err != nil {
+				return err
+			}
+			reserved += n
+			return nil
+		},
+	})
+	return x, reserved, err
+}
+
 // readHello reads the client's hello and settles the framing: chunked when
 // both sides say base:1.1 (RFC 6241 section 8.1).
 func (sess *session) readHello() error {
@@ -117,7 +217,8 @@ func (sess *session) readHello() error {
 	if err != nil {
 		return err
 	}
-	x, err := parseXML(msg)
+	x, reserved, err := sess.parse(msg)
+	sess.srv.core.ParseBudget().Release(reserved)
 	if err != nil {
 		return err
 	}
@@ -161,7 +262,15 @@ func (sess *session) kill() {
 
 // handle serves one message; it reports whether the session is over.
 func (sess *session) handle(msg []byte) bool {
-	x, err := parseXML(msg)
+	x, reserved, err := sess.parse(msg)
+	defer sess.srv.core.ParseBudget().Release(reserved)
+	var budgetErr *server.ErrBudget
+	if errors.Is(err, ErrTooComplex) || errors.As(err, &budgetErr) {
+		sess.srv.stats.inBadRPCs.Add(1)
+		sess.inBadRPCs.Add(1)
+		sess.writeError("", protoErr(schema.TagResourceDenied, "%v", err))
+		return false
+	}
 	if err != nil {
 		sess.srv.stats.inBadRPCs.Add(1)
 		sess.inBadRPCs.Add(1)
@@ -188,6 +297,10 @@ func (sess *session) handle(msg []byte) bool {
 	}
 	sess.srv.stats.inRPCs.Add(1)
 	sess.inRPCs.Add(1)
+	if err := sess.srv.core.CheckSession(sess.core); err != nil {
+		sess.writeError(attrs, protoErr(schema.TagAccessDenied, "%v", err))
+		return true
+	}
 	if len(x.Children) != 1 {
 		sess.writeError(attrs, badElement(schema.TagMalformedMessage, "rpc", "<rpc> must hold exactly one operation"))
 		return false

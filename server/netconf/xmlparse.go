@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -19,7 +20,41 @@ import (
 // measures both on an edit-config of 100,000 bindings); the fuzz target
 // FuzzParseXML compares the two on every input.
 func parseXML(data []byte) (*xnode, error) {
-	p := xmlParser{data: data}
+	return parseXMLLimited(data, parseLimits{factor: defaultParseFactor})
+}
+
+// parseLimits bound what parsing one message may cost.
+type parseLimits struct {
+	// factor bounds the parsed tree's memory to factor times the size of
+	// the message (plus parseSlack).
+	factor int
+	// reserve, when not nil, takes memory from the element's parse budget
+	// as the tree grows, in steps of parseReserveStep; what it took is returned
+	// by parseXMLLimited's caller.
+	reserve func(n int64) error
+}
+
+const (
+	defaultParseFactor = 16
+	parseSlack         = 64 << 10
+	parseReserveStep   = 1 << 20
+	// maxAttrs bounds the attributes (namespace declarations included)
+	// of one element: NETCONF elements carry a handful.
+	maxAttrs = 256
+	// Estimated costs, in bytes, of what the parser allocates.
+	costNode  = 160 // an xnode and its place in its parent's Children
+	costAttr  = 48  // an xml.Attr
+	costScope = 96  // a prefix in an element's namespace map
+)
+
+// ErrTooComplex is a message whose parse would take more memory than the
+// limits allow for its size.
+var ErrTooComplex = errors.New("the message needs more memory to parse than its size allows")
+
+// parseXMLLimited is parseXML within limits; on success it reports the
+// memory it reserved through lim.reserve.
+func parseXMLLimited(data []byte, lim parseLimits) (*xnode, error) {
+	p := xmlParser{data: data, lim: lim, budget: int64(lim.factor)*int64(len(data)) + parseSlack}
 	root, err := p.document()
 	if err != nil {
 		return nil, fmt.Errorf("XML syntax error at byte %d: %w", p.pos, err)
@@ -33,6 +68,43 @@ type xmlParser struct {
 	depth int
 	text  []byte            // scratch for decoded character data
 	names map[string]string // element and attribute names, interned
+
+	// Namespaces in scope while parsing: the current binding of each
+	// prefix, and what to undo when the element ends.
+	ns   map[string]string
+	undo []nsUndo
+
+	attrs []rawAttr          // scratch: the attributes of the element being read
+	seen  map[[2]string]bool // scratch: duplicate check of many attributes
+	vbuf  []byte             // scratch: an attribute value being decoded
+
+	lim      parseLimits
+	budget   int64 // the most cost may reach
+	cost     int64 // estimated bytes allocated so far
+	reserved int64 // of cost, taken from lim.reserve
+}
+
+type rawAttr struct{ prefix, local, value string }
+
+type nsUndo struct {
+	prefix, old string
+	had         bool
+}
+
+// spend counts n bytes of the tree being built.
+func (p *xmlParser) spend(n int) error {
+	p.cost += int64(n)
+	if p.cost > p.budget {
+		return ErrTooComplex
+	}
+	if p.lim.reserve != nil && p.cost > p.reserved {
+		step := max(int64(parseReserveStep), p.cost-p.reserved)
+		if err := p.lim.reserve(step); err != nil {
+			return err
+		}
+		p.reserved += step
+	}
+	return nil
 }
 
 // intern returns b as a string, allocating each distinct name once: a
@@ -173,11 +245,14 @@ func (p *xmlParser) element(parent *xnode) (*xnode, error) {
 		return nil, err
 	}
 	n := &xnode{Parent: parent}
-	if parent != nil {
-		n.NS = parent.NS
+	if err := p.spend(costNode + len(local)/4); err != nil {
+		return nil, err
 	}
-	type rawAttr struct{ prefix, local, value string }
-	var attrs []rawAttr
+	// The attributes are collected in scratch space of the parser, reused
+	// by every element: they are done with before the content is parsed.
+	attrs := p.attrs[:0]
+	defer func() { p.attrs = attrs[:0] }()
+	many := false // duplicates checked with p.seen
 	selfClosing := false
 	for {
 		sawSpace := p.pos < len(p.data) && (p.data[p.pos] == ' ' || p.data[p.pos] == '\t' || p.data[p.pos] == '\r' || p.data[p.pos] == '\n')
@@ -199,6 +274,9 @@ func (p *xmlParser) element(parent *xnode) (*xnode, error) {
 		if !sawSpace {
 			return nil, errors.New("attributes must be separated by space")
 		}
+		if len(attrs) >= maxAttrs {
+			return nil, fmt.Errorf("element %s has more than %d attributes", local, maxAttrs)
+		}
 		ap, al, err := p.name()
 		if err != nil {
 			return nil, err
@@ -213,47 +291,93 @@ func (p *xmlParser) element(parent *xnode) (*xnode, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, a := range attrs {
-			if a.prefix == ap && a.local == al {
+		// Duplicates: a scan while there are few, a set past that, so
+		// that the check stays linear.
+		if len(attrs) < 8 {
+			for _, a := range attrs {
+				if a.prefix == ap && a.local == al {
+					return nil, fmt.Errorf("attribute %s given twice", al)
+				}
+			}
+		} else {
+			if !many {
+				if p.seen == nil {
+					p.seen = make(map[[2]string]bool, maxAttrs)
+				}
+				clear(p.seen)
+				for _, a := range attrs {
+					p.seen[[2]string{a.prefix, a.local}] = true
+				}
+				many = true
+			}
+			if p.seen[[2]string{ap, al}] {
 				return nil, fmt.Errorf("attribute %s given twice", al)
 			}
+			p.seen[[2]string{ap, al}] = true
 		}
 		attrs = append(attrs, rawAttr{ap, al, v})
 	}
 	// Namespace declarations first: they apply to the element's own name
-	// and attributes.
-	declared := false
+	// and attributes. A declaration that binds a prefix to what it is
+	// already bound to changes nothing and is not recorded.
+	mark := len(p.undo)
+	defer p.popScope(mark)
 	for _, a := range attrs {
-		if a.prefix == "xmlns" || (a.prefix == "" && a.local == "xmlns") {
-			if !declared {
-				ns := make(map[string]string, len(n.NS)+1)
-				for k, v := range n.NS {
-					ns[k] = v
-				}
-				n.NS, declared = ns, true
+		var prefix string
+		switch {
+		case a.prefix == "xmlns":
+			if a.value == "" {
+				return nil, fmt.Errorf("prefix %s bound to an empty namespace", a.local)
 			}
-			if a.prefix == "xmlns" {
-				if a.value == "" {
-					return nil, fmt.Errorf("prefix %s bound to an empty namespace", a.local)
-				}
-				n.NS[a.local] = a.value
-			} else {
-				n.NS[""] = a.value
-			}
+			prefix = a.local
+		case a.prefix == "" && a.local == "xmlns":
+		default:
+			continue
 		}
+		old, had := p.ns[prefix]
+		if had && old == a.value {
+			continue
+		}
+		if p.ns == nil {
+			p.ns = map[string]string{}
+		}
+		p.undo = append(p.undo, nsUndo{prefix: prefix, old: old, had: had})
+		p.ns[prefix] = a.value
 	}
-	space, ok := n.NS[prefix]
+	// The element's map of what is in scope: its parent's, shared, when
+	// it declares nothing new; a copy otherwise, whose size is charged to
+	// the message, so that declarations piled up to make every element
+	// copy a large scope are refused as too complex, not paid for.
+	switch {
+	case len(p.undo) > mark:
+		if err := p.spend(costScope * len(p.ns)); err != nil {
+			return nil, err
+		}
+		n.NS = maps.Clone(p.ns)
+	case parent != nil:
+		n.NS = parent.NS
+	}
+	space, ok := p.ns[prefix]
 	if !ok && prefix != "" {
 		return nil, fmt.Errorf("undeclared namespace prefix %q", prefix)
 	}
 	n.Name = xml.Name{Space: space, Local: local}
+	plain := 0
+	for _, a := range attrs {
+		if !(a.prefix == "xmlns" || (a.prefix == "" && a.local == "xmlns")) {
+			plain++
+		}
+	}
+	if plain > 0 {
+		n.Attr = make([]xml.Attr, 0, plain)
+	}
 	for _, a := range attrs {
 		if a.prefix == "xmlns" || (a.prefix == "" && a.local == "xmlns") {
 			continue
 		}
 		name := xml.Name{Local: a.local}
 		if a.prefix != "" {
-			ns, ok := n.NS[a.prefix]
+			ns, ok := p.ns[a.prefix]
 			if !ok {
 				if a.prefix != "xml" {
 					return nil, fmt.Errorf("undeclared namespace prefix %q", a.prefix)
@@ -262,12 +386,28 @@ func (p *xmlParser) element(parent *xnode) (*xnode, error) {
 			}
 			name.Space = ns
 		}
+		if err := p.spend(costAttr + len(a.value)); err != nil {
+			return nil, err
+		}
 		n.Attr = append(n.Attr, xml.Attr{Name: name, Value: a.value})
 	}
 	if selfClosing {
 		return n, nil
 	}
 	return n, p.content(n, prefix, local)
+}
+
+// popScope ends the declarations of an element.
+func (p *xmlParser) popScope(mark int) {
+	for i := len(p.undo) - 1; i >= mark; i-- {
+		u := p.undo[i]
+		if u.had {
+			p.ns[u.prefix] = u.old
+		} else {
+			delete(p.ns, u.prefix)
+		}
+	}
+	p.undo = p.undo[:mark]
 }
 
 // content parses what follows a start tag, up to its end tag.
@@ -310,6 +450,9 @@ func (p *xmlParser) content(n *xnode, prefix, local string) error {
 			p.pos++
 			if len(n.Children) == 0 {
 				n.Text = strings.TrimSpace(string(p.text))
+				if err := p.spend(len(n.Text)); err != nil {
+					return err
+				}
 			}
 			p.text = p.text[:0]
 			return nil
@@ -354,7 +497,8 @@ func (p *xmlParser) attrValue() (string, error) {
 	}
 	quote := p.data[p.pos]
 	p.pos++
-	var out []byte
+	out := p.vbuf[:0]
+	defer func() { p.vbuf = out[:0] }()
 	for {
 		if p.pos >= len(p.data) {
 			return "", errEOF

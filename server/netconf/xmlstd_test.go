@@ -15,6 +15,7 @@ func parseXMLStd(data []byte) (*xnode, error) {
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true
 	var stack []*xnode
+	var scopes []map[string]string // namespaces in scope, per open element
 	var root *xnode
 	var text strings.Builder
 	for {
@@ -34,28 +35,28 @@ func parseXMLStd(data []byte) (*xnode, error) {
 				return nil, fmt.Errorf("elements nested deeper than %d", maxDepth)
 			}
 			n := &xnode{}
-			if len(stack) > 0 {
-				n.Parent = stack[len(stack)-1]
-				n.NS = n.Parent.NS // shared until this element declares one
+			var nsIn map[string]string
+			if len(scopes) > 0 {
+				nsIn = scopes[len(scopes)-1] // shared until this element declares one
 			}
 			declared := false
 			for _, a := range t.Attr {
 				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
 					if !declared {
-						ns := make(map[string]string, len(n.NS)+1)
-						for k, v := range n.NS {
+						ns := make(map[string]string, len(nsIn)+1)
+						for k, v := range nsIn {
 							ns[k] = v
 						}
-						n.NS, declared = ns, true
+						nsIn, declared = ns, true
 					}
 					if a.Name.Space == "xmlns" {
-						n.NS[a.Name.Local] = a.Value
+						nsIn[a.Name.Local] = a.Value
 					} else {
-						n.NS[""] = a.Value
+						nsIn[""] = a.Value
 					}
 				}
 			}
-			space, ok := n.NS[t.Name.Space]
+			space, ok := nsIn[t.Name.Space]
 			if !ok && t.Name.Space != "" {
 				return nil, fmt.Errorf("undeclared namespace prefix %q", t.Name.Space)
 			}
@@ -66,7 +67,7 @@ func parseXMLStd(data []byte) (*xnode, error) {
 				}
 				an := a.Name
 				if an.Space != "" {
-					ns, ok := n.NS[an.Space]
+					ns, ok := nsIn[an.Space]
 					if !ok {
 						if an.Space != "xml" {
 							return nil, fmt.Errorf("undeclared namespace prefix %q", an.Space)
@@ -84,6 +85,7 @@ func parseXMLStd(data []byte) (*xnode, error) {
 				root = n
 			}
 			stack = append(stack, n)
+			scopes = append(scopes, nsIn)
 			text.Reset()
 		case xml.EndElement:
 			if len(stack) == 0 {
@@ -97,6 +99,7 @@ func parseXMLStd(data []byte) (*xnode, error) {
 				n.Text = strings.TrimSpace(text.String())
 			}
 			stack = stack[:len(stack)-1]
+			scopes = scopes[:len(scopes)-1]
 			text.Reset()
 		case xml.CharData:
 			text.Write(t)

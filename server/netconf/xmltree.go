@@ -17,6 +17,13 @@ type xnode struct {
 	Parent   *xnode
 }
 
+// namespaces returns the prefixes in scope at n ("" for the default
+// namespace). The map is shared with the element's ancestors and
+// descendants that declare nothing, and must only be read.
+func (n *xnode) namespaces() map[string]string {
+	return n.NS
+}
+
 // maxDepth bounds element nesting: our schema is far shallower, and a
 // deeply nested message must not exhaust the stack.
 const maxDepth = 128

@@ -152,21 +152,22 @@ func (w *selWriter) node(x, parent *xnode, ancestors, keys map[*xnode]bool, dept
 		b.WriteByte('"')
 	}
 	var decls []string
-	for p, u := range x.NS {
-		if p != "" && (parent.NS[p] != u || parent == w.doc) {
+	xns, pns := x.namespaces(), parent.namespaces()
+	for p, u := range xns {
+		if p != "" && (pns[p] != u || parent == w.doc) {
 			decls = append(decls, p)
 		}
 	}
 	sort.Strings(decls)
 	for _, p := range decls {
 		b.WriteString(" xmlns:" + p + `="`)
-		xmlEscape(b, x.NS[p])
+		xmlEscape(b, xns[p])
 		b.WriteByte('"')
 	}
 	for _, a := range x.Attr {
 		name := a.Name.Local
 		if a.Name.Space != "" {
-			for p, u := range x.NS {
+			for p, u := range xns {
 				if u == a.Name.Space && p != "" {
 					name = p + ":" + a.Name.Local
 					break

@@ -8,6 +8,7 @@
 package sshserver
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -17,61 +18,59 @@ import (
 )
 
 // DefaultLoginDelay is how long a failed login waits before its answer:
-// slow for a guesser, unnoticed by a person.
-const DefaultLoginDelay = time.Second
+// slow for a guesser, unnoticed by a person. The core applies it
+// (server.Limits.LoginDelay) to the logins of every front end.
+const DefaultLoginDelay = server.DefaultLoginDelay
 
-// Authenticator checks credentials; *server.Server implements it.
+// Authenticator checks credentials; *server.Server implements it. Its
+// checks pass the core's authentication gate: a bound on concurrent hash
+// checks shared with gNMI, a lockout of sources that keep failing, the
+// delay after a failure, bounded logging of unauthenticated names.
 type Authenticator interface {
-	Authenticate(name, password string) (*server.User, error)
-	AuthenticateKey(name string, key ssh.PublicKey) (*server.User, error)
+	Login(ctx context.Context, transport, source, name, password string) (*server.User, error)
+	LoginKey(transport, source, name string, key ssh.PublicKey) (*server.User, error)
 }
 
 // Options configure Config.
 type Options struct {
 	HostKey ssh.Signer
-	// LoginDelay delays the answer to a failed login (default
-	// DefaultLoginDelay; negative: none, for tests).
+	// Transport names the front end in logs ("netconf", "cli").
+	Transport string
+	// LoginDelay is not used any more: the core's Limits.LoginDelay
+	// delays failed logins of every front end.
 	LoginDelay time.Duration
 	Logger     *slog.Logger
 }
 
 // Config returns the SSH server configuration both front ends use: users
-// and roles from the running configuration, failed logins logged and
-// delayed, the element's host key.
+// and roles from the running configuration, logins through the core's
+// gate, the element's host key, and only algorithms without known
+// weaknesses (server.SecureSSH).
 func Config(core Authenticator, opts Options) *ssh.ServerConfig {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	delay := opts.LoginDelay
-	if delay == 0 {
-		delay = DefaultLoginDelay
+	if opts.Transport == "" {
+		opts.Transport = "ssh"
 	}
-	result := func(c ssh.ConnMetadata, method string, u *server.User, err error) (*ssh.Permissions, error) {
+	result := func(u *server.User, err error) (*ssh.Permissions, error) {
 		if err != nil {
-			opts.Logger.Warn("login failed", "user", c.User(), "method", method, "remote", c.RemoteAddr().String())
-			if delay > 0 {
-				time.Sleep(delay)
-			}
 			return nil, err
 		}
 		return &ssh.Permissions{Extensions: map[string]string{"role": u.Role.String(), "user": u.Name}}, nil
 	}
 	cfg := &ssh.ServerConfig{
 		PasswordCallback: func(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
-			u, err := core.Authenticate(c.User(), string(pw))
-			return result(c, "password", u, err)
+			return result(core.Login(context.Background(), opts.Transport, c.RemoteAddr().String(), c.User(), string(pw)))
 		},
 		PublicKeyCallback: func(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-			u, err := core.AuthenticateKey(c.User(), key)
-			if err != nil {
-				// Clients offer keys one by one before a password:
-				// a key that does not fit is not a failed login.
-				return nil, err
-			}
-			return result(c, "publickey", u, nil)
+			// Clients offer keys one by one before a password: a key
+			// that does not fit is not a failed login.
+			return result(core.LoginKey(opts.Transport, c.RemoteAddr().String(), c.User(), key))
 		},
 		ServerVersion: "SSH-2.0-wirebeat",
 	}
+	server.SecureSSH(cfg)
 	if opts.HostKey != nil {
 		cfg.AddHostKey(opts.HostKey)
 	}

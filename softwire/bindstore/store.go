@@ -44,7 +44,10 @@ type Config struct {
 	QueryTimeout time.Duration
 	// HealthInterval is how often reachability is checked.
 	HealthInterval time.Duration
-	// LoadPage is how many keys one request of the initial load reads.
+	// LoadPage is how many keys one request of the initial load reads
+	// (default 100,000). Large pages matter: etcd 3.4 walks the whole
+	// rest of the range for every page, so small pages make the load
+	// quadratic (1M bindings in pages of 10,000 took 66 s here).
 	LoadPage int64
 	Log      *slog.Logger
 	// OnChange, when set, is called for each binding the cache installs
@@ -159,7 +162,7 @@ func Open(cfg Config) (*Store, error) {
 		cfg.HealthInterval = time.Second
 	}
 	if cfg.LoadPage <= 0 {
-		cfg.LoadPage = 10000
+		cfg.LoadPage = 100000
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()

@@ -184,16 +184,17 @@ const size = 24 << 20
 
 // liveState is what a helper reports.
 type liveState struct {
-	Created, ValidationsOK, Released, Unknown, ICMP uint64
-	InboundValidated                                uint64
-	CacheHits, CacheMisses                          uint64
-	Dynamic                                         []string
-	Decap, Encap                                    uint64
+	Created, ValidationsOK, Released, Unknown, ICMP   uint64
+	InboundValidated, Asked, RateLimited, PendingFull uint64
+	CacheHits, CacheMisses                            uint64
+	Dynamic                                           []string
+	Decap, Encap                                      uint64
 }
 
 func writeState(path string, m *Manager, st *bindstore.Store, e *lwaftr.Engine) {
 	s := liveState{Created: m.C.Created.Load(), ValidationsOK: m.C.ValidationsOK.Load(), Released: m.C.Released.Load(),
-		Unknown: m.C.Unknown.Load(), ICMP: m.C.ICMPTriggers.Load(), InboundValidated: m.C.InboundValidated.Load(), CacheHits: st.C.CacheHits.Load(), CacheMisses: st.C.CacheMisses.Load(),
+		Unknown: m.C.Unknown.Load(), ICMP: m.C.ICMPTriggers.Load(), InboundValidated: m.C.InboundValidated.Load(),
+		Asked: m.C.ValidationsAsked.Load(), RateLimited: m.C.RateLimited.Load(), PendingFull: m.C.PendingFull.Load(), CacheHits: st.C.CacheHits.Load(), CacheMisses: st.C.CacheMisses.Load(),
 		Decap: e.C.DecapPackets, Encap: e.C.EncapPackets}
 	for _, d := range m.Dynamic() {
 		s.Dynamic = append(s.Dynamic, fmt.Sprintf("%s/%d %s %s", fmtIPv4(d.Binding.IPv4), d.Binding.PSID, netip.AddrFrom16(d.Binding.B4), d.Origin))
@@ -257,7 +258,7 @@ func macOf(t *testing.T, ns *netns.NS, dev string) string {
 // Internet (a server on 203.0.113.7), and a 3-member etcd cluster.
 type liveNet struct {
 	home, b4ns, a1, a2, inet *netns.NS
-	w2                       string
+	w1, w2, i1               string
 	cluster                  *etcdtest.Cluster
 	b4                       *lwb4.Engine
 	binding                  bindingtable.Softwire
@@ -404,7 +405,7 @@ func setupLive(t *testing.T, mode string) *liveNet {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
-	return &liveNet{home: home, b4ns: b4ns, a1: a1, a2: a2, inet: inet, w2: w2, cluster: cluster, b4: b4,
+	return &liveNet{home: home, b4ns: b4ns, a1: a1, a2: a2, inet: inet, w1: w1, w2: w2, i1: i1, cluster: cluster, b4: b4,
 		binding: binding, dir: dir, reprov: reprov, primary: primary, primState: primState, backState: backState, logs: logs}
 }
 
@@ -551,5 +552,65 @@ func TestLiveICMPv6Trigger(t *testing.T) {
 		reprovisioned.Sub(killed).Round(time.Millisecond), working.Round(time.Millisecond), st)
 	if st.ICMP < 1 || len(st.Dynamic) != 1 || !strings.Contains(st.Dynamic[0], "reprovisioned") {
 		t.Fatalf("backup state does not show the ICMPv6 takeover: %+v", st)
+	}
+}
+
+// TestLiveSpoofedFlood: while a download runs through the primary, 10,000
+// IPv4-in-IPv6 packets from 10,000 distinct unknown B4 addresses (claiming
+// the known B4's address and port, and others) hit its anycast address.
+// The download is not disturbed; the flood creates no binding, and the
+// validations it causes stay within the rate limit.
+func TestLiveSpoofedFlood(t *testing.T) {
+	l := setupLive(t, "data-packet-trigger")
+	l.waitPath(t)
+	// The flood enters the primary's link from the B4 side.
+	var inj pktio.Port
+	if err := l.b4ns.Do(func() error {
+		var err error
+		inj, err = pktio.Open(l.w1, pktio.Config{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer inj.Close()
+	dst := mustMAC(macOf(t, l.a1, l.i1))
+	src := mustMAC(macOf(t, l.b4ns, l.w1))
+
+	dl := l.home.Command("curl", "-sS", "-m", "40", "--limit-rate", "6M", "-o", "/dev/null", "-w", "%{size_download}", "http://203.0.113.7:8080/")
+	var dlOut strings.Builder
+	dl.Stdout, dl.Stderr = &dlOut, &dlOut
+	if err := dl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	const flood = 10000
+	t0 := time.Now()
+	for i := range flood {
+		f := fromB4(b4(200000+i), l.binding.BR, l.binding.IPv4+uint32(i%2), uint16(5<<6|1<<12)+uint16(i%64))
+		copy(f[0:6], dst[:])
+		copy(f[6:12], src[:])
+		if err := inj.Write(f); err != nil {
+			t.Fatal(err)
+		}
+		if i%500 == 499 {
+			time.Sleep(10 * time.Millisecond) // 10k packets over about 0.2 s
+		}
+	}
+	t.Logf("flood of %d spoofed sources sent in %v", flood, time.Since(t0).Round(time.Millisecond))
+	err := dl.Wait()
+	st := readState(t, l.primState)
+	t.Logf("download: %v %s; primary: %+v", err, dlOut.String(), st)
+	if err != nil || dlOut.String() != fmt.Sprint(size) {
+		l.logs()
+		t.Fatalf("the known B4's download was disturbed by the flood: %v %q", err, dlOut.String())
+	}
+	if st.Unknown < flood*9/10 {
+		t.Fatalf("the primary saw %d of the %d spoofed packets", st.Unknown, flood)
+	}
+	if st.Created != 1 || len(st.Dynamic) != 1 {
+		t.Fatalf("the flood created bindings: %+v", st)
+	}
+	if st.Asked > 200+2000 {
+		t.Fatalf("%d validations for a flood of %d: not bounded by the rate limit", st.Asked, flood)
 	}
 }

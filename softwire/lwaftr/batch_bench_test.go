@@ -58,3 +58,51 @@ func BenchmarkEncap16k(b *testing.B) { benchDistinct(b, 16<<10, false) }
 func BenchmarkDecap16k(b *testing.B) { benchDistinct(b, 16<<10, true) }
 func BenchmarkEncap64k(b *testing.B) { benchDistinct(b, 64<<10, false) }
 func BenchmarkDecap64k(b *testing.B) { benchDistinct(b, 64<<10, true) }
+
+// benchWorkers runs workers engines, each on its own goroutine (a core
+// each), over one shared read-only table: the multi-core scaling.
+func benchWorkers(b *testing.B, workers int, decap bool) {
+	bt, err := NewTable(testBindings(benchBindings))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fs := distinctFrames(64<<10, decap)
+	side := External
+	if decap {
+		side = Internal
+	}
+	engines := make([]*Engine, workers)
+	sinks := make([]*discard, workers)
+	for i := range engines {
+		sinks[i] = &discard{}
+		if engines[i], err = New(testConfig(), bt, sinks[i]); err != nil {
+			b.Fatal(err)
+		}
+		engines[i].SetSharedTable(bt)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	per := b.N / workers
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			e := engines[w]
+			for i := 0; i < per; i += 64 {
+				j := (i + w*4096) & (len(fs) - 1)
+				e.ReceiveBatch(side, fs[j:j+min(64, per-i)])
+				e.Flush()
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	b.ReportMetric(float64(per*workers)/b.Elapsed().Seconds()/1e6, "Mpps")
+}
+
+// BenchmarkEncap64kWorkers1/2: the same work on one and on two cores.
+func BenchmarkEncap64kWorkers1(b *testing.B) { benchWorkers(b, 1, false) }
+func BenchmarkEncap64kWorkers2(b *testing.B) { benchWorkers(b, 2, false) }
+func BenchmarkDecap64kWorkers1(b *testing.B) { benchWorkers(b, 1, true) }
+func BenchmarkDecap64kWorkers2(b *testing.B) { benchWorkers(b, 2, true) }
