@@ -13,6 +13,7 @@ import (
 	"github.com/wirebeat/wirebeat/bfd"
 	bfdtransport "github.com/wirebeat/wirebeat/bfd/transport"
 	"github.com/wirebeat/wirebeat/events"
+	"github.com/wirebeat/wirebeat/pktio"
 	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/sfc/node"
 	"github.com/wirebeat/wirebeat/sfc/transport"
@@ -190,7 +191,7 @@ func (s *Subsystem) Prepare(cs *schema.ChangeSet) error {
 			return schema.Errorf(schema.TagInvalidValue, sfcPath(), "%v", err)
 		}
 		if s.io == nil || s.io.set != set.io {
-			if p.io, err = openIO(set.io); err != nil {
+			if p.io, err = openIO(set.io, s.log); err != nil {
 				return schema.Errorf(schema.TagResourceDenied, sfcPath(elem("encapsulation")), "%v", err)
 			}
 		}
@@ -478,13 +479,13 @@ func (s *Subsystem) Close() error {
 type ioRun struct {
 	set                ioSettings
 	udp                *transport.UDP
-	routing, to, from  *transport.TUN
+	routing, to, from  pktio.Port // TUN ports
 	wg                 sync.WaitGroup
 	routeMissing, txEr atomic.Uint64
 }
 
 // openIO opens the socket and interfaces, without reading them yet.
-func openIO(set ioSettings) (r *ioRun, err error) {
+func openIO(set ioSettings, log *slog.Logger) (r *ioRun, err error) {
 	r = &ioRun{set: set}
 	defer func() {
 		if err != nil {
@@ -496,12 +497,12 @@ func openIO(set ioSettings) (r *ioRun, err error) {
 	}
 	for _, t := range []struct {
 		name string
-		dst  **transport.TUN
+		dst  *pktio.Port
 	}{{set.routingTUN, &r.routing}, {set.proxyTo, &r.to}, {set.proxyFrom, &r.from}} {
 		if t.name == "" {
 			continue
 		}
-		if *t.dst, err = transport.OpenTUN(t.name); err != nil {
+		if *t.dst, err = pktio.OpenTUN(t.name, pktio.Config{Log: log}); err != nil {
 			return nil, err
 		}
 	}
@@ -517,7 +518,7 @@ func (r *ioRun) start(log *slog.Logger, n *node.Node) {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			_ = r.routing.Run(node.Headroom, func(buf []byte, off int) { w.FromOutside(buf, off); r.udp.Flush() })
+			_ = transport.RunIP(r.routing, w.FromOutside, r.udp.Flush)
 		}()
 	}
 	if r.from != nil {
@@ -525,7 +526,7 @@ func (r *ioRun) start(log *slog.Logger, n *node.Node) {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			_ = r.from.Run(node.Headroom, func(buf []byte, off int) { w.FromLegacy(buf, off); r.udp.Flush() })
+			_ = transport.RunIP(r.from, w.FromLegacy, r.udp.Flush)
 		}()
 	}
 	log.Info("sfc data plane started", "port", r.udp.LocalPort(), "vxlan-gpe", r.set.gpe, "routing-interface", r.set.routingTUN,
@@ -540,13 +541,13 @@ func (r *ioRun) Route(_ uint8, pkt []byte) {
 		r.routeMissing.Add(1)
 		return
 	}
-	if r.routing.Write(pkt) != nil {
+	if !r.routing.Send(pkt) {
 		r.txEr.Add(1)
 	}
 }
 
 func (r *ioRun) ToLegacy(_ uint8, pkt []byte) {
-	if r.to == nil || r.to.Write(pkt) != nil {
+	if r.to == nil || !r.to.Send(pkt) {
 		r.txEr.Add(1)
 	}
 }
@@ -563,8 +564,6 @@ func (r *ioRun) close() {
 func isNil(c interface{ Close() error }) bool {
 	switch v := c.(type) {
 	case *transport.UDP:
-		return v == nil
-	case *transport.TUN:
 		return v == nil
 	}
 	return false
