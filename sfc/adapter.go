@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -291,6 +292,9 @@ func (s *Subsystem) Apply(cs *schema.ChangeSet) {
 		p.io.start(s.log, s.node)
 		s.io = p.io
 	}
+	if s.io.ether != nil {
+		s.io.ether.SetPeers(set.peers)
+	}
 	s.node.Install(p.table)
 	s.tableTime = time.Now()
 	s.applyWatches(p)
@@ -478,7 +482,9 @@ func (s *Subsystem) Close() error {
 // TUNs, one goroutine (and one node.Worker) for each receiver.
 type ioRun struct {
 	set                ioSettings
-	udp                *transport.UDP
+	net                nshLink          // VXLAN-GPE or UDP socket, or Ethernet port
+	ether              *transport.Ether // net, when over Ethernet
+	external           []*transport.External
 	routing, to, from  pktio.Port // TUN ports
 	wg                 sync.WaitGroup
 	routeMissing, txEr atomic.Uint64
@@ -492,8 +498,26 @@ func openIO(set ioSettings, log *slog.Logger) (r *ioRun, err error) {
 			r.close()
 		}
 	}()
-	if r.udp, err = transport.ListenUDP(transport.UDPConfig{Local: set.local, Port: set.port, GPE: set.gpe, IPv6: set.ipv6}); err != nil {
-		return nil, err
+	if set.ether {
+		if r.ether, err = transport.OpenEther(transport.EtherConfig{Interface: set.iface, Local: set.local, IPv6: set.ipv6, Log: log}); err != nil {
+			return nil, err
+		}
+		r.net = r.ether
+	} else {
+		u, err := transport.ListenUDP(transport.UDPConfig{Local: set.local, Port: set.port, GPE: set.gpe, IPv6: set.ipv6})
+		if err != nil {
+			return nil, err
+		}
+		r.net = u
+	}
+	if set.external != "" {
+		for _, name := range strings.Split(set.external, ",") {
+			x, err := transport.OpenExternal(name, "", log)
+			if err != nil {
+				return nil, err
+			}
+			r.external = append(r.external, x)
+		}
 	}
 	for _, t := range []struct {
 		name string
@@ -512,13 +536,18 @@ func openIO(set ioSettings, log *slog.Logger) (r *ioRun, err error) {
 // start runs one receiver goroutine, with its own node.Worker, per input.
 func (r *ioRun) start(log *slog.Logger, n *node.Node) {
 	r.wg.Add(1)
-	go func() { defer r.wg.Done(); _ = r.udp.Run(n.NewWorker(r)) }()
+	go func() { defer r.wg.Done(); _ = r.net.Run(n.NewWorker(r)) }()
+	for _, x := range r.external {
+		w := n.NewWorker(r)
+		r.wg.Add(1)
+		go func() { defer r.wg.Done(); _ = x.Run(w, r.net.Flush) }()
+	}
 	if r.routing != nil {
 		w := n.NewWorker(r)
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			_ = transport.RunIP(r.routing, w.FromOutside, r.udp.Flush)
+			_ = transport.RunIP(r.routing, w.FromOutside, r.net.Flush)
 		}()
 	}
 	if r.from != nil {
@@ -526,15 +555,23 @@ func (r *ioRun) start(log *slog.Logger, n *node.Node) {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			_ = transport.RunIP(r.from, w.FromLegacy, r.udp.Flush)
+			_ = transport.RunIP(r.from, w.FromLegacy, r.net.Flush)
 		}()
 	}
-	log.Info("sfc data plane started", "port", r.udp.LocalPort(), "vxlan-gpe", r.set.gpe, "routing-interface", r.set.routingTUN,
-		"proxy-to", r.set.proxyTo, "proxy-from", r.set.proxyFrom)
+	log.Info("sfc data plane started", "port", r.set.port, "vxlan-gpe", r.set.gpe, "ethernet", r.set.iface, "external", r.set.external,
+		"routing-interface", r.set.routingTUN, "proxy-to", r.set.proxyTo, "proxy-from", r.set.proxyFrom)
 }
 
 // SendNSH, Route and ToLegacy implement node.Output.
-func (r *ioRun) SendNSH(to netip.Addr, dscp uint8, pkt []byte) { r.udp.SendNSH(to, dscp, pkt) }
+func (r *ioRun) SendNSH(to netip.Addr, dscp uint8, pkt []byte) { r.net.SendNSH(to, dscp, pkt) }
+
+// nshLink carries NSH between the nodes of the domain.
+type nshLink interface {
+	SendNSH(to netip.Addr, dscp uint8, pkt []byte)
+	Flush()
+	Run(w *node.Worker) error
+	Close() error
+}
 
 func (r *ioRun) Route(_ uint8, pkt []byte) {
 	if r.routing == nil {
@@ -553,18 +590,14 @@ func (r *ioRun) ToLegacy(_ uint8, pkt []byte) {
 }
 
 func (r *ioRun) close() {
-	for _, c := range []interface{ Close() error }{r.udp, r.routing, r.to, r.from} {
-		if c != nil && !isNil(c) {
+	closers := []interface{ Close() error }{r.net, r.routing, r.to, r.from}
+	for _, x := range r.external {
+		closers = append(closers, x)
+	}
+	for _, c := range closers {
+		if c != nil {
 			c.Close()
 		}
 	}
 	r.wg.Wait()
-}
-
-func isNil(c interface{ Close() error }) bool {
-	switch v := c.(type) {
-	case *transport.UDP:
-		return v == nil
-	}
-	return false
 }
