@@ -38,7 +38,22 @@ func macOf(t *testing.T, ns *netns.NS, ifname string) string {
 // the server. tshark reads the NSH frames on the link; a scapy-built
 // Ethernet+NSH frame is forwarded by the same rules, and NSH arriving on
 // the external interface is stripped and classified afresh.
+//
+// The domain's link runs IPv4 (next hops by ARP) and, in a second run,
+// IPv6 (next hops by neighbour discovery); the traffic carried is IPv4.
 func TestEthernetHop(t *testing.T) {
+	t.Run("ipv4", func(t *testing.T) {
+		ethernetHop(t, domainAddrs{bnd: "10.2.0.1", sf: "10.2.0.11", core: "10.2.0.99", plen: "/24"})
+	})
+	t.Run("ipv6", func(t *testing.T) {
+		ethernetHop(t, domainAddrs{bnd: "fd00:2::1", sf: "fd00:2::11", core: "fd00:2::99", plen: "/64"})
+	})
+}
+
+// domainAddrs are the addresses of the domain's link.
+type domainAddrs struct{ bnd, sf, core, plen string }
+
+func ethernetHop(t *testing.T, d domainAddrs) {
 	testenv.RequireRoot(t, "network namespaces")
 	testenv.Tool(t, "tshark", "tshark")
 	if exec.Command("/usr/bin/python3", "-c", "import ncclient, scapy.contrib.nsh").Run() != nil {
@@ -59,16 +74,24 @@ func TestEthernetHop(t *testing.T) {
 	srv.Must(t, "ip", "route", "add", "default", "via", "192.168.40.1")
 	core.Must(t, "ip", "link", "add", "br0", "type", "bridge")
 	core.Must(t, "ip", "link", "set", "br0", "up")
-	core.Addr(t, "br0", "10.2.0.99/24")
+	v6 := strings.Contains(d.bnd, ":")
+	on := func(ns *netns.NS, ifname string) {
+		if v6 {
+			ns.Must(t, "sysctl", "-qw", "net.ipv6.conf."+ifname+".disable_ipv6=0")
+		}
+	}
+	on(core, "br0")
+	core.Addr(t, "br0", d.core+d.plen)
 	var bndLink, sfLink, bndPort string
 	for _, n := range []struct {
 		ns   *netns.NS
 		addr string
 		name *string
-	}{{bnd, "10.2.0.1/24", &bndLink}, {sf, "10.2.0.11/24", &sfLink}} {
+	}{{bnd, d.bnd + d.plen, &bndLink}, {sf, d.sf + d.plen, &sfLink}} {
 		a, b := netns.Unique("dn"), netns.Unique("dc")
 		netns.Veth(t, n.ns, a, core, b)
 		core.Must(t, "ip", "link", "set", b, "master", "br0")
+		on(n.ns, a)
 		n.ns.Addr(t, a, n.addr)
 		*n.name = a
 		if n.ns == bnd {
@@ -80,29 +103,30 @@ func TestEthernetHop(t *testing.T) {
 	bnd.Must(t, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0")
 	bnd.Must(t, "sysctl", "-qw", "net.ipv4.conf."+c1+".forwarding=0")
 	sfMAC := macOf(t, sf, sfLink)
-	const sfcDomain = `
-  "service-functions": {"service-function": [{"id": "cnt", "locator": [{"address": "10.2.0.11"%s}]}]},
-  "sf-maps": {"sf-map": [{"index": 30, "service-function": ["cnt"], "egress-node": "10.2.0.1",
+	sfcDomain := `
+  "service-functions": {"service-function": [{"id": "cnt", "locator": [{"address": "` + d.sf + `"%s}]}]},
+  "sf-maps": {"sf-map": [{"index": 30, "service-function": ["cnt"], "egress-node": "` + d.bnd + `",
                           "metadata": {"md1-context": "0000001e000000000000000000000003"}}]}`
+	boundaries := `"boundary-node": ["` + d.bnd + `", "` + d.core + `"]`
 	rt := netns.Unique("wbrt")
 	eb := startElement(t, bnd, `{"wirebeat-sfc:sfc": {
-  "node": {"role": ["boundary", "classifier"], "boundary-node": ["10.2.0.1", "10.2.0.99"],
+  "node": {"role": ["boundary", "classifier"], `+boundaries+`,
            "routing-interface": "`+rt+`", "external-interface": ["`+c1+`"]},
-  "encapsulation": {"transport": "ethernet", "interface": "`+bndLink+`", "local-address": "10.2.0.1"},`+
+  "encapsulation": {"transport": "ethernet", "interface": "`+bndLink+`", "local-address": "`+d.bnd+`"},`+
 		fmt.Sprintf(sfcDomain, `, "mac-address": "`+sfMAC+`"`)+`,
   "classifier": {"rule": [{"name": "to-7000", "match": {"protocol": 17, "destination-port": {"lower": 7000}}, "sf-map-index": 30}]}
  }}`)
 	bnd.Must(t, "sysctl", "-qw", "net.ipv4.conf."+rt+".rp_filter=0", "net.ipv6.conf."+rt+".disable_ipv6=1")
 	es := startElement(t, sf, `{"wirebeat-sfc:sfc": {
-  "node": {"role": ["sf-node"], "local-sf-id": "cnt", "boundary-node": ["10.2.0.1", "10.2.0.99"]},
-  "encapsulation": {"transport": "ethernet", "interface": "`+sfLink+`", "local-address": "10.2.0.11"},`+
+  "node": {"role": ["sf-node"], "local-sf-id": "cnt", `+boundaries+`},
+  "encapsulation": {"transport": "ethernet", "interface": "`+sfLink+`", "local-address": "`+d.sf+`"},`+
 		fmt.Sprintf(sfcDomain, "")+`
  }}`)
 	// The SF node resolves the egress boundary and the scapy vantage
-	// point (a boundary node) by ARP.
+	// point (a boundary node) by ARP or neighbour discovery.
 	for end := time.Now().Add(20 * time.Second); ; {
 		l := es.logText()
-		if strings.Contains(l, "address=10.2.0.1 ") && strings.Contains(l, "address=10.2.0.99 ") {
+		if strings.Contains(l, "address="+d.bnd+" ") && strings.Contains(l, "address="+d.core+" ") {
 			break
 		}
 		if time.Now().After(end) {
@@ -223,7 +247,7 @@ func TestEthernetHop(t *testing.T) {
 	}
 
 	// scapy: an Ethernet+NSH frame from the boundary-node vantage point
-	// (10.2.0.99) to the SF node, and NSH claiming map 99 arriving on
+	// (core) to the SF node, and NSH claiming map 99 arriving on
 	// the boundary's external interface.
 	coreMAC, extMAC := macOf(t, core, "br0"), macOf(t, bnd, c1)
 	scapyIn(t, core, fmt.Sprintf(`

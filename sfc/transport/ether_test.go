@@ -182,3 +182,42 @@ func FuzzEtherFrame(f *testing.F) {
 		x.frameIn(w, b, buf)
 	})
 }
+
+// discardLink is a link that drops what it is given.
+type discardLink struct{}
+
+func (discardLink) ReadBatch([][]byte, []int) (int, error) { return 0, nil }
+func (discardLink) Write([]byte) error                     { return nil }
+func (discardLink) Close() error                           { return nil }
+
+// BenchmarkEtherForward: an SF node receiving an NSH frame over Ethernet
+// (receive path: MAC to peer, copy behind the headroom) and forwarding it
+// to the next SF's MAC (Ethernet header, the port's Send), in process on
+// a port that discards: the transport's own cost per packet.
+func BenchmarkEtherForward(b *testing.B) {
+	e := newEtherOnPort(pktio.Adapt(discardLink{}, 0), macA, netip.MustParseAddr("10.0.0.1"))
+	e.SetPeers([]Peer{{Addr: netip.MustParseAddr("10.0.0.2"), MAC: net.HardwareAddr(macB[:])}, {Addr: netip.MustParseAddr("10.0.0.3"), MAC: net.HardwareAddr(macC[:])}})
+	n := node.New(node.Hooks{})
+	tb, err := node.Build(node.Config{SFNode: true, LocalSF: "fw", LoopDetection: true, BoundaryNodes: []netip.Addr{netip.MustParseAddr("10.0.0.2")},
+		SFs: []node.SF{{ID: "fw", Locators: []node.Locator{{Addr: netip.MustParseAddr("10.0.0.1")}}},
+			{ID: "dpi", Locators: []node.Locator{{Addr: netip.MustParseAddr("10.0.0.3")}}}},
+		Maps: []node.Map{{Index: 10, SFs: []string{"fw", "dpi"}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n.Install(tb)
+	w := n.NewWorker(etherOut{e})
+	h := nsh.Header{TTL: 63, MDType: 1, NextProtocol: nsh.ProtoIPv4, SPI: 10, SI: 255}
+	pkt := make([]byte, nsh.MD1Len+100)
+	_, _ = h.Encode(pkt)
+	pkt[nsh.MD1Len] = 0x45
+	frame := append(append(append(append([]byte(nil), macA[:]...), macB[:]...), 0x89, 0x4f), pkt...)
+	buf := make([]byte, node.Headroom+2048)
+	b.ReportAllocs()
+	for b.Loop() {
+		e.frameIn(w, frame, buf)
+	}
+	if c := n.Counters(); c.Forwarded != c.Invocations || c.Forwarded == 0 {
+		b.Fatalf("counters %+v", c)
+	}
+}
