@@ -138,12 +138,16 @@ type engineParts struct {
 	cfg   lwaftr.Config
 	bt    *bindingtable.Table
 	links [2]Link
+	// more are the links of workers 2..n (see workers).
+	more [][2]Link
 }
 
 func (e *engineParts) closeLinks() {
-	e.links[0].Close()
-	if !e.cfg.OnAStick {
-		e.links[1].Close()
+	for _, ls := range append([][2]Link{e.links}, e.more...) {
+		ls[0].Close()
+		if !e.cfg.OnAStick {
+			ls[1].Close()
+		}
 	}
 }
 
@@ -256,7 +260,7 @@ func (s *LwaftrSubsystem) Apply(cs *schema.ChangeSet) {
 		}
 		// The configuration was validated in Prepare, the only thing
 		// that can fail here.
-		r, err := startRunner(s.log, p.start.cfg, p.start.bt, p.start.links, opts...)
+		r, err := startWorkers(s.log, p.start.cfg, p.start.bt, append([][2]Link{p.start.links}, p.start.more...), opts...)
 		if err != nil {
 			s.log.Error("lwaftr: start failed after Prepare", "err", err)
 			p.start.closeLinks()
@@ -314,29 +318,11 @@ func (s *LwaftrSubsystem) build(dev *gen.Device) (*engineParts, error) {
 	if err != nil {
 		return nil, schema.Errorf(schema.TagInvalidValue, swPath(pe("lwaftr"), pe("binding-table")), "%v", err)
 	}
-	var links [2]Link
-	drivers := packetIODrivers(lw)
-	if cfg.OnAStick {
-		drivers[0] = drivers[1]
+	parts := &engineParts{cfg: cfg, bt: bt}
+	if err := s.openWorkerLinks(parts, lw, devs, sides); err != nil {
+		return nil, err
 	}
-	for i, d := range devs {
-		if i == 1 && cfg.OnAStick {
-			links[1] = links[0]
-			break
-		}
-		if s.openDriver != nil {
-			links[i], err = s.openDriver(d, drivers[i])
-		} else {
-			links[i], err = s.open(d)
-		}
-		if err != nil {
-			for _, l := range links[:i] {
-				l.Close()
-			}
-			return nil, schema.Errorf(schema.TagResourceDenied, swPath(pe("lwaftr"), pe(sides[i]), pe("device")), "open %s: %v", d, err)
-		}
-	}
-	return &engineParts{cfg: cfg, bt: bt, links: links}, nil
+	return parts, nil
 }
 
 // State renders counters, softwire-count and the

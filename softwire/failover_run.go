@@ -221,4 +221,4 @@ func (q *tableQueue) take() []bindingChange {
 }
 
 // workerCount is the number of workers the parts start.
-func (e *engineParts) workerCount() int { return 1 }
+func (e *engineParts) workerCount() int { return 1 + len(e.more) }

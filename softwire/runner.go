@@ -117,8 +117,8 @@ func (s portSender) Send(p lwaftr.Port, frame []byte) {
 }
 
 // startRunner runs one worker on links.
-func startRunner(log *slog.Logger, cfg lwaftr.Config, bt *bindingtable.Table, links [2]Link, opts ...runnerOption) (*runner, error) {
-	return startWorkers(log, cfg, bt, [][2]Link{links}, opts...)
+func startRunner(log *slog.Logger, cfg lwaftr.Config, bt *bindingtable.Table, links [2]Link) (*runner, error) {
+	return startWorkers(log, cfg, bt, [][2]Link{links})
 }
 
 // startWorkers runs one worker per element of links (each the external

@@ -450,7 +450,9 @@ func TestPasswordHashesOnlyForAdminsNETCONF(t *testing.T) {
 		sees     bool
 	}{{"admin", adminPW, true}, {"oper", operatorPW, false}, {"view", viewerPW, false}} {
 		cl := dial(t, e, c.user, c.pw, true)
-		for _, op := range []string{`<get-config><source><running/></source></get-config>`, `<get/>`} {
+		for _, op := range []string{`<get-config><source><running/></source></get-config>`, `<get/>`,
+			`<get-data xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-nmda" xmlns:ds="urn:ietf:params:xml:ns:yang:ietf-datastores"><datastore>ds:running</datastore></get-data>`,
+			`<get-data xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-nmda" xmlns:ds="urn:ietf:params:xml:ns:yang:ietf-datastores"><datastore>ds:operational</datastore></get-data>`} {
 			if got := cl.rpc(op); strings.Contains(got, "$2a$") != c.sees || !strings.Contains(got, "<name>view</name>") {
 				t.Errorf("%s %s: hashes seen %v, want %v", c.user, op, !c.sees, c.sees)
 			}
