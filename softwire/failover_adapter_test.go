@@ -80,9 +80,16 @@ func fromB4(src [4]byte, sport uint16) []byte {
 // validated from the watch-fed cache, installed through the shared
 // table's writer and forwarded; failover/state shows it, binding-created
 // is published; deleting the key in etcd removes the binding and
-// publishes binding-removed.
+// publishes binding-removed. With two workers the B4's packets reach the
+// second one: each worker has its own manager, and the state sums them.
 func TestSubsystemFailoverFromEtcd(t *testing.T) {
 	cluster := etcdtest.Start(t, 1)
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) { testFailoverFromEtcd(t, cluster, workers) })
+	}
+}
+
+func testFailoverFromEtcd(t *testing.T, cluster *etcdtest.Cluster, workers int) {
 	prov, err := bindstore.Open(bindstore.Config{Endpoints: cluster.Endpoints(), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -98,15 +105,22 @@ func TestSubsystemFailoverFromEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	links := map[string]*memLink{"ext0": newMemLink(), "int0": newMemLink()}
-	sub := NewLwaftrSubsystem(LwaftrOptions{Open: func(dev string) (Link, error) { return links[dev], nil }})
+	// Worker w's links are links[w][device]; the B4 is on the last
+	// worker's.
+	var links []map[string]*memLink
+	for range workers {
+		links = append(links, map[string]*memLink{"ext0": newMemLink(), "int0": newMemLink()})
+	}
+	sub := NewLwaftrSubsystem(LwaftrOptions{OpenDriver: func(dev, _ string, w, _ int) (Link, error) { return links[w][dev], nil }})
+	b4Links := links[workers-1]
 	sink := &syncSink{}
 	sub.Attach(sink)
 	defer sub.Close()
 	cfgJSON := strings.Replace(testConfigJSON, `"binding-table"`, fmt.Sprintf(`"failover": {"mode": "data-packet-trigger",
 	  "anycast-address": "8:9:a:b:c:d:e:f",
 	  "validation-source": {"type": "etcd", "etcd": {"endpoint": [%q]}}},
-	"binding-table"`, cluster.Endpoints()[0]), 1)
+	"workers": %d,
+	"binding-table"`, cluster.Endpoints()[0], workers), 1)
 	dev := &gen.Device{}
 	if err := gen.Unmarshal([]byte(cfgJSON), dev); err != nil {
 		t.Fatal(err)
@@ -135,9 +149,9 @@ func TestSubsystemFailoverFromEtcd(t *testing.T) {
 	frame := encapFrame(fromB4([4]byte{192, 0, 2, 9}, 1072), b4.AsSlice(), anycast.AsSlice())
 	var out []byte
 	for i := 0; i < 100 && out == nil; i++ {
-		links["int0"].in <- frame
+		b4Links["int0"].in <- frame
 		select {
-		case out = <-links["ext0"].out:
+		case out = <-b4Links["ext0"].out:
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -177,6 +191,9 @@ func TestSubsystemFailoverFromEtcd(t *testing.T) {
 	sub.mu.Lock()
 	r := sub.run
 	sub.mu.Unlock()
+	if len(r.workers) != workers || len(sub.fo.managers) != workers {
+		t.Fatalf("%d workers, %d managers; want %d of each", len(r.workers), len(sub.fo.managers), workers)
+	}
 	waitUntil(t, 10*time.Second, "the shared table to drop the binding", func() bool {
 		var has bool
 		r.shared.View(func(t *bindingtable.Table) { _, has = t.Get(b.IPv4, b.PSID) })
