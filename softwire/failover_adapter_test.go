@@ -200,3 +200,46 @@ func testFailoverFromEtcd(t *testing.T, cluster *etcdtest.Cluster, workers int) 
 		return !has
 	})
 }
+
+// TestSubsystemFailoverRefused: a failover configuration that cannot
+// work is refused in Prepare with the failover path, and the running
+// engine stays as it was.
+func TestSubsystemFailoverRefused(t *testing.T) {
+	links := map[string]*memLink{"ext0": newMemLink(), "int0": newMemLink()}
+	sub := NewLwaftrSubsystem(LwaftrOptions{Open: func(dev string) (Link, error) { return links[dev], nil }})
+	defer sub.Close()
+	parse := func(js string) *gen.Device {
+		d := &gen.Device{}
+		if err := gen.Unmarshal([]byte(js), d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	good := parse(testConfigJSON)
+	cs := schema.NewChangeSet(&gen.Device{}, good, sub.Owns())
+	if err := sub.Prepare(cs); err != nil {
+		t.Fatal(err)
+	}
+	sub.Apply(cs)
+	sub.mu.Lock()
+	running := sub.run
+	sub.mu.Unlock()
+	for _, c := range []struct{ failover, why string }{
+		{`{"mode": "data-packet-trigger", "anycast-address": "8:9:a:b:c:d:e:f", "validation-source": {"type": "etcd"}}`, "endpoint"},
+		{`{"mode": "data-packet-trigger", "anycast-address": "8:9:a:b:c:d:e:f", "validation-source": {"type": "static"}}`, "validation-source/type"},
+		{`{"mode": "icmpv6-trigger"}`, "anycast-address"},
+	} {
+		bad := parse(strings.Replace(testConfigJSON, `"binding-table"`, `"failover": `+c.failover+`, "binding-table"`, 1))
+		cs := schema.NewChangeSet(good, bad, sub.Owns())
+		err := sub.Prepare(cs)
+		if err == nil || !strings.Contains(err.Error(), c.why) {
+			t.Fatalf("failover %s: Prepare said %v, want an error about %s", c.failover, err, c.why)
+		}
+		sub.mu.Lock()
+		same, fo, pending := sub.run == running, sub.fo, sub.pending
+		sub.mu.Unlock()
+		if !same || fo != nil || pending != nil {
+			t.Fatalf("failover %s: refused, but the subsystem changed (engine kept %v, failover %v, pending %v)", c.failover, same, fo, pending)
+		}
+	}
+}
