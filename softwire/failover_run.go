@@ -23,6 +23,18 @@ import (
 // batch to end from inside it would wait forever. They queue their
 // changes (tableQueue) and a goroutine of their own applies them between
 // batches; the held packets are released once the workers see them.
+//
+// What the element expects of the network (seed 001): the lwAFTRs of a
+// set share the anycast address as their internal-interface ip and
+// failover/anycast-address; the routers in front of them (or an ECMP
+// group) send a B4's traffic to one of them, hashing on the outer IPv6
+// header (the B4's address is its source), so a B4 sticks to one lwAFTR
+// while the set is stable; when a lwAFTR fails, the routers move its
+// share (the test moves the route). A lwAFTR out of service (shutting
+// down) stops answering neighbour discovery for the anycast address, so
+// an on-link router stops resolving it there, and takes over no B4,
+// while it still forwards for the bindings it has. The Internet side
+// reaches each lwAFTR's B4 pool by ordinary routing.
 
 // failoverRun is the store and managers of a running lwAFTR.
 type failoverRun struct {
