@@ -145,7 +145,7 @@ func TestTerminalCommitSeenByNetconfAndGNMI(t *testing.T) {
 	tt.wait("[edit bfd single-hop]")
 	tt.keys("set session eth0 192.0.2.1 profile fast", "Enter")
 	tt.keys("top", "Enter")
-	tt.clear()
+	tt.clear("admin@wb1#")
 	tt.keys("show | compare", "Enter")
 	sc := tt.wait("+    session eth0 192.0.2.1 {")
 	mustContain(t, sc, "[edit bfd profiles]", "+    profile fast {", "+        detection-multiplier 5;", "[edit bfd single-hop]")
@@ -162,7 +162,7 @@ func TestTerminalCommitSeenByNetconfAndGNMI(t *testing.T) {
 	t.Logf("gnmi_cli:\n%s", subOut.String())
 
 	tt.keys("exit", "Enter")
-	tt.clear()
+	tt.clear("admin@wb1>")
 	tt.keys("show system commit", "Enter")
 	tt.waitLine("show system commit", "admin", " cli ", "fast profile")
 }

@@ -99,7 +99,7 @@ func startElement(t *testing.T) *element {
 	t.Cleanup(func() { c.Close(); nc.Close(); core.Close() })
 	return &element{core: core, cli: c, addr: ln.Addr().String(), ncAddr: nln.Addr().String(), dir: dir,
 		sshOpts: []string{"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-			"-o", "PubkeyAuthentication=no", "-o", "ConnectTimeout=10"}}
+			"-o", "PubkeyAuthentication=no", "-o", "ConnectTimeout=30"}}
 }
 
 func (e *element) sshArgs(user, addr string, extra ...string) []string {

@@ -48,10 +48,22 @@ func (tt *tty) screen() string {
 	return string(out)
 }
 
+// visible is the pane without its history.
+func (tt *tty) visible() string {
+	out, _ := exec.Command("tmux", "-L", tt.socket, "capture-pane", "-p").Output()
+	return string(out)
+}
+
+// screenWait bounds every wait for the terminal. It is generous because
+// a loaded machine (make test runs packages side by side) can hold ssh,
+// tmux or the element off the CPU for seconds; a wait that succeeds
+// returns as soon as the text is there.
+const screenWait = 60 * time.Second
+
 // wait waits for s on the screen and returns the screen.
 func (tt *tty) wait(s string) string {
 	tt.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(screenWait)
 	for {
 		sc := tt.screen()
 		if strings.Contains(sc, s) {
@@ -67,7 +79,7 @@ func (tt *tty) wait(s string) string {
 // waitLine waits for a line of the screen holding every word.
 func (tt *tty) waitLine(what string, words ...string) {
 	tt.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(screenWait)
 	for {
 		sc := tt.screen()
 		for _, l := range strings.Split(sc, "\n") {
@@ -86,11 +98,24 @@ func (tt *tty) waitLine(what string, words ...string) {
 	}
 }
 
-// clear empties the pane's history so the next wait sees only new text.
-func (tt *tty) clear() {
-	exec.Command("tmux", "-L", tt.socket, "clear-history").Run()
+// clear empties the pane so the next wait sees only new text: Ctrl-L
+// makes the line editor clear the screen and redraw the prompt, which it
+// does only once every command typed before has run and printed; when
+// the pane shows the prompt alone, its history (which may hold what the
+// clearing scrolled away) is dropped too.
+func (tt *tty) clear(prompt string) {
+	tt.t.Helper()
 	tt.keys("C-l")
-	time.Sleep(100 * time.Millisecond)
+	deadline := time.Now().Add(screenWait)
+	for strings.TrimSpace(tt.visible()) != strings.TrimSpace(prompt) {
+		if time.Now().After(deadline) {
+			tt.t.Fatalf("Ctrl-L did not leave the prompt %q alone on the screen:\n%s", prompt, tt.visible())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out, err := exec.Command("tmux", "-L", tt.socket, "clear-history").CombinedOutput(); err != nil {
+		tt.t.Fatalf("clear-history: %v %s", err, out)
+	}
 }
 
 func TestInteractiveCompletionHelpAndCtrlC(t *testing.T) {
@@ -106,20 +131,20 @@ func TestInteractiveCompletionHelpAndCtrlC(t *testing.T) {
 	// TAB lists the existing keys of a list.
 	tt.keys("set bfd profiles profile p1 detection-multiplier 4", "Enter")
 	tt.keys("set bfd profiles profile p2 detection-multiplier 5", "Enter")
-	tt.clear()
+	tt.clear("admin@wb1#")
 	tt.keys("set bfd profiles profile ", "Tab")
 	// The list of keys is one line of columns; the screen also holds
 	// the lines typed before, so wait for that line itself.
 	tt.waitLine("existing profiles listed", "default", "p1", "p2")
 	tt.keys("C-u")
 	// ? shows the type and range of detection-multiplier.
-	tt.clear()
+	tt.clear("admin@wb1#")
 	tt.keys("set bfd profiles profile p1 detection-multiplier ?")
 	tt.wait("Possible completions:")
 	tt.wait("range 1..255")
 	tt.keys("C-u")
 	// show | compare on the terminal, then commit.
-	tt.clear()
+	tt.clear("admin@wb1#")
 	tt.keys("show | compare", "Enter")
 	tt.wait("+    profile p2 {")
 	tt.keys("commit", "Enter")
@@ -129,7 +154,7 @@ func TestInteractiveCompletionHelpAndCtrlC(t *testing.T) {
 	tt.keys("exit", "Enter")
 	tt.wait("admin@wb1>")
 	tt.keys("C-d")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(screenWait)
 	for len(e.core.Sessions()) > 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -104,7 +104,7 @@ func TestMonitorPagerAndCtrlC(t *testing.T) {
 		t.Fatal("monitor of bfd profiles showed another subtree")
 	}
 	tt.keys("C-c")
-	tt.clear()
+	tt.clear("admin@wb1>")
 	tt.keys("show system users", "Enter")
 	tt.wait("Session")
 
@@ -118,17 +118,17 @@ func TestMonitorPagerAndCtrlC(t *testing.T) {
 	if out, rc := e.script(t, "admin", set.String()); rc != 0 {
 		t.Fatalf("commit: %s", out)
 	}
-	tt.clear()
+	tt.clear("admin@wb1>")
 	tt.keys("show configuration | display set", "Enter")
 	tt.wait("---(more)---")
 	tt.keys("q")
-	tt.clear()
+	tt.clear("admin@wb1>")
 	tt.keys("show configuration | display set | no-more | count", "Enter")
 	tt.waitLine("no-more count", "Count:", "lines")
 	if strings.Contains(tt.screen(), "---(more)---") {
 		t.Fatal("| no-more paged")
 	}
-	tt.clear()
+	tt.clear("admin@wb1>")
 	tt.keys("show configuration | display set | no-more", "Enter")
 	tt.wait("set system hostname wb1")
 	if strings.Contains(tt.screen(), "---(more)---") {
