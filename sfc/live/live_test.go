@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wirebeat/wirebeat/tools/netns"
 	"github.com/wirebeat/wirebeat/tools/testenv"
@@ -195,8 +196,30 @@ func entryPackets(t *testing.T, xml string, spi, si int) uint64 {
 	return 0
 }
 
+// The BFD timers of the live tests' liveness profiles. What these tests
+// prove is that a locator going down is detected and acted on, and that
+// none flaps before: not a short detection time. A detection time of
+// 1.5 s tolerates the element (or its peer) being held off the CPU for
+// about a second, as happens when make test runs packages side by side;
+// the detection figure logged is still the one measured.
+const (
+	bfdInterval   = 300 * time.Millisecond
+	bfdMultiplier = 5
+)
+
+// bfdTimers is the timers of the liveness profile as logged.
+var bfdTimers = fmt.Sprintf("%v x %d", bfdInterval, bfdMultiplier)
+
+// bfdProfileJSON is a /bfd/profiles/profile entry named name with those
+// timers.
+func bfdProfileJSON(name string) string {
+	us := bfdInterval.Microseconds()
+	return fmt.Sprintf(`{"name": %q, "desired-min-tx-interval": %d, "required-min-rx-interval": %d, "detection-multiplier": %d}`,
+		name, us, us, bfdMultiplier)
+}
+
 func bfdProfile() string {
-	return `"wirebeat-bfd:bfd": {"profiles": {"profile": [{"name": "fast", "desired-min-tx-interval": 100000, "required-min-rx-interval": 100000, "detection-multiplier": 3}]}`
+	return `"wirebeat-bfd:bfd": {"profiles": {"profile": [` + bfdProfileJSON("fast") + `]}`
 }
 
 // domainSFC is what every node of the domain is told: the SFs and maps.

@@ -31,22 +31,22 @@ func TestLivenessSingleAndMultiHop(t *testing.T) {
 	sf1.Addr(t, s1, "10.1.1.2/24")
 	bnd.Addr(t, b2, "10.1.2.1/24")
 	sf2.Addr(t, s2, "10.1.2.2/24")
-	const profile = `"profiles": {"profile": [{"name": "p100", "desired-min-tx-interval": 100000, "required-min-rx-interval": 100000, "detection-multiplier": 3}]}`
+	profile := `"profiles": {"profile": [` + bfdProfileJSON("live") + `]}`
 	e := startElementWith(t, bnd, `{"wirebeat-bfd:bfd": {`+profile+`},
  "wirebeat-sfc:sfc": {
   "node": {"role": ["sf-node"], "local-sf-id": "local"},
   "encapsulation": {"local-address": "10.1.1.1"},
   "service-functions": {"service-function": [
     {"id": "local", "locator": [{"address": "10.1.1.1"}]},
-    {"id": "near", "locator": [{"address": "10.1.1.2"}], "liveness": {"method": "single-hop", "bfd-profile": "p100"}},
-    {"id": "far", "locator": [{"address": "10.1.2.2"}], "liveness": {"method": "multi-hop", "bfd-profile": "p100", "local-address": "10.1.2.1"}}
+    {"id": "near", "locator": [{"address": "10.1.1.2"}], "liveness": {"method": "single-hop", "bfd-profile": "live"}},
+    {"id": "far", "locator": [{"address": "10.1.2.2"}], "liveness": {"method": "multi-hop", "bfd-profile": "live", "local-address": "10.1.2.1"}}
   ]},
   "sf-maps": {"sf-map": [{"index": 1, "service-function": ["local", "near", "far"]}]}
  }}`, true)
 	e1 := startElement(t, sf1, `{"wirebeat-bfd:bfd": {`+profile+`,
- "single-hop": {"session": [{"interface": "`+s1+`", "dest-addr": "10.1.1.1", "profile": "p100"}]}}}`)
+ "single-hop": {"session": [{"interface": "`+s1+`", "dest-addr": "10.1.1.1", "profile": "live"}]}}}`)
 	startElement(t, sf2, `{"wirebeat-bfd:bfd": {`+profile+`,
- "multi-hop": {"session": [{"source-addr": "10.1.2.2", "dest-addr": "10.1.2.1", "profile": "p100"}]}}}`)
+ "multi-hop": {"session": [{"source-addr": "10.1.2.2", "dest-addr": "10.1.2.1", "profile": "live"}]}}}`)
 	locState := func(x, addr string) string {
 		m := regexp.MustCompile(`(?s)<address>` + regexp.QuoteMeta(addr) + `</address>.*?<liveness-state>(\w+)</liveness-state>`).FindStringSubmatch(x)
 		if m == nil {
@@ -74,10 +74,10 @@ func TestLivenessSingleAndMultiHop(t *testing.T) {
 	if !sub.wait(`liveness-state, .*\bdown\b`, 30*time.Second) {
 		t.Fatalf("gnmi_cli: no ON_CHANGE update to down:\n%s", sub.out.String())
 	}
-	t.Logf("gNMI ON_CHANGE update to down seen by gnmi_cli %v after the SF node was killed (BFD 100 ms x 3)", time.Since(killed).Round(time.Millisecond))
+	t.Logf("gNMI ON_CHANGE update to down seen by gnmi_cli %v after the SF node was killed (BFD %s)", time.Since(killed).Round(time.Millisecond), bfdTimers)
 	t.Logf("gnmi_cli output:\n%s", sub.out.String())
 	x = waitState(t, e, "single-hop locator down", func(x string) bool { return locState(x, "10.1.1.2") == "down" })
-	t.Logf("single-hop locator down in the state %v after the SF node was killed (BFD 100 ms x 3; NETCONF polled every 300 ms)", time.Since(killed).Round(time.Millisecond))
+	t.Logf("single-hop locator down in the state %v after the SF node was killed (BFD %s; NETCONF polled every 300 ms)", time.Since(killed).Round(time.Millisecond), bfdTimers)
 	if locState(x, "10.1.2.2") != "up" {
 		t.Fatalf("multihop locator not up: %s", locState(x, "10.1.2.2"))
 	}
