@@ -67,7 +67,7 @@ func rawSession(t testing.TB, e *element, user, pw string) (io.WriteCloser, io.R
 	t.Helper()
 	conn, err := ssh.Dial("tcp", e.addr, &ssh.ClientConfig{
 		User: user, Auth: []ssh.AuthMethod{ssh.Password(pw)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 60 * time.Second,
 	})
 	if err != nil {
 		t.Fatalf("ssh: %v", err)
@@ -258,19 +258,20 @@ func TestNamespaceScopes(t *testing.T) {
 
 // TestSessionLimitsAndHelloTimeout: a viewer holding sessions that never
 // send a hello is bounded per user and timed out; the admin gets in.
+//
+// The two bounds are shown on two elements so that neither depends on
+// how fast the machine is: the per-user bound with a hello timeout far
+// longer than the test (no session can time out and free its slot before
+// the fifth login), the timeout with one long enough for the SSH
+// handshake of a loaded machine (it also bounds the handshake).
 func TestSessionLimitsAndHelloTimeout(t *testing.T) {
-	// The hello timeout is long enough for the fifth login to come well
-	// before it on a loaded machine.
-	e := startLimitedNC(t, server.Limits{SessionsPerUser: 4, MaxSessions: 8, AdminSessions: 2, HelloTimeout: 10 * time.Second})
-	var outs []io.Reader
+	lim := server.Limits{SessionsPerUser: 4, MaxSessions: 8, AdminSessions: 2}
+
+	lim.HelloTimeout = 10 * time.Minute
+	e := startLimitedNC(t, lim)
 	for i := 0; i < 4; i++ {
 		_, out, _ := rawSession(t, e, "view", viewerPW)
-		outs = append(outs, out)
-	}
-	// Wait until the four are registered.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(e.core.Sessions()) < 4 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+		serverHello(t, out, fmt.Sprintf("viewer session %d", i))
 	}
 	// The fifth is refused.
 	_, out, _ := rawSession(t, e, "view", viewerPW)
@@ -278,7 +279,18 @@ func TestSessionLimitsAndHelloTimeout(t *testing.T) {
 		t.Errorf("fifth viewer session got a hello")
 	}
 	adminServed(t, e)
-	// The four without hello are closed after the hello timeout.
+	hostnameUnchangedNC(t, e)
+
+	// The sessions without hello are closed after the hello timeout,
+	// and their slots are free again.
+	lim.HelloTimeout = 10 * time.Second
+	e = startLimitedNC(t, lim)
+	var outs []io.Reader
+	for i := 0; i < 4; i++ {
+		_, out, _ := rawSession(t, e, "view", viewerPW)
+		serverHello(t, out, fmt.Sprintf("viewer session %d", i))
+		outs = append(outs, out)
+	}
 	for i, out := range outs {
 		done := make(chan error, 1)
 		go func() { _, err := io.Copy(io.Discard, out); done <- err }()
@@ -288,7 +300,36 @@ func TestSessionLimitsAndHelloTimeout(t *testing.T) {
 			t.Fatalf("session %d without hello still open", i)
 		}
 	}
+	_, out, _ = rawSession(t, e, "view", viewerPW)
+	serverHello(t, out, "viewer session after the four timed out")
 	hostnameUnchangedNC(t, e)
+}
+
+// serverHello reads the element's hello from a new session's output, or
+// fails the test (bounded).
+func serverHello(t *testing.T, out io.Reader, what string) {
+	t.Helper()
+	got := make(chan string, 1)
+	go func() {
+		var b []byte
+		buf := make([]byte, 4096)
+		for !strings.Contains(string(b), "]]>]]>") {
+			n, err := out.Read(buf)
+			b = append(b, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		got <- string(b)
+	}()
+	select {
+	case b := <-got:
+		if !strings.Contains(b, "<hello") || !strings.Contains(b, "]]>]]>") {
+			t.Fatalf("%s: no hello from the element: %q", what, b)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s: no hello from the element", what)
+	}
 }
 
 // TestIdleTimeout: a session that sends nothing after its hello is ended.
@@ -465,7 +506,9 @@ func TestPasswordHashesOnlyForAdminsNETCONF(t *testing.T) {
 // TestLoggedInConnectionWithoutSessionClosed: an SSH connection that logs
 // in and opens no NETCONF session is closed after the hello timeout.
 func TestLoggedInConnectionWithoutSessionClosed(t *testing.T) {
-	e := startLimitedNC(t, server.Limits{HelloTimeout: 3 * time.Second})
+	// The hello timeout also bounds the SSH handshake: long enough for
+	// one on a loaded machine.
+	e := startLimitedNC(t, server.Limits{HelloTimeout: 10 * time.Second})
 	conn, err := ssh.Dial("tcp", e.addr, &ssh.ClientConfig{User: "view", Auth: []ssh.AuthMethod{ssh.Password(viewerPW)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second})
 	if err != nil {
