@@ -124,7 +124,7 @@ func ethernetHop(t *testing.T, d domainAddrs) {
  }}`)
 	// The SF node resolves the egress boundary and the scapy vantage
 	// point (a boundary node) by ARP or neighbour discovery.
-	for end := time.Now().Add(20 * time.Second); ; {
+	for end := time.Now().Add(60 * time.Second); ; {
 		l := es.logText()
 		if strings.Contains(l, "address="+d.bnd+" ") && strings.Contains(l, "address="+d.core+" ") {
 			break
@@ -156,17 +156,24 @@ func ethernetHop(t *testing.T, d domainAddrs) {
 			}
 		}()
 	}
-	receive := func() map[string][]string {
+	// receive waits (bounded) for want datagrams, however slowly a
+	// loaded machine forwards them, then a quiet second more for any
+	// that should not come.
+	receive := func(want int) map[string][]string {
 		got := map[string][]string{}
-		wait := 3 * time.Second
-		for end := time.After(20 * time.Second); ; {
+		n := 0
+		for end := time.After(60 * time.Second); ; {
+			var quiet <-chan time.Time
+			if n >= want {
+				quiet = time.After(time.Second)
+			}
 			select {
 			case r := <-received:
 				got[r[0]] = append(got[r[0]], r[1])
-				wait = time.Second
+				n++
 				continue
 			case <-end:
-			case <-time.After(wait):
+			case <-quiet:
 			}
 			return got
 		}
@@ -203,7 +210,7 @@ func ethernetHop(t *testing.T, d domainAddrs) {
 			t.Fatal(err)
 		}
 	}
-	got := receive()
+	got := receive(5 + 4)
 	_ = cap.Process.Signal(syscall.SIGINT)
 	_ = cap.Wait()
 	if len(got["7000"]) != 5 || len(got["9000"]) != 4 {
@@ -258,7 +265,7 @@ sendp(f, iface="br0", verbose=0)
 f = Ether(dst=%q, type=0x894F)/NSH(mdtype=1, nextproto=1, spi=99, si=255, ttl=20, context_header=bytes(16))/IP(src="192.168.30.2", dst="192.168.40.2")/UDP(sport=5556, dport=7000)/Raw(b"p7000 NSH from outside")
 sendp(f, iface=%q, verbose=0)
 `, extMAC, c0))
-	got = receive()
+	got = receive(2)
 	if len(got["7000"]) != 2 || len(got["9000"]) != 0 {
 		t.Fatalf("server received %v, want scapy's two packets on 7000", got)
 	}
