@@ -27,7 +27,7 @@ func makeSubsystems(log *slog.Logger) ([]server.Subsystem, error) {
 // openPort opens the lwAFTR's links on live interfaces with the pktio
 // driver the configuration names.
 func openPort(log *slog.Logger) softwire.OpenDriverLink {
-	return func(dev, driver string) (softwire.Link, error) {
-		return pktio.Open(dev, pktio.Config{Driver: driver, Log: log.With("subsystem", "pktio")})
+	return func(dev, driver string, w, n int) (softwire.Link, error) {
+		return pktio.Open(dev, pktio.Config{Driver: driver, Queue: w, Fanout: n > 1, Log: log.With("subsystem", "pktio")})
 	}
 }

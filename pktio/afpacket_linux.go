@@ -180,10 +180,18 @@ func (p *afPacket) openRx(ifindex int) error {
 	if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
 		return fmt.Errorf("promiscuous: %w", err)
 	}
-	if p.cfg.FanoutGroup != 0 {
-		arg := int(p.cfg.FanoutGroup) | unix.PACKET_FANOUT_HASH<<16
+	group := p.cfg.FanoutGroup
+	if group == 0 && p.cfg.Fanout {
+		// Distinct for the interfaces of one process (ifindex), and
+		// unlikely to meet another process's group on the same one.
+		if group = uint16(os.Getpid()*131 + ifindex); group == 0 {
+			group = 1
+		}
+	}
+	if group != 0 {
+		arg := int(group) | unix.PACKET_FANOUT_HASH<<16
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
-			return fmt.Errorf("PACKET_FANOUT group %d: %w", p.cfg.FanoutGroup, err)
+			return fmt.Errorf("PACKET_FANOUT group %d: %w", group, err)
 		}
 	}
 	return nil

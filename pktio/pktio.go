@@ -152,6 +152,10 @@ type Config struct {
 	// a PACKET_FANOUT group (hash by flow) so several workers share the
 	// device's traffic.
 	FanoutGroup uint16
+	// Fanout, when FanoutGroup is zero, joins a group named after this
+	// process and the interface: every port of the process on the
+	// interface opened with Fanout shares its traffic.
+	Fanout bool
 	// NoVnetHdr turns the offload metadata off (frames are then passed
 	// on as the kernel gives them, checksums unfinished).
 	NoVnetHdr bool

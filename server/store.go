@@ -33,13 +33,16 @@ const (
 	// a snapshot rather than a journal record: a table loaded at once is
 	// cheaper to read back whole.
 	bigCommit = 4096
-	// minCompact is the journal size below which it is never compacted.
-	minCompact = 4 << 20
+
 	// maxRecord bounds one journal record read back, against corruption.
 	maxRecord = 1 << 30
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// minCompact is the journal size below which it is never compacted (a
+// variable for tests).
+var minCompact int64 = 4 << 20
 
 // store persists the running configuration as a journal: a snapshot (RFC
 // 7951 JSON of running after some commit) and a segment of records, one

@@ -269,3 +269,35 @@ func TestFailedJournalWrite(t *testing.T) {
 		t.Fatal("commit accepted after the journal broke")
 	}
 }
+
+// When the journal outgrows the snapshot a new snapshot is written; boot
+// reads it back, and rollback still reaches commits from before it.
+func TestJournalCompaction(t *testing.T) {
+	minCompact = 2 << 10
+	t.Cleanup(func() { minCompact = 4 << 20 })
+	dir := t.TempDir()
+	s := newTestServer(t, dir)
+	for i := 0; i < 40; i++ {
+		if err := s.Edit(admin, Running, setProfile("p", uint8(i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snaps, _ := filepath.Glob(filepath.Join(dir, configDir, snapPrefix+"*"))
+	if len(snaps) < 2 {
+		t.Fatalf("%d snapshots after 40 commits with a 2 KiB journal limit, want a compaction", len(snaps))
+	}
+	h, _ := s.History()
+	oldest := h[len(h)-1]
+	want := runningJSON(t, s)
+	s.Close()
+	s2 := newTestServer(t, dir)
+	if got := runningJSON(t, s2); got != want {
+		t.Fatal("boot after compaction differs from running")
+	}
+	if err := s2.Rollback(admin, oldest.ID); err != nil {
+		t.Fatalf("rollback to %d, before the compaction: %v", oldest.ID, err)
+	}
+	if got := s2.Running().GetBfd().GetProfiles().GetProfile("p").GetDetectionMultiplier(); int(got) != int(oldest.ID) {
+		t.Fatalf("after rollback to %d multiplier = %d", oldest.ID, got)
+	}
+}

@@ -34,6 +34,8 @@ type LwaftrSubsystem struct {
 	mu   sync.Mutex
 	run  *runner
 	sink events.Sink
+	// fo is the running failover handling (nil in mode none).
+	fo *failoverRun
 
 	// splits is the port-set split of each address of the committed
 	// binding table, with the number of softwires using it: with it, a
@@ -127,6 +129,7 @@ type prepared struct {
 	delta bindingDelta
 	plan  int
 	start *engineParts // planStart: built, links open, nothing running
+	fo    *failoverRun // planStart with failover: store open, managers made
 }
 
 // engineParts is an engine's configuration, table and open links, ready
@@ -135,12 +138,16 @@ type engineParts struct {
 	cfg   lwaftr.Config
 	bt    *bindingtable.Table
 	links [2]Link
+	// more are the links of workers 2..n (see workers).
+	more [][2]Link
 }
 
 func (e *engineParts) closeLinks() {
-	e.links[0].Close()
-	if !e.cfg.OnAStick {
-		e.links[1].Close()
+	for _, ls := range append([][2]Link{e.links}, e.more...) {
+		ls[0].Close()
+		if !e.cfg.OnAStick {
+			ls[1].Close()
+		}
 	}
 }
 
@@ -174,6 +181,10 @@ func (s *LwaftrSubsystem) Prepare(cs *schema.ChangeSet) error {
 			return err
 		}
 		if p.start, err = s.build(cand); err != nil {
+			return err
+		}
+		if p.fo, err = buildFailover(s.log, cand, p.start.workerCount(), s.sink); err != nil {
+			p.start.closeLinks()
 			return err
 		}
 		p.plan = planStart
@@ -220,6 +231,9 @@ func (s *LwaftrSubsystem) Abort(cs *schema.ChangeSet) {
 		if p.start != nil {
 			p.start.closeLinks()
 		}
+		if p.fo != nil {
+			p.fo.close()
+		}
 		s.pending = nil
 	}
 }
@@ -237,22 +251,29 @@ func (s *LwaftrSubsystem) Apply(cs *schema.ChangeSet) {
 	}
 	switch p.plan {
 	case planStop:
-		s.run.close()
-		s.run = nil
+		s.stopRun()
 	case planStart:
-		if s.run != nil {
-			s.run.close()
-			s.run = nil
+		s.stopRun()
+		var opts []runnerOption
+		if p.fo != nil {
+			opts = append(opts, withUnknownSources(p.fo.sources()))
 		}
 		// The configuration was validated in Prepare, the only thing
 		// that can fail here.
-		r, err := startRunner(s.log, p.start.cfg, p.start.bt, p.start.links)
+		r, err := startWorkers(s.log, p.start.cfg, p.start.bt, append([][2]Link{p.start.links}, p.start.more...), opts...)
 		if err != nil {
 			s.log.Error("lwaftr: start failed after Prepare", "err", err)
 			p.start.closeLinks()
+			if p.fo != nil {
+				p.fo.close()
+			}
 			break
 		}
 		s.run = r
+		if p.fo != nil {
+			p.fo.start(r.shared)
+			s.fo = p.fo
+		}
 		s.log.Info("lwaftr started", "softwires", p.start.bt.Len())
 	case planChanges:
 		// Removals first, so an address whose split changes is emptied
@@ -297,36 +318,18 @@ func (s *LwaftrSubsystem) build(dev *gen.Device) (*engineParts, error) {
 	if err != nil {
 		return nil, schema.Errorf(schema.TagInvalidValue, swPath(pe("lwaftr"), pe("binding-table")), "%v", err)
 	}
-	var links [2]Link
-	drivers := packetIODrivers(lw)
-	if cfg.OnAStick {
-		drivers[0] = drivers[1]
+	parts := &engineParts{cfg: cfg, bt: bt}
+	if err := s.openWorkerLinks(parts, lw, devs, sides); err != nil {
+		return nil, err
 	}
-	for i, d := range devs {
-		if i == 1 && cfg.OnAStick {
-			links[1] = links[0]
-			break
-		}
-		if s.openDriver != nil {
-			links[i], err = s.openDriver(d, drivers[i])
-		} else {
-			links[i], err = s.open(d)
-		}
-		if err != nil {
-			for _, l := range links[:i] {
-				l.Close()
-			}
-			return nil, schema.Errorf(schema.TagResourceDenied, swPath(pe("lwaftr"), pe(sides[i]), pe("device")), "open %s: %v", d, err)
-		}
-	}
-	return &engineParts{cfg: cfg, bt: bt, links: links}, nil
+	return parts, nil
 }
 
 // State renders counters, softwire-count and the
 // resolved next-hop MACs, read from the engine in one snapshot.
 func (s *LwaftrSubsystem) State(root *gen.Device, _ []*gpb.Path) error {
 	s.mu.Lock()
-	r := s.run
+	r, fo := s.run, s.fo
 	s.mu.Unlock()
 	if r == nil {
 		return nil
@@ -345,6 +348,9 @@ func (s *LwaftrSubsystem) State(root *gen.Device, _ []*gpb.Path) error {
 		lw.GetOrCreateInternalInterface().GetOrCreateNextHop().ResolvedMac = &m
 	}
 	fillPacketIO(lw, &snap)
+	if fo != nil {
+		fo.fillState(lw)
+	}
 	return nil
 }
 
@@ -355,10 +361,27 @@ func (s *LwaftrSubsystem) Close() error {
 	if s.pending != nil && s.pending.start != nil {
 		s.pending.start.closeLinks()
 	}
+	if s.pending != nil && s.pending.fo != nil {
+		s.pending.fo.close()
+	}
 	s.pending = nil
+	s.stopRun()
+	return nil
+}
+
+// stopRun stops the engine and its failover handling. Out of service
+// first: the engine stops answering neighbour discovery for the anycast
+// address and takes over no B4 while it winds down.
+func (s *LwaftrSubsystem) stopRun() {
+	if s.fo != nil {
+		s.fo.setInService(false)
+	}
 	if s.run != nil {
 		s.run.close()
 		s.run = nil
 	}
-	return nil
+	if s.fo != nil {
+		s.fo.close()
+		s.fo = nil
+	}
 }

@@ -242,7 +242,10 @@ func TestDSLiteAdapterEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		b4st = root.GetSoftwire().GetB4()
-		if b4st.GetAftr("2001:db8:a::1").GetState().GetBfdState() == gen.WirebeatSoftwire_BfdState_up {
+		// The session's state and the AFTR's status follow one another
+		// (the status changes on the engine's change event).
+		if st := b4st.GetAftr("2001:db8:a::1").GetState(); st.GetBfdState() == gen.WirebeatSoftwire_BfdState_up &&
+			st.GetStatus() == gen.WirebeatSoftwire_AftrStatus_reachable {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -180,6 +180,9 @@ func (sess *session) getData(op *xnode) reply {
 		}
 	}
 
+	for i, t := range trees {
+		trees[i] = srv.core.Readable(sess.core, t) // hashes for admins only
+	}
 	var body bytes.Buffer
 	if want.config || want.state {
 		enc := &xmlEncoder{si: srv.si, b: &body, wd: wd, configOnly: !want.state, stateOnly: !want.config, origins: withOrigin}

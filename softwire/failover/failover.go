@@ -105,6 +105,18 @@ type Config struct {
 	OnRemoved func(DynamicBinding, string)
 	// Now is the clock (tests).
 	Now func() time.Time
+	// Table, when set, is where bindings are added and removed instead
+	// of the engine's own table: for engines reading a table they must
+	// not change (workers sharing a bindingtable.Shared). Its methods
+	// must not block (they queue the change for the table's writer); held
+	// packets are redelivered once the engine sees the binding.
+	Table TableWriter
+}
+
+// TableWriter changes a binding table shared by engines.
+type TableWriter interface {
+	Add(sw bindingtable.Softwire) error
+	Remove(ipv4 uint32, psid uint16)
 }
 
 // Validator confirms bindings: bindstore.Store.
@@ -175,6 +187,16 @@ type pending struct {
 	pkts [][]byte
 }
 
+type waitingSlot struct {
+	slot  int32
+	b     bindstore.Binding
+	until int64
+}
+
+// visibleWithin bounds how long held packets wait for a shared table to
+// show a binding.
+const visibleWithin = time.Second
+
 type request struct {
 	slot int32
 	b4   [16]byte
@@ -219,6 +241,9 @@ type Manager struct {
 	results chan result
 	reqs    chan request
 	lookup  CacheLookup
+	// waiting: validated B4s whose held packets wait for the shared
+	// table to show their binding (Config.Table), with a deadline.
+	waiting []waitingSlot
 	// inbound: bindings found for Internet packets, and those packets,
 	// applied at the next Poll.
 	inBind []bindstore.Binding
@@ -467,6 +492,7 @@ func (m *Manager) hold(pe *pending, p []byte) {
 func (m *Manager) Poll(e *lwaftr.Engine) {
 	m.inPoll = true
 	defer func() { m.inPoll = false }()
+	m.releaseWaiting(e)
 	for {
 		select {
 		case r := <-m.results:
@@ -512,21 +538,63 @@ func (m *Manager) Poll(e *lwaftr.Engine) {
 	m.expire(e, 32)
 }
 
+func (m *Manager) freeSlot(slot int32) {
+	pe := &m.pend[slot]
+	delete(m.pendIdx, pe.b4)
+	pe.n = 0
+	m.free = append(m.free, slot)
+}
+
+// visible reports whether the engine's table has b.
+func visible(e *lwaftr.Engine, b bindstore.Binding) bool {
+	sw, ok := e.Table().Get(b.IPv4, b.PSID)
+	return ok && sw.B4 == b.B4 && sw.BR == b.BR
+}
+
+func (m *Manager) redeliver(e *lwaftr.Engine, pe *pending) {
+	for j := range pe.n {
+		m.C.Released.Add(1)
+		e.Redeliver(pe.pkts[j][:pe.lens[j]])
+	}
+}
+
+// releaseWaiting redelivers the held packets of B4s whose binding the
+// shared table now shows, and drops those that waited too long.
+func (m *Manager) releaseWaiting(e *lwaftr.Engine) {
+	if len(m.waiting) == 0 {
+		return
+	}
+	now := m.cfg.Now().UnixNano()
+	keep := m.waiting[:0]
+	for _, w := range m.waiting {
+		pe := &m.pend[w.slot]
+		switch {
+		case visible(e, w.b):
+			m.redeliver(e, pe)
+		case now > w.until:
+			m.C.QueueDrops.Add(uint64(pe.n))
+		default:
+			keep = append(keep, w)
+			continue
+		}
+		m.freeSlot(w.slot)
+	}
+	m.waiting = keep
+}
+
 func (m *Manager) answer(e *lwaftr.Engine, r result) {
 	pe := &m.pend[r.slot]
-	defer func() {
-		delete(m.pendIdx, pe.b4)
-		pe.n = 0
-		m.free = append(m.free, r.slot)
-	}()
 	now := m.cfg.Now()
 	if r.err == nil && r.res == bindstore.Valid {
 		m.C.ValidationsOK.Add(1)
 		if m.install(e, DynamicBinding{Binding: r.b, Origin: Validated, Created: now, Renewed: now}) {
-			for j := range pe.n {
-				m.C.Released.Add(1)
-				e.Redeliver(pe.pkts[j][:pe.lens[j]])
+			if !visible(e, r.b) {
+				// A shared table shows it after its writer's update.
+				m.waiting = append(m.waiting, waitingSlot{slot: r.slot, b: r.b, until: now.UnixNano() + int64(visibleWithin)})
+				return
 			}
+			m.redeliver(e, pe)
+			m.freeSlot(r.slot)
 			return
 		}
 	} else {
@@ -541,6 +609,7 @@ func (m *Manager) answer(e *lwaftr.Engine, r result) {
 		m.log.Debug("unknown b4 refused", "b4", netip.AddrFrom16(pe.b4), "ipv4", fmtIPv4(pe.ipv4), "port", pe.port, "result", r.res.String(), "err", r.err)
 	}
 	m.C.QueueDrops.Add(uint64(pe.n))
+	m.freeSlot(r.slot)
 }
 
 func key(ipv4 uint32, psid uint16) uint64 { return uint64(ipv4)<<16 | uint64(psid) }
@@ -565,7 +634,11 @@ func (m *Manager) install(e *lwaftr.Engine, d DynamicBinding) bool {
 			return true
 		}
 	}
-	if err := e.AddBinding(d.Binding); err != nil {
+	add := e.AddBinding
+	if m.cfg.Table != nil {
+		add = m.cfg.Table.Add
+	}
+	if err := add(d.Binding); err != nil {
 		m.C.InstallErrors.Add(1)
 		m.log.Warn("dynamic binding refused by the table", "ipv4", fmtIPv4(d.Binding.IPv4), "psid", d.Binding.PSID, "err", err)
 		return false
@@ -602,7 +675,9 @@ func (m *Manager) remove(e *lwaftr.Engine, k uint64, reason string) {
 	if !ok {
 		return
 	}
-	if sw, ok := e.Table().Get(d.Binding.IPv4, d.Binding.PSID); ok && sw.B4 == d.Binding.B4 {
+	if m.cfg.Table != nil {
+		m.cfg.Table.Remove(d.Binding.IPv4, d.Binding.PSID)
+	} else if sw, ok := e.Table().Get(d.Binding.IPv4, d.Binding.PSID); ok && sw.B4 == d.Binding.B4 {
 		e.RemoveBinding(d.Binding.IPv4, d.Binding.PSID)
 	}
 	m.C.Removed.Add(1)

@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -549,5 +550,86 @@ func TestInboundTrigger(t *testing.T) {
 	e.Flush()
 	if n := len(out.take(lwaftr.Internal)); n != 0 || m.C.Created.Load() != 1 {
 		t.Fatalf("a port of no binding: %d encapsulated, %d created", n, m.C.Created.Load())
+	}
+}
+
+// sharedWriter applies table changes on its own goroutine, as the writer
+// of a bindingtable.Shared that several workers read.
+type sharedWriter struct {
+	ch chan bindingtable.Softwire
+}
+
+func (w sharedWriter) Add(sw bindingtable.Softwire) error {
+	select {
+	case w.ch <- sw:
+		return nil
+	default:
+		return fmt.Errorf("table writer busy")
+	}
+}
+
+func (w sharedWriter) Remove(uint32, uint16) {}
+
+// TestSharedTable: with engines reading a shared left-right table they
+// must not change (the runner's workers), the manager installs through
+// the table's writer and redelivers the held packets once the engine's
+// view shows the binding.
+func TestSharedTable(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	var m *Manager
+	st := openStore(t, c, &m)
+	b := binding(13)
+	if _, err := st.Put(context.Background(), b, 0); err != nil {
+		t.Fatal(err)
+	}
+	pump0 := func() bool { _, ok := st.Lookup(b.IPv4, portOf(13)); return ok }
+	for end := time.Now().Add(5 * time.Second); !pump0() && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	bt := bindingtable.New(16)
+	shared := bindingtable.NewShared(bt, 1)
+	reader := shared.Reader(0)
+	w := sharedWriter{ch: make(chan bindingtable.Softwire, 16)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for sw := range w.ch {
+			shared.Update(func(t *bindingtable.Table) error { return t.Add(sw) })
+		}
+	}()
+	defer func() { close(w.ch); <-done }()
+	out := &sink{}
+	e, err := lwaftr.New(engineConfig("2001:db8:2::1"), bt, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = New(Config{Mode: DataPacketTrigger, Anycast: anycast, Log: quietLog, Table: w}, st, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	e.SetUnknownSource(m)
+	batch := func(frames ...[]byte) {
+		e.SetSharedTable(reader.Enter())
+		for _, f := range frames {
+			e.Receive(lwaftr.Internal, f)
+		}
+		e.Flush()
+		reader.Leave()
+	}
+	batch(fromB4(b.B4, anycast, b.IPv4, portOf(13)), fromB4(b.B4, anycast, b.IPv4, portOf(13)))
+	var fwd int
+	for end := time.Now().Add(5 * time.Second); fwd < 2 && time.Now().Before(end); {
+		batch()
+		fwd += len(out.take(lwaftr.External))
+		time.Sleep(5 * time.Millisecond)
+	}
+	if fwd != 2 || m.C.Released.Load() != 2 || m.C.Created.Load() != 1 {
+		t.Fatalf("forwarded %d, released %d, created %d", fwd, m.C.Released.Load(), m.C.Created.Load())
+	}
+	var in bool
+	shared.View(func(t *bindingtable.Table) { _, in = t.Get(b.IPv4, b.PSID) })
+	if !in {
+		t.Fatal("binding not in the shared table")
 	}
 }
