@@ -384,6 +384,9 @@ func (s *Server) saveStartup(sess *Session) error {
 	if err := s.checkWritable(sess, Startup); err != nil {
 		return err
 	}
+	if done, err := s.store.startupFromSnapshot(s.running.Load()); done || err != nil {
+		return err
+	}
 	data, err := s.saved.Encode(s.running.Load())
 	if err != nil {
 		return err
