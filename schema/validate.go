@@ -337,7 +337,7 @@ func (lr *leafrefIndex) checkBelow(n *node) error {
 			return false, lr.check(c)
 		}
 		return false, nil
-	})
+	}, &node{})
 }
 
 // tagIndex maps the path tags of a generated struct type to field indexes.

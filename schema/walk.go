@@ -67,13 +67,17 @@ func walk(schema *yang.Entry, s, old ygot.GoStruct, touched *Touched, fn walkFun
 	} else {
 		touched = nil
 	}
-	return walkStruct(schema, v, ov, make([]*gpb.PathElem, 0, 16), []reflect.Value{v}, touched, fn)
+	return walkStruct(schema, v, ov, make([]*gpb.PathElem, 0, 16), append(make([]reflect.Value, 0, 16), v), touched, fn, &node{})
 }
 
 // walkStruct visits the fields of the struct pointer v. path is a stack:
 // a node's path is valid during its callback only (fullPath copies it), so
 // a walk over a million entries does not allocate a path for each node.
-func walkStruct(schema *yang.Entry, v, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, touched *Touched, fn walkFunc) error {
+// For the same reason the node handed to fn is one scratch struct,
+// refilled for each node, and parents is a stack as path is: fn must not
+// keep either past its call (a walk of
+// 100,000 bindings made 800,000 of them, 100 MB for the collector).
+func walkStruct(schema *yang.Entry, v, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, touched *Touched, fn walkFunc, scratch *node) error {
 	sv := v.Elem()
 	hasOld := old.IsValid() && !old.IsNil()
 	si := fieldsOf(schema, sv.Type())
@@ -83,31 +87,31 @@ func walkStruct(schema *yang.Entry, v, old reflect.Value, path []*gpb.PathElem, 
 		if hasOld {
 			of = old.Elem().Field(f.index)
 		}
-		if err := walkField(f, sv.Field(f.index), of, append(path, f.elem), parents, touched, fn); err != nil {
+		if err := walkField(f, sv.Field(f.index), of, append(path, f.elem), parents, touched, fn, scratch); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, touched *Touched, fn walkFunc) error {
+func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, touched *Touched, fn walkFunc, scratch *node) error {
 	schema := f.schema
 	switch f.kind {
 	case FieldListMap:
 		if fv.IsNil() {
 			return nil
 		}
-		inner := append(parents[:len(parents):len(parents)], reflect.Value{})
+		inner := append(parents, reflect.Value{})
 		path[len(path)-1] = f.entryElem
 		hasOld := old.IsValid() && !old.IsNil()
 		visit := func(entry, oe reflect.Value) error {
-			n := &node{path: path, schema: schema, value: entry, old: oe, parents: parents}
-			skip, err := fn(n)
+			*scratch = node{path: path, schema: schema, value: entry, old: oe, parents: parents}
+			skip, err := fn(scratch)
 			if err != nil || skip {
 				return err
 			}
 			inner[len(inner)-1] = entry
-			return walkStruct(schema, entry, oe, path, inner, touched, fn)
+			return walkStruct(schema, entry, oe, path, inner, touched, fn, scratch)
 		}
 		if hasOld && old.Pointer() == fv.Pointer() && !hasLeafref(schema) {
 			return nil // old's own list: every entry unchanged
@@ -133,31 +137,32 @@ func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parent
 		}
 		return nil
 	case FieldListSlice:
-		inner := append(parents[:len(parents):len(parents)], reflect.Value{})
+		inner := append(parents, reflect.Value{})
 		for i := 0; i < fv.Len(); i++ {
 			entry := fv.Index(i)
-			n := &node{path: path, schema: schema, value: entry, parents: parents}
-			skip, err := fn(n)
+			*scratch = node{path: path, schema: schema, value: entry, parents: parents}
+			skip, err := fn(scratch)
 			if err != nil {
 				return err
 			}
 			if !skip {
 				inner[len(inner)-1] = entry
-				if err := walkStruct(schema, entry, reflect.Value{}, path, inner, nil, fn); err != nil {
+				if err := walkStruct(schema, entry, reflect.Value{}, path, inner, nil, fn, scratch); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	case FieldContainer:
-		n := &node{path: path, schema: schema, value: fv, old: old, parents: parents}
-		skip, err := fn(n)
+		*scratch = node{path: path, schema: schema, value: fv, old: old, parents: parents}
+		skip, err := fn(scratch)
 		if err != nil || skip || fv.IsNil() {
 			return err
 		}
-		return walkStruct(schema, fv, old, path, append(parents[:len(parents):len(parents)], fv), touched, fn)
+		return walkStruct(schema, fv, old, path, append(parents, fv), touched, fn, scratch)
 	default:
-		_, err := fn(&node{path: path, schema: schema, value: fv, old: old, parents: parents})
+		*scratch = node{path: path, schema: schema, value: fv, old: old, parents: parents}
+		_, err := fn(scratch)
 		return err
 	}
 }

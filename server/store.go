@@ -68,6 +68,11 @@ type store struct {
 	seg      *os.File // the newest snapshot's segment, open for appending
 	segSize  int64    // bytes of whole records in it
 	history  []HistoryEntry
+	// snapTree is the tree the newest snapshot holds while running is
+	// still that tree (nil once a record follows the snapshot): its file
+	// is then the RFC 7951 text of running, and copy-config to startup
+	// links it instead of encoding the whole tree again.
+	snapTree *gen.Device
 	// broken is set when a failed append could not be undone: what is on
 	// disk may then hold a commit running does not, and no more commits
 	// are taken until a restart reads the disk again.
@@ -174,6 +179,9 @@ func (st *store) load() (cfg *gen.Device, id uint64, found bool, err error) {
 	if err := st.loadHistory(); err != nil {
 		return nil, 0, false, err
 	}
+	if id == base {
+		st.snapTree = tx.Root()
+	}
 	return tx.Root(), id, true, nil
 }
 
@@ -273,6 +281,7 @@ func (st *store) commit(h HistoryEntry, changes []schema.Change, cfg *gen.Device
 	if err != nil {
 		return err
 	}
+	st.snapTree = nil
 	if err := st.append(record{HistoryEntry: h, Changes: ch}); err != nil {
 		return err
 	}
@@ -313,6 +322,7 @@ func (st *store) snapshot(h HistoryEntry, cfg *gen.Device, encode func(*gen.Devi
 	}
 	// From here the commit is durable: load reads the new snapshot.
 	st.snaps = append(st.snaps, h.ID)
+	st.snapTree = cfg
 	st.snapSize = int64(len(data))
 	if st.seg != nil {
 		st.seg.Close()
@@ -469,6 +479,33 @@ func (st *store) readStartup() ([]byte, error) {
 // writeStartup replaces the startup configuration atomically.
 func (st *store) writeStartup(data []byte) error {
 	return writeFileAtomic(st.startupPath(), data, 0o600)
+}
+
+// startupFromSnapshot makes the newest snapshot the startup file when it
+// holds exactly cfg, and reports whether it did. A snapshot is written
+// once (temporary file, fsync, rename) and never changed, so startup can
+// be a second name of the same file: a hard link under a temporary name,
+// renamed over startup, costs the same at a million bindings as at none.
+// Where links are not possible (another file system) it reports false and
+// the caller encodes.
+func (st *store) startupFromSnapshot(cfg *gen.Device) (bool, error) {
+	if cfg == nil || st.snapTree != cfg || len(st.snaps) == 0 {
+		return false, nil
+	}
+	path := st.startupPath()
+	tmp := filepath.Join(st.dir, "."+startupFile+tempMarker+"link")
+	_ = os.Remove(tmp) // left by a crash
+	if err := os.Link(st.snapPath(st.snaps[len(st.snaps)-1]), tmp); err != nil {
+		return false, nil
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := syncDir(st.dir); err != nil {
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	return true, nil
 }
 
 // confirmPending is the persisted state of a confirmed commit awaiting

@@ -301,3 +301,67 @@ func TestJournalCompaction(t *testing.T) {
 		t.Fatalf("after rollback to %d multiplier = %d", oldest.ID, got)
 	}
 }
+
+// copy-config running to startup when running is the newest snapshot
+// (after a large commit, a compaction or a boot with no commit since)
+// makes startup a second name of that snapshot file instead of encoding
+// the tree; after a commit the journal holds, it encodes running.
+func TestStartupLinksTheSnapshotOfRunning(t *testing.T) {
+	dir := t.TempDir()
+	s := newTestServer(t, dir)
+	if err := s.Edit(admin, Running, func(root *gen.Device) error { addBindings(root, bigCommit+1); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	sameAsSnapshot := func(s *Server) bool {
+		t.Helper()
+		a, err := os.Stat(filepath.Join(dir, startupFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.Stat(s.store.snapPath(s.store.snaps[len(s.store.snaps)-1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return os.SameFile(a, b)
+	}
+	startupIsRunning := func(s *Server) {
+		t.Helper()
+		st, err := s.Config(Startup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := schema.EncodeJSON(st)
+		if string(a) != runningJSON(t, s) {
+			t.Fatal("startup after copy-config differs from running")
+		}
+	}
+	if err := s.Replace(admin, Startup, s.Running()); err != nil {
+		t.Fatal(err)
+	}
+	if !sameAsSnapshot(s) {
+		t.Fatal("startup is not the snapshot of running")
+	}
+	startupIsRunning(s)
+
+	if err := oneLeafCommit(s, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Replace(admin, Startup, s.Running()); err != nil {
+		t.Fatal(err)
+	}
+	if sameAsSnapshot(s) {
+		t.Fatal("startup links a snapshot older than running")
+	}
+	startupIsRunning(s)
+	s.Close()
+
+	// A boot that replays a record: running is not the snapshot.
+	s2 := newTestServer(t, dir)
+	if err := s2.Replace(admin, Startup, s2.Running()); err != nil {
+		t.Fatal(err)
+	}
+	if sameAsSnapshot(s2) {
+		t.Fatal("startup links the snapshot though the journal changed running after it")
+	}
+	startupIsRunning(s2)
+}

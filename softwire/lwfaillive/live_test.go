@@ -311,6 +311,14 @@ func aftrConfig(mode, intDev, extDev, extIP, intNH, extNH string, endpoints []st
 // size of the download.
 const size = 24 << 20
 
+// downloadRate paces the download at the server, in bytes a second (about
+// 8 s for size). curl's --limit-rate would only pace how fast curl reads its
+// socket: the client's receive buffer grows to tcp_rmem's maximum (32 MiB
+// here), so the whole download could cross the primary before it is killed
+// and the backup would carry nothing. Paced at the server, every byte not
+// yet written when the primary dies crosses the backup.
+const downloadRate = 3_000_000
+
 // liveNet is the topology of the live tests.
 type liveNet struct {
 	home, b4ns, a2, inet *netns.NS
@@ -461,7 +469,13 @@ func setupElements(t *testing.T, mode string) *liveNet {
 		}
 		w.Header().Set("Content-Length", fmt.Sprint(size))
 		chunk := make([]byte, 64<<10)
+		start := time.Now()
 		for sent := 0; sent < size; sent += len(chunk) {
+			// Paced here, never ahead of downloadRate (after a stall it
+			// catches up): see downloadRate.
+			if d := time.Until(start.Add(time.Duration(sent) * time.Second / downloadRate)); d > 0 {
+				time.Sleep(d)
+			}
 			if _, err := w.Write(chunk); err != nil {
 				return
 			}
@@ -521,8 +535,8 @@ func num(xml, name string) int {
 // shows the takeover, and its NETCONF subscriber got binding-created.
 func TestLiveElementsDataPacketFailover(t *testing.T) {
 	l := setupElements(t, "data-packet-trigger")
-	// The long download: 24 MiB at 3 MB/s, about 8 s.
-	dl := l.home.Command("curl", "-sS", "-m", "60", "--limit-rate", "3M", "-o", filepath.Join(l.dir, "dl"), "-w", "%{size_download}", "http://203.0.113.7:8080/")
+	// The long download: 24 MiB at downloadRate, about 8 s.
+	dl := l.home.Command("curl", "-sS", "-m", "60", "-o", filepath.Join(l.dir, "dl"), "-w", "%{size_download}", "http://203.0.113.7:8080/")
 	var dlOut syncBuffer
 	dl.Stdout, dl.Stderr = &dlOut, &dlOut
 	if err := dl.Start(); err != nil {
