@@ -19,7 +19,11 @@ func startTTY(t *testing.T, e *element, user string) *tty {
 	needTool(t, "tmux")
 	tt := &tty{t: t, socket: fmt.Sprintf("wbcli-%d", time.Now().UnixNano())}
 	args := append([]string{"sshpass"}, e.sshArgs(user, e.addr, "-tt")...)
-	cmd := exec.Command("tmux", append([]string{"-L", tt.socket, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "50"}, strings.Join(quoteAll(args), " "))...)
+	// remain-on-exit keeps the pane (and what ssh said) when ssh ends,
+	// so a wait can tell a session that ended from one that is slow.
+	cmd := exec.Command("tmux", append([]string{"-L", tt.socket, "-f", "/dev/null", "start-server", ";",
+		"set-option", "-g", "remain-on-exit", "on", ";",
+		"new-session", "-d", "-x", "160", "-y", "50"}, strings.Join(quoteAll(args), " "))...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v %s", err, out)
 	}
@@ -48,6 +52,12 @@ func (tt *tty) screen() string {
 	return string(out)
 }
 
+// ended reports whether the pane's ssh has exited.
+func (tt *tty) ended() bool {
+	out, err := exec.Command("tmux", "-L", tt.socket, "display-message", "-p", "#{pane_dead}").Output()
+	return err != nil || strings.TrimSpace(string(out)) == "1"
+}
+
 // visible is the pane without its history.
 func (tt *tty) visible() string {
 	out, _ := exec.Command("tmux", "-L", tt.socket, "capture-pane", "-p").Output()
@@ -68,6 +78,9 @@ func (tt *tty) wait(s string) string {
 		sc := tt.screen()
 		if strings.Contains(sc, s) {
 			return sc
+		}
+		if tt.ended() {
+			tt.t.Fatalf("screen lacks %q and ssh has ended:\n%s", s, tt.screen())
 		}
 		if time.Now().After(deadline) {
 			tt.t.Fatalf("screen lacks %q:\n%s", s, sc)
@@ -90,6 +103,9 @@ func (tt *tty) waitLine(what string, words ...string) {
 			if all {
 				return
 			}
+		}
+		if tt.ended() {
+			tt.t.Fatalf("%s: no line with %q and ssh has ended:\n%s", what, words, tt.screen())
 		}
 		if time.Now().After(deadline) {
 			tt.t.Fatalf("%s: no line with %q:\n%s", what, words, sc)
