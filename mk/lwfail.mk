@@ -12,3 +12,6 @@ FUZZ_TARGETS += ./softwire/dhcp4o6:FuzzDHCPv6 ./softwire/dhcp4o6:FuzzDHCPv4
 # The live failover test (softwire/failover): curl through the lwB4 and
 # two lwAFTRs in namespaces, ethtool to turn off veth checksum offload.
 DEBIAN_PACKAGES += curl ethtool iproute2
+# The live test with real elements (softwire/lwfaillive): two `wirebeat
+# run` lwAFTRs, read and subscribed to over NETCONF with ncclient.
+DEBIAN_PACKAGES += python3-ncclient

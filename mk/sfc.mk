@@ -6,3 +6,4 @@ FUZZ_TARGETS += ./sfc/nsh:FuzzDecode
 FUZZ_TARGETS += ./sfc/classify:FuzzParse
 FUZZ_TARGETS += ./sfc/node:FuzzFromDomain
 FUZZ_TARGETS += ./sfc/transport:FuzzParseGPE
+FUZZ_TARGETS += ./sfc/transport:FuzzEtherFrame

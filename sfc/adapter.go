@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/wirebeat/wirebeat/bfd"
 	bfdtransport "github.com/wirebeat/wirebeat/bfd/transport"
 	"github.com/wirebeat/wirebeat/events"
+	"github.com/wirebeat/wirebeat/pktio"
 	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/sfc/node"
 	"github.com/wirebeat/wirebeat/sfc/transport"
@@ -190,7 +192,7 @@ func (s *Subsystem) Prepare(cs *schema.ChangeSet) error {
 			return schema.Errorf(schema.TagInvalidValue, sfcPath(), "%v", err)
 		}
 		if s.io == nil || s.io.set != set.io {
-			if p.io, err = openIO(set.io); err != nil {
+			if p.io, err = openIO(set.io, s.log); err != nil {
 				return schema.Errorf(schema.TagResourceDenied, sfcPath(elem("encapsulation")), "%v", err)
 			}
 		}
@@ -289,6 +291,9 @@ func (s *Subsystem) Apply(cs *schema.ChangeSet) {
 		s.stopIO()
 		p.io.start(s.log, s.node)
 		s.io = p.io
+	}
+	if s.io.ether != nil {
+		s.io.ether.SetPeers(set.peers)
 	}
 	s.node.Install(p.table)
 	s.tableTime = time.Now()
@@ -477,31 +482,51 @@ func (s *Subsystem) Close() error {
 // TUNs, one goroutine (and one node.Worker) for each receiver.
 type ioRun struct {
 	set                ioSettings
-	udp                *transport.UDP
-	routing, to, from  *transport.TUN
+	net                nshLink          // VXLAN-GPE or UDP socket, or Ethernet port
+	ether              *transport.Ether // net, when over Ethernet
+	external           []*transport.External
+	routing, to, from  pktio.Port // TUN ports
 	wg                 sync.WaitGroup
 	routeMissing, txEr atomic.Uint64
 }
 
 // openIO opens the socket and interfaces, without reading them yet.
-func openIO(set ioSettings) (r *ioRun, err error) {
+func openIO(set ioSettings, log *slog.Logger) (r *ioRun, err error) {
 	r = &ioRun{set: set}
 	defer func() {
 		if err != nil {
 			r.close()
 		}
 	}()
-	if r.udp, err = transport.ListenUDP(transport.UDPConfig{Local: set.local, Port: set.port, GPE: set.gpe, IPv6: set.ipv6}); err != nil {
-		return nil, err
+	if set.ether {
+		if r.ether, err = transport.OpenEther(transport.EtherConfig{Interface: set.iface, Local: set.local, IPv6: set.ipv6, Log: log}); err != nil {
+			return nil, err
+		}
+		r.net = r.ether
+	} else {
+		u, err := transport.ListenUDP(transport.UDPConfig{Local: set.local, Port: set.port, GPE: set.gpe, IPv6: set.ipv6})
+		if err != nil {
+			return nil, err
+		}
+		r.net = u
+	}
+	if set.external != "" {
+		for _, name := range strings.Split(set.external, ",") {
+			x, err := transport.OpenExternal(name, "", log)
+			if err != nil {
+				return nil, err
+			}
+			r.external = append(r.external, x)
+		}
 	}
 	for _, t := range []struct {
 		name string
-		dst  **transport.TUN
+		dst  *pktio.Port
 	}{{set.routingTUN, &r.routing}, {set.proxyTo, &r.to}, {set.proxyFrom, &r.from}} {
 		if t.name == "" {
 			continue
 		}
-		if *t.dst, err = transport.OpenTUN(t.name); err != nil {
+		if *t.dst, err = pktio.OpenTUN(t.name, pktio.Config{Log: log}); err != nil {
 			return nil, err
 		}
 	}
@@ -511,13 +536,18 @@ func openIO(set ioSettings) (r *ioRun, err error) {
 // start runs one receiver goroutine, with its own node.Worker, per input.
 func (r *ioRun) start(log *slog.Logger, n *node.Node) {
 	r.wg.Add(1)
-	go func() { defer r.wg.Done(); _ = r.udp.Run(n.NewWorker(r)) }()
+	go func() { defer r.wg.Done(); _ = r.net.Run(n.NewWorker(r)) }()
+	for _, x := range r.external {
+		w := n.NewWorker(r)
+		r.wg.Add(1)
+		go func() { defer r.wg.Done(); _ = x.Run(w, r.net.Flush) }()
+	}
 	if r.routing != nil {
 		w := n.NewWorker(r)
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			_ = r.routing.Run(node.Headroom, func(buf []byte, off int) { w.FromOutside(buf, off); r.udp.Flush() })
+			_ = transport.RunIP(r.routing, w.FromOutside, r.net.Flush)
 		}()
 	}
 	if r.from != nil {
@@ -525,47 +555,49 @@ func (r *ioRun) start(log *slog.Logger, n *node.Node) {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			_ = r.from.Run(node.Headroom, func(buf []byte, off int) { w.FromLegacy(buf, off); r.udp.Flush() })
+			_ = transport.RunIP(r.from, w.FromLegacy, r.net.Flush)
 		}()
 	}
-	log.Info("sfc data plane started", "port", r.udp.LocalPort(), "vxlan-gpe", r.set.gpe, "routing-interface", r.set.routingTUN,
-		"proxy-to", r.set.proxyTo, "proxy-from", r.set.proxyFrom)
+	log.Info("sfc data plane started", "port", r.set.port, "vxlan-gpe", r.set.gpe, "ethernet", r.set.iface, "external", r.set.external,
+		"routing-interface", r.set.routingTUN, "proxy-to", r.set.proxyTo, "proxy-from", r.set.proxyFrom)
 }
 
 // SendNSH, Route and ToLegacy implement node.Output.
-func (r *ioRun) SendNSH(to netip.Addr, dscp uint8, pkt []byte) { r.udp.SendNSH(to, dscp, pkt) }
+func (r *ioRun) SendNSH(to netip.Addr, dscp uint8, pkt []byte) { r.net.SendNSH(to, dscp, pkt) }
+
+// nshLink carries NSH between the nodes of the domain.
+type nshLink interface {
+	SendNSH(to netip.Addr, dscp uint8, pkt []byte)
+	Flush()
+	Run(w *node.Worker) error
+	Close() error
+}
 
 func (r *ioRun) Route(_ uint8, pkt []byte) {
 	if r.routing == nil {
 		r.routeMissing.Add(1)
 		return
 	}
-	if r.routing.Write(pkt) != nil {
+	if !r.routing.Send(pkt) {
 		r.txEr.Add(1)
 	}
 }
 
 func (r *ioRun) ToLegacy(_ uint8, pkt []byte) {
-	if r.to == nil || r.to.Write(pkt) != nil {
+	if r.to == nil || !r.to.Send(pkt) {
 		r.txEr.Add(1)
 	}
 }
 
 func (r *ioRun) close() {
-	for _, c := range []interface{ Close() error }{r.udp, r.routing, r.to, r.from} {
-		if c != nil && !isNil(c) {
+	closers := []interface{ Close() error }{r.net, r.routing, r.to, r.from}
+	for _, x := range r.external {
+		closers = append(closers, x)
+	}
+	for _, c := range closers {
+		if c != nil {
 			c.Close()
 		}
 	}
 	r.wg.Wait()
-}
-
-func isNil(c interface{ Close() error }) bool {
-	switch v := c.(type) {
-	case *transport.UDP:
-		return v == nil
-	case *transport.TUN:
-		return v == nil
-	}
-	return false
 }

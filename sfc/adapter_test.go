@@ -189,7 +189,11 @@ func TestAdapterRefusesBadConfig(t *testing.T) {
 		}, "lightweight"},
 		{func(s *gen.WirebeatSfc_Sfc) {
 			s.Encapsulation.Transport = gen.WirebeatSfc_Sfc_Encapsulation_Transport_ethernet
+		}, "needs encapsulation/interface"},
+		{func(s *gen.WirebeatSfc_Sfc) {
+			s.Encapsulation.Transport = gen.WirebeatSfc_Sfc_Encapsulation_Transport_gre
 		}, "not in this build"},
+		{func(s *gen.WirebeatSfc_Sfc) { s.Node.ExternalInterface = []string{"eth0"} }, "boundary or classifier role"},
 		{func(s *gen.WirebeatSfc_Sfc) {
 			s.SfMaps.SfMap[10].ServiceFunction = []string{"fw", "dpi", "fw"}
 		}, "listed twice"},

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/wirebeat/wirebeat/sfc/classify"
 	"github.com/wirebeat/wirebeat/sfc/node"
 	"github.com/wirebeat/wirebeat/sfc/nsh"
+	"github.com/wirebeat/wirebeat/sfc/transport"
 )
 
 // settings is everything the adapter derives from /sfc.
@@ -26,6 +28,9 @@ type settings struct {
 	watch  []watch
 	// loopNotify: loop-detected notifications (action drop-and-notify).
 	loopNotify bool
+	// peers: the nodes NSH over Ethernet reaches (locators, boundary
+	// and egress nodes), with configured MACs.
+	peers []transport.Peer
 }
 
 // ioSettings are the sockets and interfaces the data plane needs; a
@@ -38,6 +43,11 @@ type ioSettings struct {
 	routingTUN string
 	proxyTo    string
 	proxyFrom  string
+	// ether: NSH over Ethernet on iface instead of a UDP socket.
+	ether bool
+	iface string
+	// external: the external interfaces, comma separated (comparable).
+	external string
 }
 
 // watch is one locator's liveness session.
@@ -99,9 +109,11 @@ func translate(root *gen.Device) (*settings, error) {
 		}
 	}
 	s.active = s.node.Boundary || s.node.Classifier || s.node.SFNode
-	if len(nd.GetExternalInterface()) > 0 {
-		return nil, notSupported(sfcPath(elem("node"), elem("external-interface")),
-			"external interfaces need NSH over Ethernet on the shared packet I/O layer, not in this build yet; route outside traffic into routing-interface")
+	if ext := nd.GetExternalInterface(); len(ext) > 0 {
+		if !s.node.Boundary && !s.node.Classifier {
+			return nil, invalid(sfcPath(elem("node"), elem("external-interface")), "external interfaces need the boundary or classifier role")
+		}
+		s.io.external = strings.Join(ext, ",")
 	}
 	if s.node.SFNode && nd.GetLocalSfId() == "" {
 		return nil, schema.Errorf(schema.TagMissingElement, sfcPath(elem("node"), elem("local-sf-id")), "the sf-node role needs local-sf-id")
@@ -113,6 +125,7 @@ func translate(root *gen.Device) (*settings, error) {
 			return nil, invalid(sfcPath(elem("node"), elem("boundary-node")), "%v", err)
 		}
 		s.node.BoundaryNodes = append(s.node.BoundaryNodes, ad.Unmap())
+		s.peers = append(s.peers, transport.Peer{Addr: ad.Unmap()})
 	}
 	s.io.routingTUN = nd.GetRoutingInterface()
 	if (s.node.Boundary || s.node.Classifier) && s.io.routingTUN == "" {
@@ -154,10 +167,16 @@ func translate(root *gen.Device) (*settings, error) {
 		s.io.gpe, s.io.port = true, 4790
 	case gen.WirebeatSfc_Sfc_Encapsulation_Transport_udp:
 		s.io.port = enc.GetUdpPort()
+	case gen.WirebeatSfc_Sfc_Encapsulation_Transport_ethernet:
+		s.io.ether, s.io.iface = true, enc.GetInterface()
+		if s.active && s.io.iface == "" {
+			return nil, schema.Errorf(schema.TagMissingElement, sfcPath(elem("encapsulation"), elem("interface")),
+				"transport ethernet needs encapsulation/interface")
+		}
 	default:
 		if s.active {
 			return nil, notSupported(sfcPath(elem("encapsulation"), elem("transport")),
-				"transport %s is not in this build yet; use vxlan-gpe or udp", enc.GetTransport())
+				"transport %s is not in this build yet; use vxlan-gpe, udp or ethernet", enc.GetTransport())
 		}
 	}
 	if la := enc.GetLocalAddress(); la != "" {
@@ -168,9 +187,12 @@ func translate(root *gen.Device) (*settings, error) {
 		s.io.local = a.Unmap()
 	}
 	s.node.MDType, s.node.TTL = enc.GetMdType(), enc.GetTtl()
-	outer := 20 + 8
+	outer := 20 + 8 // what the mtu must hold besides the NSH packet
 	if s.io.gpe {
 		outer += 8
+	}
+	if s.io.ether {
+		outer = 0 // the mtu is the link's: NSH is the frame's payload
 	}
 
 	var sfs map[string]*gen.WirebeatSfc_Sfc_ServiceFunctions_ServiceFunction
@@ -193,6 +215,13 @@ func translate(root *gen.Device) (*settings, error) {
 			a = a.Unmap()
 			fam[a.Is6()] = true
 			n.Locators = append(n.Locators, node.Locator{Addr: a, Priority: l.GetPriority(), Weight: l.GetWeight()})
+			peer := transport.Peer{Addr: a}
+			if m := l.GetMacAddress(); m != "" {
+				if peer.MAC, err = net.ParseMAC(m); err != nil {
+					return nil, invalid(p, "mac-address: %v", err)
+				}
+			}
+			s.peers = append(s.peers, peer)
 			if w, err := watchFor(root, id, a, l, lv, p); err != nil {
 				return nil, err
 			} else if w != nil {
@@ -217,7 +246,7 @@ func translate(root *gen.Device) (*settings, error) {
 		return nil, invalid(sfcPath(elem("service-functions")), "locators of both address families: one transport socket carries one family")
 	}
 	s.io.ipv6 = fam[true] || s.io.local.Is6()
-	if s.io.ipv6 {
+	if s.io.ipv6 && !s.io.ether {
 		outer += 20
 	}
 	s.node.MaxNSHPacket = int(enc.GetMtu()) - outer
@@ -239,6 +268,7 @@ func translate(root *gen.Device) (*settings, error) {
 				return nil, invalid(p, "egress-node: %v", err)
 			}
 			nm.Egress = a.Unmap()
+			s.peers = append(s.peers, transport.Peer{Addr: nm.Egress})
 		}
 		md := m.GetMetadata()
 		if h := md.GetMd1Context(); h != "" {

@@ -3,7 +3,8 @@
 // nothing of YANG: nsh (the header codec), classify (the classifier),
 // node (boundary, classifier, SF node and proxy data plane, policy tables,
 // liveness, counters) and transport (VXLAN-GPE and UDP sockets, batched;
-// TUN interfaces). This package is the adapter: it maps /sfc of the
+// NSH over Ethernet, external interfaces and TUN interfaces, all through
+// pktio ports). This package is the adapter: it maps /sfc of the
 // generated tree to a node configuration, runs the I/O, watches locators
 // with BFD sessions in the element's BFD engine, and renders state and
 // notifications back.
@@ -12,8 +13,15 @@
 // this):
 //
 //   - Between nodes, NSH travels in VXLAN-GPE (UDP 4790) from and to
-//     encapsulation/local-address. NSH directly over Ethernet is refused
-//     until the shared packet I/O layer exists.
+//     encapsulation/local-address, or directly over Ethernet (EtherType
+//     0x894F) on encapsulation/interface between nodes of one link: a
+//     pktio port (AF_PACKET rings) on that interface, next hops' MACs
+//     configured per locator or resolved with ARP/NDP from the shared
+//     softwire/netpkt codecs.
+//   - A boundary may read its outside traffic straight from
+//     node/external-interface (a pktio port; forwarding off on the
+//     interface so the host does not route it as well) instead of the
+//     host routing it into routing-interface.
 //   - A boundary or classifier creates node/routing-interface, a TUN. The
 //     host routes the traffic entering the domain into it (for example
 //     `ip rule add iif EXT lookup 100; ip route add default dev TUN table

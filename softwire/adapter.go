@@ -34,6 +34,8 @@ type LwaftrSubsystem struct {
 	mu   sync.Mutex
 	run  *runner
 	sink events.Sink
+	// fo is the running failover handling (nil in mode none).
+	fo *failoverRun
 
 	// splits is the port-set split of each address of the committed
 	// binding table, with the number of softwires using it: with it, a
@@ -127,6 +129,7 @@ type prepared struct {
 	delta bindingDelta
 	plan  int
 	start *engineParts // planStart: built, links open, nothing running
+	fo    *failoverRun // planStart with failover: store open, managers made
 }
 
 // engineParts is an engine's configuration, table and open links, ready
@@ -180,6 +183,10 @@ func (s *LwaftrSubsystem) Prepare(cs *schema.ChangeSet) error {
 		if p.start, err = s.build(cand); err != nil {
 			return err
 		}
+		if p.fo, err = buildFailover(s.log, cand, p.start.workerCount(), s.sink); err != nil {
+			p.start.closeLinks()
+			return err
+		}
 		p.plan = planStart
 	}
 	s.pending = p
@@ -224,6 +231,9 @@ func (s *LwaftrSubsystem) Abort(cs *schema.ChangeSet) {
 		if p.start != nil {
 			p.start.closeLinks()
 		}
+		if p.fo != nil {
+			p.fo.close()
+		}
 		s.pending = nil
 	}
 }
@@ -241,22 +251,29 @@ func (s *LwaftrSubsystem) Apply(cs *schema.ChangeSet) {
 	}
 	switch p.plan {
 	case planStop:
-		s.run.close()
-		s.run = nil
+		s.stopRun()
 	case planStart:
-		if s.run != nil {
-			s.run.close()
-			s.run = nil
+		s.stopRun()
+		var opts []runnerOption
+		if p.fo != nil {
+			opts = append(opts, withUnknownSources(p.fo.sources()))
 		}
 		// The configuration was validated in Prepare, the only thing
 		// that can fail here.
-		r, err := startWorkers(s.log, p.start.cfg, p.start.bt, append([][2]Link{p.start.links}, p.start.more...))
+		r, err := startWorkers(s.log, p.start.cfg, p.start.bt, append([][2]Link{p.start.links}, p.start.more...), opts...)
 		if err != nil {
 			s.log.Error("lwaftr: start failed after Prepare", "err", err)
 			p.start.closeLinks()
+			if p.fo != nil {
+				p.fo.close()
+			}
 			break
 		}
 		s.run = r
+		if p.fo != nil {
+			p.fo.start(r.shared)
+			s.fo = p.fo
+		}
 		s.log.Info("lwaftr started", "softwires", p.start.bt.Len())
 	case planChanges:
 		// Removals first, so an address whose split changes is emptied
@@ -312,7 +329,7 @@ func (s *LwaftrSubsystem) build(dev *gen.Device) (*engineParts, error) {
 // resolved next-hop MACs, read from the engine in one snapshot.
 func (s *LwaftrSubsystem) State(root *gen.Device, _ []*gpb.Path) error {
 	s.mu.Lock()
-	r := s.run
+	r, fo := s.run, s.fo
 	s.mu.Unlock()
 	if r == nil {
 		return nil
@@ -331,6 +348,9 @@ func (s *LwaftrSubsystem) State(root *gen.Device, _ []*gpb.Path) error {
 		lw.GetOrCreateInternalInterface().GetOrCreateNextHop().ResolvedMac = &m
 	}
 	fillPacketIO(lw, &snap)
+	if fo != nil {
+		fo.fillState(lw)
+	}
 	return nil
 }
 
@@ -341,10 +361,27 @@ func (s *LwaftrSubsystem) Close() error {
 	if s.pending != nil && s.pending.start != nil {
 		s.pending.start.closeLinks()
 	}
+	if s.pending != nil && s.pending.fo != nil {
+		s.pending.fo.close()
+	}
 	s.pending = nil
+	s.stopRun()
+	return nil
+}
+
+// stopRun stops the engine and its failover handling. Out of service
+// first: the engine stops answering neighbour discovery for the anycast
+// address and takes over no B4 while it winds down.
+func (s *LwaftrSubsystem) stopRun() {
+	if s.fo != nil {
+		s.fo.setInService(false)
+	}
 	if s.run != nil {
 		s.run.close()
 		s.run = nil
 	}
-	return nil
+	if s.fo != nil {
+		s.fo.close()
+		s.fo = nil
+	}
 }

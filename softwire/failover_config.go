@@ -120,31 +120,51 @@ func failoverTLS(ca, cert, key string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// FillFailoverState renders the manager's and the store's state into fo
-// (st may be nil).
-func FillFailoverState(fo *gen.WirebeatSoftwire_Softwire_Lwaftr_Failover, m *failover.Manager, st *bindstore.Store) {
-	if m == nil {
+// FillFailoverState renders the state of the managers (one per worker:
+// counters summed, dynamic bindings listed together) and of the store
+// into fo (st may be nil).
+func FillFailoverState(fo *gen.WirebeatSoftwire_Softwire_Lwaftr_Failover, st *bindstore.Store, ms ...*failover.Manager) {
+	if len(ms) == 0 {
 		return
 	}
 	s := fo.GetOrCreateState()
 	u32 := func(v int) *uint32 { x := uint32(v); return &x }
 	u64 := func(v uint64) *uint64 { return &v }
 	b := func(v bool) *bool { return &v }
-	c := &m.C
-	s.DynamicBindingCount = u32(m.DynamicCount())
-	s.BindingsCreated = u64(c.Created.Load())
-	s.BindingsRemoved = u64(c.Removed.Load())
-	s.ValidationFailures = u64(c.ValidationsFailed.Load())
-	s.Icmpv6TriggersSent = u64(c.ICMPTriggers.Load())
-	s.InService = b(m.InService())
+	var created, removed, failed, icmp, asked, rl, neg, held, inb, rel, dropped uint64
+	dynCount, inService := 0, true
+	var dyn []failover.DynamicBinding
+	for _, m := range ms {
+		c := &m.C
+		dynCount += m.DynamicCount()
+		created += c.Created.Load()
+		removed += c.Removed.Load()
+		failed += c.ValidationsFailed.Load()
+		icmp += c.ICMPTriggers.Load()
+		asked += c.ValidationsAsked.Load()
+		rl += c.RateLimited.Load()
+		neg += c.NegativeHits.Load()
+		held += c.Queued.Load() + c.InboundHeld.Load()
+		inb += c.InboundValidated.Load()
+		rel += c.Released.Load()
+		dropped += c.QueueDrops.Load() + c.PendingFull.Load()
+		inService = inService && m.InService()
+		dyn = append(dyn, m.Dynamic()...)
+	}
+	s.DynamicBindingCount = u32(dynCount)
+	s.BindingsCreated = u64(created)
+	s.BindingsRemoved = u64(removed)
+	s.ValidationFailures = u64(failed)
+	s.Icmpv6TriggersSent = u64(icmp)
+	s.InService = b(inService)
 	d := s.GetOrCreateDataPacketTrigger()
-	d.Validations = u64(c.ValidationsAsked.Load())
-	d.RateLimited = u64(c.RateLimited.Load())
-	d.NegativeCacheHits = u64(c.NegativeHits.Load())
-	d.PacketsHeld = u64(c.Queued.Load() + c.InboundHeld.Load())
-	d.InboundTriggers = u64(c.InboundValidated.Load())
-	d.PacketsReleased = u64(c.Released.Load())
-	d.PacketsDroppedWaiting = u64(c.QueueDrops.Load() + c.PendingFull.Load())
+	d.Validations = u64(asked)
+	d.RateLimited = u64(rl)
+	d.NegativeCacheHits = u64(neg)
+	d.PacketsHeld = u64(held)
+	d.InboundTriggers = u64(inb)
+	d.PacketsReleased = u64(rel)
+	d.PacketsDroppedWaiting = u64(dropped)
 	source := gen.WirebeatSoftwire_BindingSource_static
 	if st != nil {
 		source = gen.WirebeatSoftwire_BindingSource_etcd
@@ -161,7 +181,7 @@ func FillFailoverState(fo *gen.WirebeatSoftwire_Softwire_Lwaftr_Failover, m *fai
 		d.CacheHits = u64(st.C.CacheHits.Load())
 		d.CacheMisses = u64(st.C.CacheMisses.Load())
 	}
-	for _, db := range m.Dynamic() {
+	for _, db := range dyn {
 		x := db.Binding
 		ip := netip.AddrFrom4([4]byte{byte(x.IPv4 >> 24), byte(x.IPv4 >> 16), byte(x.IPv4 >> 8), byte(x.IPv4)}).String()
 		e, err := fo.NewDynamicBinding(ip, x.PSID)

@@ -101,7 +101,7 @@ func TestFillFailoverState(t *testing.T) {
 	e.Flush()
 	dev := &gen.Device{}
 	fo := dev.GetOrCreateSoftwire().GetOrCreateLwaftr().GetOrCreateFailover()
-	FillFailoverState(fo, m, nil)
+	FillFailoverState(fo, nil, m)
 	st := fo.GetState()
 	if st.GetDynamicBindingCount() != 1 || st.GetBindingsCreated() != 1 || !st.GetInService() {
 		t.Fatalf("state %+v", st)
@@ -112,7 +112,7 @@ func TestFillFailoverState(t *testing.T) {
 		t.Fatalf("dynamic binding %+v", db)
 	}
 	m.SetInService(false)
-	FillFailoverState(fo, m, nil)
+	FillFailoverState(fo, nil, m)
 	if fo.GetState().GetInService() {
 		t.Fatal("in-service after SetInService(false)")
 	}

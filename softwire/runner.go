@@ -55,6 +55,17 @@ type runner struct {
 	nh   [2]atomic.Pointer[[6]byte]
 	stop chan struct{}
 	wg   sync.WaitGroup
+	// unknown is each worker's handler of unknown sources (failover),
+	// installed before the worker starts.
+	unknown []lwaftr.UnknownSource
+}
+
+// runnerOption sets up a runner before its workers start.
+type runnerOption func(*runner)
+
+// withUnknownSources gives worker i the handler u[i].
+func withUnknownSources(u []lwaftr.UnknownSource) runnerOption {
+	return func(r *runner) { r.unknown = u }
 }
 
 // worker is one engine and its goroutines. Only its loop touches the
@@ -112,8 +123,11 @@ func startRunner(log *slog.Logger, cfg lwaftr.Config, bt *bindingtable.Table, li
 
 // startWorkers runs one worker per element of links (each the external
 // and internal link of that worker; on-a-stick the same link twice).
-func startWorkers(log *slog.Logger, cfg lwaftr.Config, bt *bindingtable.Table, links [][2]Link) (*runner, error) {
+func startWorkers(log *slog.Logger, cfg lwaftr.Config, bt *bindingtable.Table, links [][2]Link, opts ...runnerOption) (*runner, error) {
 	r := &runner{log: log, stick: cfg.OnAStick, stop: make(chan struct{}), shared: bindingtable.NewShared(bt, len(links))}
+	for _, o := range opts {
+		o(r)
+	}
 	maxFrame := max(cfg.External.MTU, cfg.Internal.MTU, 1500) + 64
 	for i, ls := range links {
 		w := &worker{r: r, id: i, links: ls, reader: r.shared.Reader(i), in: make(chan *rxBatch, 2*batchesInFlight),
@@ -124,6 +138,9 @@ func startWorkers(log *slog.Logger, cfg lwaftr.Config, bt *bindingtable.Table, l
 		eng, err := lwaftr.New(cfg, bt, portSender{w})
 		if err != nil {
 			return nil, err
+		}
+		if i < len(r.unknown) && r.unknown[i] != nil {
+			eng.SetUnknownSource(r.unknown[i])
 		}
 		w.eng = eng
 		r.workers = append(r.workers, w)
@@ -218,6 +235,8 @@ func (w *worker) loop() {
 		case <-tick.C:
 			if w.id == 0 {
 				w.run(func() { w.eng.Start() }) // asks again for next hops still unresolved
+			} else if w.id < len(w.r.unknown) {
+				w.run(func() {}) // the failover handler's Poll, traffic or not
 			}
 		case <-w.r.stop:
 			return

@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -16,7 +17,14 @@ import (
 // TestKeyRolloverThroughConfig changes the meticulous keyed SHA1 key of a
 // single-hop session at both ends through configuration, the way an
 // operator would (add the new key as accepted, move each end to it, drop
-// the old one), and the session never leaves Up.
+// the old one): every step is used by both ends for several packets, no
+// packet fails authentication, and the session never leaves Up.
+//
+// What is proven is the key handling, not the timers: 100 ms packets keep
+// the steps short, and a multiplier of 30 (3 s detection) keeps a loaded
+// machine's scheduling delay from passing for a flap. A step that breaks
+// authentication is seen in the authentication-failure counters at once,
+// whatever the detection time.
 func TestKeyRolloverThroughConfig(t *testing.T) {
 	testenv.RequireRoot(t, "network namespaces")
 	nsA, nsB := netns.New(t, "krA"), netns.New(t, "krB")
@@ -33,7 +41,8 @@ func TestKeyRolloverThroughConfig(t *testing.T) {
 		secrets := map[uint8]string{1: "first-secret-0001", 2: "second-secret-002"}
 		d := &gen.Device{}
 		p := d.GetOrCreateBfd().GetOrCreateProfiles().GetOrCreateProfile("k")
-		p.DesiredMinTxInterval, p.RequiredMinRxInterval = ygot.Uint32(50_000), ygot.Uint32(50_000)
+		p.DesiredMinTxInterval, p.RequiredMinRxInterval = ygot.Uint32(100_000), ygot.Uint32(100_000)
+		p.DetectionMultiplier = ygot.Uint8(30)
 		au := p.GetOrCreateAuthentication()
 		au.Type, au.KeyId, au.Secret = gen.WirebeatBfd_AuthType_meticulous_keyed_sha1, ygot.Uint8(tx), ygot.String(secrets[tx])
 		for _, id := range acc {
@@ -86,10 +95,26 @@ func TestKeyRolloverThroughConfig(t *testing.T) {
 		{"B sends key 2", nil, config(ifB, "10.94.0.1", 2, 1)},
 		{"key 1 dropped", config(ifA, "10.94.0.2", 2), config(ifB, "10.94.0.1", 2)},
 	}
+	// counts is what both ends have sent, received and refused so far.
+	type counts struct{ txA, rxA, txB, rxB, failA, failB uint64 }
+	now := func() counts {
+		ca, cb := state(a, ifA, "10.94.0.2").GetCounters(), state(b, ifB, "10.94.0.1").GetCounters()
+		return counts{ca.GetTxPackets(), ca.GetRxPackets(), cb.GetTxPackets(), cb.GetRxPackets(),
+			ca.GetRxAuthFailures(), cb.GetRxAuthFailures()}
+	}
 	for _, st := range steps {
 		apply(st.nextA, st.nextB)
-		// Well past the 150 ms detection time at each step.
-		time.Sleep(600 * time.Millisecond)
+		// Each end sends and accepts several packets under the new
+		// configuration before the next step; a refused packet fails the
+		// test as soon as it is counted.
+		c0 := now()
+		waitFor(t, 10*time.Second, fmt.Sprintf("packets exchanged after %q", st.what), func() bool {
+			c := now()
+			if c.failA != 0 || c.failB != 0 {
+				t.Fatalf("after %q packets fail authentication: A refused %d, B %d", st.what, c.failA, c.failB)
+			}
+			return c.txA >= c0.txA+3 && c.txB >= c0.txB+3 && c.rxA >= c0.rxA+3 && c.rxB >= c0.rxB+3
+		})
 		if !up() {
 			t.Fatalf("after %q the session is not Up", st.what)
 		}

@@ -259,7 +259,9 @@ func TestNamespaceScopes(t *testing.T) {
 // TestSessionLimitsAndHelloTimeout: a viewer holding sessions that never
 // send a hello is bounded per user and timed out; the admin gets in.
 func TestSessionLimitsAndHelloTimeout(t *testing.T) {
-	e := startLimitedNC(t, server.Limits{SessionsPerUser: 4, MaxSessions: 8, AdminSessions: 2, HelloTimeout: 2 * time.Second})
+	// The hello timeout is long enough for the fifth login to come well
+	// before it on a loaded machine.
+	e := startLimitedNC(t, server.Limits{SessionsPerUser: 4, MaxSessions: 8, AdminSessions: 2, HelloTimeout: 10 * time.Second})
 	var outs []io.Reader
 	for i := 0; i < 4; i++ {
 		_, out, _ := rawSession(t, e, "view", viewerPW)
@@ -291,7 +293,7 @@ func TestSessionLimitsAndHelloTimeout(t *testing.T) {
 
 // TestIdleTimeout: a session that sends nothing after its hello is ended.
 func TestIdleTimeout(t *testing.T) {
-	e := startLimitedNC(t, server.Limits{IdleTimeout: 500 * time.Millisecond})
+	e := startLimitedNC(t, server.Limits{IdleTimeout: 2 * time.Second})
 	c := dial(t, e, "view", viewerPW, true)
 	c.rpc(`<get-config><source><running/></source></get-config>`)
 	done := make(chan error, 1)
@@ -463,7 +465,7 @@ func TestPasswordHashesOnlyForAdminsNETCONF(t *testing.T) {
 // TestLoggedInConnectionWithoutSessionClosed: an SSH connection that logs
 // in and opens no NETCONF session is closed after the hello timeout.
 func TestLoggedInConnectionWithoutSessionClosed(t *testing.T) {
-	e := startLimitedNC(t, server.Limits{HelloTimeout: time.Second})
+	e := startLimitedNC(t, server.Limits{HelloTimeout: 3 * time.Second})
 	conn, err := ssh.Dial("tcp", e.addr, &ssh.ClientConfig{User: "view", Auth: []ssh.AuthMethod{ssh.Password(viewerPW)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second})
 	if err != nil {

@@ -51,6 +51,8 @@ type element struct {
 	ns      *netns.NS
 	cmd     *exec.Cmd
 	netconf string
+	gnmi    string // gNMI address, when started with one
+	datadir string
 	mu      sync.Mutex
 	log     bytes.Buffer
 	stopped bool
@@ -58,14 +60,25 @@ type element struct {
 
 func startElement(t *testing.T, ns *netns.NS, config string) *element {
 	t.Helper()
+	return startElementWith(t, ns, config, false)
+}
+
+// startElementWith starts an element, with a gNMI listener when gnmi is
+// set.
+func startElementWith(t *testing.T, ns *netns.NS, config string, gnmi bool) *element {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.json")
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e := &element{ns: ns}
+	e := &element{ns: ns, datadir: dir}
+	gaddr := ""
+	if gnmi {
+		gaddr = "127.0.0.1:0"
+	}
 	e.cmd = ns.Command(wirebeatBinary(t), "run", "--datadir", dir, "--config", cfg,
-		"--netconf", "127.0.0.1:0", "--gnmi", "", "--cli", "")
+		"--netconf", "127.0.0.1:0", "--gnmi", gaddr, "--cli", "")
 	e.cmd.Env = append(os.Environ(), "WIREBEAT_ADMIN_PASSWORD="+password)
 	out, err := e.cmd.StdoutPipe()
 	if err != nil {
@@ -83,6 +96,9 @@ func startElement(t *testing.T, ns *netns.NS, config string) *element {
 		lines = append(lines, line)
 		if m := regexp.MustCompile(`NETCONF: listening on (\S+)`).FindStringSubmatch(line); m != nil {
 			e.netconf = m[1]
+		}
+		if m := regexp.MustCompile(`gNMI: listening on (\S+)`).FindStringSubmatch(line); m != nil {
+			e.gnmi = m[1]
 		}
 		if strings.HasPrefix(line, "running;") {
 			break

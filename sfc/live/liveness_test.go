@@ -1,8 +1,14 @@
 package live
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +32,7 @@ func TestLivenessSingleAndMultiHop(t *testing.T) {
 	bnd.Addr(t, b2, "10.1.2.1/24")
 	sf2.Addr(t, s2, "10.1.2.2/24")
 	const profile = `"profiles": {"profile": [{"name": "p100", "desired-min-tx-interval": 100000, "required-min-rx-interval": 100000, "detection-multiplier": 3}]}`
-	e := startElement(t, bnd, `{"wirebeat-bfd:bfd": {`+profile+`},
+	e := startElementWith(t, bnd, `{"wirebeat-bfd:bfd": {`+profile+`},
  "wirebeat-sfc:sfc": {
   "node": {"role": ["sf-node"], "local-sf-id": "local"},
   "encapsulation": {"local-address": "10.1.1.1"},
@@ -36,7 +42,7 @@ func TestLivenessSingleAndMultiHop(t *testing.T) {
     {"id": "far", "locator": [{"address": "10.1.2.2"}], "liveness": {"method": "multi-hop", "bfd-profile": "p100", "local-address": "10.1.2.1"}}
   ]},
   "sf-maps": {"sf-map": [{"index": 1, "service-function": ["local", "near", "far"]}]}
- }}`)
+ }}`, true)
 	e1 := startElement(t, sf1, `{"wirebeat-bfd:bfd": {`+profile+`,
  "single-hop": {"session": [{"interface": "`+s1+`", "dest-addr": "10.1.1.1", "profile": "p100"}]}}}`)
 	startElement(t, sf2, `{"wirebeat-bfd:bfd": {`+profile+`,
@@ -55,8 +61,21 @@ func TestLivenessSingleAndMultiHop(t *testing.T) {
 	if !strings.Contains(x, "<next-hop>10.1.1.2</next-hop>") {
 		t.Fatalf("policy table without the live next hop:\n%s", x)
 	}
+	// A gNMI ON_CHANGE subscription to the near locator's liveness, by
+	// the reference client.
+	sub := gnmiSubscribe(t, e, `subscribe: <prefix: <> mode: STREAM subscription: <mode: ON_CHANGE path: <elem: <name: "sfc"> `+
+		`elem: <name: "service-functions"> elem: <name: "service-function" key: <key: "id" value: "near">> `+
+		`elem: <name: "locator" key: <key: "address" value: "10.1.1.2">> elem: <name: "state"> elem: <name: "liveness-state">>>>`)
+	if !sub.wait(`liveness-state, .*\bup\b`, 60*time.Second) {
+		t.Fatalf("gnmi_cli: the initial up not seen:\n%s", sub.out.String())
+	}
 	killed := time.Now()
 	e1.kill()
+	if !sub.wait(`liveness-state, .*\bdown\b`, 30*time.Second) {
+		t.Fatalf("gnmi_cli: no ON_CHANGE update to down:\n%s", sub.out.String())
+	}
+	t.Logf("gNMI ON_CHANGE update to down seen by gnmi_cli %v after the SF node was killed (BFD 100 ms x 3)", time.Since(killed).Round(time.Millisecond))
+	t.Logf("gnmi_cli output:\n%s", sub.out.String())
 	x = waitState(t, e, "single-hop locator down", func(x string) bool { return locState(x, "10.1.1.2") == "down" })
 	t.Logf("single-hop locator down in the state %v after the SF node was killed (BFD 100 ms x 3; NETCONF polled every 300 ms)", time.Since(killed).Round(time.Millisecond))
 	if locState(x, "10.1.2.2") != "up" {
@@ -65,4 +84,80 @@ func TestLivenessSingleAndMultiHop(t *testing.T) {
 	if strings.Contains(x, "<next-hop>10.1.1.2</next-hop>") {
 		t.Fatalf("dead locator still a next hop:\n%s", x)
 	}
+}
+
+var (
+	gnmiCLIOnce sync.Once
+	gnmiCLIBin  string
+	gnmiCLIErr  error
+)
+
+// gnmiCLI builds gnmi_cli (openconfig/gnmi's reference client, a tool
+// of go.mod) once.
+func gnmiCLI(t *testing.T) string {
+	t.Helper()
+	gnmiCLIOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gnmi-cli-")
+		if err != nil {
+			gnmiCLIErr = err
+			return
+		}
+		gnmiCLIBin = filepath.Join(dir, "gnmi_cli")
+		if out, err := exec.Command("go", "build", "-o", gnmiCLIBin, "github.com/openconfig/gnmi/cmd/gnmi_cli").CombinedOutput(); err != nil {
+			gnmiCLIErr = fmt.Errorf("go build gnmi_cli: %v\n%s", err, out)
+		}
+	})
+	if gnmiCLIErr != nil {
+		t.Fatal(gnmiCLIErr)
+	}
+	return gnmiCLIBin
+}
+
+type subscription struct{ out *syncBuffer }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// wait reports whether a line of the output matches re within d.
+func (s subscription) wait(re string, d time.Duration) bool {
+	rx := regexp.MustCompile(re)
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if rx.MatchString(s.out.String()) {
+			return true
+		}
+	}
+	return false
+}
+
+// gnmiSubscribe runs gnmi_cli in the element's namespace with the
+// SubscribeRequest req (text proto) until the test ends.
+func gnmiSubscribe(t *testing.T, e *element, req string) subscription {
+	t.Helper()
+	if e.gnmi == "" {
+		t.Fatal("element started without gNMI")
+	}
+	cmd := e.ns.Command(gnmiCLI(t), "-address", e.gnmi, "-ca_crt", filepath.Join(e.datadir, "tls-cert.pem"), "-server_name", "localhost",
+		"-with_user_pass", "-timeout", "60s", "-query_type", "s", "-display_type", "single", "-proto", req)
+	cmd.Env = append(os.Environ(), "GNMI_USER=admin", "GNMI_PASS="+password)
+	s := subscription{out: &syncBuffer{}}
+	cmd.Stdout, cmd.Stderr = s.out, s.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return s
 }

@@ -1,10 +1,11 @@
 // Package transport carries the SFC data plane's packets: NSH over
 // VXLAN-GPE (UDP port 4790, next protocol NSH) or directly over UDP
-// between nodes that are not adjacent, and TUN interfaces that connect the
-// data plane to the host's routing (packets entering the domain, packets
-// leaving it with the NSH removed) and to NSH-unaware SFs behind the
-// proxy. NSH directly over Ethernet (EtherType 0x894F) waits for the
-// shared packet I/O layer (pktio/).
+// between nodes that are not adjacent (batched sockets), NSH directly over
+// Ethernet (EtherType 0x894F) between adjacent nodes and external
+// interfaces of a boundary (pktio ports), and the loop that reads pktio
+// TUN ports, which connect the data plane to the host's routing (packets
+// entering the domain, packets leaving it with the NSH removed) and to
+// NSH-unaware SFs behind the proxy.
 package transport
 
 import (

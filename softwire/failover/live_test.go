@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -182,6 +183,20 @@ func runAftr(specJSON string) error {
 // size of the download the live tests make.
 const size = 24 << 20
 
+// The server paces the download itself (rate bytes a second, from the
+// query) rather than leaving it to curl's --limit-rate: that only limits
+// how fast curl reads its socket, and the home namespace's receive buffer
+// grows to net.ipv4.tcp_rmem's maximum (32 MiB on the CI machine), so the
+// whole download could cross the primary in a second or two and sit in the
+// client's buffer. On a loaded machine the primary then died after the
+// transfer had ended on the wire, the backup carried nothing, and the test
+// failed (or, worse, proved nothing). With the server paced, every byte it
+// has not yet written when the primary dies crosses the backup.
+const (
+	failoverRate = 3_000_000 // about 8 s for the download
+	floodRate    = 6_000_000
+)
+
 // liveState is what a helper reports.
 type liveState struct {
 	Created, ValidationsOK, Released, Unknown, ICMP   uint64
@@ -268,6 +283,8 @@ type liveNet struct {
 	primary              *exec.Cmd
 	primState, backState string
 	logs                 func()
+	// served counts the bytes the server has written of paced downloads.
+	served *atomic.Int64
 }
 
 func setupLive(t *testing.T, mode string) *liveNet {
@@ -380,7 +397,8 @@ func setupLive(t *testing.T, mode string) *liveNet {
 		}
 	}()
 
-	// The server: 24 MiB.
+	// The server: 24 MiB, paced.
+	served := new(atomic.Int64)
 	var ln net.Listener
 	if err := inet.Do(func() error {
 		var err error
@@ -394,19 +412,31 @@ func setupLive(t *testing.T, mode string) *liveNet {
 			w.Write(make([]byte, 1000))
 			return
 		}
+		rate, err := strconv.Atoi(r.URL.Query().Get("rate"))
+		if err != nil || rate <= 0 {
+			http.Error(w, "rate (bytes/s) needed", http.StatusBadRequest)
+			return
+		}
 		w.Header().Set("Content-Length", fmt.Sprint(size))
 		chunk := make([]byte, 64<<10)
+		start := time.Now()
 		for sent := 0; sent < size; sent += len(chunk) {
+			// Never ahead of the rate; after a stall it catches up.
+			if d := time.Until(start.Add(time.Duration(sent) * time.Second / time.Duration(rate))); d > 0 {
+				time.Sleep(d)
+			}
 			if _, err := w.Write(chunk); err != nil {
 				return
 			}
+			served.Add(int64(len(chunk)))
 		}
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
 	return &liveNet{home: home, b4ns: b4ns, a1: a1, a2: a2, inet: inet, w1: w1, w2: w2, i1: i1, cluster: cluster, b4: b4,
-		binding: binding, dir: dir, reprov: reprov, primary: primary, primState: primState, backState: backState, logs: logs}
+		binding: binding, dir: dir, reprov: reprov, primary: primary, primState: primState, backState: backState, logs: logs,
+		served: served}
 }
 
 // curl fetches 1000 bytes with a fresh connection.
@@ -422,6 +452,16 @@ func (l *liveNet) fail(t *testing.T) {
 	l.primary.Wait()
 	l.b4ns.Must(t, "ip", "-6", "route", "replace", "2001:db8:ac::1/128", "dev", l.w2)
 	l.inet.Must(t, "ip", "route", "replace", "192.0.2.0/24", "via", "10.2.0.1")
+}
+
+// waitServed waits until the server has written n bytes of the download.
+func waitServed(t *testing.T, served *atomic.Int64, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); served.Load() < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server wrote only %d bytes of the download in 20 s", served.Load())
+		}
+	}
 }
 
 // waitPath waits until a request goes through the primary.
@@ -462,20 +502,20 @@ func TestLiveDataPacketTrigger(t *testing.T) {
 	l.waitPath(t)
 
 	// The long download: 24 MiB at 3 MB/s, about 8 s.
-	dl := home.Command("curl", "-sS", "-m", "40", "--limit-rate", "3M", "-o", filepath.Join(dir, "dl"), "-w", "%{size_download}", "http://203.0.113.7:8080/")
+	dl := home.Command("curl", "-sS", "-m", "40", "-o", filepath.Join(dir, "dl"), "-w", "%{size_download}",
+		fmt.Sprintf("http://203.0.113.7:8080/?rate=%d", failoverRate))
 	var dlOut strings.Builder
 	dl.Stdout, dl.Stderr = &dlOut, &dlOut
 	if err := dl.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Well into the download before the primary dies.
-	for end := time.Now().Add(10 * time.Second); b4.C.DecapBytes < 4<<20 && time.Now().Before(end); {
-		time.Sleep(100 * time.Millisecond)
-	}
-	before := b4.C.DecapPackets
+	// Well into the download before the primary dies: 4 MiB written by
+	// the server (the path carries it), 20 MiB to go.
+	waitServed(t, l.served, 4<<20)
+	servedAtKill := l.served.Load()
 	killed := time.Now()
 	l.fail(t)
-	t.Logf("primary killed with %d packets decapsulated by the lwB4; routes moved to the backup", before)
+	t.Logf("primary killed when the server had written %d of %d bytes; routes moved to the backup", servedAtKill, size)
 
 	err := dl.Wait()
 	st := readState(t, backState)
@@ -485,13 +525,23 @@ func TestLiveDataPacketTrigger(t *testing.T) {
 		logs()
 		t.Fatalf("the download did not survive the failover: %v %q", err, dlOut.String())
 	}
-	t.Logf("download completed %v after the primary died", time.Since(killed).Round(time.Millisecond))
+	t.Logf("download completed %v after the primary died; the backup encapsulated %d packets", time.Since(killed).Round(time.Millisecond), st.Encap)
 	// The first packet to reach the backup may come from the B4 (validated
 	// by a cache hit) or from the server (found in the cache by the
 	// inbound path); either way from the etcd-fed cache.
 	if st.Created != 1 || st.ValidationsOK+st.InboundValidated < 1 || len(st.Dynamic) != 1 ||
 		!strings.Contains(st.Dynamic[0], "data-packet-validated") {
 		t.Fatalf("backup counters do not show a data-packet takeover from etcd: %+v", st)
+	}
+	// What the server wrote after the kill reached the client through the
+	// backup alone: at least one encapsulated packet per 1500 bytes of it.
+	// The backup writes its state every 50 ms; wait for it to catch up.
+	need := uint64(size-servedAtKill) / 1500
+	for deadline := time.Now().Add(10 * time.Second); st.Encap < need; st = readState(t, backState) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the backup encapsulated %d packets, fewer than the %d bytes written after the kill need", st.Encap, size-servedAtKill)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -576,13 +626,15 @@ func TestLiveSpoofedFlood(t *testing.T) {
 	dst := mustMAC(macOf(t, l.a1, l.i1))
 	src := mustMAC(macOf(t, l.b4ns, l.w1))
 
-	dl := l.home.Command("curl", "-sS", "-m", "40", "--limit-rate", "6M", "-o", "/dev/null", "-w", "%{size_download}", "http://203.0.113.7:8080/")
+	dl := l.home.Command("curl", "-sS", "-m", "40", "-o", "/dev/null", "-w", "%{size_download}",
+		fmt.Sprintf("http://203.0.113.7:8080/?rate=%d", floodRate))
 	var dlOut strings.Builder
 	dl.Stdout, dl.Stderr = &dlOut, &dlOut
 	if err := dl.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	// The flood hits while the download is under way.
+	waitServed(t, l.served, 4<<20)
 	const flood = 10000
 	t0 := time.Now()
 	for i := range flood {
@@ -596,7 +648,7 @@ func TestLiveSpoofedFlood(t *testing.T) {
 			time.Sleep(10 * time.Millisecond) // 10k packets over about 0.2 s
 		}
 	}
-	t.Logf("flood of %d spoofed sources sent in %v", flood, time.Since(t0).Round(time.Millisecond))
+	t.Logf("flood of %d spoofed sources sent in %v; the server had written %d of %d bytes by its end", flood, time.Since(t0).Round(time.Millisecond), l.served.Load(), size)
 	err := dl.Wait()
 	st := readState(t, l.primState)
 	t.Logf("download: %v %s; primary: %+v", err, dlOut.String(), st)

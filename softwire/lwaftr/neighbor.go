@@ -40,7 +40,7 @@ func (e *Engine) neighborSolicitation(p []byte, eth []byte) {
 		e.C.DropMalformed[Internal]++
 		return
 	}
-	if string(target) != string(e.cfg.Internal.IP) {
+	if string(target) != string(e.cfg.Internal.IP) || !e.inService() {
 		e.C.DropNotForUs6++
 		return
 	}

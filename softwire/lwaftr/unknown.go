@@ -35,6 +35,23 @@ type UnknownSource interface {
 	Poll(e *Engine)
 }
 
+// ServiceState is implemented by an UnknownSource that knows whether this
+// lwAFTR is in service on the anycast address it shares (failover.Manager:
+// out of service while shutting down or not forwarding). Out of service,
+// the engine stops answering neighbour solicitations for its internal
+// address, so the on-link router's entry for the anycast address goes
+// stale and its traffic moves to a lwAFTR still answering (seed 001,
+// anycast discipline); known B4s keep being forwarded meanwhile.
+type ServiceState interface {
+	InService() bool
+}
+
+// inService reports whether the engine answers for its internal address.
+func (e *Engine) inService() bool {
+	s, ok := e.unknown.(ServiceState)
+	return !ok || s.InService()
+}
+
 // SetUnknownSource installs h (nil removes it); call it between batches.
 func (e *Engine) SetUnknownSource(h UnknownSource) { e.unknown = h }
 

@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -42,15 +43,37 @@ type Cluster struct {
 	t       testing.TB
 }
 
-// freePort returns a loopback port nothing listens on now.
+// given holds the ports freePort has handed out in this process.
+var (
+	givenMu sync.Mutex
+	given   = map[int]bool{}
+)
+
+// freePort returns a loopback port nothing listens on now. etcd is given
+// its ports on the command line and binds them a moment later, so the port
+// must not be taken in between: a port from the kernel's ephemeral range
+// (where ":0" picks) can be, by any outgoing connection of a parallel test.
+// The port is therefore drawn below that range (32768 on Linux by default),
+// where only explicit listeners go.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	givenMu.Lock()
+	defer givenMu.Unlock()
+	for range 1000 {
+		port := 20000 + rand.IntN(12000)
+		if given[port] {
+			continue // handed out before, perhaps not bound yet
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		given[port] = true
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free loopback port between 20000 and 32000")
+	return 0
 }
 
 // Start starts an n-member cluster and waits until it has a leader. The
