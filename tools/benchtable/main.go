@@ -32,6 +32,9 @@ var suites = []suite{
 	{"./server/", "Commit100k|SmallCommit|SmallTx|Boot|CopyRunning|Datadir|Crash", "1x"},
 	{"./server/netconf/", ".", "1x"},
 	{"./server/gnmi/", ".", "2s"},
+	{"./server/cli/", "BindingTableCount|50Sessions", "1x"},
+	{"./server/cli/", "CommitLatency", "200x"},
+	{"./sfc/...", ".", "1s"},
 }
 
 func main() {
