@@ -179,7 +179,7 @@ func compileNACM(root *gen.Device) (*nacmPolicy, error) {
 		for _, rn := range rnames {
 			r, err := compileRule(name, rl.Rule[rn])
 			if err != nil {
-				firstErr = cmpErr(firstErr, err)
+				firstErr = cmpErr(firstErr, schema.Errorf(schema.TagInvalidValue, nacmRulePath(name, rn), "%v", err))
 				r = &nacmRule{list: name, name: rn, module: "*", ops: accessAll}
 			}
 			l.rules = append(l.rules, r)
@@ -192,6 +192,21 @@ func compileNACM(root *gen.Device) (*nacmPolicy, error) {
 		}
 	}
 	return p, firstErr
+}
+
+func nacmRulePath(list, rule string) *gpb.Path {
+	return &gpb.Path{Elem: []*gpb.PathElem{{Name: "nacm"}, {Name: "rule-list", Key: map[string]string{"name": list}},
+		{Name: "rule", Key: map[string]string{"name": rule}}}}
+}
+
+// validateNACM refuses a configuration whose rules cannot be used (a
+// path that names nothing, an unknown access operation).
+func validateNACM(cfg, old *gen.Device) error {
+	if cfg.GetNacm() == old.GetNacm() {
+		return nil
+	}
+	_, err := compileNACM(cfg)
+	return err
 }
 
 func cmpErr(a, b error) error {
@@ -376,9 +391,9 @@ type decision struct {
 
 func (d decision) String() string {
 	if d.rule == nil {
-		return "default"
+		return "no rule permits it"
 	}
-	return "rule-list " + d.rule.list + " rule " + d.rule.name
+	return "by rule-list " + d.rule.list + " rule " + d.rule.name
 }
 
 // pathCovers reports whether rule path r covers node path p: r is a
@@ -481,7 +496,7 @@ func (s *Server) Exec(sess *Session, module, name string) error {
 	if d.permit {
 		return nil
 	}
-	return s.deniedOp(sess, name, schema.Errorf(schema.TagAccessDenied, nil, "access to operation %s denied (%s)", name, d))
+	return s.deniedOp(sess, name, schema.Errorf(schema.TagAccessDenied, nil, "operation %s denied to %s: %s", name, sess.User, d))
 }
 
 // NotificationPermitted reports whether sess may receive notification
@@ -518,7 +533,7 @@ func (s *Server) authorize(sess *Session, base, work *gen.Device, touched *schem
 			a = AccessDelete
 		}
 		if d := p.decideData(sess, a, ch.Path.GetElem()); !d.permit {
-			return schema.Errorf(schema.TagAccessDenied, ch.Path, "%s access denied (%s)", a, d)
+			return schema.Errorf(schema.TagAccessDenied, ch.Path, "%s access denied to %s: %s", a, sess.User, d)
 		}
 	}
 	return nil

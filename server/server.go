@@ -501,6 +501,9 @@ func (s *Server) validateLocked(cfg *gen.Device, touched *schema.Touched) error 
 	if err := schema.Validate(cfg, old, touched); err != nil {
 		return err
 	}
+	if err := validateNACM(cfg, old); err != nil {
+		return err
+	}
 	sets := s.changeSets(old, cfg, schema.Changes(old, cfg, touched))
 	prepared, err := s.prepareLocked(sets)
 	s.abortLocked(prepared, sets)
@@ -593,6 +596,9 @@ func (s *Server) commitLocked(sess *Session, old, new *gen.Device, touched *sche
 		if err := schema.Validate(new, old, touched); err != nil {
 			return 0, err
 		}
+	}
+	if err := validateNACM(new, old); err != nil {
+		return 0, err
 	}
 	changes := schema.Changes(old, new, touched)
 	if len(changes) == 0 && s.nextID > 0 {
