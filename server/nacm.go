@@ -21,6 +21,7 @@ import (
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
+	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/schema"
 )
@@ -654,4 +655,18 @@ func (p *nacmPolicy) readDenials(sess *Session) [][]*gpb.PathElem {
 		}
 	}
 	return append(out, defaultDenyPaths...)
+}
+
+// EventPermitted is NotificationPermitted for a hub event: a YANG
+// notification by its module and name, a configuration change as RFC
+// 6470's netconf-config-change. Other kinds (state updates for gNMI) are
+// reads, decided by Readable.
+func (s *Server) EventPermitted(sess *Session, e *events.Event) bool {
+	switch e.Kind {
+	case events.Notification:
+		return s.NotificationPermitted(sess, e.Module, e.Name)
+	case events.ConfigChange:
+		return s.NotificationPermitted(sess, "ietf-netconf-notifications", "netconf-config-change")
+	}
+	return true
 }
