@@ -670,3 +670,14 @@ func (s *Server) EventPermitted(sess *Session, e *events.Event) bool {
 	}
 	return true
 }
+
+// ReadPermitted reports whether sess may read the data node at path, for
+// front ends that send a node without rendering a tree (a change pushed to
+// a subscriber, a deleted node's path).
+func (s *Server) ReadPermitted(sess *Session, path []*gpb.PathElem) bool {
+	if bypass(sess) {
+		return true
+	}
+	p := s.policy()
+	return !p.enabled || p.readsUniformlyPermitted(sess) || p.decideData(sess, AccessRead, path).permit
+}

@@ -77,3 +77,43 @@ func TestNACMReadRulesGetSubscribe(t *testing.T) {
 	}
 	getOne(t, admin, "/system/hostname", gpb.GetRequest_ALL)
 }
+
+// An ON_CHANGE subscriber is not sent the changes of what it may not
+// read: the hidden profile's change never reaches it, the visible one's
+// does (the hidden one is committed first, so it would come first).
+func TestNACMOnChange(t *testing.T) {
+	el := start(t)
+	boot := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
+	if err := el.srv.Edit(boot, server.Running, func(root *gen.Device) error {
+		rl := root.GetOrCreateNacm().GetOrCreateRuleList("05-viewers")
+		rl.Group = []string{"viewer"}
+		r := rl.GetOrCreateRule("hide-default")
+		r.Path = ygot.String("/bfd/profiles/profile[name='default']")
+		r.AccessOperations = ygot.String("read")
+		r.Action = gen.IETFNetconfAcm_ActionType_deny
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sub := subscribe(t, el.client(t, "view", viewPass), &gpb.SubscriptionList{Mode: gpb.SubscriptionList_STREAM, Encoding: gpb.Encoding_JSON_IETF,
+		Subscription: []*gpb.Subscription{{Path: path(t, "/bfd/profiles"), Mode: gpb.SubscriptionMode_ON_CHANGE}}})
+	sub.untilSync()
+	for _, name := range []string{"default", "visible"} {
+		if err := el.srv.Edit(boot, server.Running, func(root *gen.Device) error {
+			root.GetOrCreateBfd().GetOrCreateProfiles().GetOrCreateProfile(name).DetectionMultiplier = ygot.Uint8(7)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ups := map[string]string{}
+	var dels []string
+	for len(ups) == 0 {
+		collect(sub.next().GetUpdate(), ups, &dels)
+	}
+	for p := range ups {
+		if !strings.Contains(p, "name=visible") {
+			t.Errorf("viewer sent %s", p)
+		}
+	}
+}

@@ -76,6 +76,11 @@ POLICY = """<config><nacm xmlns="%s">
 </profiles></bfd></config>""" % (ACM, USER, SYS, BFD)
 
 with connect(ADMIN, ADMINPW) as admin:
+    acm = [c for c in admin.server_capabilities if c.startswith(ACM + "?")]
+    check(acm == [ACM + "?module=ietf-netconf-acm&revision=2026-12-01"], "module capability %r" % acm)
+    lib = admin.get(filter=("subtree", '<yang-library xmlns="urn:ietf:params:xml:ns:yang:ietf-yang-library"/>')).data_xml
+    check(lib.count("<name>ietf-netconf-acm</name>") == 1, "ietf-netconf-acm in the YANG library: %s" % lib)
+    check(re.search(r"<module>\s*<name>ietf-netconf-acm</name>", lib) is not None, "ietf-netconf-acm not implemented: %s" % lib)
     admin.edit_config(target="running", config=POLICY)
     ops0, writes0 = counters(admin)
 
