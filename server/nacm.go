@@ -536,8 +536,43 @@ func (s *Server) authorize(sess *Session, base, work *gen.Device, touched *schem
 		if d := p.decideData(sess, a, ch.Path.GetElem()); !d.permit {
 			return schema.Errorf(schema.TagAccessDenied, ch.Path, "%s access denied to %s: %s", a, sess.User, d)
 		}
+		// A list entry created or deleted as a whole creates or deletes
+		// every node in it (RFC 8341 section 3.4.5): a rule denying that
+		// on a node below decides too.
+		if a == AccessCreate || a == AccessDelete {
+			tree := work
+			if a == AccessDelete {
+				tree = base
+			}
+			if path, d := p.deniedBelow(sess, a, tree, ch.Path.GetElem()); path != nil {
+				return schema.Errorf(schema.TagAccessDenied, &gpb.Path{Elem: path}, "%s access denied to %s: %s", a, sess.User, d)
+			}
+		}
 	}
 	return nil
+}
+
+// deniedBelow returns a node of tree below at that a rule denies sess
+// access a to, and the decision; nil when there is none.
+func (p *nacmPolicy) deniedBelow(sess *Session, a Access, tree *gen.Device, at []*gpb.PathElem) ([]*gpb.PathElem, decision) {
+	for _, l := range p.listsFor(sess) {
+		for _, r := range l.rules {
+			if r.permit || r.kind != rulePath || r.ops&a == 0 || len(r.path) <= len(at) || !pathCovers(r.path[:len(at)], at) {
+				continue
+			}
+			full := append(append([]*gpb.PathElem{}, at...), r.path[len(at):]...)
+			ms, err := schema.MatchPath(tree, full)
+			if err != nil {
+				continue
+			}
+			for _, m := range ms {
+				if d := p.decideData(sess, a, m.Path); !d.permit {
+					return m.Path, d
+				}
+			}
+		}
+	}
+	return nil, decision{}
 }
 
 // writesUniformlyPermitted reports whether every write of sess is

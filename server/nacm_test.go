@@ -133,6 +133,25 @@ func TestNACMCustomGroup(t *testing.T) {
 	if s.Running() != before {
 		t.Error("a refused write changed running")
 	}
+	// A rule on a node below an entry decides when the entry is created
+	// whole: creating p2 with passive set creates passive.
+	if err := s.Edit(admin, Running, func(root *gen.Device) error {
+		addRule(root.GetNacm(), "10-ed", []string{"bfd-ed"}, "15-no-passive", func(r *gen.IETFNetconfAcm_Nacm_RuleList_Rule) {
+			r.Path = ygot.String("/bfd/profiles/profile/passive")
+			r.AccessOperations = ygot.String("create")
+			r.Action = gen.IETFNetconfAcm_ActionType_deny
+		})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wantDenied(t, s.Edit(nacmViewer, Running, func(root *gen.Device) error {
+		root.GetOrCreateBfd().GetOrCreateProfiles().GetOrCreateProfile("p2").Passive = ygot.Bool(true)
+		return nil
+	}), "/bfd/profiles/profile[name=p2]/passive")
+	if err := s.Edit(nacmViewer, Running, setProfile("p3", 3)); err != nil {
+		t.Errorf("entry without the denied node: %v", err)
+	}
 	// The custom list comes before the implicit viewer list: lock is permitted.
 	if err := s.Lock(nacmViewer, Running); err != nil {
 		t.Errorf("lock permitted by 20-more: %v", err)
