@@ -2,6 +2,8 @@ package schema
 
 import (
 	"reflect"
+	"slices"
+	"sync"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/goyang/pkg/yang"
@@ -54,10 +56,53 @@ func Changes(old, new *gen.Device, touched *Touched) []Change {
 type differ struct {
 	out     []Change
 	touched *Touched
+	paths   pathArena
+}
+
+// pathArena hands out the paths of changes from blocks: the change list of
+// a boot or of a 100,000-entry edit then makes a few hundred allocations
+// for its paths instead of three per change. A block stays alive while any
+// change made from it is kept.
+type pathArena struct {
+	paths []gpb.Path
+	elems []gpb.PathElem
+	ptrs  []*gpb.PathElem
+}
+
+const arenaBlock = 1024
+
+func (a *pathArena) path(elems []*gpb.PathElem) *gpb.Path {
+	if len(a.paths) == 0 {
+		a.paths = make([]gpb.Path, arenaBlock)
+	}
+	p := &a.paths[0]
+	a.paths = a.paths[1:]
+	p.Elem = elems
+	return p
+}
+
+// entryPath returns base followed by one new element name[keys], in a
+// slice of its own.
+func (a *pathArena) entryPath(base []*gpb.PathElem, name string, keys map[string]string) []*gpb.PathElem {
+	if len(a.elems) == 0 {
+		a.elems = make([]gpb.PathElem, arenaBlock)
+	}
+	e := &a.elems[0]
+	a.elems = a.elems[1:]
+	e.Name, e.Key = name, keys
+	n := len(base) + 1
+	if len(a.ptrs) < n {
+		a.ptrs = make([]*gpb.PathElem, max(arenaBlock, n))
+	}
+	out := a.ptrs[:n:n]
+	a.ptrs = a.ptrs[n:]
+	copy(out, base)
+	out[n-1] = e
+	return out
 }
 
 func (d *differ) add(path []*gpb.PathElem, op string, a, b reflect.Value) {
-	c := Change{Op: op, Path: &gpb.Path{Elem: path}}
+	c := Change{Op: op, Path: d.paths.path(path)}
 	if a.IsValid() && !isNil(a) {
 		c.Old = a.Interface()
 	}
@@ -120,7 +165,7 @@ func (d *differ) lists(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathE
 	name := path[len(path)-1].Name
 	base := path[: len(path)-1 : len(path)-1]
 	entryPath := func(key reflect.Value) []*gpb.PathElem {
-		return append(base, &gpb.PathElem{Name: name, Key: keysOfMapKey(schema, key)})
+		return d.paths.entryPath(base, name, keysOfMapKey(schema, key))
 	}
 	entry := func(key, ea, eb reflect.Value) {
 		va, vb := ea.IsValid() && !isNil(ea), eb.IsValid() && !isNil(eb)
@@ -153,6 +198,9 @@ func (d *differ) lists(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathE
 		}
 	}
 	if !isNil(b) {
+		if isNil(a) || a.Len() == 0 {
+			d.out = slices.Grow(d.out, b.Len()) // all of b's entries are new
+		}
 		for it := b.MapRange(); it.Next(); {
 			if !isNil(a) && a.MapIndex(it.Key()).IsValid() {
 				continue
@@ -288,12 +336,28 @@ func NewChangeSet(old, new *gen.Device, owns []*gpb.Path) *ChangeSet {
 // entry's generated key map, which allocates more than the diff itself.
 func keysOfMapKey(schema *yang.Entry, key reflect.Value) map[string]string {
 	if key.Kind() == reflect.Struct {
-		t := key.Type()
-		out := make(map[string]string, t.NumField())
-		for i := 0; i < t.NumField(); i++ {
-			out[t.Field(i).Tag.Get("path")] = leafString(key.Field(i))
+		names := keyTagNames(key.Type())
+		out := make(map[string]string, len(names))
+		for i, n := range names {
+			out[n] = leafString(key.Field(i))
 		}
 		return out
 	}
 	return map[string]string{keyNames(schema)[0]: leafString(key)}
 }
+
+// keyTagNames returns the path tags of the fields of a generated key
+// struct, found once per type.
+func keyTagNames(t reflect.Type) []string {
+	if v, ok := keyTags.Load(t); ok {
+		return v.([]string)
+	}
+	names := make([]string, t.NumField())
+	for i := range names {
+		names[i] = t.Field(i).Tag.Get("path")
+	}
+	keyTags.Store(t, names)
+	return names
+}
+
+var keyTags sync.Map // reflect.Type → []string
