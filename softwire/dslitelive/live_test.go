@@ -2,6 +2,7 @@ package dslitelive
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -27,12 +28,43 @@ import (
 	"github.com/wirebeat/wirebeat/tools/testenv"
 )
 
+// openPorts are the packet ports the subsystems opened, for the packet
+// I/O counters in a failure message.
+type openPorts struct {
+	mu    sync.Mutex
+	ports []namedPort
+}
+
+type namedPort struct {
+	ns, dev string
+	p       pktio.Port
+}
+
+func (o *openPorts) add(ns, dev string, p pktio.Port) {
+	o.mu.Lock()
+	o.ports = append(o.ports, namedPort{ns, dev, p})
+	o.mu.Unlock()
+}
+
+func (o *openPorts) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var b strings.Builder
+	for _, np := range o.ports {
+		fmt.Fprintf(&b, "port %s/%s (%s): %+v\n", np.ns, np.dev, np.p.Driver(), np.p.Stats())
+	}
+	return b.String()
+}
+
 // inNS makes a subsystem whose devices are those of namespace ns.
-func inNS(ns *netns.NS, rec events.Sink) *softwire.DSLiteSubsystem {
+func inNS(ns *netns.NS, name string, rec events.Sink, ports *openPorts) *softwire.DSLiteSubsystem {
 	s := softwire.NewDSLiteSubsystem(softwire.DSLiteOptions{
 		Open: func(dev string) (softwire.DSLitePort, error) {
 			var p pktio.Port
 			err := ns.Do(func() (err error) { p, err = pktio.Open(dev, pktio.Config{}); return err })
+			if err == nil {
+				ports.add(name, dev, p)
+			}
 			return p, err
 		},
 		DeviceMAC: func(dev string) (m [6]byte, err error) {
@@ -163,9 +195,10 @@ func TestDSLiteEndToEnd(t *testing.T) {
 	ns, dev, acc, inet, curl, iperf := tp.ns, tp.dev, tp.ns["acc"], tp.ns["inet"], tp.curl, tp.iperf
 	rec := map[string]*recorder{}
 	sub := map[string]*softwire.DSLiteSubsystem{}
+	ports := &openPorts{}
 	for _, n := range []string{"aft1", "aft2", "b41", "b42"} {
 		rec[n] = &recorder{}
-		sub[n] = inNS(ns[n], rec[n])
+		sub[n] = inNS(ns[n], n, rec[n], ports)
 		defer sub[n].Close()
 	}
 	commit(t, sub["aft1"], aftrConfig(dev["i1"], dev["e1"], aftr1Addr, "192.0.2.11", "198.51.100.0/28"))
@@ -217,7 +250,7 @@ func TestDSLiteEndToEnd(t *testing.T) {
 		out, err := ns[home].Command(curl, "-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
 			"http://"+server+":8080/file").CombinedOutput()
 		if err != nil || !strings.HasPrefix(string(out), "200 340000") {
-			t.Fatalf("curl from %s: %v %s", home, err, out)
+			t.Fatalf("curl from %s: %v %s\n%s%s%s", home, err, out, engineState(t, sub), ports, published(rec))
 		}
 	}
 	t.Run("http-same-private-address-two-b4s", func(t *testing.T) {
@@ -313,6 +346,52 @@ func TestDSLiteEndToEnd(t *testing.T) {
 			t.Fatal("AFTR2 has no NAT session after the failover")
 		}
 	})
+}
+
+// published lists what the engines published (failovers, B4s lost, port
+// blocks), for a failure message.
+func published(rec map[string]*recorder) string {
+	var b strings.Builder
+	for _, n := range []string{"aft1", "aft2", "b41", "b42"} {
+		r := rec[n]
+		r.mu.Lock()
+		for _, e := range r.ev {
+			fmt.Fprintf(&b, "event %s: %s", n, e.Name)
+			for _, l := range e.Leaves {
+				fmt.Fprintf(&b, " %s=%v", l.Name, l.Value)
+			}
+			b.WriteByte('\n')
+		}
+		r.mu.Unlock()
+	}
+	return b.String()
+}
+
+// engineState is every engine's state tree (counters of the AFTRs and
+// B4s, NAT sessions, AFTR status), for a failure message: a transfer
+// that stalls says where its packets went.
+func engineState(t *testing.T, sub map[string]*softwire.DSLiteSubsystem) string {
+	t.Helper()
+	var b strings.Builder
+	for _, n := range []string{"aft1", "aft2", "b41", "b42"} {
+		root := &gen.Device{}
+		if err := sub[n].State(root, nil); err != nil {
+			fmt.Fprintf(&b, "%s: state: %v\n", n, err)
+			continue
+		}
+		if root.Softwire == nil {
+			fmt.Fprintf(&b, "%s: no softwire state\n", n)
+			continue
+		}
+		m, err := ygot.ConstructIETFJSON(root.Softwire, nil)
+		if err != nil {
+			fmt.Fprintf(&b, "%s: state: %v\n", n, err)
+			continue
+		}
+		j, _ := json.Marshal(m)
+		fmt.Fprintf(&b, "%s state: %s\n", n, j)
+	}
+	return b.String()
 }
 
 // topo is the namespaces and veths of the DS-Lite tests (names from
