@@ -1,0 +1,224 @@
+package lwb4live
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wirebeat/wirebeat/tools/netns"
+	"github.com/wirebeat/wirebeat/tools/testenv"
+)
+
+const adminPassword = "lwb4-live-secret"
+
+var buildOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "wirebeat-lwb4live-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "wirebeat")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/wirebeat/wirebeat").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(d); !cond(); {
+		if time.Now().After(end) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// element is a `wirebeat run` process in a namespace.
+type element struct {
+	name    string
+	out     *syncBuffer
+	netconf string
+}
+
+// startElement runs wirebeat with the JSON configuration cfg in ns and
+// waits until it serves NETCONF with the configuration running.
+func startElement(t *testing.T, ns *netns.NS, name, cfg, dir string) *element {
+	t.Helper()
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name+".json")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := &element{name: name, out: &syncBuffer{}}
+	cmd := ns.Command("env", "WIREBEAT_ADMIN_PASSWORD="+adminPassword, bin, "run", "--datadir", filepath.Join(dir, name),
+		"--config", path, "--netconf", "127.0.0.1:0", "--gnmi", "", "--cli", "")
+	cmd.Stdout, cmd.Stderr = e.out, e.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, e.out.String())
+		}
+	})
+	re := regexp.MustCompile(`NETCONF: listening on (\S+)`)
+	waitFor(t, 60*time.Second, name+" serving NETCONF", func() bool {
+		m := re.FindStringSubmatch(e.out.String())
+		if m != nil {
+			e.netconf = m[1]
+		}
+		return m != nil && strings.Contains(e.out.String(), "running;")
+	})
+	return e
+}
+
+const ncGetScript = `
+import sys
+from ncclient import manager
+host, port, user, pw, flt = sys.argv[1:6]
+with manager.connect(host=host, port=int(port), username=user, password=pw, hostkey_verify=False,
+                     allow_agent=False, look_for_keys=False, timeout=30) as m:
+    print(m.get(filter=("subtree", flt)).data_xml)
+`
+
+func ncGet(t *testing.T, ns *netns.NS, e *element, filter string) string {
+	t.Helper()
+	host, port, _ := strings.Cut(e.netconf, ":")
+	out, err := ns.Command("/usr/bin/python3", "-c", ncGetScript, host, port, "admin", adminPassword, filter).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ncclient get from %s: %v\n%s", e.name, err, out)
+	}
+	return string(out)
+}
+
+func leafValue(xml, name string) string {
+	m := regexp.MustCompile(`<` + name + `>([^<]*)</` + name + `>`).FindStringSubmatch(xml)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+func macOf(t *testing.T, ns *netns.NS, dev string) string {
+	return strings.TrimSpace(ns.Must(t, "cat", "/sys/class/net/"+dev+"/address"))
+}
+
+// TestLiveLwB4ThroughLwAFTR: home ── lwB4 (wirebeat) ── lwAFTR (wirebeat)
+// ── server. curl from the home namespace fetches a page from the server;
+// the server sees the lwB4's public address and a port of its PSID; the
+// lwB4's state over NETCONF shows the binding and the traffic.
+func TestLiveLwB4ThroughLwAFTR(t *testing.T) {
+	testenv.Tool(t, "curl", "curl")
+	testenv.Tool(t, "ethtool", "ethtool")
+	home, b4ns, aftr, inet := netns.New(t, "lh"), netns.New(t, "lb"), netns.New(t, "la"), netns.New(t, "li")
+	n := netns.Unique
+	h0, b0, w, i, e, x := n("lh"), n("lb"), n("lw"), n("li"), n("le"), n("lx")
+	netns.Veth(t, home, h0, b4ns, b0)
+	netns.Veth(t, b4ns, w, aftr, i)
+	netns.Veth(t, aftr, e, inet, x)
+	// The kernels of the element namespaces stay out of the way: the
+	// elements answer ARP and neighbour discovery themselves.
+	for _, ns := range []*netns.NS{b4ns, aftr} {
+		ns.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+	}
+	home.Addr(t, h0, "192.168.1.100/24")
+	home.Must(t, "ip", "link", "set", h0, "mtu", "1400")
+	home.Must(t, "ip", "route", "add", "default", "via", "192.168.1.1")
+	inet.Must(t, "ip", "addr", "add", "203.0.113.7/32", "dev", "lo")
+	inet.Addr(t, x, "10.1.0.254/24")
+	inet.Must(t, "ip", "route", "add", "192.0.2.0/24", "via", "10.1.0.1")
+	// veth leaves TCP checksums to "hardware": frames an element reads
+	// would carry them unfinished into the tunnel.
+	inet.Must(t, "ethtool", "-K", x, "tx", "off")
+	home.Must(t, "ethtool", "-K", h0, "tx", "off")
+
+	dir := t.TempDir()
+	startElement(t, aftr, "lwaftr", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwaftr": {
+  "enabled": true,
+  "external-interface": {"device": %q, "ip": "10.1.0.1", "next-hop": {"mac": %q}},
+  "internal-interface": {"device": %q, "ip": "2001:db8:ac::1", "next-hop": {"mac": %q}},
+  "binding-table": {"softwire": [{"ipv4": "192.0.2.10", "psid": 5, "b4-ipv6": "2001:db8:b4::b4",
+    "br-address": "2001:db8:ac::1", "port-set": {"psid-offset": 6, "psid-length": 4}}]}
+}}}`, e, macOf(t, inet, x), i, macOf(t, b4ns, w)), dir)
+	b4 := startElement(t, b4ns, "lwb4", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwb4": {
+  "enabled": true,
+  "lan-interface": {"device": %q, "ipv4-address": "192.168.1.1"},
+  "wan-interface": {"device": %q},
+  "b4-ipv6": "2001:db8:b4::b4",
+  "br-address": "2001:db8:ac::1",
+  "provisioning": {"static": {"ipv4": "192.0.2.10", "psid": 5, "psid-offset": 6, "psid-length": 4}}
+}}}`, b0, w), dir)
+
+	var ln net.Listener
+	if err := inet.Do(func() (err error) { ln, err = net.Listen("tcp", "203.0.113.7:8080"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var remotes []string
+	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		remotes = append(remotes, r.RemoteAddr)
+		mu.Unlock()
+		_, _ = rw.Write(bytes.Repeat([]byte("wirebeat "), 20000))
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+
+	var out []byte
+	waitFor(t, 30*time.Second, "curl through the lwB4 and the lwAFTR", func() bool {
+		var err error
+		out, err = home.Command("curl", "-sS", "-m", "3", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+			"http://203.0.113.7:8080/").CombinedOutput()
+		return err == nil && string(out) == "200 180000"
+	})
+	mu.Lock()
+	last := remotes[len(remotes)-1]
+	mu.Unlock()
+	ap, err := netip.ParseAddrPort(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// psid-offset 6, psid-length 4: the PSID is bits 9..6 of the port,
+	// and the top 6 bits are not all zero.
+	if ap.Addr().String() != "192.0.2.10" || (ap.Port()>>6)&0xf != 5 || ap.Port()>>10 == 0 {
+		t.Fatalf("the server saw %s, want 192.0.2.10 with a port of psid 5", last)
+	}
+	st := ncGet(t, b4ns, b4, `<softwire xmlns="urn:wirebeat:softwire"><lwb4/></softwire>`)
+	if leafValue(st, "provisioned") != "true" || leafValue(st, "ipv4") != "192.0.2.10" {
+		t.Fatalf("lwb4 state:\n%s", st)
+	}
+	var encap, decap int
+	_, _ = fmt.Sscan(leafValue(st, "encap-packets"), &encap)
+	_, _ = fmt.Sscan(leafValue(st, "decap-packets"), &decap)
+	if encap == 0 || decap < 100 {
+		t.Fatalf("encap-packets %d, decap-packets %d:\n%s", encap, decap, st)
+	}
+	t.Logf("curl %s through the lwB4 (server saw %s); lwB4 encap %d decap %d packets", out, last, encap, decap)
+}
