@@ -134,7 +134,66 @@ func macOf(t *testing.T, ns *netns.NS, dev string) string {
 // ── server. curl from the home namespace fetches a page from the server;
 // the server sees the lwB4's public address and a port of its PSID; the
 // lwB4's state over NETCONF shows the binding and the traffic.
-func TestLiveLwB4ThroughLwAFTR(t *testing.T) {
+func TestLiveLwB4ThroughLwAFTR(t *testing.T) { throughLwAFTR(t, false) }
+
+// TestLiveLwB4Kea4o6: the same with the lwB4 provisioned by
+// DHCPv4-over-DHCPv6 from a real ISC Kea pair (kea-dhcp6 and kea-dhcp4 in
+// 4o6 mode) on the lwAFTR's segment: the lease gives the address, the
+// port set (RFC 7618 port parameters) and the BR (S46 container).
+func TestLiveLwB4Kea4o6(t *testing.T) { throughLwAFTR(t, true) }
+
+// keaConfigs are the DHCPv6 and DHCPv4 sides of a Kea pair in
+// DHCPv4-over-DHCPv6 mode on ifname, leasing 192.0.2.10 with psid-offset
+// 6, psid-length 4, psid 5 and the BR 2001:db8:ac::1.
+func keaConfigs(dir, ifname string) (string, string) {
+	v6 := fmt.Sprintf(`{"Dhcp6": {
+  "interfaces-config": {"interfaces": [%q]},
+  "lease-database": {"type": "memfile", "persist": true, "name": %q},
+  "dhcp4o6-port": 6767,
+  "server-id": {"type": "LL", "persist": false},
+  "subnet6": [{"subnet": "2001:db8:b4::/64", "interface": %q,
+    "option-data": [{"name": "s46-cont-lw", "always-send": true},
+      {"space": "s46-cont-lw-options", "name": "s46-br", "data": "2001:db8:ac::1"}]}]
+}}`, ifname, filepath.Join(dir, "dhcp6.leases"), ifname)
+	v4 := fmt.Sprintf(`{"Dhcp4": {
+  "interfaces-config": {"interfaces": [%q], "dhcp-socket-type": "udp"},
+  "lease-database": {"type": "memfile", "persist": true, "name": %q},
+  "dhcp4o6-port": 6767,
+  "valid-lifetime": 3600,
+  "subnet4": [{"subnet": "192.0.2.0/24", "4o6-interface": %q, "4o6-subnet": "2001:db8:b4::/64",
+    "pools": [{"pool": "192.0.2.10 - 192.0.2.10"}],
+    "option-data": [{"name": "v4-portparams", "csv-format": false, "always-send": true, "data": "06045000"}]}]
+}}`, ifname, filepath.Join(dir, "dhcp4.leases"), ifname)
+	return v6, v4
+}
+
+func startKea(t *testing.T, ns *netns.NS, dir, ifname string) {
+	k6 := testenv.Tool(t, "kea-dhcp6", "kea-dhcp6-server")
+	k4 := testenv.Tool(t, "kea-dhcp4", "kea-dhcp4-server")
+	v6, v4 := keaConfigs(dir, ifname)
+	for _, k := range []struct{ bin, name, conf string }{{k4, "kea4", v4}, {k6, "kea6", v6}} {
+		path := filepath.Join(dir, k.name+".json")
+		if err := os.WriteFile(path, []byte(k.conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := ns.Command(k.bin, "-c", path)
+		cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if t.Failed() {
+				t.Logf("%s output:\n%s", k.name, out.String())
+			}
+		})
+	}
+}
+
+func throughLwAFTR(t *testing.T, dhcp bool) {
 	testenv.Tool(t, "curl", "curl")
 	testenv.Tool(t, "ethtool", "ethtool")
 	home, b4ns, aftr, inet := netns.New(t, "lh"), netns.New(t, "lb"), netns.New(t, "la"), netns.New(t, "li")
@@ -144,9 +203,31 @@ func TestLiveLwB4ThroughLwAFTR(t *testing.T) {
 	netns.Veth(t, b4ns, w, aftr, i)
 	netns.Veth(t, aftr, e, inet, x)
 	// The kernels of the element namespaces stay out of the way: the
-	// elements answer ARP and neighbour discovery themselves.
-	for _, ns := range []*netns.NS{b4ns, aftr} {
-		ns.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+	// elements answer ARP and neighbour discovery themselves. With
+	// DHCPv4-over-DHCPv6 the kernels keep only link-local addresses on the
+	// lwB4's WAN segment (the client's and Kea's sockets), and Kea's side
+	// an address of the 4o6 subnet and an IPv4 one, which it needs.
+	dir := t.TempDir()
+	provisioning := `{"static": {"ipv4": "192.0.2.10", "psid": 5, "psid-offset": 6, "psid-length": 4}}`
+	br := `
+  "br-address": "2001:db8:ac::1",`
+	if dhcp {
+		for _, c := range []struct {
+			ns  *netns.NS
+			dev string
+			ll  string
+		}{{b4ns, w, "fe80::b4"}, {aftr, i, "fe80::1"}} {
+			c.ns.Must(t, "ip", "-6", "addr", "flush", "dev", c.dev, "scope", "link")
+			c.ns.Must(t, "ip", "-6", "addr", "add", c.ll+"/64", "dev", c.dev, "nodad")
+		}
+		aftr.Must(t, "ip", "-6", "addr", "add", "2001:db8:b4::1/64", "dev", i, "nodad")
+		aftr.Addr(t, i, "10.99.0.1/24")
+		startKea(t, aftr, dir, i)
+		provisioning, br = `{"dhcpv4-over-dhcpv6": {}}`, "" // the BR comes from Kea
+	} else {
+		for _, ns := range []*netns.NS{b4ns, aftr} {
+			ns.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+		}
 	}
 	home.Addr(t, h0, "192.168.1.100/24")
 	home.Must(t, "ip", "link", "set", h0, "mtu", "1400")
@@ -159,7 +240,6 @@ func TestLiveLwB4ThroughLwAFTR(t *testing.T) {
 	inet.Must(t, "ethtool", "-K", x, "tx", "off")
 	home.Must(t, "ethtool", "-K", h0, "tx", "off")
 
-	dir := t.TempDir()
 	startElement(t, aftr, "lwaftr", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwaftr": {
   "enabled": true,
   "external-interface": {"device": %q, "ip": "10.1.0.1", "next-hop": {"mac": %q}},
@@ -171,10 +251,9 @@ func TestLiveLwB4ThroughLwAFTR(t *testing.T) {
   "enabled": true,
   "lan-interface": {"device": %q, "ipv4-address": "192.168.1.1"},
   "wan-interface": {"device": %q},
-  "b4-ipv6": "2001:db8:b4::b4",
-  "br-address": "2001:db8:ac::1",
-  "provisioning": {"static": {"ipv4": "192.0.2.10", "psid": 5, "psid-offset": 6, "psid-length": 4}}
-}}}`, b0, w), dir)
+  "b4-ipv6": "2001:db8:b4::b4",%s
+  "provisioning": %s
+}}}`, b0, w, br, provisioning), dir)
 
 	var ln net.Listener
 	if err := inet.Do(func() (err error) { ln, err = net.Listen("tcp", "203.0.113.7:8080"); return err }); err != nil {
@@ -211,8 +290,19 @@ func TestLiveLwB4ThroughLwAFTR(t *testing.T) {
 		t.Fatalf("the server saw %s, want 192.0.2.10 with a port of psid 5", last)
 	}
 	st := ncGet(t, b4ns, b4, `<softwire xmlns="urn:wirebeat:softwire"><lwb4/></softwire>`)
-	if leafValue(st, "provisioned") != "true" || leafValue(st, "ipv4") != "192.0.2.10" {
+	if leafValue(st, "provisioned") != "true" || leafValue(st, "ipv4") != "192.0.2.10" || leafValue(st, "psid") != "5" ||
+		leafValue(st, "br-address") != "2001:db8:ac::1" {
 		t.Fatalf("lwb4 state:\n%s", st)
+	}
+	if dhcp {
+		// The binding is Kea's lease, not a guess.
+		b, _ := os.ReadFile(filepath.Join(dir, "dhcp4.leases"))
+		if !strings.Contains(string(b), "192.0.2.10") {
+			t.Fatalf("Kea's lease file does not hold 192.0.2.10:\n%s", b)
+		}
+		if leafValue(st, "last-provisioning-time") == "" {
+			t.Fatalf("no last-provisioning-time:\n%s", st)
+		}
 	}
 	var encap, decap int
 	_, _ = fmt.Sscan(leafValue(st, "encap-packets"), &encap)
