@@ -134,13 +134,19 @@ func macOf(t *testing.T, ns *netns.NS, dev string) string {
 // ── server. curl from the home namespace fetches a page from the server;
 // the server sees the lwB4's public address and a port of its PSID; the
 // lwB4's state over NETCONF shows the binding and the traffic.
-func TestLiveLwB4ThroughLwAFTR(t *testing.T) { throughLwAFTR(t, false) }
+func TestLiveLwB4ThroughLwAFTR(t *testing.T) { throughLwAFTR(t, false, false) }
+
+// TestLiveLwB4ICMPv6Trigger: the lwAFTR (as a backup in icmpv6-trigger
+// failover mode) has no binding for the lwB4: it answers the lwB4's
+// packets with ICMPv6 Destination Unreachable code 5, and the lwB4
+// element provisions again, as its NETCONF state and log say.
+func TestLiveLwB4ICMPv6Trigger(t *testing.T) { throughLwAFTR(t, false, true) }
 
 // TestLiveLwB4Kea4o6: the same with the lwB4 provisioned by
 // DHCPv4-over-DHCPv6 from a real ISC Kea pair (kea-dhcp6 and kea-dhcp4 in
 // 4o6 mode) on the lwAFTR's segment: the lease gives the address, the
 // port set (RFC 7618 port parameters) and the BR (S46 container).
-func TestLiveLwB4Kea4o6(t *testing.T) { throughLwAFTR(t, true) }
+func TestLiveLwB4Kea4o6(t *testing.T) { throughLwAFTR(t, true, false) }
 
 // keaConfigs are the DHCPv6 and DHCPv4 sides of a Kea pair in
 // DHCPv4-over-DHCPv6 mode on ifname, leasing 192.0.2.10 with psid-offset
@@ -193,7 +199,7 @@ func startKea(t *testing.T, ns *netns.NS, dir, ifname string) {
 	}
 }
 
-func throughLwAFTR(t *testing.T, dhcp bool) {
+func throughLwAFTR(t *testing.T, dhcp, noBinding bool) {
 	testenv.Tool(t, "curl", "curl")
 	testenv.Tool(t, "ethtool", "ethtool")
 	home, b4ns, aftr, inet := netns.New(t, "lh"), netns.New(t, "lb"), netns.New(t, "la"), netns.New(t, "li")
@@ -240,13 +246,17 @@ func throughLwAFTR(t *testing.T, dhcp bool) {
 	inet.Must(t, "ethtool", "-K", x, "tx", "off")
 	home.Must(t, "ethtool", "-K", h0, "tx", "off")
 
+	bindings := `"binding-table": {"softwire": [{"ipv4": "192.0.2.10", "psid": 5, "b4-ipv6": "2001:db8:b4::b4",
+    "br-address": "2001:db8:ac::1", "port-set": {"psid-offset": 6, "psid-length": 4}}]}`
+	if noBinding {
+		bindings = `"failover": {"mode": "icmpv6-trigger", "anycast-address": "2001:db8:ac::1"}`
+	}
 	startElement(t, aftr, "lwaftr", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwaftr": {
   "enabled": true,
   "external-interface": {"device": %q, "ip": "10.1.0.1", "next-hop": {"mac": %q}},
   "internal-interface": {"device": %q, "ip": "2001:db8:ac::1", "next-hop": {"mac": %q}},
-  "binding-table": {"softwire": [{"ipv4": "192.0.2.10", "psid": 5, "b4-ipv6": "2001:db8:b4::b4",
-    "br-address": "2001:db8:ac::1", "port-set": {"psid-offset": 6, "psid-length": 4}}]}
-}}}`, e, macOf(t, inet, x), i, macOf(t, b4ns, w)), dir)
+  %s
+}}}`, e, macOf(t, inet, x), i, macOf(t, b4ns, w), bindings), dir)
 	b4 := startElement(t, b4ns, "lwb4", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwb4": {
   "enabled": true,
   "lan-interface": {"device": %q, "ipv4-address": "192.168.1.1"},
@@ -255,6 +265,22 @@ func throughLwAFTR(t *testing.T, dhcp bool) {
   "provisioning": %s
 }}}`, b0, w, br, provisioning), dir)
 
+	if noBinding {
+		start := time.Now()
+		var st string
+		waitFor(t, 30*time.Second, "the lwB4 to provision again after ICMPv6 code 5", func() bool {
+			// Each curl's SYN goes into the softwire and draws the error.
+			_ = home.Command("curl", "-sS", "-m", "1", "-o", "/dev/null", "http://203.0.113.7:8080/").Run()
+			st = ncGet(t, b4ns, b4, `<softwire xmlns="urn:wirebeat:softwire"><lwb4/></softwire>`)
+			return leafValue(st, "reprovision-count") != "" && leafValue(st, "reprovision-count") != "0"
+		})
+		if leafValue(st, "reprovision-triggers") == "0" || !strings.Contains(b4.out.String(), "provisioning again") {
+			t.Fatalf("reprovisioned without a counted trigger or a log line:\n%s", st)
+		}
+		t.Logf("lwB4 provisioned again %v after its first packet (reprovision-count %s, triggers %s)",
+			time.Since(start).Round(time.Millisecond), leafValue(st, "reprovision-count"), leafValue(st, "reprovision-triggers"))
+		return
+	}
 	var ln net.Listener
 	if err := inet.Do(func() (err error) { ln, err = net.Listen("tcp", "203.0.113.7:8080"); return err }); err != nil {
 		t.Fatal(err)
