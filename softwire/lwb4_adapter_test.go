@@ -313,15 +313,15 @@ func TestLwB4DHCPProvisioning(t *testing.T) {
 	var calls atomic.Int32
 	fail := make(chan struct{})
 	a4 := lwPub.As4()
-	o := LwB4Options{Provision4o6: func(ctx context.Context, dev string, b4 netip.Addr) (lwb4.Binding, error) {
+	o := LwB4Options{Provision4o6: func(ctx context.Context, dev string, b4 netip.Addr) (lwb4.Binding, time.Duration, error) {
 		if dev != "b4wan" || b4 != lwB4Addr {
 			t.Errorf("provisioning on %s for %s", dev, b4)
 		}
 		if calls.Add(1) == 1 {
 			<-fail
-			return lwb4.Binding{}, errors.New("no DHCPv4-over-DHCPv6 server answered")
+			return lwb4.Binding{}, 0, errors.New("no DHCPv4-over-DHCPv6 server answered")
 		}
-		return lwb4.Binding{IPv4: binary.BigEndian.Uint32(a4[:]), PSID: lwPSID, PortSet: lwPorts, BR: lwBR.As16()}, nil
+		return lwb4.Binding{IPv4: binary.BigEndian.Uint32(a4[:]), PSID: lwPSID, PortSet: lwPorts, BR: lwBR.As16()}, time.Hour, nil
 	}}
 	cfg := lwb4Config()
 	cfg.Softwire.Lwb4.BrAddress = nil
@@ -363,5 +363,31 @@ func TestLwB4DHCPProvisioning(t *testing.T) {
 	}
 	if n := strings.Join(rec.names(), ","); n != "lwb4-reprovision" {
 		t.Fatalf("events %q", n)
+	}
+}
+
+// TestLwB4DHCPRenewal: a DHCPv4-over-DHCPv6 lease is asked for again at
+// half its lifetime (T1), without counting as a reprovisioning.
+func TestLwB4DHCPRenewal(t *testing.T) {
+	var calls atomic.Int32
+	a4 := lwPub.As4()
+	o := LwB4Options{Provision4o6: func(context.Context, string, netip.Addr) (lwb4.Binding, time.Duration, error) {
+		calls.Add(1)
+		return lwb4.Binding{IPv4: binary.BigEndian.Uint32(a4[:]), PSID: lwPSID, PortSet: lwPorts, BR: lwBR.As16()}, 2 * time.Second, nil
+	}}
+	cfg := lwb4Config()
+	cfg.Softwire.Lwb4.Provisioning.Static = nil
+	cfg.Softwire.Lwb4.Provisioning.GetOrCreateDhcpv4OverDhcpv6()
+	s, _, _, _, rec := lwb4Bench(t, o, cfg)
+	for end := time.Now().Add(20 * time.Second); calls.Load() < 3; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("%d provisioning calls: the lease was not renewed", calls.Load())
+		}
+	}
+	if g := lwb4State(t, s).GetState(); g.GetReprovisionCount() != 0 || !g.GetProvisioned() {
+		t.Fatalf("state %+v", g)
+	}
+	if n := rec.names(); len(n) != 0 {
+		t.Fatalf("events %v", n)
 	}
 }

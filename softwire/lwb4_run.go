@@ -19,19 +19,20 @@ import (
 )
 
 // Provision4o6 runs one DHCPv4-over-DHCPv6 exchange on a device for the
-// softwire address b4 and returns the binding it gave.
-type Provision4o6 func(ctx context.Context, device string, b4 netip.Addr) (lwb4.Binding, error)
+// softwire address b4 and returns the binding it gave and the lease time
+// (0: unknown, never renewed).
+type Provision4o6 func(ctx context.Context, device string, b4 netip.Addr) (lwb4.Binding, time.Duration, error)
 
 // provision4o6 is softwire/dhcp4o6's client on the device's link-local
 // address (port 546).
-func provision4o6(ctx context.Context, device string, b4 netip.Addr) (lwb4.Binding, error) {
+func provision4o6(ctx context.Context, device string, b4 netip.Addr) (lwb4.Binding, time.Duration, error) {
 	ifi, err := net.InterfaceByName(device)
 	if err != nil {
-		return lwb4.Binding{}, err
+		return lwb4.Binding{}, 0, err
 	}
 	addrs, err := ifi.Addrs()
 	if err != nil {
-		return lwb4.Binding{}, err
+		return lwb4.Binding{}, 0, err
 	}
 	var ll net.IP
 	for _, a := range addrs {
@@ -41,16 +42,16 @@ func provision4o6(ctx context.Context, device string, b4 netip.Addr) (lwb4.Bindi
 		}
 	}
 	if ll == nil {
-		return lwb4.Binding{}, fmt.Errorf("%s has no IPv6 link-local address", device)
+		return lwb4.Binding{}, 0, fmt.Errorf("%s has no IPv6 link-local address", device)
 	}
 	conn, err := net.ListenUDP("udp6", &net.UDPAddr{IP: ll, Port: 546, Zone: device})
 	if err != nil {
-		return lwb4.Binding{}, err
+		return lwb4.Binding{}, 0, err
 	}
 	defer conn.Close()
 	c := &dhcp4o6.Client{Conn: conn, Iface: device, MAC: ifi.HardwareAddr, B4: b4}
 	l, err := c.Provision(ctx)
-	return l.Binding, err
+	return l.Binding, l.LeaseTime, err
 }
 
 // lwb4Run is a running lwB4: its engine on two links, a runner, and the
@@ -132,17 +133,31 @@ func (r *lwb4Run) onReprovision() {
 	}
 }
 
-// provisionLoop installs a binding, and again after each ICMPv6 code 5.
-// Static provisioning installs the configured binding; DHCPv4-over-DHCPv6
-// asks until a server answers, backing off up to 30 s.
+// provisionLoop installs a binding, again after each ICMPv6 code 5, and
+// (DHCPv4-over-DHCPv6) again at half the lease time, as a DHCPv4 client
+// renews at T1 (RFC 2131 §4.4.5). Static provisioning installs the
+// configured binding; DHCPv4-over-DHCPv6 asks until a server answers,
+// backing off up to 30 s.
 func (r *lwb4Run) provisionLoop(ctx context.Context) {
-	first := true
+	renew := r.provisionOnce(ctx)
 	for ctx.Err() == nil {
-		if !first {
-			select {
-			case <-ctx.Done():
-				return
-			case <-r.kick:
+		var timer <-chan time.Time
+		var t *time.Timer
+		if renew > 0 {
+			t = time.NewTimer(renew)
+			timer = t.C
+		}
+		select {
+		case <-ctx.Done():
+			if t != nil {
+				t.Stop()
+			}
+			return
+		case <-timer:
+			r.log.Info("lwb4: renewing the lease")
+		case <-r.kick:
+			if t != nil {
+				t.Stop()
 			}
 			r.mu.Lock()
 			r.reprovision++
@@ -152,19 +167,21 @@ func (r *lwb4Run) provisionLoop(ctx context.Context) {
 			r.log.Warn("lwb4: lwAFTR has no binding for us (ICMPv6 code 5): provisioning again", "br", netip.AddrFrom16(br))
 			r.s.reprovisionEvent(r.setup.B4, netip.AddrFrom16(br), time.Now())
 		}
-		first = false
-		r.provisionOnce(ctx)
+		renew = r.provisionOnce(ctx)
 	}
 }
 
-func (r *lwb4Run) provisionOnce(ctx context.Context) {
+// provisionOnce installs a binding, retrying until it can; it returns
+// when to renew (0: never).
+func (r *lwb4Run) provisionOnce(ctx context.Context) time.Duration {
 	wait := time.Second
 	for ctx.Err() == nil {
 		b := r.setup.Static
+		var lease time.Duration
 		var err error
 		if r.setup.DHCP {
 			qctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			b, err = r.s.o.Provision4o6(qctx, r.setup.WANDev, r.setup.B4)
+			b, lease, err = r.s.o.Provision4o6(qctx, r.setup.WANDev, r.setup.B4)
 			cancel()
 			if err == nil && b.BR == ([16]byte{}) && r.setup.BR.IsValid() {
 				b.BR = r.setup.BR.As16()
@@ -182,8 +199,11 @@ func (r *lwb4Run) provisionOnce(ctx context.Context) {
 		}
 		if err == nil {
 			r.log.Info("lwb4: provisioned", "ipv4", netip.AddrFrom4([4]byte{byte(b.IPv4 >> 24), byte(b.IPv4 >> 16), byte(b.IPv4 >> 8), byte(b.IPv4)}),
-				"psid", b.PSID, "psid-offset", b.PortSet.Offset, "psid-length", b.PortSet.Length, "br", netip.AddrFrom16(b.BR))
-			return
+				"psid", b.PSID, "psid-offset", b.PortSet.Offset, "psid-length", b.PortSet.Length, "br", netip.AddrFrom16(b.BR), "lease", lease)
+			if lease > 0 {
+				return max(lease/2, time.Second)
+			}
+			return 0
 		}
 		r.mu.Lock()
 		r.lastErr = err.Error()
@@ -191,11 +211,12 @@ func (r *lwb4Run) provisionOnce(ctx context.Context) {
 		r.log.Warn("lwb4: provisioning failed", "err", err, "retry-in", wait)
 		select {
 		case <-ctx.Done():
-			return
+			return 0
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 30*time.Second)
 	}
+	return 0
 }
 
 func (s *LwB4Subsystem) reprovisionEvent(b4, br netip.Addr, t time.Time) {
