@@ -22,7 +22,7 @@ func (s *Server) CommitTx(sess *Session, comment string, fn func(tx *schema.Tx) 
 	if err := normalize(tx.Root(), base, tx.Touched()); err != nil {
 		return 0, err
 	}
-	if err := s.deniedWrite(sess, authorize(sess, base, tx.Root())); err != nil {
+	if err := s.deniedWrite(sess, s.authorize(sess, base, tx.Root(), tx.Touched())); err != nil {
 		return 0, err
 	}
 	return s.commitLocked(sess, base, tx.Root(), tx.Touched(), comment)

@@ -93,6 +93,8 @@ type Server struct {
 	quota       quotas
 
 	deniedOps, deniedWrites atomic.Uint64
+	deniedNotifs            atomic.Uint64
+	nacm                    nacmCache
 }
 
 // New opens the datadir, loads the configuration (Initial, else the startup
@@ -336,7 +338,7 @@ func (s *Server) runTx(sess *Session, ds Datastore, fn func(tx *schema.Tx) error
 	if err := normalize(tx.Root(), base, tx.Touched()); err != nil {
 		return err
 	}
-	if err := s.deniedWrite(sess, authorize(sess, base, tx.Root())); err != nil {
+	if err := s.deniedWrite(sess, s.authorize(sess, base, tx.Root(), tx.Touched())); err != nil {
 		return err
 	}
 	return s.validateLocked(tx.Root(), tx.Touched())
@@ -400,7 +402,7 @@ func (s *Server) storeLocked(sess *Session, ds Datastore, base, work *gen.Device
 	if err := normalize(work, base, touched); err != nil {
 		return err
 	}
-	if err := s.deniedWrite(sess, authorize(sess, base, work)); err != nil {
+	if err := s.deniedWrite(sess, s.authorize(sess, base, work, touched)); err != nil {
 		return err
 	}
 	switch ds {
@@ -443,7 +445,7 @@ func (s *Server) Commit(sess *Session) error {
 	// The committer publishes all of it, so all of it must be within the
 	// committer's rights (an operator does not publish an admin's /system
 	// edit under the operator's name).
-	if err := s.deniedWrite(sess, authorize(sess, s.running.Load(), s.candidate)); err != nil {
+	if err := s.deniedWrite(sess, s.authorize(sess, s.running.Load(), s.candidate, s.candTouched)); err != nil {
 		return err
 	}
 	if _, err := s.commitLocked(sess, s.running.Load(), s.candidate, s.candTouched, ""); err != nil {
@@ -457,6 +459,9 @@ func (s *Server) Commit(sess *Session) error {
 func (s *Server) Discard(sess *Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.Exec(sess, "ietf-netconf", "discard-changes"); err != nil {
+		return err
+	}
 	if err := s.checkWritable(sess, Candidate); err != nil {
 		return err
 	}
@@ -494,6 +499,9 @@ func (s *Server) ValidateTree(cfg *gen.Device) error {
 func (s *Server) validateLocked(cfg *gen.Device, touched *schema.Touched) error {
 	old := s.running.Load()
 	if err := schema.Validate(cfg, old, touched); err != nil {
+		return err
+	}
+	if err := validateNACM(cfg, old); err != nil {
 		return err
 	}
 	sets := s.changeSets(old, cfg, schema.Changes(old, cfg, touched))
@@ -589,6 +597,9 @@ func (s *Server) commitLocked(sess *Session, old, new *gen.Device, touched *sche
 			return 0, err
 		}
 	}
+	if err := validateNACM(new, old); err != nil {
+		return 0, err
+	}
 	changes := schema.Changes(old, new, touched)
 	if len(changes) == 0 && s.nextID > 0 {
 		return 0, nil
@@ -680,7 +691,7 @@ func (s *Server) Rollback(sess *Session, id uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := s.deniedWrite(sess, authorize(sess, s.running.Load(), cfg)); err != nil {
+	if err := s.deniedWrite(sess, s.authorize(sess, s.running.Load(), cfg, nil)); err != nil {
 		return err
 	}
 	_, err = s.commitLocked(sess, s.running.Load(), cfg, nil, fmt.Sprintf("rollback to %d", id))
@@ -692,6 +703,9 @@ func (s *Server) Rollback(sess *Session, id uint64) error {
 // tree when a client asks for both.
 func (s *Server) State(paths []*gpb.Path) (*gen.Device, error) {
 	root := &gen.Device{}
+	if schema.Covers(paths, &gpb.PathElem{Name: "nacm"}) {
+		s.nacmState(root)
+	}
 	for _, sub := range s.subs {
 		if err := sub.State(root, paths); err != nil {
 			return nil, fmt.Errorf("%s state: %w", sub.Name(), err)

@@ -80,51 +80,6 @@ func userPath(name string, leaf ...string) *gpb.Path {
 	return p
 }
 
-// authorize enforces the roles on a change from base to work: viewers
-// change nothing (checked before), operators change everything but /system.
-func authorize(sess *Session, base, work *gen.Device) error {
-	if sess.Role >= RoleAdmin {
-		return nil
-	}
-	if sess.Role < RoleOperator {
-		return schema.Errorf(schema.TagAccessDenied, nil, "role %s may not change the configuration", sess.Role)
-	}
-	if ch := schema.Changes(&gen.Device{System: base.System}, &gen.Device{System: work.System}, nil); len(ch) > 0 {
-		return schema.Errorf(schema.TagAccessDenied, ch[0].Path, "role %s may not change system settings or users", sess.Role)
-	}
-	return nil
-}
-
-// Readable returns what sess may read of root: all of it for admins; for
-// other roles the same tree without the users' password hashes (the
-// default of RFC 8341: only administrators read them). root is not
-// modified: the copy shares every node but those on the way to the users.
-func (s *Server) Readable(sess *Session, root *gen.Device) *gen.Device {
-	if sess == nil || sess.Role >= RoleAdmin || root == nil {
-		return root
-	}
-	users := root.GetSystem().GetAaa().GetUsers()
-	if users == nil {
-		return root
-	}
-	hashes := false
-	for _, u := range users.User {
-		hashes = hashes || u.Password != nil
-	}
-	if !hashes {
-		return root
-	}
-	r, sys, aaa, us := *root, *root.System, *root.System.Aaa, *users
-	us.User = make(map[string]*gen.WirebeatSystem_System_Aaa_Users_User, len(users.User))
-	for k, u := range users.User {
-		c := *u
-		c.Password = nil
-		us.User[k] = &c
-	}
-	aaa.Users, sys.Aaa, r.System = &us, &aaa, &sys
-	return &r
-}
-
 // User is an authenticated identity.
 type User struct {
 	Name string

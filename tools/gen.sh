@@ -19,6 +19,6 @@ go tool generator \
   -generate_append -generate_getters -generate_delete \
   -generate_leaf_getters -generate_populate_defaults \
   -ignore_unsupported \
-  yang/wirebeat-types.yang yang/wirebeat-system.yang \
+  yang/wirebeat-types.yang yang/wirebeat-system.yang yang/ietf-netconf-acm.yang \
   $(ls yang/wirebeat-bfd.yang yang/wirebeat-softwire.yang yang/wirebeat-sfc.yang 2>/dev/null)
 gofmt -w "$out"

@@ -18,9 +18,9 @@ import (
 
 func modules(t *testing.T) []string {
 	t.Helper()
-	mods, err := filepath.Glob("wirebeat-*.yang")
-	if err != nil || len(mods) != 5 {
-		t.Fatalf("want the five wirebeat modules, found %v (%v)", mods, err)
+	mods, err := filepath.Glob("*.yang")
+	if err != nil || len(mods) != 6 {
+		t.Fatalf("want the five wirebeat modules and ietf-netconf-acm, found %v (%v)", mods, err)
 	}
 	return mods
 }

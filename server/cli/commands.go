@@ -228,6 +228,10 @@ func dedupe(ws []string) []string {
 // opShow is show in operational mode: a view, or any schema path with its
 // state.
 func (sess *session) opShow(verbTok token, args []token, p *pipeline, sink lineSink) error {
+	// NACM decides show as NETCONF's <get>; what it shows is Readable.
+	if err := sess.srv.core.Exec(sess.core, "ietf-netconf", "get"); err != nil {
+		return err
+	}
 	if len(args) == 0 {
 		return &cmdError{pos: verbTok.pos + len(verbTok.text) + 1, msg: "missing argument: show configuration, an operator view or a path (? lists them)"}
 	}

@@ -321,6 +321,9 @@ func (c *configMode) edit(verbTok token, args []token) error {
 // show is show [PATH] [| compare | display ...] of the candidate at the
 // current level.
 func (c *configMode) show(args []token, p *pipeline, sink lineSink) error {
+	if err := c.sess.srv.core.Exec(c.sess.core, "ietf-netconf", "get-config"); err != nil {
+		return err
+	}
 	start, base, _ := c.here()
 	path, err := parsePath(start, base, args, pathMode{})
 	if err != nil {
@@ -337,6 +340,10 @@ func (c *configMode) show(args []token, p *pipeline, sink lineSink) error {
 
 // commit is commit [check] [comment TEXT] [confirmed [MINUTES]].
 func (c *configMode) commit(verbTok token, args []token, sink lineSink) error {
+	// NACM decides the operation here, each change on its path in the core.
+	if err := c.sess.srv.core.Exec(c.sess.core, "ietf-netconf", "commit"); err != nil {
+		return err
+	}
 	var check, confirmed bool
 	minutes := 10
 	comment := ""

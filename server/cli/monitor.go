@@ -21,6 +21,9 @@ const monitorQueue = 4096
 // one line each with its time, until Ctrl-C (gNMI ON_CHANGE: commits of
 // configuration under PATH and state updates under it).
 func (sess *session) monitor(verbTok token, args []token, sink lineSink) error {
+	if err := sess.srv.core.Exec(sess.core, "notifications", "create-subscription"); err != nil {
+		return err
+	}
 	var elems []*gpb.PathElem
 	if len(args) > 0 {
 		p, err := parsePath(rootSchema(), nil, args, pathMode{state: true})

@@ -315,7 +315,7 @@ func TestRoles(t *testing.T) {
 	}
 	mustContain(t, out, "role viewer may not enter configuration mode")
 	out, _ = e.script(t, "oper", "configure\nset system hostname evil\ncommit\ndiscard\nset bfd profiles profile op detection-multiplier 4\ncommit\n")
-	mustContain(t, out, "role operator may not change system settings", "commit complete")
+	mustContain(t, out, "[system hostname] update access denied", "commit complete")
 	if e.core.Running().GetSystem().GetHostname() != "wb1" {
 		t.Fatal("operator changed /system")
 	}

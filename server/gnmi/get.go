@@ -18,6 +18,10 @@ import (
 // notification per path, one update per node the path selects, its value
 // the JSON or JSON_IETF encoding of the subtree.
 func (g *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse, error) {
+	// NACM decides a Get as it decides NETCONF's <get>.
+	if err := g.srv.Exec(sessionOf(ctx), "ietf-netconf", "get"); err != nil {
+		return nil, statusOf(err)
+	}
 	ietf, err := getEncoding(req.Encoding)
 	if err != nil {
 		return nil, err

@@ -44,6 +44,11 @@ func (e *opError) Unwrap() error { return e.err }
 // the precise code and the others ABORTED.
 func (g *Server) Set(ctx context.Context, req *gpb.SetRequest) (*gpb.SetResponse, error) {
 	sess := sessionOf(ctx)
+	// NACM decides a Set as it decides NETCONF's <edit-config>; each
+	// change is then decided on its path by the commit.
+	if err := g.srv.Exec(sess, "ietf-netconf", "edit-config"); err != nil {
+		return nil, statusOf(err)
+	}
 	ops := make([]*setOp, 0, len(req.Delete)+len(req.Replace)+len(req.Update))
 	for _, p := range req.Delete {
 		ops = append(ops, &setOp{op: gpb.UpdateResult_DELETE, path: p})

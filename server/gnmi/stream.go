@@ -377,6 +377,9 @@ func (s *subscription) onEvent(ev events.Event) []*gpb.Notification {
 	n := &gpb.Notification{Timestamp: stamp, Prefix: s.prefix}
 	for _, u := range ev.Updates {
 		elems := u.Path.GetElem()
+		if !s.g.srv.ReadPermitted(s.sess, elems) {
+			continue // NACM: not this subscriber's to read
+		}
 	entries:
 		for _, e := range s.entries {
 			if !e.onChange() {
@@ -405,7 +408,8 @@ func (s *subscription) onCommit(c *events.Commit, stamp int64) []*gpb.Notificati
 	if c == nil {
 		return nil
 	}
-	running := s.g.srv.Running()
+	// What the subscriber may read of running (NACM), as Get would show.
+	running := s.g.srv.Readable(s.sess, s.g.srv.Running())
 	var leaves []leafVal
 	var gone [][]*gpb.PathElem
 	seen := map[string]bool{}
@@ -432,6 +436,9 @@ func (s *subscription) onCommit(c *events.Commit, stamp int64) []*gpb.Notificati
 		for _, ed := range c.Edits {
 			elems := ed.Path.GetElem()
 			if ed.Operation == schema.OpDelete {
+				if !s.g.srv.ReadPermitted(s.sess, elems) {
+					continue
+				}
 				if related(e.elems, elems) && !seen["-"+schema.PathString(ed.Path)] {
 					seen["-"+schema.PathString(ed.Path)] = true
 					gone = append(gone, elems)

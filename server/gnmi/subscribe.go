@@ -98,6 +98,10 @@ func (g *Server) Subscribe(stream gpb.GNMI_SubscribeServer) error {
 		return err
 	}
 	s.sess = sessionOf(stream.Context())
+	// NACM decides a Subscribe as it decides establish-subscription.
+	if err := g.srv.Exec(s.sess, "ietf-subscribed-notifications", "establish-subscription"); err != nil {
+		return statusOf(err)
+	}
 	switch list.Mode {
 	case gpb.SubscriptionList_ONCE:
 		if err := s.sendDump(stream); err != nil {

@@ -64,7 +64,6 @@ func ietfModules(nmda bool) []*libModule {
 		&libModule{Name: "ietf-yang-push", Revision: "2019-09-09", Namespace: nsYP, Features: []string{"on-change"}},
 		&libModule{Name: "ietf-yang-patch", Revision: "2017-02-22", Namespace: nsPatch, ImportOnly: true},
 		&libModule{Name: "ietf-restconf", Revision: "2017-01-26", Namespace: "urn:ietf:params:xml:ns:yang:ietf-restconf", ImportOnly: true},
-		&libModule{Name: "ietf-netconf-acm", Revision: "2018-02-14", Namespace: "urn:ietf:params:xml:ns:yang:ietf-netconf-acm", ImportOnly: true},
 		&libModule{Name: "ietf-network-instance", Revision: "2019-01-21", Namespace: "urn:ietf:params:xml:ns:yang:ietf-network-instance", ImportOnly: true},
 		&libModule{Name: "ietf-interfaces", Revision: "2018-02-20", Namespace: "urn:ietf:params:xml:ns:yang:ietf-interfaces", ImportOnly: true},
 		&libModule{Name: "ietf-ip", Revision: "2018-02-22", Namespace: "urn:ietf:params:xml:ns:yang:ietf-ip", ImportOnly: true},

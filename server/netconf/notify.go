@@ -128,6 +128,9 @@ func (sess *session) forward(sub *server.Subscription, filter *fnode, start, sto
 			sess.endSubscription(sub)
 			return
 		}
+		if !sess.srv.core.EventPermitted(sess.core, &e) {
+			continue // RFC 8341 section 3.4.6: withheld, counted
+		}
 		msg, ok := sess.srv.renderNotification(&e, filter)
 		if !ok {
 			continue

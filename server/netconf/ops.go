@@ -88,6 +88,12 @@ func (s *Server) helloMessage(id uint32) []byte {
 
 // dispatch runs one operation; done reports that the session ends.
 func (sess *session) dispatch(op *xnode) (r reply, done bool) {
+	// RFC 8341 section 3.4.4: the operation itself first, by its name.
+	if module, ok := rpcModules[op.Name.Space]; ok {
+		if err := sess.srv.core.Exec(sess.core, module, op.Name.Local); err != nil {
+			return fail(err), false
+		}
+	}
 	switch op.Name.Space {
 	case nsBase:
 		switch op.Name.Local {
@@ -149,6 +155,16 @@ func (sess *session) dispatch(op *xnode) (r reply, done bool) {
 	e := badElement(schema.TagOperationNotSupp, op.Name.Local, "operation %q in namespace %q is not supported", op.Name.Local, op.Name.Space)
 	e.Type = "protocol"
 	return reply{errs: []*rpcError{e}}, false
+}
+
+// rpcModules names the module defining the operations of each namespace,
+// the module-name NACM rules give.
+var rpcModules = map[string]string{
+	nsBase:       "ietf-netconf",
+	nsMonitoring: "ietf-netconf-monitoring",
+	nsSN:         "ietf-subscribed-notifications",
+	nsNCNMDA:     "ietf-netconf-nmda",
+	nsNotif:      "notifications",
 }
 
 // datastoreOf reads <target>/<source> content: a datastore name.

@@ -373,6 +373,9 @@ func (sess *session) runPush(p *pushSub) {
 				return
 			}
 			if p.stream {
+				if !sess.srv.core.EventPermitted(sess.core, &e) {
+					continue // RFC 8341 section 3.4.6
+				}
 				msg, sel := sess.srv.renderNotification(&e, p.filter)
 				if sel && !send(msg) {
 					return

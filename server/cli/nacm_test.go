@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/openconfig/ygot/ygot"
+
+	"github.com/wirebeat/wirebeat/gen"
+	"github.com/wirebeat/wirebeat/server"
+)
+
+// NACM on the CLI: a read rule hides a subtree from show (operational and
+// configuration), an exec rule on get refuses show, for the viewers only.
+func TestCLINACMShow(t *testing.T) {
+	e := startElement(t)
+	sys := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
+	if err := e.core.Edit(sys, server.Running, func(root *gen.Device) error {
+		root.GetBfd().GetProfiles().GetOrCreateProfile("visible").DetectionMultiplier = ygot.Uint8(4)
+		rl := root.GetOrCreateNacm().GetOrCreateRuleList("05-viewers")
+		rl.Group = []string{"viewer"}
+		r := rl.GetOrCreateRule("hide-default")
+		r.Path = ygot.String("/bfd/profiles/profile[name='default']")
+		r.AccessOperations = ygot.String("read")
+		r.Action = gen.IETFNetconfAcm_ActionType_deny
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"show configuration bfd", "show bfd"} {
+		out, _ := e.exec(t, "view", cmd)
+		if strings.Contains(out, "default") || !strings.Contains(out, "visible") {
+			t.Errorf("view %q:\n%s", cmd, out)
+		}
+		if out, _ := e.exec(t, "admin", cmd); !strings.Contains(out, "default") {
+			t.Errorf("admin %q:\n%s", cmd, out)
+		}
+	}
+	if err := e.core.Edit(sys, server.Running, func(root *gen.Device) error {
+		r := root.GetNacm().GetRuleList("05-viewers").GetOrCreateRule("no-get")
+		r.ModuleName = ygot.String("ietf-netconf")
+		r.RpcName = ygot.String("get")
+		r.AccessOperations = ygot.String("exec")
+		r.Action = gen.IETFNetconfAcm_ActionType_deny
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.core.Denials().Operations
+	out, _ := e.exec(t, "view", "show system")
+	if !strings.Contains(out, "operation get denied") {
+		t.Errorf("show with get denied:\n%s", out)
+	}
+	if e.core.Denials().Operations != before+1 {
+		t.Error("denial not counted")
+	}
+}
