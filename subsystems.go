@@ -19,6 +19,7 @@ func makeSubsystems(log *slog.Logger) ([]server.Subsystem, error) {
 		bfdSub,
 		softwire.NewLwaftrSubsystem(softwire.LwaftrOptions{Log: log.With("subsystem", "softwire-lwaftr"), OpenDriver: openPort(log)}),
 		newDSLite(log.With("subsystem", "softwire-dslite")),
+		softwire.NewLwB4Subsystem(softwire.LwB4Options{Log: log.With("subsystem", "softwire-lwb4")}),
 		// SFC locator liveness runs in the BFD engine.
 		sfc.New(sfc.Options{Log: log.With("subsystem", "sfc"), BFD: bfdSub.Engine()}),
 	}, nil
