@@ -24,6 +24,7 @@ const (
 	bdStatus      = 8
 	bdNumPkts     = 12
 	bdFirstPkt    = 16
+	bdSeqNum      = 24 // the kernel numbers the blocks it opens
 	t3NextOffset  = 0
 	t3Snaplen     = 12
 	t3Len         = 16
@@ -64,14 +65,26 @@ type afPacket struct {
 	once  sync.Once
 
 	// Receive ring and the cursor in it (receiving goroutine only).
-	rx        []byte
-	nblocks   int
-	cur       int  // block being read
-	open      bool // cur is ours (TP_STATUS_USER) and being read
-	left      int  // packets of cur not yet read
-	off       int  // offset in cur of the next packet
-	seg       Segmenter
-	rxc       rxCounters
+	rx      []byte
+	nblocks int
+	cur     int  // block being read
+	open    bool // cur is ours (TP_STATUS_USER) and being read
+	left    int  // packets of cur not yet read
+	off     int  // offset in cur of the next packet
+	seg     Segmenter
+	rxc     rxCounters
+	// Blocks handed to user space and not yet given back: held[i] from
+	// the moment the reader opens block i until its last reference goes;
+	// refs[i] counts the batches with frames in it, plus one for the
+	// reader while it reads it. A held block is never read again (the
+	// cursor stops there when the ring has gone round) and goes back to
+	// the kernel only when every batch that points into it is released.
+	held []atomic.Bool
+	refs []atomic.Int32
+	// released wakes a reader waiting for a held block to come back;
+	// waitT times that wait.
+	released  chan struct{}
+	waitT     *time.Timer
 	ctlRx     *Batch // ReadBatch's batch
 	ctlFrames [][]byte
 	ctlRxMu   sync.Mutex
@@ -95,7 +108,7 @@ type afPacket struct {
 
 // rxCounters are written by the receiving goroutine, read by Stats.
 type rxCounters struct {
-	frames, bytes, truncated, badOffload, csum, gso, segs, polls, batches, vlan atomic.Uint64
+	frames, bytes, truncated, badOffload, csum, gso, segs, polls, batches, vlan, sockErrs, resyncs atomic.Uint64
 }
 
 type txCounters struct {
@@ -139,6 +152,11 @@ func openAFPacket(dev string, cfg Config) (*afPacket, error) {
 		return nil, fmt.Errorf("pktio: af_packet transmit on %s: %w", dev, err)
 	}
 	p.poll = []unix.PollFd{{Fd: int32(p.rxfd), Events: unix.POLLIN | unix.POLLERR}}
+	p.held = make([]atomic.Bool, p.nblocks)
+	p.refs = make([]atomic.Int32, p.nblocks)
+	p.released = make(chan struct{}, 1)
+	p.waitT = time.NewTimer(time.Hour)
+	p.waitT.Stop()
 	p.ctlRx = NewBatch(DefaultBatch)
 	p.ctlFrames = p.ctlRx.Frames
 	return p, nil
@@ -252,30 +270,64 @@ func (p *afPacket) enter() bool {
 func (p *afPacket) leave() { p.users.Add(-1) }
 
 // Receive implements Port.
+//
+// The kernel's poll reports the ring readable while the block before the
+// one it fills is not back in its hands (TP_STATUS_KERNEL), and an error
+// left on the socket (ENETDOWN when the link goes down) until someone
+// reads it. Either would make a plain poll loop spin: a block held by an
+// unreleased batch is waited for through Release instead, a socket error
+// is read (which clears it) and counted, and a wake-up the ring does not
+// explain makes the reader look for the oldest block handed over (its
+// cursor and the kernel's have parted) before waiting again.
 func (p *afPacket) Receive(b *Batch) error {
+	if len(b.release) > 0 {
+		p.Release(b) // reused without a Release: the caller is done with it
+	}
 	b.reset()
 	if !p.enter() {
 		return ErrClosed
 	}
 	defer p.leave()
 	deadline := time.Time{}
+	woke := false // the last poll said the ring was readable
 	for {
 		p.fill(b)
 		if len(b.Frames) > 0 {
 			p.rxc.batches.Add(1)
 			return nil
 		}
-		// Blocks that held only dropped frames go back at once.
-		p.releaseBlocks(b)
-		b.release = b.release[:0]
 		now := time.Now()
 		if deadline.IsZero() {
 			deadline = now.Add(p.cfg.PollTimeout)
 		} else if !now.Before(deadline) {
 			return nil
 		}
+		wait := deadline.Sub(now)
+		prev := (p.cur + p.nblocks - 1) % p.nblocks
+		switch {
+		case p.held[p.cur].Load() || p.held[prev].Load():
+			// Ours, in a batch not yet released: the ring has gone round
+			// to it, or the kernel's poll would report it ready.
+			woke = false
+			p.rxc.polls.Add(1)
+			if !p.waitRelease(wait) {
+				return ErrClosed
+			}
+			continue
+		case woke:
+			woke = false
+			if p.resync() {
+				continue
+			}
+			// Nothing explains the wake-up: do not ask again at once.
+			p.rxc.polls.Add(1)
+			if !p.waitRelease(min(wait, time.Millisecond)) {
+				return ErrClosed
+			}
+			continue
+		}
 		p.rxc.polls.Add(1)
-		ms := int(deadline.Sub(now)/time.Millisecond) + 1
+		ms := int(wait/time.Millisecond) + 1
 		_, err := unix.Poll(p.poll, ms)
 		if p.shut.Load() {
 			return ErrClosed
@@ -283,7 +335,62 @@ func (p *afPacket) Receive(b *Batch) error {
 		if err != nil && err != unix.EINTR {
 			return fmt.Errorf("pktio: poll %s: %w", p.name, err)
 		}
+		re := p.poll[0].Revents
+		if re&unix.POLLERR != 0 && p.socketError() {
+			continue
+		}
+		woke = re != 0
 	}
+}
+
+// socketError reads (and so clears) the error left on the receive
+// socket; it reports whether there was one.
+func (p *afPacket) socketError() bool {
+	e, err := unix.GetsockoptInt(p.rxfd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil || e == 0 {
+		return false
+	}
+	p.rxc.sockErrs.Add(1)
+	p.cfg.logger().Warn("pktio: receive socket error", "device", p.name, "err", unix.Errno(e))
+	return true
+}
+
+// waitRelease waits up to d for a Release to give a block back (or
+// Close); it reports whether the port is still open.
+func (p *afPacket) waitRelease(d time.Duration) bool {
+	p.waitT.Reset(d)
+	select {
+	case <-p.released:
+		p.waitT.Stop()
+	case <-p.waitT.C:
+	}
+	return !p.shut.Load()
+}
+
+// resync puts the cursor on the oldest block handed over that no batch
+// holds, when there is one and the cursor is elsewhere: the kernel
+// filled blocks the reader was not looking at. It reports whether there
+// is a block to read.
+func (p *afPacket) resync() bool {
+	best, bestSeq := -1, uint64(0)
+	for i := range p.nblocks {
+		blk := p.block(i)
+		if p.held[i].Load() || status(blk, bdStatus).Load()&tpStatusUser == 0 {
+			continue
+		}
+		if seq := *(*uint64)(unsafe.Pointer(&blk[bdSeqNum])); best < 0 || seq < bestSeq {
+			best, bestSeq = i, seq
+		}
+	}
+	if best < 0 {
+		return false
+	}
+	if best != p.cur {
+		p.rxc.resyncs.Add(1)
+		p.cfg.logger().Warn("pktio: receive ring cursor resynchronised", "device", p.name, "from", p.cur, "to", best)
+		p.cur = best
+	}
+	return true
 }
 
 // fill takes frames from the ring (and segments of a super-frame being
@@ -313,15 +420,16 @@ func (p *afPacket) fill(b *Batch) {
 			continue
 		}
 		if p.left == 0 {
-			if p.open {
-				b.release = append(b.release, p.cur)
-				p.cur = (p.cur + 1) % p.nblocks
-				p.open = false
+			p.doneBlock()
+			if p.held[p.cur].Load() {
+				return // round the ring to a block a batch still holds
 			}
 			blk := p.block(p.cur)
 			if status(blk, bdStatus).Load()&tpStatusUser == 0 {
 				return
 			}
+			p.held[p.cur].Store(true)
+			p.refs[p.cur].Store(1)
 			p.open = true
 			p.left = int(u32(blk, bdNumPkts))
 			p.off = int(u32(blk, bdFirstPkt))
@@ -379,9 +487,46 @@ func (p *afPacket) fill(b *Batch) {
 		case act == ChecksumFinished:
 			p.rxc.csum.Add(1)
 		}
+		if n := len(b.release); n == 0 || b.release[n-1] != p.cur {
+			b.release = append(b.release, p.cur)
+			p.refs[p.cur].Add(1)
+		}
 		b.Frames = append(b.Frames, f)
 		frames++
 		bytes += uint64(len(f))
+	}
+	if p.left == 0 {
+		// The block's last frame is in b: it is b's to give back.
+		p.doneBlock()
+	}
+}
+
+// doneBlock lets go of the block being read once nothing more comes
+// from it (every packet read, no super-frame of it being cut) and moves
+// the cursor on.
+func (p *afPacket) doneBlock() {
+	if !p.open || p.left != 0 || p.seg.Active() {
+		return
+	}
+	p.unref(p.cur, false)
+	p.cur = (p.cur + 1) % p.nblocks
+	p.open = false
+}
+
+// unref drops one reference to block i; the last one gives the block
+// back to the kernel (and wakes a reader waiting for it when from
+// Release).
+func (p *afPacket) unref(i int, wake bool) {
+	if p.refs[i].Add(-1) != 0 {
+		return
+	}
+	status(p.block(i), bdStatus).Store(unix.TP_STATUS_KERNEL)
+	p.held[i].Store(false) // after the status: a reader seeing it free sees it the kernel's
+	if wake {
+		select {
+		case p.released <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -391,18 +536,13 @@ func (p *afPacket) block(i int) []byte {
 
 // Release implements Port.
 func (p *afPacket) Release(b *Batch) {
-	if !p.enter() {
-		return
+	if p.enter() {
+		for _, i := range b.release {
+			p.unref(i, true)
+		}
+		p.leave()
 	}
-	p.releaseBlocks(b)
-	p.leave()
 	b.reset()
-}
-
-func (p *afPacket) releaseBlocks(b *Batch) {
-	for _, i := range b.release {
-		status(p.block(i), bdStatus).Store(unix.TP_STATUS_KERNEL)
-	}
 }
 
 // Send implements Port.
@@ -531,6 +671,7 @@ func (p *afPacket) Stats() Stats {
 		RxTruncated: p.rxc.truncated.Load(), RxBadOffload: p.rxc.badOffload.Load(),
 		RxCsumFinished: p.rxc.csum.Load(), RxGSOFrames: p.rxc.gso.Load(), RxGSOSegments: p.rxc.segs.Load(),
 		RxPolls: p.rxc.polls.Load(), RxBatches: p.rxc.batches.Load(), RxVLANRestored: p.rxc.vlan.Load(),
+		RxSocketErrors: p.rxc.sockErrs.Load(), RxResyncs: p.rxc.resyncs.Load(),
 		TxDrops: p.txc.drops.Load(), TxRingFull: p.txc.ringFull.Load(), TxTooBig: p.txc.tooBig.Load(),
 		TxSyscalls: p.txc.kicks.Load(),
 	}
@@ -543,6 +684,10 @@ func (p *afPacket) Stats() Stats {
 func (p *afPacket) Close() error {
 	p.once.Do(func() {
 		p.shut.Store(true)
+		select { // a reader waiting for a Release
+		case p.released <- struct{}{}:
+		default:
+		}
 		for p.users.Load() != 0 {
 			time.Sleep(time.Millisecond)
 		}

@@ -96,6 +96,13 @@ type Stats struct {
 	RxPolls        uint64 // waits for the receive ring
 	RxBatches      uint64 // non-empty receives
 	RxVLANRestored uint64 // VLAN tags put back from the ring's metadata
+	// RxSocketErrors: errors the receive socket reported (ENETDOWN when
+	// the link went down), read and cleared by the port.
+	RxSocketErrors uint64
+	// RxResyncs: times the receive cursor was found away from the
+	// blocks the kernel filled and moved to the oldest of them (never,
+	// unless something is wrong with the ring's bookkeeping).
+	RxResyncs uint64
 }
 
 // Add adds o to s, field by field (per-worker counters summed on read).
@@ -119,6 +126,8 @@ func (s *Stats) Add(o Stats) {
 	s.RxPolls += o.RxPolls
 	s.RxBatches += o.RxBatches
 	s.RxVLANRestored += o.RxVLANRestored
+	s.RxSocketErrors += o.RxSocketErrors
+	s.RxResyncs += o.RxResyncs
 }
 
 // Driver names.
