@@ -46,6 +46,12 @@ func (o *openPorts) add(ns, dev string, p pktio.Port) {
 	o.mu.Unlock()
 }
 
+func (o *openPorts) list() []namedPort {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]namedPort(nil), o.ports...)
+}
+
 func (o *openPorts) String() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -346,6 +352,16 @@ func TestDSLiteEndToEnd(t *testing.T) {
 			t.Fatal("AFTR2 has no NAT session after the failover")
 		}
 	})
+	// Rings that filled up (iperf3) must not have sent a reader's cursor
+	// astray (it once went round into blocks it still held, then spun in
+	// poll while the kernel filled other blocks: BFD packets a ring late,
+	// BFD down, the flow moved between AFTRs mid-transfer).
+	for _, np := range ports.list() {
+		if s := np.p.Stats(); s.RxResyncs != 0 {
+			t.Errorf("port %s/%s: receive cursor resynchronised %d times: %+v", np.ns, np.dev, s.RxResyncs, s)
+		}
+	}
+	t.Logf("packet I/O at the end:\n%s", ports)
 }
 
 // published lists what the engines published (failovers, B4s lost, port
