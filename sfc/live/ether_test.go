@@ -125,7 +125,7 @@ func ethernetHop(t *testing.T, d domainAddrs) {
 	// The SF node resolves the egress boundary and the scapy vantage
 	// point (a boundary node) by ARP or neighbour discovery.
 	for end := time.Now().Add(60 * time.Second); ; {
-		l := es.logText()
+		l := es.Log()
 		if strings.Contains(l, "address="+d.bnd+" ") && strings.Contains(l, "address="+d.core+" ") {
 			break
 		}
@@ -215,7 +215,7 @@ func ethernetHop(t *testing.T, d domainAddrs) {
 	_ = cap.Wait()
 	if len(got["7000"]) != 5 || len(got["9000"]) != 4 {
 		t.Fatalf("server received 7000:%d (chain) 9000:%d (bypass), want 5 and 4\nboundary log:\n%s\nSF node log:\n%s",
-			len(got["7000"]), len(got["9000"]), eb.logText(), es.logText())
+			len(got["7000"]), len(got["9000"]), eb.Log(), es.Log())
 	}
 	out, err := exec.Command("tshark", "-r", pcap, "-T", "fields", "-E", "separator=|",
 		"-e", "eth.src", "-e", "eth.dst", "-e", "eth.type", "-e", "nsh.spi", "-e", "nsh.si", "-e", "nsh.mdtype",
@@ -269,7 +269,7 @@ sendp(f, iface=%q, verbose=0)
 	if len(got["7000"]) != 2 || len(got["9000"]) != 0 {
 		t.Fatalf("server received %v, want scapy's two packets on 7000", got)
 	}
-	bx, sx := eb.state(t), es.state(t)
+	bx, sx := sfcState(t, eb), sfcState(t, es)
 	for leaf, want := range map[string]uint64{"classified-packets": 6, "unclassified-packets": 4, "decapsulated-packets": 7, "stripped-external-packets": 1} {
 		if v := counter(t, bx, leaf); v != want {
 			t.Errorf("boundary %s = %d, want %d", leaf, v, want)

@@ -169,14 +169,14 @@ func TestOVSHop(t *testing.T) {
 		dp, _ := o.cmd("ovs-appctl", "-t", filepath.Join(o.dir, "vswitchd.ctl"), "dpctl/dump-flows").CombinedOutput()
 		log, _ := os.ReadFile(filepath.Join(o.dir, "vswitchd.log"))
 		t.Fatalf("nothing came back through OVS; flows:\n%s\ndatapath:\n%s\nvswitchd log:\n%s\nboundary:\n%s\n%s", o.ofctl(t, "dump-flows", "brt"), dp, log,
-			regexp.MustCompile(`(?s)<counters><classified.*?</counters>`).FindString(e.state(t)), bnd.Must(t, "ip", "neigh"))
+			regexp.MustCompile(`(?s)<counters><classified.*?</counters>`).FindString(sfcState(t, e)), bnd.Must(t, "ip", "neigh"))
 	}
 	flows := o.ofctl(t, "dump-flows", "brt")
 	m := regexp.MustCompile(`n_packets=(\d+).*nsh_spi=0x14,nsh_si=255`).FindStringSubmatch(flows)
 	if m == nil || m[1] == "0" {
 		t.Fatalf("the OVS NSH flow did not match:\n%s", flows)
 	}
-	x := e.state(t)
+	x := sfcState(t, e)
 	if v := entryPackets(t, x, 20, 254); v == 0 {
 		t.Fatalf("the boundary did not end map 20 with what OVS sent back:\n%s", x)
 	}
