@@ -58,11 +58,10 @@ type Server struct {
 	// replay is the notification history (nil without a data directory).
 	replay *replayLog
 
+	front sshserver.Listeners
+
 	mu       sync.Mutex
 	sessions map[uint32]*session
-	lns      []net.Listener
-	closed   bool
-	wg       sync.WaitGroup
 
 	confirm confirmState
 	stats   stats
@@ -127,42 +126,20 @@ func New(core *server.Server, opts Options) (*Server, error) {
 
 // Serve accepts SSH connections on ln until ctx ends or Close is called.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return net.ErrClosed
-	}
-	s.lns = append(s.lns, ln)
-	s.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() { s.Close() })
-	defer stop()
-	return sshserver.AcceptLoop(ln, &s.wg, s.isClosed, s.serveConn)
-}
-
-// isClosed reports whether Close has run.
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
+	return s.front.Serve(ctx, ln, s.Close, s.serveConn)
 }
 
 // Close stops accepting, ends every session and waits for them.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
+	if s.front.Close(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, sess := range s.sessions {
+			sess.kill()
+		}
+	}) {
+		s.confirm.stop(s)
 	}
-	s.closed = true
-	for _, ln := range s.lns {
-		ln.Close()
-	}
-	for _, sess := range s.sessions {
-		sess.kill()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-	s.confirm.stop(s)
 	return nil
 }
 
@@ -204,12 +181,10 @@ func (s *Server) serveConn(conn net.Conn) {
 				req.Reply(ok, nil)
 				if ok {
 					started.Store(true)
-					s.wg.Add(1)
-					go func() {
-						defer s.wg.Done()
+					s.front.Go(func() {
 						s.runSession(sc, ch)
 						sc.Close()
-					}()
+					})
 				} else if req.Type == "subsystem" || req.Type == "shell" || req.Type == "exec" {
 					ch.Close()
 				}
