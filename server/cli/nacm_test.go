@@ -55,3 +55,36 @@ func TestCLINACMShow(t *testing.T) {
 		t.Error("denial not counted")
 	}
 }
+
+// NACM on monitor: a change to a node the viewer may not read is not
+// streamed to it; the changes it may read are.
+func TestCLINACMMonitor(t *testing.T) {
+	e := startElement(t)
+	sys := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
+	if err := e.core.Edit(sys, server.Running, func(root *gen.Device) error {
+		rl := root.GetOrCreateNacm().GetOrCreateRuleList("05-viewers")
+		rl.Group = []string{"viewer"}
+		r := rl.GetOrCreateRule("hide-secret")
+		r.Path = ygot.String("/bfd/profiles/profile[name='secret']")
+		r.AccessOperations = ygot.String("read")
+		r.Action = gen.IETFNetconfAcm_ActionType_deny
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tt := startTTY(t, e, "view")
+	tt.keys("monitor bfd profiles", "Enter")
+	tt.wait("monitoring bfd profiles; Ctrl-C stops")
+	// secret is committed first: once open's line is shown, secret's
+	// event has been through the monitor too.
+	for _, name := range []string{"secret", "open"} {
+		if out, rc := e.script(t, "admin", "configure\nset bfd profiles profile "+name+" detection-multiplier 7\ncommit\n"); rc != 0 {
+			t.Fatalf("commit %s: %s", name, out)
+		}
+	}
+	tt.waitLine("monitor line", "by admin via cli", "/bfd/profiles/profile[name=open]")
+	if sc := tt.screen(); strings.Contains(sc, "secret") {
+		t.Fatalf("viewer's monitor streamed a denied node:\n%s", sc)
+	}
+	tt.keys("C-c")
+}
