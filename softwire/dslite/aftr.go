@@ -527,21 +527,9 @@ func (a *AFTR) encap(b4 *[16]byte, p []byte) {
 }
 
 func (a *AFTR) encapFrom(src []byte, b4 *[16]byte, p []byte) {
-	mtu := a.cfg.TunnelMTU
-	if 40+len(p) > mtu {
-		a.fragID6++
+	if encap4in6(a.sendIPv6, a.obuf, a.fbuf, &a.fragID6, a.cfg.TunnelMTU, p[1], src, b4[:], p) {
 		a.C.FragmentedIPv6Out++
-		for off := 0; off < len(p); {
-			var n int
-			n, off = netpkt.Fragment6(a.fbuf, p, off, mtu, netpkt.ProtoIPIP, p[1], src, b4[:], a.fragID6)
-			a.sendIPv6(a.fbuf[:n])
-		}
-		return
 	}
-	h := a.obuf[:40+len(p)]
-	netpkt.WriteIPv6Header(h, p[1], len(p), netpkt.ProtoIPIP, src, b4[:])
-	copy(h[40:], p)
-	a.sendIPv6(h)
 }
 
 // allowError takes a token of the ICMP error rate limit.
