@@ -105,7 +105,7 @@ func gnmiSubscribe(t *testing.T, e *element.Element, req string) subscription {
 	if e.GNMI == "" {
 		t.Fatal("element started without gNMI")
 	}
-	cmd := e.NS.Command(gobuild.Binary(t, "github.com/openconfig/gnmi/cmd/gnmi_cli"), "-address", e.GNMI, "-ca_crt", filepath.Join(e.Datadir, "tls-cert.pem"), "-server_name", "localhost",
+	cmd := e.Command(gobuild.Binary(t, "github.com/openconfig/gnmi/cmd/gnmi_cli"), "-address", e.GNMI, "-ca_crt", filepath.Join(e.Datadir, "tls-cert.pem"), "-server_name", "localhost",
 		"-with_user_pass", "-timeout", "60s", "-query_type", "s", "-display_type", "single", "-proto", req)
 	cmd.Env = append(os.Environ(), "GNMI_USER=admin", "GNMI_PASS="+element.Password)
 	s := subscription{out: &syncbuf.Buffer{}}

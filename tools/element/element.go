@@ -10,6 +10,7 @@ package element
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -41,7 +42,7 @@ type Options struct {
 // Element is one running `wirebeat run`.
 type Element struct {
 	Name    string
-	NS      *netns.NS
+	NS      *netns.NS // nil: the test's own
 	Datadir string
 	NETCONF string // host:port the element listens on for NETCONF over SSH
 	GNMI    string // host:port of gNMI, with Options.GNMI
@@ -62,8 +63,8 @@ var (
 // data-plane ports and listeners on a loaded machine.
 const readyWithin = 60 * time.Second
 
-// Start writes config (RFC 7951 JSON) and runs wirebeat with it in ns,
-// until the element says it runs with its listeners up; the test fails
+// Start writes config (RFC 7951 JSON; "": none, the element's defaults) and runs wirebeat with it in ns
+// (nil: the test's own network namespace, listening on loopback), until the element says it runs with its listeners up; the test fails
 // with the element's output when it does not. The element is killed at
 // cleanup, and its output logged when the test failed.
 func Start(t testing.TB, ns *netns.NS, name, config string, o Options) *Element {
@@ -73,17 +74,20 @@ func Start(t testing.TB, ns *netns.NS, name, config string, o Options) *Element 
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	path := filepath.Join(dir, name+".json")
-	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	e := &Element{Name: name, NS: ns, Datadir: filepath.Join(dir, name), done: make(chan struct{})}
 	gnmi := ""
 	if o.GNMI {
 		gnmi = "127.0.0.1:0"
 	}
-	cmd := ns.Command(bin, "run", "--datadir", e.Datadir, "--config", path,
-		"--netconf", "127.0.0.1:0", "--gnmi", gnmi, "--cli", "")
+	args := []string{"run", "--datadir", e.Datadir, "--netconf", "127.0.0.1:0", "--gnmi", gnmi, "--cli", ""}
+	if config != "" {
+		path := filepath.Join(dir, name+".json")
+		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--config", path)
+	}
+	cmd := e.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "WIREBEAT_ADMIN_PASSWORD="+Password)
 	cmd.Stdout, cmd.Stderr = &e.out, &e.out
 	if err := cmd.Start(); err != nil {
@@ -100,7 +104,7 @@ func Start(t testing.TB, ns *netns.NS, name, config string, o Options) *Element 
 	WaitFor(t, readyWithin, name+" running with NETCONF", func() bool {
 		select {
 		case <-e.done:
-			t.Fatalf("%s in %s exited before running:\n%s", name, ns.Name, e.Log())
+			t.Fatalf("%s exited before running:\n%s", name, e.Log())
 		default:
 		}
 		out := e.Log()
@@ -116,6 +120,15 @@ func Start(t testing.TB, ns *netns.NS, name, config string, o Options) *Element 
 		return e.NETCONF != "" && (!o.GNMI || e.GNMI != "")
 	})
 	return e
+}
+
+// Command returns a command that runs in the element's network
+// namespace.
+func (e *Element) Command(name string, args ...string) *exec.Cmd {
+	if e.NS == nil {
+		return exec.Command(name, args...)
+	}
+	return e.NS.Command(name, args...)
 }
 
 // Log is what the element wrote so far, standard output and error.
@@ -144,7 +157,7 @@ with manager.connect(host=host, port=int(port), username='admin', password=sys.a
 // ncclient prints it; the test fails when the get does.
 func (e *Element) Get(t testing.TB, filter string) string {
 	t.Helper()
-	out, err := e.NS.Command(Python, "-c", getScript, e.NETCONF, Password, filter).CombinedOutput()
+	out, err := e.Command(Python, "-c", getScript, e.NETCONF, Password, filter).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ncclient get from %s: %v\n%s", e.Name, err, out)
 	}

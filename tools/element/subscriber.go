@@ -47,7 +47,7 @@ const subscribeWithin = 30 * time.Second
 func (e *Element) Subscribe(t testing.TB) *Subscriber {
 	t.Helper()
 	s := &Subscriber{e: e}
-	cmd := e.NS.Command(Python, "-u", "-c", subscribeScript, e.NETCONF, Password)
+	cmd := e.Command(Python, "-u", "-c", subscribeScript, e.NETCONF, Password)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
