@@ -1,7 +1,6 @@
 package live
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os/exec"
@@ -30,32 +29,6 @@ func (d *domain) send(t *testing.T, port, n int, tos int, payload string) {
 		if _, err := d.client.WriteToUDP([]byte(fmt.Sprintf("%s %d", payload, i)), to); err != nil {
 			t.Fatal(err)
 		}
-	}
-}
-
-// receive collects what the server gets, by port: it waits (bounded)
-// until want datagrams have come, however slowly a loaded machine
-// forwards them, then a quiet second more for any that should not come.
-func (d *domain) receive(t *testing.T, want int) map[int][]string {
-	t.Helper()
-	got := map[int][]string{}
-	n := 0
-	end := time.After(60 * time.Second)
-	for {
-		var quiet <-chan time.Time
-		if n >= want {
-			quiet = time.After(time.Second)
-		}
-		select {
-		case r := <-d.received:
-			p, _ := strconv.Atoi(r[0])
-			got[p] = append(got[p], r[1])
-			n++
-			continue
-		case <-end:
-		case <-quiet:
-		}
-		return got
 	}
 }
 
@@ -97,30 +70,17 @@ func TestChains(t *testing.T) {
 		return strings.Count(x, "<liveness-state>up</liveness-state>") >= 3 // two locators and the SF
 	})
 
-	// Capture the domain segment while the chains run.
-	pcap := t.TempDir() + "/domain.pcap"
-	// Bridged frames do not pass br0 itself: listen on the boundary's
-	// port, which every NSH packet of these maps crosses once.
-	cap := d.core.Command("tshark", "-i", d.bndPort, "-f", "udp port 4790", "-w", pcap)
-	capErr, _ := cap.StderrPipe()
-	if err := cap.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(capErr)
-	for sc.Scan() && !strings.Contains(sc.Text(), "Capture started") {
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	// Capture the domain segment while the chains run. Bridged frames
+	// do not pass br0 itself: listen on the boundary's port, which every
+	// NSH packet of these maps crosses once.
+	stopCapture := capture(t, d.core, d.bndPort, "udp port 4790")
 
 	d.send(t, 7000, 5, 0, "p7000")
 	d.send(t, 7001, 3, 0, "p7001")
 	d.send(t, 8000, 5, 0xb8, "p8000")
 	d.send(t, 9000, 4, 0, "p9000")
-	got := d.receive(t, 5+5+4) // 7001 is dropped by the firewall
-	_ = cap.Process.Signal(syscall.SIGINT)
-	_ = cap.Wait()
+	got := receive(d.received, 5+5+4) // 7001 is dropped by the firewall
+	pcap := stopCapture()
 
 	if len(got[7000]) != 5 || len(got[7001]) != 0 || len(got[8000]) != 5 || len(got[9000]) != 4 {
 		t.Logf("boundary state: %s", regexp.MustCompile(`(?s)<counters><classified.*?</counters>`).FindString(sfcState(t, d.eb)))
@@ -208,7 +168,7 @@ raw("10.0.0.99", ok[:20])                                 # length beyond packet
 raw("10.0.0.99", ok[:4] + b"\x00\x00\x63\xff" + ok[8:])   # unknown SPI 99
 raw("10.0.0.99", bytes([0x00, 0xc3, 0x02, 0x01, 0, 0, 20, 255, 0, 1, 2, 9]) + bytes(20))  # MD2 TLV overflow
 `)
-	got = d.receive(t, 2)
+	got = receive(d.received, 2)
 	if len(got[8050]) != 1 || len(got[7000]) != 1 {
 		t.Fatalf("scapy's NSH packets did not reach the server: %v", got)
 	}
@@ -241,14 +201,7 @@ raw("10.0.0.99", bytes([0x00, 0xc3, 0x02, 0x01, 0, 0, 20, 255, 0, 1, 2, 9]) + by
 // by the server; with DF it is dropped and counted.
 func fragmentation(t *testing.T, d *domain) {
 	before := counter(t, sfcState(t, d.eb), "fragments")
-	var c *net.UDPConn
-	if err := d.cli.Do(func() (err error) {
-		c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 10, 2)})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := listenUDP(t, d.cli, net.IPv4(192, 168, 10, 2), 0)
 	set := func(v int) {
 		rc, _ := c.SyscallConn()
 		_ = rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_MTU_DISCOVER, v) })
@@ -265,7 +218,7 @@ func fragmentation(t *testing.T, d *domain) {
 	if _, err := c.WriteToUDP(big, to); err != nil {
 		t.Fatal(err)
 	}
-	got := d.receive(t, 1) // the DF one is dropped
+	got := receive(d.received, 1) // the DF one is dropped
 	if len(got[7000]) != 1 || len(got[7000][0]) != 1400 || !strings.HasPrefix(got[7000][0], "p7000 big") {
 		t.Fatalf("server got %d datagrams on 7000 (want the 1400-octet one without DF): %q", len(got[7000]), got[7000])
 	}
@@ -299,7 +252,7 @@ func failover(t *testing.T, d *domain) {
 		for p := 8000; p < 8032; p++ {
 			d.send(t, p, 1, 0, fmt.Sprintf("p%d", p))
 		}
-		got := d.receive(t, 32)
+		got := receive(d.received, 32)
 		n := 0
 		for p := 8000; p < 8032; p++ {
 			n += len(got[p])

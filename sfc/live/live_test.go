@@ -144,8 +144,8 @@ type domain struct {
 	eb, e1, e2                        *element.Element
 	client                            *net.UDPConn
 	bndPort                           string // the boundary's port on the domain bridge, where tshark listens
-	// received carries "port payload" of every datagram the server gets.
-	received chan [2]string
+	// received carries every datagram the server gets.
+	received chan datagram
 }
 
 // build makes the namespaces: client and server outside the domain on
@@ -215,37 +215,11 @@ func build(t *testing.T) *domain {
 	}
 	d.e1 = startElement(t, d.sf1, sfNodeConfig("10.0.0.11"))
 	d.e2 = startElement(t, d.sf2, sfNodeConfig("10.0.0.12"))
-	d.received = make(chan [2]string, 1024)
 	ports := []int{7000, 7001, 8050, 9000}
 	for p := 8000; p < 8032; p++ {
 		ports = append(ports, p)
 	}
-	for _, p := range ports {
-		var c *net.UDPConn
-		if err := d.srv.Do(func() (err error) {
-			c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 20, 2), Port: p})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		go func() {
-			buf := make([]byte, 2048)
-			for {
-				n, err := c.Read(buf)
-				if err != nil {
-					return
-				}
-				d.received <- [2]string{fmt.Sprint(p), string(buf[:n])}
-			}
-		}()
-	}
-	if err := d.cli.Do(func() (err error) {
-		d.client, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 10, 2)})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.client.Close() })
+	d.received = serveUDP(t, d.srv, net.IPv4(192, 168, 20, 2), ports)
+	d.client = listenUDP(t, d.cli, net.IPv4(192, 168, 10, 2), 0)
 	return d
 }

@@ -139,21 +139,8 @@ func TestOVSHop(t *testing.T) {
 	bnd.Must(t, "ip", "route", "add", "default", "dev", rt, "table", "100")
 	bnd.Must(t, "sysctl", "-qw", "net.ipv4.conf."+rt+".rp_filter=0")
 
-	var server, client *net.UDPConn
-	if err := srv.Do(func() (err error) {
-		server, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 40, 2), Port: 8000})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
-	if err := cli.Do(func() (err error) {
-		client, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 30, 2)})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	server := listenUDP(t, srv, net.IPv4(192, 168, 40, 2), 8000)
+	client := listenUDP(t, cli, net.IPv4(192, 168, 30, 2), 0)
 	// OVS learns the boundary's MAC by ARP on its first packet; send until
 	// the server hears (bounded: a loaded machine may take seconds).
 	buf := make([]byte, 256)
