@@ -61,3 +61,28 @@ func TestCLINACMMonitor(t *testing.T) {
 	}
 	tt.keys("C-c")
 }
+
+// Configuration mode is decided by NACM, not by role: a viewer whom a
+// rule lets write /bfd may configure and commit there, and nowhere else.
+func TestCLINACMConfigure(t *testing.T) {
+	e := startElement(t)
+	testnacm.Edit(t, e.core, func(root *gen.Device) {
+		g := root.GetOrCreateNacm().GetOrCreateGroups().GetOrCreateGroup("bfd-editors")
+		g.UserName = []string{"view"}
+		rl := root.GetNacm().GetOrCreateRuleList("10-bfd-editors")
+		rl.Group = []string{"bfd-editors"}
+		r := rl.GetOrCreateRule("write-bfd")
+		r.ModuleName = ygot.String("wirebeat-bfd")
+		r.Path = ygot.String("/bfd")
+		r.AccessOperations = ygot.String("create update delete")
+		r.Action = gen.IETFNetconfAcm_ActionType_permit
+	})
+	out, _ := e.script(t, "view", "configure\nset system hostname evil\ncommit\ndiscard\nset bfd profiles profile vw detection-multiplier 4\ncommit\n")
+	mustContain(t, out, "Entering configuration mode", "[system hostname] update access denied", "commit complete")
+	if e.core.Running().GetSystem().GetHostname() != "wb1" {
+		t.Fatal("viewer changed /system")
+	}
+	if e.core.Running().GetBfd().GetProfiles().GetProfile("vw") == nil {
+		t.Fatal("viewer permitted /bfd could not commit there")
+	}
+}
