@@ -93,26 +93,14 @@ type channelReq struct {
 
 func (s *Server) serveConn(conn net.Conn) {
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(s.opts.HandshakeTimeout))
-	sc, chans, reqs, err := ssh.NewServerConn(conn, s.ssh)
-	if err != nil {
-		s.log.Debug("ssh handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
+	sc, chans := sshserver.Handshake(conn, s.ssh, s.opts.HandshakeTimeout, s.log)
+	if sc == nil {
 		return
 	}
-	conn.SetDeadline(time.Time{})
 	defer sc.Close()
-	go ssh.DiscardRequests(reqs)
-	for nc := range chans {
-		if nc.ChannelType() != "session" {
-			nc.Reject(ssh.UnknownChannelType, "only session channels")
-			continue
-		}
-		ch, creqs, err := nc.Accept()
-		if err != nil {
-			return
-		}
+	sshserver.AcceptSessions(chans, func(ch ssh.Channel, creqs <-chan *ssh.Request) {
 		s.front.Go(func() { s.serveChannel(sc, ch, creqs) })
-	}
+	})
 }
 
 // serveChannel answers the requests of one session channel and runs the

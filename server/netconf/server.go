@@ -145,15 +145,11 @@ func (s *Server) Close() error {
 
 func (s *Server) serveConn(conn net.Conn) {
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(s.opts.HelloTimeout))
-	sc, chans, reqs, err := ssh.NewServerConn(conn, s.ssh)
-	if err != nil {
-		s.log.Debug("ssh handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
+	sc, chans := sshserver.Handshake(conn, s.ssh, s.opts.HelloTimeout, s.log)
+	if sc == nil {
 		return
 	}
-	conn.SetDeadline(time.Time{})
 	defer sc.Close()
-	go ssh.DiscardRequests(reqs)
 	// A logged-in connection that starts no NETCONF session within the
 	// hello timeout is closed: it would hold the element's resources
 	// outside every session limit.
@@ -165,15 +161,7 @@ func (s *Server) serveConn(conn net.Conn) {
 		}
 	})
 	defer noSession.Stop()
-	for nc := range chans {
-		if nc.ChannelType() != "session" {
-			nc.Reject(ssh.UnknownChannelType, "only session channels")
-			continue
-		}
-		ch, creqs, err := nc.Accept()
-		if err != nil {
-			return
-		}
+	sshserver.AcceptSessions(chans, func(ch ssh.Channel, creqs <-chan *ssh.Request) {
 		// Wait for the subsystem request; anything else is refused.
 		go func() {
 			for req := range creqs {
@@ -190,7 +178,7 @@ func (s *Server) serveConn(conn net.Conn) {
 				}
 			}
 		}()
-	}
+	})
 }
 
 func roleFromString(r string) server.Role { return sshserver.RoleFromString(r) }

@@ -3,8 +3,12 @@ package sshserver
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // Listeners is the life of an SSH front end's listeners and connections:
@@ -92,4 +96,37 @@ func (l *Listeners) Close(endSessions func()) bool {
 	endSessions()
 	l.wg.Wait()
 	return true
+}
+
+// Handshake runs the SSH handshake (and so the login) on conn within
+// timeout and discards the connection's global requests; it returns nil
+// when the handshake failed, logged at debug level (a scanner or a wrong
+// password is no event).
+func Handshake(conn net.Conn, cfg *ssh.ServerConfig, timeout time.Duration, log *slog.Logger) (*ssh.ServerConn, <-chan ssh.NewChannel) {
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	sc, chans, reqs, err := ssh.NewServerConn(conn, cfg)
+	if err != nil {
+		log.Debug("ssh handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
+		return nil, nil
+	}
+	_ = conn.SetDeadline(time.Time{})
+	go ssh.DiscardRequests(reqs)
+	return sc, chans
+}
+
+// AcceptSessions accepts the session channels of a connection, rejects
+// channels of any other type, and hands each accepted channel with its
+// requests to fn, until the connection ends or an accept fails.
+func AcceptSessions(chans <-chan ssh.NewChannel, fn func(ch ssh.Channel, reqs <-chan *ssh.Request)) {
+	for nc := range chans {
+		if nc.ChannelType() != "session" {
+			_ = nc.Reject(ssh.UnknownChannelType, "only session channels")
+			continue
+		}
+		ch, reqs, err := nc.Accept()
+		if err != nil {
+			return
+		}
+		fn(ch, reqs)
+	}
 }
