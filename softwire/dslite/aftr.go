@@ -238,17 +238,7 @@ func (a *AFTR) FromB4(pkt []byte) {
 	}
 	if p[6] == netpkt.ProtoFragment {
 		whole, st, n := a.r6.Add6(a.nowNano, p, a.reasm)
-		switch st {
-		case netpkt.ReasmDone:
-			a.C.ReassembledIPv6++
-			p = whole
-		case netpkt.ReasmDropped:
-			a.C.DropFragments6 += uint64(n)
-			return
-		case netpkt.ReasmMalformed:
-			a.C.DropMalformed6++
-			return
-		default:
+		if p, ok = reassembled(whole, st, n, &a.C.ReassembledIPv6, &a.C.DropFragments6, &a.C.DropMalformed6); !ok {
 			return
 		}
 	}
@@ -269,16 +259,10 @@ func (a *AFTR) FromB4(pkt []byte) {
 	}
 	if netpkt.IsFragment4(inner) {
 		whole, st, n := a.r4in.Add4Tunnel(a.nowNano, b4[:], inner, a.reasm)
-		switch st {
-		case netpkt.ReasmDone:
-			a.C.ReassembledIPv4++
+		if whole, ok := reassembled(whole, st, n, &a.C.ReassembledIPv4, &a.C.DropFragments4, &a.C.DropMalformed6); ok {
 			// whole is in a.reasm, which p may also be in: keep the B4.
 			var addr [16]byte = *b4
 			a.fromTunnel(&addr, whole)
-		case netpkt.ReasmDropped:
-			a.C.DropFragments4 += uint64(n)
-		case netpkt.ReasmMalformed:
-			a.C.DropMalformed6++
 		}
 		return
 	}
@@ -450,14 +434,7 @@ func (a *AFTR) FromInternet(pkt []byte) {
 	}
 	if netpkt.IsFragment4(p) {
 		whole, st, n := a.r4ext.Add4(a.nowNano, p, a.reasm)
-		switch st {
-		case netpkt.ReasmDone:
-			a.C.ReassembledIPv4++
-			p = whole
-		case netpkt.ReasmDropped:
-			a.C.DropFragments4 += uint64(n)
-			return
-		default:
+		if p, ok = reassembled(whole, st, n, &a.C.ReassembledIPv4, &a.C.DropFragments4, &a.C.DropMalformed4); !ok {
 			return
 		}
 	}

@@ -491,17 +491,7 @@ func (b *B4) FromWAN(pkt []byte) {
 	}
 	if p[6] == netpkt.ProtoFragment {
 		whole, st, n := b.r6.Add6(b.nowNano.Load(), p, b.reasm)
-		switch st {
-		case netpkt.ReasmDone:
-			b.C.Reassembled++
-			p = whole
-		case netpkt.ReasmDropped:
-			b.C.DropFragments += uint64(n)
-			return
-		case netpkt.ReasmMalformed:
-			b.C.DropMalformed++
-			return
-		default:
+		if p, ok = reassembled(whole, st, n, &b.C.Reassembled, &b.C.DropFragments, &b.C.DropMalformed); !ok {
 			return
 		}
 	}

@@ -26,3 +26,20 @@ func encap4in6(send func([]byte), obuf, fbuf []byte, id *uint32, mtu int, tos by
 	send(h)
 	return false
 }
+
+// reassembled counts what adding a fragment did to a reassembly (st, n
+// fragments dropped with it) in the counters of the tunnel end and
+// returns the whole datagram once it is complete; ok is false while
+// fragments are pending and when they were dropped or malformed.
+func reassembled(whole []byte, st netpkt.ReasmStatus, n int, done, dropped, malformed *uint64) (p []byte, ok bool) {
+	switch st {
+	case netpkt.ReasmDone:
+		*done++
+		return whole, true
+	case netpkt.ReasmDropped:
+		*dropped += uint64(n)
+	case netpkt.ReasmMalformed:
+		*malformed++
+	}
+	return nil, false
+}
