@@ -7,16 +7,16 @@ import (
 	"github.com/openconfig/ygot/ygot"
 
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server/internal/testnacm"
+	"github.com/wirebeat/wirebeat/server/internal/testelem"
 )
 
 // NACM on the CLI: a read rule hides a subtree from show (operational and
 // configuration), an exec rule on get refuses show, for the viewers only.
 func TestCLINACMShow(t *testing.T) {
 	e := startElement(t)
-	testnacm.Edit(t, e.core, func(root *gen.Device) {
+	testelem.Edit(t, e.core, func(root *gen.Device) {
 		root.GetBfd().GetProfiles().GetOrCreateProfile("visible").DetectionMultiplier = ygot.Uint8(4)
-		testnacm.DenyRead(root, "hide-default", "/bfd/profiles/profile[name='default']")
+		testelem.DenyRead(root, "hide-default", "/bfd/profiles/profile[name='default']")
 	})
 	for _, cmd := range []string{"show configuration bfd", "show bfd"} {
 		out, _ := e.exec(t, "view", cmd)
@@ -27,7 +27,7 @@ func TestCLINACMShow(t *testing.T) {
 			t.Errorf("admin %q:\n%s", cmd, out)
 		}
 	}
-	testnacm.Edit(t, e.core, func(root *gen.Device) { testnacm.DenyRPC(root, "no-get", "ietf-netconf", "get") })
+	testelem.Edit(t, e.core, func(root *gen.Device) { testelem.DenyRPC(root, "no-get", "ietf-netconf", "get") })
 	before := e.core.Denials().Operations
 	out, _ := e.exec(t, "view", "show system")
 	if !strings.Contains(out, "operation get denied") {
@@ -42,8 +42,8 @@ func TestCLINACMShow(t *testing.T) {
 // streamed to it; the changes it may read are.
 func TestCLINACMMonitor(t *testing.T) {
 	e := startElement(t)
-	testnacm.Edit(t, e.core, func(root *gen.Device) {
-		testnacm.DenyRead(root, "hide-secret", "/bfd/profiles/profile[name='secret']")
+	testelem.Edit(t, e.core, func(root *gen.Device) {
+		testelem.DenyRead(root, "hide-secret", "/bfd/profiles/profile[name='secret']")
 	})
 	tt := startTTY(t, e, "view")
 	tt.keys("monitor bfd profiles", "Enter")
@@ -66,7 +66,7 @@ func TestCLINACMMonitor(t *testing.T) {
 // rule lets write /bfd may configure and commit there, and nowhere else.
 func TestCLINACMConfigure(t *testing.T) {
 	e := startElement(t)
-	testnacm.Edit(t, e.core, func(root *gen.Device) {
+	testelem.Edit(t, e.core, func(root *gen.Device) {
 		g := root.GetOrCreateNacm().GetOrCreateGroups().GetOrCreateGroup("bfd-editors")
 		g.UserName = []string{"view"}
 		rl := root.GetNacm().GetOrCreateRuleList("10-bfd-editors")

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server/internal/testnacm"
+	"github.com/wirebeat/wirebeat/server/internal/testelem"
 )
 
 // NACM over gNMI: a read rule hides a subtree from Get and Subscribe; an
@@ -18,9 +18,9 @@ import (
 // refused per path; the denials are counted.
 func TestNACMReadRulesGetSubscribe(t *testing.T) {
 	el := start(t)
-	testnacm.Edit(t, el.srv, func(root *gen.Device) {
+	testelem.Edit(t, el.srv, func(root *gen.Device) {
 		root.GetBfd().GetProfiles().GetOrCreateProfile("other").DetectionMultiplier = ygot.Uint8(5)
-		testnacm.DenyRead(root, "hide-default", "/bfd/profiles/profile[name='default']")
+		testelem.DenyRead(root, "hide-default", "/bfd/profiles/profile[name='default']")
 	})
 	view, admin := el.client(t, "view", viewPass), el.client(t, "admin", adminPass)
 
@@ -51,7 +51,7 @@ func TestNACMReadRulesGetSubscribe(t *testing.T) {
 	}
 
 	before := el.srv.Denials()
-	testnacm.Edit(t, el.srv, func(root *gen.Device) { testnacm.DenyRPC(root, "no-get", "ietf-netconf", "get") })
+	testelem.Edit(t, el.srv, func(root *gen.Device) { testelem.DenyRPC(root, "no-get", "ietf-netconf", "get") })
 	_, err = get(t, view, &gpb.GetRequest{Path: []*gpb.Path{path(t, "/system")}, Encoding: gpb.Encoding_JSON_IETF})
 	wantCode(t, err, codes.PermissionDenied, "viewer Get with get denied")
 	if after := el.srv.Denials(); after.Operations != before.Operations+1 {
@@ -65,14 +65,14 @@ func TestNACMReadRulesGetSubscribe(t *testing.T) {
 // does (the hidden one is committed first, so it would come first).
 func TestNACMOnChange(t *testing.T) {
 	el := start(t)
-	testnacm.Edit(t, el.srv, func(root *gen.Device) {
-		testnacm.DenyRead(root, "hide-default", "/bfd/profiles/profile[name='default']")
+	testelem.Edit(t, el.srv, func(root *gen.Device) {
+		testelem.DenyRead(root, "hide-default", "/bfd/profiles/profile[name='default']")
 	})
 	sub := subscribe(t, el.client(t, "view", viewPass), &gpb.SubscriptionList{Mode: gpb.SubscriptionList_STREAM, Encoding: gpb.Encoding_JSON_IETF,
 		Subscription: []*gpb.Subscription{{Path: path(t, "/bfd/profiles"), Mode: gpb.SubscriptionMode_ON_CHANGE}}})
 	sub.untilSync()
 	for _, name := range []string{"default", "visible"} {
-		testnacm.Edit(t, el.srv, func(root *gen.Device) {
+		testelem.Edit(t, el.srv, func(root *gen.Device) {
 			root.GetOrCreateBfd().GetOrCreateProfiles().GetOrCreateProfile(name).DetectionMultiplier = ygot.Uint8(7)
 		})
 	}

@@ -1,13 +1,17 @@
-// Package testnacm sets up RFC 8341 access rules for the front ends'
-// tests: the element's own session edits running, and rules of the
-// viewers' rule list deny a read or an operation, as an operator would
-// configure them in ietf-netconf-acm.
-package testnacm
+// Package testelem is the element setup the front ends' tests share:
+// the element's own session editing running, the three users of the
+// three roles, an SSH host key, and RFC 8341 rules of the viewers' rule
+// list that deny a read or an operation, as an operator would configure
+// them in ietf-netconf-acm.
+package testelem
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"testing"
 
 	"github.com/openconfig/ygot/ygot"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/server"
@@ -26,6 +30,38 @@ func Edit(t testing.TB, core *server.Server, edit func(root *gen.Device)) {
 	if err := core.Edit(System, server.Running, func(root *gen.Device) error { edit(root); return nil }); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// AddUsers adds the users admin, oper and view, of the roles admin,
+// operator and viewer, with the given passwords.
+func AddUsers(root *gen.Device, admin, oper, view string) {
+	users := root.GetOrCreateSystem().GetOrCreateAaa().GetOrCreateUsers()
+	for _, u := range []struct {
+		name, password string
+		role           gen.E_WirebeatSystem_UserRole
+	}{
+		{"admin", admin, gen.WirebeatSystem_UserRole_admin},
+		{"oper", oper, gen.WirebeatSystem_UserRole_operator},
+		{"view", view, gen.WirebeatSystem_UserRole_viewer},
+	} {
+		e := users.GetOrCreateUser(u.name)
+		e.Password = ygot.String(u.password)
+		e.Role = u.role
+	}
+}
+
+// HostKey is a new SSH host key.
+func HostKey(t testing.TB) ssh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
 }
 
 // viewerRule returns the rule name of the viewers' list, made with the
