@@ -4,11 +4,13 @@
 package gobuild
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -38,16 +40,32 @@ func Binary(t testing.TB, pkg string) string {
 	}
 	mu.Unlock()
 	r.once.Do(func() {
-		// The directory outlives every test of the binary: no test
-		// owns it, and the next build makes a new one.
-		dir, err := os.MkdirTemp("", "gobuild-"+path.Base(pkg)+"-")
+		// One directory for every test binary of the machine, so that
+		// runs do not pile up copies in /tmp: each build goes to a file
+		// of its own and is renamed over the shared name, which leaves
+		// a process already running the old file undisturbed.
+		dir := filepath.Join(os.TempDir(), "wirebeat-gobuild")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			r.err = err
+			return
+		}
+		// Named by the package and by the checkout it is built from:
+		// two worktrees testing at once must not run each other's build.
+		name := strings.ReplaceAll(strings.Trim(pkg, "/."), "/", "_") + "-" + checkoutTag()
+		tmp, err := os.CreateTemp(dir, name+".*.tmp")
 		if err != nil {
 			r.err = err
 			return
 		}
-		bin := filepath.Join(dir, path.Base(pkg))
-		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		tmp.Close()
+		defer os.Remove(tmp.Name()) // gone after the rename; left only by a failed build
+		if out, err := exec.Command("go", "build", "-o", tmp.Name(), pkg).CombinedOutput(); err != nil {
 			r.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+			return
+		}
+		bin := filepath.Join(dir, name)
+		if err := os.Rename(tmp.Name(), bin); err != nil {
+			r.err = err
 			return
 		}
 		r.bin = bin
@@ -56,4 +74,24 @@ func Binary(t testing.TB, pkg string) string {
 		t.Fatal(r.err)
 	}
 	return r.bin
+}
+
+// checkoutTag names the module checkout the test runs in (the directory
+// holding go.mod above the working directory) by a short hash.
+func checkoutTag() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "unknown"
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			dir = d
+			break
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return hex.EncodeToString(sum[:6])
 }
