@@ -3,13 +3,10 @@ package lwfaillive
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,11 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/wirebeat/wirebeat/softwire/bindingtable"
-	"github.com/wirebeat/wirebeat/softwire/bindstore"
-	"github.com/wirebeat/wirebeat/softwire/lwb4"
 	"github.com/wirebeat/wirebeat/tools/etcdtest"
 	"github.com/wirebeat/wirebeat/tools/netns"
 	"github.com/wirebeat/wirebeat/tools/testenv"
@@ -256,44 +248,15 @@ func proxyInto(t *testing.T, ns *netns.NS, target string) string {
 	return ln.Addr().String()
 }
 
-// tun opens a TUN device (no packet information header) named name in ns.
-func tun(t *testing.T, ns *netns.NS, name string) *os.File {
-	var f *os.File
-	if err := ns.Do(func() error {
-		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		ifr, err := unix.NewIfreq(name)
-		if err != nil {
-			unix.Close(fd)
-			return err
-		}
-		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
-		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-			unix.Close(fd)
-			return err
-		}
-		f = os.NewFile(uintptr(fd), name)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
-}
-
-type tunSender struct{ f *os.File }
-
-func (s tunSender) SendLAN(p []byte) { _, _ = s.f.Write(p) }
-func (s tunSender) SendWAN(p []byte) { _, _ = s.f.Write(p) }
-
 func macOf(t *testing.T, ns *netns.NS, dev string) string {
 	return strings.TrimSpace(ns.Must(t, "cat", "/sys/class/net/"+dev+"/address"))
 }
 
-// aftrConfig is the configuration of one lwAFTR of the anycast set.
-func aftrConfig(mode, intDev, extDev, extIP, intNH, extNH string, endpoints []string, static string) string {
+// aftrConfig is the configuration of one lwAFTR of the anycast set: no
+// binding of its own, failover by mode against etcd, and the
+// DHCPv4-over-DHCPv6 relay on the anycast address towards kea (the Kea
+// pair's DHCPv6 address as this lwAFTR reaches it).
+func aftrConfig(mode, intDev, extDev, extIP, intNH, extNH string, endpoints []string, kea string, extra string) string {
 	var eps []string
 	for _, e := range endpoints {
 		eps = append(eps, fmt.Sprintf("%q", "http://"+e))
@@ -302,10 +265,68 @@ func aftrConfig(mode, intDev, extDev, extIP, intNH, extNH string, endpoints []st
   "enabled": true,
   "external-interface": {"device": %q, "ip": %q, "next-hop": {"mac": %q}},
   "internal-interface": {"device": %q, "ip": "2001:db8:ac::1", "next-hop": {"mac": %q}},
-  "failover": {"mode": %q, "anycast-address": "2001:db8:ac::1",
-    "validation-source": {"type": "etcd", "query-timeout": 500, "etcd": {"endpoint": [%s]}}},
-  "binding-table": {"softwire": [%s]}
-}}}`, extDev, extIP, extNH, intDev, intNH, mode, strings.Join(eps, ", "), static)
+  "failover": {"mode": %q, "anycast-address": "2001:db8:ac::1",%s
+    "validation-source": {"type": "etcd", "query-timeout": 500, "etcd": {"endpoint": [%s]}},
+    "dhcpv4-over-dhcpv6-relay": {"enabled": true, "server": [%q], "link-address": "2001:db8:b4::1", "interface-id": "b4-link"}}
+}}}`, extDev, extIP, extNH, intDev, intNH, mode, extra, strings.Join(eps, ", "), kea)
+}
+
+// keaConfigs are a Kea pair in DHCPv4-over-DHCPv6 mode serving relayed
+// B4s: kea-dhcp6 on a unicast address of each link to a lwAFTR (devs[i]
+// with addrs[i]), the subnet picked by the relays' link-address, the S46
+// container naming the anycast lwAFTR; kea-dhcp4 leasing 192.0.2.10 with
+// psid-offset 6, psid-length 4, psid 5 for the relays' interface-id.
+func keaConfigs(dir string, devs, addrs []string) (string, string) {
+	var ifs []string
+	for i := range devs {
+		ifs = append(ifs, fmt.Sprintf("%q", devs[i]+"/"+addrs[i]))
+	}
+	v6 := fmt.Sprintf(`{"Dhcp6": {
+  "interfaces-config": {"interfaces": [%s]},
+  "lease-database": {"type": "memfile", "persist": true, "name": %q},
+  "dhcp4o6-port": 6767,
+  "server-id": {"type": "EN", "enterprise-id": 2495, "identifier": "7769726562656174", "persist": false},
+  "subnet6": [{"subnet": "2001:db8:b4::/64", "relay": {"ip-addresses": ["2001:db8:b4::1"]},
+    "option-data": [{"name": "s46-cont-lw", "always-send": true},
+      {"space": "s46-cont-lw-options", "name": "s46-br", "data": "2001:db8:ac::1"}]}]
+}}`, strings.Join(ifs, ", "), filepath.Join(dir, "dhcp6.leases"))
+	v4 := fmt.Sprintf(`{"Dhcp4": {
+  "interfaces-config": {"interfaces": [%q, %q], "dhcp-socket-type": "udp"},
+  "lease-database": {"type": "memfile", "persist": true, "name": %q},
+  "dhcp4o6-port": 6767,
+  "valid-lifetime": 3600,
+  "subnet4": [{"subnet": "192.0.2.0/24", "4o6-interface-id": "b4-link", "4o6-subnet": "2001:db8:b4::/64",
+    "pools": [{"pool": "192.0.2.10 - 192.0.2.10"}],
+    "option-data": [{"name": "v4-portparams", "csv-format": false, "always-send": true, "data": "06045000"}]}]
+}}`, devs[0], devs[1], filepath.Join(dir, "dhcp4.leases"))
+	return v6, v4
+}
+
+// startKea runs kea-dhcp4 and kea-dhcp6 in ns until the test ends.
+func startKea(t *testing.T, ns *netns.NS, dir string, devs, addrs []string) {
+	k6 := testenv.Tool(t, "kea-dhcp6", "kea-dhcp6-server")
+	k4 := testenv.Tool(t, "kea-dhcp4", "kea-dhcp4-server")
+	v6, v4 := keaConfigs(dir, devs, addrs)
+	for _, k := range []struct{ bin, name, conf string }{{k4, "kea4", v4}, {k6, "kea6", v6}} {
+		path := filepath.Join(dir, k.name+".json")
+		if err := os.WriteFile(path, []byte(k.conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := ns.Command(k.bin, "-c", path)
+		cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if t.Failed() {
+				t.Logf("%s output:\n%s", k.name, out.String())
+			}
+		})
+	}
 }
 
 // size of the download.
@@ -321,60 +342,88 @@ const downloadRate = 3_000_000
 
 // liveNet is the topology of the live tests.
 type liveNet struct {
-	home, b4ns, a2, inet *netns.NS
-	w2                   string
-	primary, backup      *element
-	sub                  *subscriber
-	prov                 *bindstore.Store
-	binding              bindingtable.Softwire
-	dir                  string
-	curl                 func() bool
-	decapBytes           func() uint64
-	b4Counters           func() lwb4.Counters
-	// reprov gets the time of each provisioning restart of the lwB4.
-	reprov chan time.Time
+	home, b4ns, rt, a1, a2, inet *netns.NS
+	r1, r2                       string
+	primary, backup, lwb4        *element
+	sub                          *subscriber
+	cluster                      *etcdtest.Cluster
+	dir                          string
+	curl                         func() bool
 }
 
-// setupElements builds the topology of the live tests with both lwAFTRs
-// in failover mode, and waits until HTTP works through the primary.
-func setupElements(t *testing.T, mode string) *liveNet {
+const (
+	stateFilter = `<softwire xmlns="urn:wirebeat:softwire"><lwaftr><failover><state/></failover></lwaftr></softwire>`
+	relayFilter = `<softwire xmlns="urn:wirebeat:softwire"><lwaftr><failover><dhcpv4-over-dhcpv6-relay><state/></dhcpv4-over-dhcpv6-relay></failover></lwaftr></softwire>`
+	dynFilter   = `<softwire xmlns="urn:wirebeat:softwire"><lwaftr><failover><dynamic-binding/></failover></lwaftr></softwire>`
+	lwb4Filter  = `<softwire xmlns="urn:wirebeat:softwire"><lwb4/></softwire>`
+)
+
+// setupElements builds the topology of the live tests:
+//
+//	home ── lwB4 ── router ─┬─ primary lwAFTR ─┬─ Internet server
+//	                        └─ backup lwAFTR  ─┘
+//	        Kea pair (4o6) ── both lwAFTRs; 3-member etcd ── both lwAFTRs
+//
+// Every element is a `wirebeat run`. The router routes the anycast
+// address 2001:db8:ac::1 to the primary (the test moves it, as a router
+// would on failure). The lwB4 provisions by DHCPv4-over-DHCPv6 sent to
+// the anycast address, so through the relay of the lwAFTR the router
+// sends it to; that lwAFTR creates the binding and writes it to etcd.
+// extra is added to both lwAFTRs' failover configuration.
+func setupElements(t *testing.T, mode, extra string) *liveNet {
 	testenv.Tool(t, "curl", "curl")
 	testenv.Tool(t, "ethtool", "ethtool")
-	home := netns.New(t, "fh")
-	b4ns := netns.New(t, "fb")
-	a1 := netns.New(t, "fa")
-	a2 := netns.New(t, "fa")
-	inet := netns.New(t, "fi")
+	home, b4ns, rt := netns.New(t, "fh"), netns.New(t, "fb"), netns.New(t, "fr")
+	a1, a2 := netns.New(t, "fa"), netns.New(t, "fa")
+	inet, kea := netns.New(t, "fi"), netns.New(t, "fk")
 	cluster := etcdtest.Start(t, 3)
 
 	n := netns.Unique
-	h0, b0 := n("fh"), n("fb")
-	w1, i1, w2, i2 := n("fw"), n("fi"), n("fw"), n("fi")
+	h0, b0, w, r0 := n("fh"), n("fb"), n("fw"), n("fr")
+	r1, i1, r2, i2 := n("fr"), n("fi"), n("fr"), n("fi")
 	e1, x1, e2, x2 := n("fe"), n("fx"), n("fe"), n("fx")
+	k1, kk1, k2, kk2 := n("fk"), n("fk"), n("fk"), n("fk")
 	netns.Veth(t, home, h0, b4ns, b0)
-	netns.Veth(t, b4ns, w1, a1, i1)
-	netns.Veth(t, b4ns, w2, a2, i2)
+	netns.Veth(t, b4ns, w, rt, r0)
+	netns.Veth(t, rt, r1, a1, i1)
+	netns.Veth(t, rt, r2, a2, i2)
 	netns.Veth(t, a1, e1, inet, x1)
 	netns.Veth(t, a2, e2, inet, x2)
-	for _, ns := range []*netns.NS{a1, a2} {
-		// The kernel of a lwAFTR namespace stays out of the way: the
-		// element answers ARP and neighbour discovery itself.
-		ns.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+	netns.Veth(t, a1, k1, kea, kk1)
+	netns.Veth(t, a2, k2, kea, kk2)
+	// The lwAFTRs' kernels stay off the data-plane links (the elements
+	// answer ARP and neighbour discovery themselves); they have IPv6 on
+	// the link to Kea only, for the relay's server side.
+	for _, c := range []struct {
+		ns       *netns.NS
+		int, mgt string
+		addr     string
+	}{{a1, i1, k1, "2001:db8:f1::1/64"}, {a2, i2, k2, "2001:db8:f2::1/64"}} {
+		c.ns.Must(t, "sysctl", "-qw", "net.ipv6.conf."+c.int+".disable_ipv6=1")
+		c.ns.Must(t, "ip", "-6", "addr", "add", c.addr, "dev", c.mgt, "nodad")
 	}
+	for i, d := range []string{kk1, kk2} {
+		kea.Must(t, "ip", "-6", "addr", "flush", "dev", d, "scope", "link")
+		kea.Must(t, "ip", "-6", "addr", "add", fmt.Sprintf("fe80::%d/64", i+2), "dev", d, "nodad")
+		kea.Must(t, "ip", "-6", "addr", "add", fmt.Sprintf("2001:db8:f%d::2/64", i+1), "dev", d, "nodad")
+	}
+	// Kea's DHCPv4 side answers 4o6 queries only on an interface where
+	// it has an IPv4 socket (the one kea-dhcp6 got the query on).
+	kea.Addr(t, kk1, "10.99.0.1/24")
+	kea.Addr(t, kk2, "10.99.1.1/24")
+
+	// The lwB4's namespace: its kernel has a global address on the WAN
+	// link for the 4o6 client's socket (b4-ipv6 is the element's).
+	b4ns.Must(t, "ip", "-6", "addr", "add", "2001:db8:b4::c/64", "dev", w, "nodad")
+	b4ns.Must(t, "ip", "-6", "route", "add", "default", "via", "2001:db8:b4::1", "dev", w)
+	// The router.
+	rt.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	rt.Must(t, "ip", "-6", "addr", "add", "2001:db8:b4::1/64", "dev", r0, "nodad")
+	rt.Must(t, "ip", "-6", "route", "add", "2001:db8:ac::1/128", "dev", r1)
+
 	home.Addr(t, h0, "192.168.1.100/24")
 	home.Must(t, "ip", "link", "set", h0, "mtu", "1400")
 	home.Must(t, "ip", "route", "add", "default", "via", "192.168.1.1")
-	b4ns.Addr(t, b0, "192.168.1.1/24")
-	b4ns.Must(t, "ip", "link", "set", b0, "mtu", "1400")
-	b4ns.Must(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	b4ns.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
-	b4ns.Must(t, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0")
-	tf := tun(t, b4ns, "lwb4tun")
-	b4ns.Must(t, "ip", "link", "set", "lwb4tun", "up")
-	b4ns.Must(t, "sysctl", "-qw", "net.ipv4.conf.lwb4tun.rp_filter=0")
-	b4ns.Must(t, "ip", "route", "add", "default", "dev", "lwb4tun")
-	b4ns.Must(t, "ip", "-6", "route", "add", "2001:db8:b4::b4/128", "dev", "lwb4tun")
-	b4ns.Must(t, "ip", "-6", "route", "add", "2001:db8:ac::1/128", "dev", w1)
 	inet.Must(t, "ip", "addr", "add", "203.0.113.7/32", "dev", "lo")
 	inet.Addr(t, x1, "10.1.0.254/24")
 	inet.Addr(t, x2, "10.2.0.254/24")
@@ -386,26 +435,15 @@ func setupElements(t *testing.T, mode string) *liveNet {
 	}
 	home.Must(t, "ethtool", "-K", h0, "tx", "off")
 
-	// The B4's binding, in etcd (as a provisioning system writes it).
-	binding := bindingtable.Softwire{IPv4: 0xc000020a, PSID: 5, PortSet: bindingtable.PortSet{Offset: 6, Length: 4},
-		B4: netip.MustParseAddr("2001:db8:b4::b4").As16(), BR: netip.MustParseAddr("2001:db8:ac::1").As16()}
+	dir := t.TempDir()
+	startKea(t, kea, dir, []string{kk1, kk2}, []string{"2001:db8:f1::2", "2001:db8:f2::2"})
+
+	// The two lwAFTRs, each reaching etcd through proxies into its
+	// namespace.
 	var eps []string
 	for _, m := range cluster.Members {
 		eps = append(eps, strings.TrimPrefix(m.ClientURL, "http://"))
 	}
-	prov, err := bindstore.Open(bindstore.Config{Endpoints: cluster.Endpoints(), Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { prov.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := prov.Put(ctx, binding, 0); err != nil {
-		t.Fatal(err)
-	}
-
-	// The two elements, each reaching etcd through proxies into its
-	// namespace.
 	endpointsIn := func(ns *netns.NS) []string {
 		var out []string
 		for _, e := range eps {
@@ -413,50 +451,16 @@ func setupElements(t *testing.T, mode string) *liveNet {
 		}
 		return out
 	}
-	dir := t.TempDir()
-	static := `{"ipv4": "192.0.2.10", "psid": 5, "b4-ipv6": "2001:db8:b4::b4", "br-address": "2001:db8:ac::1",
-	  "port-set": {"psid-offset": 6, "psid-length": 4}}`
-	primary := startElement(t, a1, "primary", aftrConfig(mode, i1, e1, "10.1.0.1", macOf(t, b4ns, w1), macOf(t, inet, x1), endpointsIn(a1), static), dir)
-	backup := startElement(t, a2, "backup", aftrConfig(mode, i2, e2, "10.2.0.1", macOf(t, b4ns, w2), macOf(t, inet, x2), endpointsIn(a2), ""), dir)
+	primary := startElement(t, a1, "primary", aftrConfig(mode, i1, e1, "10.1.0.1", macOf(t, rt, r1), macOf(t, inet, x1), endpointsIn(a1), "2001:db8:f1::2", extra), dir)
+	backup := startElement(t, a2, "backup", aftrConfig(mode, i2, e2, "10.2.0.1", macOf(t, rt, r2), macOf(t, inet, x2), endpointsIn(a2), "2001:db8:f2::2", extra), dir)
 	sub := subscribe(t, a2, backup)
-
-	waitFor(t, 30*time.Second, "the backup's cache to hold the etcd binding", func() bool {
-		return leafValue(ncGet(t, a2, backup, stateFilter), "cached-bindings") == "1"
-	})
-
-	// The lwB4, statically provisioned with the binding.
-	b4, err := lwb4.New(lwb4.Config{B4: binding.B4}, tunSender{tf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b4.SetBinding(lwb4.Binding{IPv4: binding.IPv4, PSID: binding.PSID, PortSet: binding.PortSet, BR: binding.BR}); err != nil {
-		t.Fatal(err)
-	}
-	var b4mu sync.Mutex
-	reprov := make(chan time.Time, 16)
-	b4.OnReprovision = func() {
-		select {
-		case reprov <- time.Now():
-		default:
-		}
-	}
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, err := tf.Read(buf)
-			if err != nil {
-				return
-			}
-			b4mu.Lock()
-			if n > 0 && buf[0]>>4 == 4 {
-				b4.FromLAN(buf[:n])
-			} else if n > 0 && buf[0]>>4 == 6 {
-				b4.FromWAN(buf[:n])
-			}
-			b4mu.Unlock()
-		}
-	}()
-	decapBytes := func() uint64 { b4mu.Lock(); defer b4mu.Unlock(); return b4.C.DecapBytes }
+	lwb4 := startElement(t, b4ns, "lwb4", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwb4": {
+  "enabled": true,
+  "lan-interface": {"device": %q, "ipv4-address": "192.168.1.1"},
+  "wan-interface": {"device": %q, "next-hop": "2001:db8:b4::1"},
+  "b4-ipv6": "2001:db8:b4::b4",
+  "provisioning": {"dhcpv4-over-dhcpv6": {"server-address": "2001:db8:ac::1"}}
+}}}`, b0, w), dir)
 
 	var ln net.Listener
 	if err := inet.Do(func() (err error) { ln, err = net.Listen("tcp", "203.0.113.7:8080"); return err }); err != nil {
@@ -488,33 +492,92 @@ func setupElements(t *testing.T, mode string) *liveNet {
 		out, err := home.Command("curl", "-sS", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}", "http://203.0.113.7:8080/small").CombinedOutput()
 		return err == nil && string(out) == "200"
 	}
+	l := &liveNet{home: home, b4ns: b4ns, rt: rt, a1: a1, a2: a2, inet: inet, r1: r1, r2: r2,
+		primary: primary, backup: backup, lwb4: lwb4, sub: sub, cluster: cluster, dir: dir, curl: curl}
+	waitFor(t, 60*time.Second, "the lwB4 provisioned through the primary's relay", func() bool {
+		return leafValue(ncGet(t, b4ns, lwb4, lwb4Filter), "provisioned") == "true"
+	})
 	waitFor(t, 30*time.Second, "HTTP through the primary", curl)
-	return &liveNet{home: home, b4ns: b4ns, a2: a2, inet: inet, w2: w2, primary: primary, backup: backup, sub: sub, prov: prov,
-		binding: binding, dir: dir, curl: curl, decapBytes: decapBytes, reprov: reprov,
-		b4Counters: func() lwb4.Counters { b4mu.Lock(); defer b4mu.Unlock(); return b4.C }}
+	// The primary created the binding from the relayed DHCPACK; the
+	// backup, which saw no DHCP, has it in its etcd-fed cache.
+	rs := ncGet(t, a1, primary, relayFilter)
+	dyn := ncGet(t, a1, primary, dynFilter)
+	if num(rs, "bindings") < 1 || num(rs, "replied") < 3 || !strings.Contains(dyn, "<created-by>provisioned</created-by>") ||
+		!strings.Contains(dyn, "<b4-ipv6>2001:db8:b4::b4</b4-ipv6>") {
+		t.Fatalf("the primary's relay did not create the binding:\nrelay %s\ndynamic %s", rs, dyn)
+	}
+	waitFor(t, 30*time.Second, "the backup's cache to hold the binding the primary wrote", func() bool {
+		return leafValue(ncGet(t, a2, backup, stateFilter), "cached-bindings") == "1"
+	})
+	if bs := ncGet(t, a2, backup, relayFilter); num(bs, "client-messages") != 0 {
+		t.Fatalf("the backup relayed before any failover: %s", bs)
+	}
+	t.Logf("primary relay state: %s", rs)
+	return l
 }
 
-// fail SIGKILLs the primary and moves the routes to the backup, as
-// routers would when the primary stops answering.
+// etcdLeaseTTL is the remaining TTL, in seconds, of the lease of the
+// binding key of 192.0.2.10 psid 5 (etcdctl, as an operator would look).
+func (l *liveNet) etcdLeaseTTL(t *testing.T) int {
+	ctl := testenv.Tool(t, "etcdctl", "etcd-client")
+	eps := strings.Join(l.cluster.Endpoints(), ",")
+	out, err := exec.Command(ctl, "--endpoints", eps, "get", "/wirebeat/lwaftr/bindings/192.0.2.10/5", "-w", "json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("etcdctl get: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`"lease":(\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("the binding key has no lease: %s", out)
+	}
+	out, err = exec.Command(ctl, "--endpoints", eps, "lease", "timetolive", fmt.Sprintf("%x", mustAtoi(string(m[1])))).CombinedOutput()
+	if err != nil {
+		t.Fatalf("etcdctl lease timetolive: %v\n%s", err, out)
+	}
+	g := regexp.MustCompile(`granted with TTL\((\d+)s\)`).FindSubmatch(out)
+	if g == nil {
+		t.Fatalf("etcdctl lease timetolive: %s", out)
+	}
+	return mustAtoi(string(g[1]))
+}
+
+func mustAtoi(s string) int {
+	var v int
+	_, _ = fmt.Sscan(s, &v)
+	return v
+}
+
+// moveRoutes moves the anycast route and the pool's route to the backup,
+// as routers would when the primary stops answering.
+func (l *liveNet) moveRoutes(t *testing.T) {
+	l.rt.Must(t, "ip", "-6", "route", "replace", "2001:db8:ac::1/128", "dev", l.r2)
+	l.inet.Must(t, "ip", "route", "replace", "192.0.2.0/24", "via", "10.2.0.1")
+}
+
+// fail SIGKILLs the primary and moves the routes to the backup.
 func (l *liveNet) fail(t *testing.T) time.Time {
 	killed := time.Now()
 	if err := l.primary.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = l.primary.cmd.Wait()
-	l.b4ns.Must(t, "ip", "-6", "route", "replace", "2001:db8:ac::1/128", "dev", l.w2)
-	l.inet.Must(t, "ip", "route", "replace", "192.0.2.0/24", "via", "10.2.0.1")
+	l.moveRoutes(t)
 	return killed
 }
 
-const stateFilter = `<softwire xmlns="urn:wirebeat:softwire"><lwaftr><failover><state/></failover></lwaftr></softwire>`
+// lwb4Decap is the lwB4's decap-bytes, over NETCONF.
+func (l *liveNet) lwb4Decap(t *testing.T) int {
+	return num(ncGet(t, l.b4ns, l.lwb4, lwb4Filter), "decap-bytes")
+}
 
-// backupState reads the backup's failover/state and dynamic-binding
-// list over NETCONF.
-func (l *liveNet) backupState(t *testing.T) (string, string) {
-	st := ncGet(t, l.a2, l.backup, stateFilter)
-	dyn := ncGet(t, l.a2, l.backup, `<softwire xmlns="urn:wirebeat:softwire"><lwaftr><failover><dynamic-binding/></failover></lwaftr></softwire>`)
-	return st, dyn
+// download starts the long download from the home namespace.
+func (l *liveNet) download(t *testing.T) (*exec.Cmd, *syncBuffer) {
+	dl := l.home.Command("curl", "-sS", "-m", "60", "-o", filepath.Join(l.dir, "dl"), "-w", "%{size_download}", "http://203.0.113.7:8080/")
+	var out syncBuffer
+	dl.Stdout, dl.Stderr = &out, &out
+	if err := dl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return dl, &out
 }
 
 func num(xml, name string) int {
@@ -523,37 +586,33 @@ func num(xml, name string) int {
 	return v
 }
 
-// TestLiveElementsDataPacketFailover: home client — lwB4 — two `wirebeat
-// run` lwAFTRs sharing the anycast address 2001:db8:ac::1 — an Internet
-// server; a 3-member etcd cluster holds the B4's binding (written there by
-// the test, as a provisioning system would). The primary has the binding
-// configured; the backup has none. A long curl download starts through
-// the primary; the primary is SIGKILLed and the test moves the routes to
-// the backup (as routers would); the backup takes the B4 over by the
-// data-packet trigger, validated from its etcd-fed cache, and the
-// download completes. The backup's failover/state, read over NETCONF,
-// shows the takeover, and its NETCONF subscriber got binding-created.
+// TestLiveElementsDataPacketFailover: the lwB4 provisions through the
+// primary's relay from the real Kea pair; the primary creates the binding
+// and writes it to the 3-member etcd with the DHCP lease as its lease. A
+// long curl download starts through the primary; the primary is
+// SIGKILLed and the test moves the routes to the backup; the backup
+// takes the B4 over by the data-packet trigger, validated from its
+// etcd-fed cache, and the download completes. The backup's
+// failover/state, read over NETCONF, shows the takeover, and its NETCONF
+// subscriber got binding-created naming the backup.
 func TestLiveElementsDataPacketFailover(t *testing.T) {
-	l := setupElements(t, "data-packet-trigger")
-	// The long download: 24 MiB at downloadRate, about 8 s.
-	dl := l.home.Command("curl", "-sS", "-m", "60", "-o", filepath.Join(l.dir, "dl"), "-w", "%{size_download}", "http://203.0.113.7:8080/")
-	var dlOut syncBuffer
-	dl.Stdout, dl.Stderr = &dlOut, &dlOut
-	if err := dl.Start(); err != nil {
-		t.Fatal(err)
+	l := setupElements(t, "data-packet-trigger", "")
+	if ttl := l.etcdLeaseTTL(t); ttl != 3600 {
+		t.Fatalf("the binding's etcd lease was granted for %d s, want Kea's lease time 3600 s", ttl)
 	}
-	waitFor(t, 20*time.Second, "4 MiB of the download through the primary", func() bool { return l.decapBytes() >= 4<<20 })
+	dl, dlOut := l.download(t)
+	waitFor(t, 20*time.Second, "4 MiB of the download through the primary", func() bool { return l.lwb4Decap(t) >= 4<<20 })
 	killed := l.fail(t)
-	t.Logf("primary SIGKILLed after %d bytes; routes moved to the backup", l.decapBytes())
+	t.Logf("primary SIGKILLed; routes moved to the backup")
 
 	err := dl.Wait()
 	if err != nil || dlOut.String() != fmt.Sprint(size) {
-		st, _ := l.backupState(t)
-		t.Fatalf("the download did not survive the failover: %v %q (lwB4 %+v)\nbackup state: %s", err, dlOut.String(), l.b4Counters(), st)
+		st := ncGet(t, l.a2, l.backup, stateFilter)
+		t.Fatalf("the download did not survive the failover: %v %q\nlwB4: %s\nbackup state: %s", err, dlOut.String(), ncGet(t, l.b4ns, l.lwb4, lwb4Filter), st)
 	}
 	t.Logf("download completed %v after the primary died", time.Since(killed).Round(time.Millisecond))
 
-	st, dyn := l.backupState(t)
+	st, dyn := ncGet(t, l.a2, l.backup, stateFilter), ncGet(t, l.a2, l.backup, dynFilter)
 	t.Logf("backup failover/state: %s", st)
 	// The first packet to reach the backup may be the B4's (validated
 	// by a cache hit) or the server's (found in the cache by the inbound
@@ -565,61 +624,47 @@ func TestLiveElementsDataPacketFailover(t *testing.T) {
 	if !strings.Contains(dyn, "<b4-ipv6>2001:db8:b4::b4</b4-ipv6>") || !strings.Contains(dyn, "data-packet-validated") || !strings.Contains(dyn, "etcd") {
 		t.Fatalf("the backup's dynamic-binding list: %s", dyn)
 	}
+	if bs := ncGet(t, l.a2, l.backup, relayFilter); num(bs, "bindings") != 0 {
+		t.Fatalf("the backup provisioned the B4 itself, the binding did not come from etcd: %s", bs)
+	}
 	waitFor(t, 10*time.Second, "binding-created at the backup's NETCONF subscriber", func() bool {
-		return l.sub.find("binding-created", "192.0.2.10", "2001:db8:b4::b4", "data-packet-validated") != ""
+		return l.sub.find("binding-created", "192.0.2.10", "2001:db8:b4::b4", "data-packet-validated", "10.2.0.1") != ""
 	})
 	t.Logf("notification: %s", l.sub.find("binding-created"))
 }
 
 // TestLiveElementsICMPv6Failover: the same elements in icmpv6-trigger
 // mode. After the primary dies and the routes move, the backup answers
-// the B4's packets with ICMPv6 Destination Unreachable code 5; the lwB4
-// restarts provisioning; the provisioning system writes the binding to
-// etcd again (the test does, in place of the DHCPv4-over-DHCPv6 server
-// and relay, which wirebeat run does not host yet); the backup, which
-// triggered that B4, installs it, and new connections work. The time from
-// the failure to the first working new connection is logged.
+// the lwB4's packets with ICMPv6 Destination Unreachable code 5; the lwB4
+// element provisions again, by DHCPv4-over-DHCPv6 to the anycast address,
+// now routed to the backup: the backup's relay passes the exchange to the
+// Kea pair and the DHCPACK makes the backup create the binding itself
+// (created-by reprovisioned) and write it to etcd; new connections work.
+// The time from the failure to the first working new connection is
+// logged.
 func TestLiveElementsICMPv6Failover(t *testing.T) {
-	l := setupElements(t, "icmpv6-trigger")
+	l := setupElements(t, "icmpv6-trigger", "")
 	killed := l.fail(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var reprovisioned time.Time
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case at := <-l.reprov:
-				if reprovisioned.IsZero() {
-					reprovisioned = at
-				}
-				if _, err := l.prov.Put(ctx, l.binding, 10*time.Minute); err != nil && ctx.Err() == nil {
-					t.Logf("provisioning write: %v", err)
-				}
-			}
-		}
-	}()
-	waitFor(t, 30*time.Second, "a new connection through the backup", l.curl)
+	waitFor(t, 60*time.Second, "a new connection through the backup", l.curl)
 	working := time.Since(killed)
-	cancel()
-	<-done
-	if reprovisioned.IsZero() {
-		t.Fatalf("the lwB4 never restarted provisioning (lwB4 %+v)", l.b4Counters())
+	b4 := ncGet(t, l.b4ns, l.lwb4, lwb4Filter)
+	if num(b4, "reprovision-count") < 1 || num(b4, "reprovision-triggers") < 1 {
+		t.Fatalf("the lwB4 did not provision again after ICMPv6 code 5:\n%s", b4)
 	}
-	t.Logf("ICMPv6 trigger: lwB4 reprovisioned %v after the failure; new connections work %v after the failure",
-		reprovisioned.Sub(killed).Round(time.Millisecond), working.Round(time.Millisecond))
-	st, dyn := l.backupState(t)
-	t.Logf("backup failover/state: %s", st)
+	t.Logf("ICMPv6 trigger: new connections work %v after the failure (lwB4 reprovision-count %s, last provisioning %s)",
+		working.Round(time.Millisecond), leafValue(b4, "reprovision-count"), leafValue(b4, "last-provisioning-time"))
+	st, dyn, rs := ncGet(t, l.a2, l.backup, stateFilter), ncGet(t, l.a2, l.backup, dynFilter), ncGet(t, l.a2, l.backup, relayFilter)
+	t.Logf("backup failover/state: %s\nrelay: %s", st, rs)
 	if num(st, "icmpv6-triggers-sent") < 1 || num(st, "bindings-created") != 1 || num(st, "dynamic-binding-count") != 1 {
 		t.Fatalf("the backup's failover/state does not show the ICMPv6 takeover:\n%s", st)
+	}
+	if num(rs, "bindings") < 1 || num(rs, "client-messages") < 3 {
+		t.Fatalf("the lwB4 did not provision through the backup's relay:\n%s", rs)
 	}
 	if !strings.Contains(dyn, "<b4-ipv6>2001:db8:b4::b4</b4-ipv6>") || !strings.Contains(dyn, "reprovisioned") {
 		t.Fatalf("the backup's dynamic-binding list: %s", dyn)
 	}
 	waitFor(t, 10*time.Second, "binding-created at the backup's NETCONF subscriber", func() bool {
-		return l.sub.find("binding-created", "192.0.2.10", "reprovisioned") != ""
+		return l.sub.find("binding-created", "192.0.2.10", "reprovisioned", "10.2.0.1") != ""
 	})
 }
