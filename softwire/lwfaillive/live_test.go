@@ -668,3 +668,103 @@ func TestLiveElementsICMPv6Failover(t *testing.T) {
 		return l.sub.find("binding-created", "192.0.2.10", "reprovisioned", "10.2.0.1") != ""
 	})
 }
+
+const ncEditScript = `
+import sys
+from ncclient import manager
+host, port, user, pw, cfg = sys.argv[1:6]
+with manager.connect(host=host, port=int(port), username=user, password=pw, hostkey_verify=False,
+                     allow_agent=False, look_for_keys=False, timeout=30) as m:
+    print(m.edit_config(target="running", config=cfg))
+`
+
+// ncEdit merges cfg (a <config> element) into e's running configuration,
+// by ncclient.
+func ncEdit(t *testing.T, ns *netns.NS, e *element, cfg string) {
+	t.Helper()
+	host, port, _ := strings.Cut(e.netconf, ":")
+	out, err := ns.Command("/usr/bin/python3", "-c", ncEditScript, host, port, "admin", adminPassword, cfg).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "<ok/>") {
+		t.Fatalf("ncclient edit-config of %s: %v\n%s", e.name, err, out)
+	}
+}
+
+// ndpScript sends one neighbour solicitation for a target out of an
+// interface (scapy) and prints NA when a neighbour advertisement for it
+// comes back within 2 s.
+const ndpScript = `
+import sys
+from scapy.all import Ether, IPv6, ICMPv6ND_NS, ICMPv6ND_NA, ICMPv6NDOptSrcLLAddr, srp1, get_if_hwaddr
+from scapy.layers.inet6 import in6_getnsma, in6_getnsmac
+from socket import inet_pton, inet_ntop, AF_INET6
+iface, target = sys.argv[1:3]
+mac = get_if_hwaddr(iface)
+ma = in6_getnsma(inet_pton(AF_INET6, target))
+p = (Ether(src=mac, dst=in6_getnsmac(ma)) / IPv6(src="fe80::99", dst=inet_ntop(AF_INET6, ma), hlim=255) /
+     ICMPv6ND_NS(tgt=target) / ICMPv6NDOptSrcLLAddr(lladdr=mac))
+a = srp1(p, iface=iface, timeout=2, verbose=0)
+print("NA" if a is not None and a.haslayer(ICMPv6ND_NA) and a[ICMPv6ND_NA].tgt == target else "NONE")
+`
+
+// ndpAnswers reports whether a neighbour solicitation for the anycast
+// address, sent by the router out of dev, is answered.
+func (l *liveNet) ndpAnswers(t *testing.T, dev string) bool {
+	t.Helper()
+	out, err := l.rt.Command("/usr/bin/python3", "-c", ndpScript, dev, "2001:db8:ac::1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("scapy neighbour solicitation: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(string(out)) == "NA"
+}
+
+const outOfService = `<config><softwire xmlns="urn:wirebeat:softwire"><lwaftr><failover><out-of-service>%v</out-of-service></failover></lwaftr></softwire></config>`
+
+// TestLiveElementsDrain: the operator takes the primary out of service
+// (failover/out-of-service over NETCONF) during a long download: it stops
+// answering neighbour solicitations for the anycast address at once (a
+// scapy probe from the router gets no advertisement; state says
+// in-service false) but keeps forwarding the download, without a
+// restart, while the route still points at it; the test then moves the
+// routes, as the router would, the backup takes the B4 over from etcd by
+// the data-packet trigger and the download completes without a break.
+// Back in service, the primary answers again and still holds the binding
+// it provisioned (it was never restarted).
+func TestLiveElementsDrain(t *testing.T) {
+	l := setupElements(t, "data-packet-trigger", "")
+	if !l.ndpAnswers(t, l.r1) {
+		t.Fatal("the primary does not answer neighbour solicitations for the anycast address in service")
+	}
+	dl, dlOut := l.download(t)
+	waitFor(t, 20*time.Second, "2 MiB of the download through the primary", func() bool { return l.lwb4Decap(t) >= 2<<20 })
+	ncEdit(t, l.a1, l.primary, fmt.Sprintf(outOfService, true))
+	drained := time.Now()
+	if st := ncGet(t, l.a1, l.primary, stateFilter); leafValue(st, "in-service") != "false" {
+		t.Fatalf("the primary's state after out-of-service: %s", st)
+	}
+	if l.ndpAnswers(t, l.r1) {
+		t.Fatal("the primary still answers neighbour solicitations for the anycast address out of service")
+	}
+	// Still forwarding for the B4 it holds.
+	d0 := l.lwb4Decap(t)
+	waitFor(t, 10*time.Second, "the drained primary to keep forwarding the download", func() bool { return l.lwb4Decap(t) >= d0+(1<<20) })
+	t.Logf("out of service: the primary forwarded %d more bytes in %v before the routes moved",
+		l.lwb4Decap(t)-d0, time.Since(drained).Round(time.Millisecond))
+	l.moveRoutes(t)
+	if err := dl.Wait(); err != nil || dlOut.String() != fmt.Sprint(size) {
+		t.Fatalf("the download did not survive the drain: %v %q\nbackup state: %s", err, dlOut.String(), ncGet(t, l.a2, l.backup, stateFilter))
+	}
+	st := ncGet(t, l.a2, l.backup, stateFilter)
+	if num(st, "bindings-created") != 1 || !strings.Contains(ncGet(t, l.a2, l.backup, dynFilter), "data-packet-validated") {
+		t.Fatalf("the backup did not take the B4 over: %s", st)
+	}
+	ncEdit(t, l.a1, l.primary, fmt.Sprintf(outOfService, false))
+	if st := ncGet(t, l.a1, l.primary, stateFilter); leafValue(st, "in-service") != "true" {
+		t.Fatalf("the primary's state back in service: %s", st)
+	}
+	if !l.ndpAnswers(t, l.r1) {
+		t.Fatal("the primary does not answer neighbour solicitations back in service")
+	}
+	if dyn := ncGet(t, l.a1, l.primary, dynFilter); !strings.Contains(dyn, "<created-by>provisioned</created-by>") {
+		t.Fatalf("the primary lost its binding: it was restarted by the change of out-of-service: %s", dyn)
+	}
+}
