@@ -768,3 +768,49 @@ func TestLiveElementsDrain(t *testing.T) {
 		t.Fatalf("the primary lost its binding: it was restarted by the change of out-of-service: %s", dyn)
 	}
 }
+
+// TestLiveElementsDrainOnShutdown: a primary with failover/drain-period
+// 8 s gets SIGTERM during a long download: it goes out of service at once
+// (no answer to a neighbour solicitation for the anycast address) and
+// keeps forwarding for the drain period, so the download goes on through
+// it until the test moves the routes (as the router would once the
+// primary stopped answering); the backup takes the B4 over and the
+// download completes; the primary exits after the drain period.
+func TestLiveElementsDrainOnShutdown(t *testing.T) {
+	l := setupElements(t, "data-packet-trigger", ` "drain-period": 8,`)
+	exited := make(chan struct{})
+	dl, dlOut := l.download(t)
+	waitFor(t, 20*time.Second, "2 MiB of the download through the primary", func() bool { return l.lwb4Decap(t) >= 2<<20 })
+	if err := l.primary.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stopping := time.Now()
+	go func() { _ = l.primary.cmd.Wait(); close(exited) }()
+	waitFor(t, 8*time.Second, "the stopping primary to stop answering for the anycast address", func() bool { return !l.ndpAnswers(t, l.r1) })
+	d0 := l.lwb4Decap(t)
+	waitFor(t, 8*time.Second, "the draining primary to keep forwarding", func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("the primary exited %v after SIGTERM, before forwarding more", time.Since(stopping))
+		default:
+		}
+		return l.lwb4Decap(t) >= d0+(512<<10)
+	})
+	t.Logf("draining: %d more bytes through the primary %v after SIGTERM", l.lwb4Decap(t)-d0, time.Since(stopping).Round(time.Millisecond))
+	l.moveRoutes(t)
+	if err := dl.Wait(); err != nil || dlOut.String() != fmt.Sprint(size) {
+		t.Fatalf("the download did not survive the drain: %v %q\nbackup state: %s", err, dlOut.String(), ncGet(t, l.a2, l.backup, stateFilter))
+	}
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the primary did not exit after its drain period")
+	}
+	t.Logf("the primary exited %v after SIGTERM (drain-period 8 s)", time.Since(stopping).Round(time.Millisecond))
+	if !strings.Contains(l.primary.out.String(), "draining before stopping") {
+		t.Fatalf("no drain in the primary's log:\n%s", l.primary.out.String())
+	}
+	if st := ncGet(t, l.a2, l.backup, stateFilter); num(st, "bindings-created") != 1 {
+		t.Fatalf("the backup did not take the B4 over: %s", st)
+	}
+}
