@@ -43,8 +43,8 @@ type Relay struct {
 	// clients on a link.
 	Conn *net.UDPConn
 	// Servers are the DHCPv6 servers (Kea in 4o6 mode): every client
-	// message is relayed to each (RFC 8415 §19.1.1), and only their
-	// messages are taken as server messages.
+	// message is relayed to each (RFC 8415 §19.1.1), and only messages
+	// from one of them (address and port) are taken as server messages.
 	Servers []netip.AddrPort
 	// Iface is the zone of link-local client addresses in kernel-socket
 	// mode (a name, or an index when the socket lives in another network
@@ -235,7 +235,7 @@ func (r *Relay) Serve(ctx context.Context) error {
 		if n == 0 {
 			continue
 		}
-		if r.isServer(from.Addr()) {
+		if r.isServer(from) {
 			if b[0] != MsgRelayRepl {
 				r.C.DropWrongType.Add(1)
 				continue
@@ -264,10 +264,12 @@ func (r *Relay) Serve(ctx context.Context) error {
 	}
 }
 
-func (r *Relay) isServer(a netip.Addr) bool {
-	a = a.Unmap().WithZone("")
+// isServer reports whether a message comes from a listed server: its
+// address and port (a server answers from the port it serves on).
+func (r *Relay) isServer(from netip.AddrPort) bool {
+	a := from.Addr().Unmap().WithZone("")
 	for _, s := range r.Servers {
-		if s.Addr().WithZone("") == a {
+		if s.Addr().WithZone("") == a && s.Port() == from.Port() {
 			return true
 		}
 	}
