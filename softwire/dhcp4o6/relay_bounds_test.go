@@ -44,7 +44,7 @@ func newDPRelay(t testing.TB, rate, burst float64) *dpRelay {
 	d.r = &Relay{Conn: conn, Servers: []netip.AddrPort{srv.LocalAddr().(*net.UDPAddr).AddrPort()},
 		LinkAddr: netip.MustParseAddr("2001:db8:b4::1"), InterfaceID: []byte("b4-link"), BR: dpAnycast.As16(),
 		Local: dpAnycast, Rate: rate, Burst: burst, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Send: func(p []byte) { d.mu.Lock(); d.sent = append(d.sent, append([]byte(nil), p...)); d.mu.Unlock() },
+		Send:      func(p []byte) { d.mu.Lock(); d.sent = append(d.sent, append([]byte(nil), p...)); d.mu.Unlock() },
 		OnBinding: func(b bindingtable.Softwire, _ time.Duration) error { d.bound <- b; return nil }}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); srv.Close() })
