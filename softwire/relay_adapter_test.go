@@ -1,6 +1,7 @@
 package softwire
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -47,10 +48,23 @@ func relayClientFrame(src, b4 netip.Addr, xid uint32) []byte {
 // holds the binding (created-by provisioned, binding-created naming this
 // lwAFTR); a second B4's DHCPACK beyond max-dynamic-bindings makes no
 // binding and is counted; relay counters are in state.
+//
+// With two workers the B4's frames reach the second one; the answer may
+// leave by either worker's link.
 func TestSubsystemRelayCreatesBinding(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) { testRelayCreatesBinding(t, workers) })
+	}
+}
+
+func testRelayCreatesBinding(t *testing.T, workers int) {
 	ns := netns.New(t, "sr")
-	links := map[string]*memLink{"ext0": newMemLink(), "int0": newMemLink()}
-	sub := NewLwaftrSubsystem(LwaftrOptions{Open: func(dev string) (Link, error) { return links[dev], nil }})
+	var all []map[string]*memLink
+	for range workers {
+		all = append(all, map[string]*memLink{"ext0": newMemLink(), "int0": newMemLink()})
+	}
+	links := all[workers-1]
+	sub := NewLwaftrSubsystem(LwaftrOptions{OpenDriver: func(dev, _ string, w, _ int) (Link, error) { return all[w][dev], nil }})
 	sink := &syncSink{}
 	sub.Attach(sink)
 	defer sub.Close()
@@ -65,7 +79,7 @@ func TestSubsystemRelayCreatesBinding(t *testing.T) {
 	srv := server.LocalAddr().(*net.UDPAddr).AddrPort()
 	fo := `"failover": {"mode": "icmpv6-trigger", "anycast-address": "8:9:a:b:c:d:e:f", "max-dynamic-bindings": 1,
 	  "dhcpv4-over-dhcpv6-relay": {"enabled": true, "server": ["::1"], "server-port": ` + strconv.Itoa(int(srv.Port())) + `,
-	    "source-address": "::1", "link-address": "2001:db8:b4::1"}}, "binding-table"`
+	    "source-address": "::1", "link-address": "2001:db8:b4::1"}}, "workers": ` + strconv.Itoa(workers) + `, "binding-table"`
 	dev := &gen.Device{}
 	if err := gen.Unmarshal([]byte(strings.Replace(testConfigJSON, `"binding-table"`, fo, 1)), dev); err != nil {
 		t.Fatal(err)
@@ -96,9 +110,28 @@ func TestSubsystemRelayCreatesBinding(t *testing.T) {
 		if _, err := server.WriteToUDPAddrPort(rr, from); err != nil {
 			t.Fatal(err)
 		}
+		out := make(chan []byte, 64)
+		stop := make(chan struct{})
+		defer close(stop)
+		for _, l := range all {
+			go func() {
+				for {
+					select {
+					case f := <-l["int0"].out:
+						select {
+						case out <- f:
+						case <-stop:
+							return
+						}
+					case <-stop:
+						return
+					}
+				}
+			}()
+		}
 		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
 			select {
-			case f := <-links["int0"].out:
+			case f := <-out:
 				p := f[14:]
 				if len(p) > 48 && p[6] == 17 && netip.AddrFrom16([16]byte(p[24:40])) == b4src {
 					if netip.AddrFrom16([16]byte(p[8:24])).String() != "8:9:a:b:c:d:e:f" || p[42] != 2 || p[43] != 34 ||
