@@ -21,5 +21,5 @@ FUZZ_TARGETS += ./softwire/dhcp4o6:FuzzRelay
 # The failover live tests with the lwB4 element and the relay
 # (softwire/lwfaillive): a Kea pair in 4o6 mode, etcdctl to read the
 # binding's lease, scapy to probe neighbour discovery for the anycast
-# address.
-DEBIAN_PACKAGES += kea-dhcp4-server kea-dhcp6-server etcd-client python3-scapy
+# address, dnsmasq as the router's DHCPv6 relay agent.
+DEBIAN_PACKAGES += kea-dhcp4-server kea-dhcp6-server etcd-client python3-scapy dnsmasq-base

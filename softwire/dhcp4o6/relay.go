@@ -3,6 +3,7 @@ package dhcp4o6
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -33,6 +34,11 @@ import (
 // packets to its anycast address through FromClient, and Send transmits
 // the answers from that address, so the relay is reached wherever the
 // network routes the anycast address and the kernel never owns it).
+//
+// Relay agents between the clients and us (a router relaying its link's
+// multicast to the anycast address) are relayed for in turn (RFC 8415
+// §19.1.2): their Relay-forward is wrapped again, the Relay-reply inside
+// ours goes back to them on port 547.
 //
 // Everything from the network is bounded: client packets by size, by a
 // token-bucket rate and by a fixed queue; server messages are taken only
@@ -123,11 +129,18 @@ const maxClientPacket = 1500
 const inboxDepth = 64
 
 // txKey is one DHCPv4 transaction of one client: an ACK binds only the
-// client (peer address) that asked.
+// client that asked: its address (peer), and the relay agent it came
+// through (via: the sender of the datagram we got, the client itself
+// when it sent to us directly; link-local client addresses repeat from
+// link to link).
 type txKey struct {
 	xid  uint32
 	peer [16]byte
+	via  [16]byte
 }
+
+// hopCountLimit is HOP_COUNT_LIMIT (RFC 8415 §7.6).
+const hopCountLimit = 8
 
 // ListenRelay opens [::]:547 and joins All_DHCP_Relay_Agents_and_Servers
 // on iface: a relay whose clients are on that link.
@@ -315,29 +328,46 @@ func udp6(p []byte) ([]byte, netip.AddrPort, bool) {
 	return u[8:], netip.AddrPortFrom(src, be.Uint16(u)), true
 }
 
+// forward relays a client's message, or a Relay-forward from another
+// relay agent (RFC 8415 §19.1.2: a router relaying its link's multicast
+// to the anycast address), wrapped in a Relay-forward of our own.
 func (r *Relay) forward(b []byte, from netip.AddrPort, out []byte) []byte {
 	if len(b) == 0 {
 		r.C.DropMalformed.Add(1)
 		return out
 	}
 	switch b[0] {
-	case MsgRelayForw, MsgRelayRepl, MsgAdvertise, MsgReply, MsgDHCPv4Answer:
-		// Not from a client (relay chains are not supported).
+	case MsgRelayRepl, MsgAdvertise, MsgReply, MsgDHCPv4Answer:
+		// Not from a client.
 		r.C.DropWrongType.Add(1)
 		return out
 	}
-	m, err := ParseMessage(b)
+	via := from.Addr().As16()
+	inner, peer, hops, err := innermost(b, MsgRelayForw)
+	if err == nil && hops > 0 && b[1] >= hopCountLimit {
+		err = fmt.Errorf("hop-count %d: at the limit", b[1])
+	}
+	var m Message
+	if err == nil {
+		m, err = ParseMessage(inner)
+	}
 	if err != nil {
 		r.C.DropMalformed.Add(1)
 		r.Log.Debug("relay: bad client message", "from", from, "err", err)
 		return out
 	}
-	peer := from.Addr().As16()
+	if hops == 0 {
+		peer = via
+	}
 	if m.Type == MsgDHCPv4Query {
-		r.remember(m, peer)
+		r.remember(m, peer, via)
 	}
 	r.C.ClientMessages.Add(1)
-	rf := RelayMessage{Type: MsgRelayForw, LinkAddr: r.LinkAddr.As16(), PeerAddr: peer, Contained: b,
+	var hop uint8
+	if hops > 0 {
+		hop = b[1] + 1
+	}
+	rf := RelayMessage{Type: MsgRelayForw, HopCount: hop, LinkAddr: r.LinkAddr.As16(), PeerAddr: via, Contained: b,
 		Options: []Option{{OptInterfaceID, r.interfaceID()}}}
 	out = rf.Append(out)
 	for _, s := range r.Servers {
@@ -358,9 +388,29 @@ func (r *Relay) interfaceID() []byte {
 	return []byte(r.Iface)
 }
 
+// innermost unwraps relay messages of type typ (at most hopCountLimit of
+// them) and returns the message inside, the peer-address of the
+// innermost relay message (the client) and how many there were.
+func innermost(b []byte, typ uint8) ([]byte, [16]byte, int, error) {
+	var peer [16]byte
+	for n := 0; ; n++ {
+		if len(b) == 0 || b[0] != typ {
+			return b, peer, n, nil
+		}
+		if n == hopCountLimit {
+			return nil, peer, n, fmt.Errorf("more than %d nested relay messages", hopCountLimit)
+		}
+		rm, err := ParseRelay(b)
+		if err != nil {
+			return nil, peer, n, err
+		}
+		peer, b = rm.PeerAddr, rm.Contained
+	}
+}
+
 // remember keeps the softwire address a DHCPREQUEST names, by DHCPv4 xid
 // and client.
-func (r *Relay) remember(m Message, peer [16]byte) {
+func (r *Relay) remember(m Message, peer, via [16]byte) {
 	d, ok := Get(m.Options, OptDHCPv4Msg)
 	if !ok {
 		return
@@ -373,7 +423,7 @@ func (r *Relay) remember(m Message, peer [16]byte) {
 	if !ok || len(bp) != 17 || bp[0] != 128 {
 		return
 	}
-	k := txKey{m4.XID, peer}
+	k := txKey{m4.XID, peer, via}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, had := r.b4s[k]; !had {
@@ -397,8 +447,15 @@ func (r *Relay) reply(b []byte, out []byte) []byte {
 	// The binding first: the B4 uses it as soon as it has the DHCPACK.
 	r.snoop(rr.Contained, rr.PeerAddr)
 	to := netip.AddrFrom16(rr.PeerAddr)
+	// A Relay-reply inside goes to the relay agent that sent us the
+	// Relay-forward, on its port 547 (RFC 8415 §19.2); anything else to
+	// the client's 546.
+	port := uint16(546)
+	if len(rr.Contained) > 0 && rr.Contained[0] == MsgRelayRepl {
+		port = 547
+	}
 	if r.Local.IsValid() {
-		out = r.udpTo(out, to, rr.Contained)
+		out = r.udpTo(out, to, port, rr.Contained)
 		if r.Send == nil {
 			r.C.SendErrors.Add(1)
 			return out
@@ -410,7 +467,7 @@ func (r *Relay) reply(b []byte, out []byte) []byte {
 	if to.IsLinkLocalUnicast() {
 		to = to.WithZone(r.Iface)
 	}
-	if _, err := r.Conn.WriteToUDPAddrPort(rr.Contained, netip.AddrPortFrom(to, 546)); err != nil {
+	if _, err := r.Conn.WriteToUDPAddrPort(rr.Contained, netip.AddrPortFrom(to, port)); err != nil {
 		r.C.SendErrors.Add(1)
 		r.Log.Warn("relay: send to client", "client", to, "err", err)
 		return out
@@ -419,8 +476,8 @@ func (r *Relay) reply(b []byte, out []byte) []byte {
 	return out
 }
 
-// udpTo builds the IPv6 packet of msg from [Local]:547 to [to]:546.
-func (r *Relay) udpTo(out []byte, to netip.Addr, msg []byte) []byte {
+// udpTo builds the IPv6 packet of msg from [Local]:547 to [to]:port.
+func (r *Relay) udpTo(out []byte, to netip.Addr, port uint16, msg []byte) []byte {
 	n := 40 + 8 + len(msg)
 	if cap(out) < n {
 		out = make([]byte, 0, n)
@@ -430,7 +487,7 @@ func (r *Relay) udpTo(out []byte, to netip.Addr, msg []byte) []byte {
 	netpkt.WriteIPv6Header(out, 0, 8+len(msg), 17, src[:], dst[:])
 	u := out[40:]
 	be.PutUint16(u[0:], 547)
-	be.PutUint16(u[2:], 546)
+	be.PutUint16(u[2:], port)
 	be.PutUint16(u[4:], uint16(8+len(msg)))
 	be.PutUint16(u[6:], 0)
 	copy(u[8:], msg)
@@ -442,8 +499,17 @@ func (r *Relay) udpTo(out []byte, to netip.Addr, msg []byte) []byte {
 	return out
 }
 
-// snoop turns a DHCPACK inside a DHCPv4-response into a binding.
-func (r *Relay) snoop(b []byte, peer [16]byte) {
+// snoop turns a DHCPACK inside a DHCPv4-response (inside the Relay-reply
+// messages of relays between, if any) into a binding; via is the
+// peer-address of our own Relay-reply.
+func (r *Relay) snoop(b []byte, via [16]byte) {
+	b, peer, hops, err := innermost(b, MsgRelayRepl)
+	if err != nil {
+		return
+	}
+	if hops == 0 {
+		peer = via
+	}
 	m, err := ParseMessage(b)
 	if err != nil || m.Type != MsgDHCPv4Answer {
 		return
@@ -456,7 +522,7 @@ func (r *Relay) snoop(b []byte, peer [16]byte) {
 	if err != nil || m4.Type() != Ack {
 		return
 	}
-	k := txKey{m4.XID, peer}
+	k := txKey{m4.XID, peer, via}
 	r.mu.Lock()
 	b4, ok := r.b4s[k]
 	r.mu.Unlock()

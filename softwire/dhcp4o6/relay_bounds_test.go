@@ -247,3 +247,57 @@ func FuzzRelay(f *testing.F) {
 		}
 	})
 }
+
+// TestRelayChain: a Relay-forward from another relay agent (a router
+// relaying its link's multicast to the anycast address) is relayed in a
+// Relay-forward of ours with hop-count one more and the router as peer;
+// the server's answer goes back to the router's port 547 as the inner
+// Relay-reply, and its DHCPACK binds the client named inside. A
+// Relay-forward at HOP_COUNT_LIMIT is dropped.
+func TestRelayChain(t *testing.T) {
+	d := newDPRelay(t, 1000, 1000)
+	router := netip.MustParseAddr("2001:db8:b4::1")
+	client := netip.MustParseAddr("fe80::b4")
+	b4 := netip.MustParseAddr("2001:db8:b4::b4")
+	inner := RelayMessage{Type: MsgRelayForw, LinkAddr: router.As16(), PeerAddr: client.As16(), Contained: query(Request, 9, b4)}.Append(nil)
+	d.r.FromClient(clientPacket(router, inner))
+	rf, relayAddr := d.readForward(t)
+	if rf.HopCount != 1 || netip.AddrFrom16(rf.PeerAddr) != router || string(rf.Contained) != string(inner) {
+		t.Fatalf("Relay-forward hop %d peer %v", rf.HopCount, netip.AddrFrom16(rf.PeerAddr))
+	}
+	ack := Message4{Op: 2, XID: 9, YIAddr: [4]byte{192, 0, 2, 11}, Options: []Option4{{Opt4MsgType, []byte{Ack}}}}.Append(nil)
+	resp := Message{Type: MsgDHCPv4Answer, Options: []Option{{OptDHCPv4Msg, ack}}}.Append(nil)
+	innerRR := RelayMessage{Type: MsgRelayRepl, LinkAddr: router.As16(), PeerAddr: client.As16(), Contained: resp}.Append(nil)
+	rr := RelayMessage{Type: MsgRelayRepl, HopCount: 1, LinkAddr: rf.LinkAddr, PeerAddr: router.As16(), Contained: innerRR}.Append(nil)
+	if _, err := d.server.WriteToUDPAddrPort(rr, relayAddr); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-d.bound:
+		if b.B4 != b4.As16() || b.IPv4 != 0xc000020b {
+			t.Fatalf("binding %+v", b)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no binding through the chain")
+	}
+	var sent []byte
+	for end := time.Now().Add(5 * time.Second); sent == nil && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		d.mu.Lock()
+		if len(d.sent) > 0 {
+			sent = d.sent[0]
+		}
+		d.mu.Unlock()
+	}
+	payload, _, ok := udp6(sent)
+	if !ok || netip.AddrFrom16([16]byte(sent[24:40])) != router || be.Uint16(sent[42:]) != 547 || string(payload) != string(innerRR) {
+		t.Fatalf("answer to the router: % x", sent)
+	}
+	limit := RelayMessage{Type: MsgRelayForw, HopCount: hopCountLimit, PeerAddr: client.As16(), Contained: query(Request, 10, b4)}.Append(nil)
+	before := d.r.C.DropMalformed.Load()
+	d.r.FromClient(clientPacket(router, limit))
+	for end := time.Now().Add(5 * time.Second); d.r.C.DropMalformed.Load() == before && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+	}
+	if d.r.C.DropMalformed.Load() != before+1 || d.r.C.ClientMessages.Load() != 1 {
+		t.Fatalf("a Relay-forward at the hop limit: malformed %d, relayed %d", d.r.C.DropMalformed.Load()-before, d.r.C.ClientMessages.Load())
+	}
+}

@@ -275,7 +275,10 @@ func aftrConfig(mode, intDev, extDev, extIP, intNH, extNH string, endpoints []st
 // B4s: kea-dhcp6 on a unicast address of each link to a lwAFTR (devs[i]
 // with addrs[i]), the subnet picked by the relays' link-address, the S46
 // container naming the anycast lwAFTR; kea-dhcp4 leasing 192.0.2.10 with
-// psid-offset 6, psid-length 4, psid 5 for the relays' interface-id.
+// psid-offset 6, psid-length 4, psid 5. kea-dhcp4 picks a 4o6 subnet by
+// the source of the DHCPv6 message holding the query (the relaying
+// lwAFTR: 2001:db8:f1::1 or 2001:db8:f2::1, in 4o6-subnet), which works
+// with and without a relay agent between the lwB4 and the lwAFTR.
 func keaConfigs(dir string, devs, addrs []string) (string, string) {
 	var ifs []string
 	for i := range devs {
@@ -295,11 +298,32 @@ func keaConfigs(dir string, devs, addrs []string) (string, string) {
   "lease-database": {"type": "memfile", "persist": true, "name": %q},
   "dhcp4o6-port": 6767,
   "valid-lifetime": 3600,
-  "subnet4": [{"subnet": "192.0.2.0/24", "4o6-interface-id": "b4-link", "4o6-subnet": "2001:db8:b4::/64",
+  "subnet4": [{"subnet": "192.0.2.0/24", "4o6-subnet": "2001:db8:f0::/44",
     "pools": [{"pool": "192.0.2.10 - 192.0.2.10"}],
     "option-data": [{"name": "v4-portparams", "csv-format": false, "always-send": true, "data": "06045000"}]}]
 }}`, devs[0], devs[1], filepath.Join(dir, "dhcp4.leases"))
 	return v6, v4
+}
+
+// startRouterRelay runs dnsmasq in ns as the DHCPv6 relay agent of the
+// lwB4's link (its address there, 2001:db8:b4::1) towards the anycast
+// address, until the test ends.
+func startRouterRelay(t *testing.T, ns *netns.NS) {
+	bin := testenv.Tool(t, "dnsmasq", "dnsmasq-base")
+	cmd := ns.Command(bin, "--keep-in-foreground", "--log-facility=-", "--port=0", "--log-dhcp", "--no-resolv", "--no-hosts",
+		"--conf-file=/dev/null", "--dhcp-relay=2001:db8:b4::1,2001:db8:ac::1")
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("dnsmasq output:\n%s", out.String())
+		}
+	})
 }
 
 // startKea runs kea-dhcp4 and kea-dhcp6 in ns until the test ends.
@@ -370,7 +394,13 @@ const (
 // the anycast address, so through the relay of the lwAFTR the router
 // sends it to; that lwAFTR creates the binding and writes it to etcd.
 // extra is added to both lwAFTRs' failover configuration.
-func setupElements(t *testing.T, mode, extra string) *liveNet {
+//
+// With routerRelay the lwB4 sends to All_DHCP_Relay_Agents_and_Servers on
+// its link, as home gateways do, and the router relays (a real dnsmasq,
+// --dhcp-relay) to the anycast address: the lwAFTR's relay relays for the
+// router in turn (RFC 8415 §19.1.2). Otherwise the lwB4 sends to the
+// anycast address itself (provisioning server-address).
+func setupElements(t *testing.T, mode, extra string, routerRelay bool) *liveNet {
 	testenv.Tool(t, "curl", "curl")
 	testenv.Tool(t, "ethtool", "ethtool")
 	home, b4ns, rt := netns.New(t, "fh"), netns.New(t, "fb"), netns.New(t, "fr")
@@ -412,14 +442,25 @@ func setupElements(t *testing.T, mode, extra string) *liveNet {
 	kea.Addr(t, kk1, "10.99.0.1/24")
 	kea.Addr(t, kk2, "10.99.1.1/24")
 
-	// The lwB4's namespace: its kernel has a global address on the WAN
-	// link for the 4o6 client's socket (b4-ipv6 is the element's).
-	b4ns.Must(t, "ip", "-6", "addr", "add", "2001:db8:b4::c/64", "dev", w, "nodad")
-	b4ns.Must(t, "ip", "-6", "route", "add", "default", "via", "2001:db8:b4::1", "dev", w)
 	// The router.
 	rt.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
 	rt.Must(t, "ip", "-6", "addr", "add", "2001:db8:b4::1/64", "dev", r0, "nodad")
 	rt.Must(t, "ip", "-6", "route", "add", "2001:db8:ac::1/128", "dev", r1)
+	provisioning := `{"server-address": "2001:db8:ac::1"}`
+	if routerRelay {
+		// The 4o6 client's socket is on the kernel's link-local
+		// address, usable at once; the router's relay listens on its
+		// address of the lwB4's link.
+		b4ns.Must(t, "ip", "-6", "addr", "flush", "dev", w, "scope", "link")
+		b4ns.Must(t, "ip", "-6", "addr", "add", "fe80::b4/64", "dev", w, "nodad")
+		startRouterRelay(t, rt)
+		provisioning = `{}`
+	} else {
+		// The lwB4's kernel has a global address on the WAN link for
+		// the 4o6 client's socket (b4-ipv6 is the element's).
+		b4ns.Must(t, "ip", "-6", "addr", "add", "2001:db8:b4::c/64", "dev", w, "nodad")
+		b4ns.Must(t, "ip", "-6", "route", "add", "default", "via", "2001:db8:b4::1", "dev", w)
+	}
 
 	home.Addr(t, h0, "192.168.1.100/24")
 	home.Must(t, "ip", "link", "set", h0, "mtu", "1400")
@@ -459,8 +500,8 @@ func setupElements(t *testing.T, mode, extra string) *liveNet {
   "lan-interface": {"device": %q, "ipv4-address": "192.168.1.1"},
   "wan-interface": {"device": %q, "next-hop": "2001:db8:b4::1"},
   "b4-ipv6": "2001:db8:b4::b4",
-  "provisioning": {"dhcpv4-over-dhcpv6": {"server-address": "2001:db8:ac::1"}}
-}}}`, b0, w), dir)
+  "provisioning": {"dhcpv4-over-dhcpv6": %s}
+}}}`, b0, w, provisioning), dir)
 
 	var ln net.Listener
 	if err := inet.Do(func() (err error) { ln, err = net.Listen("tcp", "203.0.113.7:8080"); return err }); err != nil {
@@ -596,7 +637,7 @@ func num(xml, name string) int {
 // failover/state, read over NETCONF, shows the takeover, and its NETCONF
 // subscriber got binding-created naming the backup.
 func TestLiveElementsDataPacketFailover(t *testing.T) {
-	l := setupElements(t, "data-packet-trigger", "")
+	l := setupElements(t, "data-packet-trigger", "", false)
 	if ttl := l.etcdLeaseTTL(t); ttl != 3600 {
 		t.Fatalf("the binding's etcd lease was granted for %d s, want Kea's lease time 3600 s", ttl)
 	}
@@ -641,9 +682,15 @@ func TestLiveElementsDataPacketFailover(t *testing.T) {
 // Kea pair and the DHCPACK makes the backup create the binding itself
 // (created-by reprovisioned) and write it to etcd; new connections work.
 // The time from the failure to the first working new connection is
-// logged.
+// logged. Twice: with the lwB4 sending to the anycast address, and with
+// the lwB4 multicasting on its link and the router relaying (dnsmasq).
 func TestLiveElementsICMPv6Failover(t *testing.T) {
-	l := setupElements(t, "icmpv6-trigger", "")
+	t.Run("unicast", func(t *testing.T) { testICMPv6Failover(t, false) })
+	t.Run("router-relay", func(t *testing.T) { testICMPv6Failover(t, true) })
+}
+
+func testICMPv6Failover(t *testing.T, routerRelay bool) {
+	l := setupElements(t, "icmpv6-trigger", "", routerRelay)
 	killed := l.fail(t)
 	waitFor(t, 60*time.Second, "a new connection through the backup", l.curl)
 	working := time.Since(killed)
@@ -734,7 +781,7 @@ const outOfService = `<config><softwire xmlns="urn:wirebeat:softwire"><lwaftr><f
 // Back in service, the primary answers again and still holds the binding
 // it provisioned (it was never restarted).
 func TestLiveElementsDrain(t *testing.T) {
-	l := setupElements(t, "data-packet-trigger", "")
+	l := setupElements(t, "data-packet-trigger", "", false)
 	if !l.ndpAnswers(t, l.r1) {
 		t.Fatal("the primary does not answer neighbour solicitations for the anycast address in service")
 	}
@@ -781,7 +828,7 @@ func TestLiveElementsDrain(t *testing.T) {
 // primary stopped answering); the backup takes the B4 over and the
 // download completes; the primary exits after the drain period.
 func TestLiveElementsDrainOnShutdown(t *testing.T) {
-	l := setupElements(t, "data-packet-trigger", ` "drain-period": 8,`)
+	l := setupElements(t, "data-packet-trigger", ` "drain-period": 8,`, false)
 	exited := make(chan struct{})
 	dl, dlOut := l.download(t)
 	waitFor(t, 20*time.Second, "2 MiB of the download through the primary", func() bool { return l.lwb4Decap(t) >= 2<<20 })
