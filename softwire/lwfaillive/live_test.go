@@ -1,8 +1,6 @@
 package lwfaillive
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -11,189 +9,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/wirebeat/wirebeat/tools/element"
 	"github.com/wirebeat/wirebeat/tools/etcdtest"
 	"github.com/wirebeat/wirebeat/tools/netns"
+	"github.com/wirebeat/wirebeat/tools/syncbuf"
 	"github.com/wirebeat/wirebeat/tools/testenv"
 )
 
-const adminPassword = "lwfail-test-secret"
-
-var buildOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "wirebeat-lwfail-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "wirebeat")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/wirebeat/wirebeat").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(d); !cond(); {
-		if time.Now().After(end) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// element is a `wirebeat run` process in a namespace.
-type element struct {
-	name    string
-	cmd     *exec.Cmd
-	out     *syncBuffer
-	netconf string
-}
-
-// startElement runs wirebeat with the JSON configuration cfg in ns and
-// waits until it serves NETCONF.
-func startElement(t *testing.T, ns *netns.NS, name, cfg, dir string) *element {
-	t.Helper()
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, name+".json")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e := &element{name: name, out: &syncBuffer{}}
-	e.cmd = ns.Command("env", "WIREBEAT_ADMIN_PASSWORD="+adminPassword, bin, "run", "--datadir", filepath.Join(dir, name),
-		"--config", path, "--netconf", "127.0.0.1:0", "--gnmi", "", "--cli", "")
-	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
-	if err := e.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = e.cmd.Process.Kill()
-		_ = e.cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, e.out.String())
-		}
-	})
-	re := regexp.MustCompile(`NETCONF: listening on (\S+)`)
-	waitFor(t, 60*time.Second, name+" serving NETCONF", func() bool {
-		m := re.FindStringSubmatch(e.out.String())
-		if m != nil {
-			e.netconf = m[1]
-		}
-		return m != nil && strings.Contains(e.out.String(), "running;")
-	})
-	return e
-}
-
-// subscriber is an ncclient session with a notification subscription,
-// printing each notification on a line.
-type subscriber struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-const ncSubscribe = `
-import sys
-from ncclient import manager
-host, port, user, pw = sys.argv[1:5]
-with manager.connect(host=host, port=int(port), username=user, password=pw, hostkey_verify=False,
-                     allow_agent=False, look_for_keys=False, timeout=30) as m:
-    m.create_subscription()
-    print("SUBSCRIBED", flush=True)
-    while True:
-        n = m.take_notification(block=True, timeout=120)
-        if n is None:
-            continue
-        print(n.notification_xml.replace("\n", " "), flush=True)
-`
-
-func subscribe(t *testing.T, ns *netns.NS, e *element) *subscriber {
-	t.Helper()
-	host, port, _ := strings.Cut(e.netconf, ":")
-	s := &subscriber{}
-	cmd := ns.Command("/usr/bin/python3", "-u", "-c", ncSubscribe, host, port, "admin", adminPassword)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	go func() {
-		r := bufio.NewReader(out)
-		for {
-			l, err := r.ReadString('\n')
-			if l != "" {
-				s.mu.Lock()
-				s.lines = append(s.lines, strings.TrimSpace(l))
-				s.mu.Unlock()
-			}
-			if err != nil {
-				_, _ = io.Copy(io.Discard, r)
-				return
-			}
-		}
-	}()
-	waitFor(t, 30*time.Second, "subscription to "+e.name, func() bool { return s.find("SUBSCRIBED") != "" })
-	return s
-}
-
-// find returns the first line containing every one of subs.
-func (s *subscriber) find(subs ...string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, l := range s.lines {
-		all := true
-		for _, x := range subs {
-			all = all && strings.Contains(l, x)
-		}
-		if all {
-			return l
-		}
-	}
-	return ""
-}
-
-const ncGetScript = `
-import sys
-from ncclient import manager
-host, port, user, pw, flt = sys.argv[1:6]
-with manager.connect(host=host, port=int(port), username=user, password=pw, hostkey_verify=False,
-                     allow_agent=False, look_for_keys=False, timeout=30) as m:
-    print(m.get(filter=("subtree", flt)).data_xml)
-`
-
-// ncGet returns the data of a NETCONF get with a subtree filter, by
-// ncclient.
-func ncGet(t *testing.T, ns *netns.NS, e *element, filter string) string {
-	t.Helper()
-	host, port, _ := strings.Cut(e.netconf, ":")
-	out, err := ns.Command("/usr/bin/python3", "-c", ncGetScript, host, port, "admin", adminPassword, filter).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ncclient get from %s: %v\n%s", e.name, err, out)
-	}
-	return string(out)
-}
+// waitFor polls cond until it holds (element.WaitFor).
+var waitFor = element.WaitFor
 
 // leafValue is the text of the first <name> element of an XML reply.
 func leafValue(xml, name string) string {
@@ -312,7 +143,7 @@ func startRouterRelay(t *testing.T, ns *netns.NS) {
 	bin := testenv.Tool(t, "dnsmasq", "dnsmasq-base")
 	cmd := ns.Command(bin, "--keep-in-foreground", "--log-facility=-", "--port=0", "--log-dhcp", "--no-resolv", "--no-hosts",
 		"--conf-file=/dev/null", "--dhcp-relay=2001:db8:b4::1,2001:db8:ac::1")
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -338,7 +169,7 @@ func startKea(t *testing.T, ns *netns.NS, dir string, devs, addrs []string) {
 		}
 		cmd := ns.Command(k.bin, "-c", path)
 		cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
-		out := &syncBuffer{}
+		out := &syncbuf.Buffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -368,8 +199,8 @@ const downloadRate = 3_000_000
 type liveNet struct {
 	home, b4ns, rt, a1, a2, inet *netns.NS
 	r1, r2                       string
-	primary, backup, lwb4        *element
-	sub                          *subscriber
+	primary, backup, lwb4        *element.Element
+	sub                          *element.Subscriber
 	cluster                      *etcdtest.Cluster
 	dir                          string
 	curl                         func() bool
@@ -492,16 +323,16 @@ func setupElements(t *testing.T, mode, extra string, routerRelay bool) *liveNet 
 		}
 		return out
 	}
-	primary := startElement(t, a1, "primary", aftrConfig(mode, i1, e1, "10.1.0.1", macOf(t, rt, r1), macOf(t, inet, x1), endpointsIn(a1), "2001:db8:f1::2", extra), dir)
-	backup := startElement(t, a2, "backup", aftrConfig(mode, i2, e2, "10.2.0.1", macOf(t, rt, r2), macOf(t, inet, x2), endpointsIn(a2), "2001:db8:f2::2", extra), dir)
-	sub := subscribe(t, a2, backup)
-	lwb4 := startElement(t, b4ns, "lwb4", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwb4": {
+	primary := element.Start(t, a1, "primary", aftrConfig(mode, i1, e1, "10.1.0.1", macOf(t, rt, r1), macOf(t, inet, x1), endpointsIn(a1), "2001:db8:f1::2", extra), element.Options{Dir: dir})
+	backup := element.Start(t, a2, "backup", aftrConfig(mode, i2, e2, "10.2.0.1", macOf(t, rt, r2), macOf(t, inet, x2), endpointsIn(a2), "2001:db8:f2::2", extra), element.Options{Dir: dir})
+	sub := backup.Subscribe(t)
+	lwb4 := element.Start(t, b4ns, "lwb4", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwb4": {
   "enabled": true,
   "lan-interface": {"device": %q, "ipv4-address": "192.168.1.1"},
   "wan-interface": {"device": %q, "next-hop": "2001:db8:b4::1"},
   "b4-ipv6": "2001:db8:b4::b4",
   "provisioning": {"dhcpv4-over-dhcpv6": %s}
-}}}`, b0, w, provisioning), dir)
+}}}`, b0, w, provisioning), element.Options{Dir: dir})
 
 	var ln net.Listener
 	if err := inet.Do(func() (err error) { ln, err = net.Listen("tcp", "203.0.113.7:8080"); return err }); err != nil {
@@ -536,21 +367,21 @@ func setupElements(t *testing.T, mode, extra string, routerRelay bool) *liveNet 
 	l := &liveNet{home: home, b4ns: b4ns, rt: rt, a1: a1, a2: a2, inet: inet, r1: r1, r2: r2,
 		primary: primary, backup: backup, lwb4: lwb4, sub: sub, cluster: cluster, dir: dir, curl: curl}
 	waitFor(t, 60*time.Second, "the lwB4 provisioned through the primary's relay", func() bool {
-		return leafValue(ncGet(t, b4ns, lwb4, lwb4Filter), "provisioned") == "true"
+		return leafValue(lwb4.Get(t, lwb4Filter), "provisioned") == "true"
 	})
 	waitFor(t, 30*time.Second, "HTTP through the primary", curl)
 	// The primary created the binding from the relayed DHCPACK; the
 	// backup, which saw no DHCP, has it in its etcd-fed cache.
-	rs := ncGet(t, a1, primary, relayFilter)
-	dyn := ncGet(t, a1, primary, dynFilter)
+	rs := primary.Get(t, relayFilter)
+	dyn := primary.Get(t, dynFilter)
 	if num(rs, "bindings") < 1 || num(rs, "replied") < 3 || !strings.Contains(dyn, "<created-by>provisioned</created-by>") ||
 		!strings.Contains(dyn, "<b4-ipv6>2001:db8:b4::b4</b4-ipv6>") {
 		t.Fatalf("the primary's relay did not create the binding:\nrelay %s\ndynamic %s", rs, dyn)
 	}
 	waitFor(t, 30*time.Second, "the backup's cache to hold the binding the primary wrote", func() bool {
-		return leafValue(ncGet(t, a2, backup, stateFilter), "cached-bindings") == "1"
+		return leafValue(backup.Get(t, stateFilter), "cached-bindings") == "1"
 	})
-	if bs := ncGet(t, a2, backup, relayFilter); num(bs, "client-messages") != 0 {
+	if bs := backup.Get(t, relayFilter); num(bs, "client-messages") != 0 {
 		t.Fatalf("the backup relayed before any failover: %s", bs)
 	}
 	t.Logf("primary relay state: %s", rs)
@@ -597,23 +428,20 @@ func (l *liveNet) moveRoutes(t *testing.T) {
 // fail SIGKILLs the primary and moves the routes to the backup.
 func (l *liveNet) fail(t *testing.T) time.Time {
 	killed := time.Now()
-	if err := l.primary.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = l.primary.cmd.Wait()
+	l.primary.Kill()
 	l.moveRoutes(t)
 	return killed
 }
 
 // lwb4Decap is the lwB4's decap-bytes, over NETCONF.
 func (l *liveNet) lwb4Decap(t *testing.T) int {
-	return num(ncGet(t, l.b4ns, l.lwb4, lwb4Filter), "decap-bytes")
+	return num(l.lwb4.Get(t, lwb4Filter), "decap-bytes")
 }
 
 // download starts the long download from the home namespace.
-func (l *liveNet) download(t *testing.T) (*exec.Cmd, *syncBuffer) {
+func (l *liveNet) download(t *testing.T) (*exec.Cmd, *syncbuf.Buffer) {
 	dl := l.home.Command("curl", "-sS", "-m", "60", "-o", filepath.Join(l.dir, "dl"), "-w", "%{size_download}", "http://203.0.113.7:8080/")
-	var out syncBuffer
+	var out syncbuf.Buffer
 	dl.Stdout, dl.Stderr = &out, &out
 	if err := dl.Start(); err != nil {
 		t.Fatal(err)
@@ -648,12 +476,12 @@ func TestLiveElementsDataPacketFailover(t *testing.T) {
 
 	err := dl.Wait()
 	if err != nil || dlOut.String() != fmt.Sprint(size) {
-		st := ncGet(t, l.a2, l.backup, stateFilter)
-		t.Fatalf("the download did not survive the failover: %v %q\nlwB4: %s\nbackup state: %s", err, dlOut.String(), ncGet(t, l.b4ns, l.lwb4, lwb4Filter), st)
+		st := l.backup.Get(t, stateFilter)
+		t.Fatalf("the download did not survive the failover: %v %q\nlwB4: %s\nbackup state: %s", err, dlOut.String(), l.lwb4.Get(t, lwb4Filter), st)
 	}
 	t.Logf("download completed %v after the primary died", time.Since(killed).Round(time.Millisecond))
 
-	st, dyn := ncGet(t, l.a2, l.backup, stateFilter), ncGet(t, l.a2, l.backup, dynFilter)
+	st, dyn := l.backup.Get(t, stateFilter), l.backup.Get(t, dynFilter)
 	t.Logf("backup failover/state: %s", st)
 	// The first packet to reach the backup may be the B4's (validated
 	// by a cache hit) or the server's (found in the cache by the inbound
@@ -665,13 +493,13 @@ func TestLiveElementsDataPacketFailover(t *testing.T) {
 	if !strings.Contains(dyn, "<b4-ipv6>2001:db8:b4::b4</b4-ipv6>") || !strings.Contains(dyn, "data-packet-validated") || !strings.Contains(dyn, "etcd") {
 		t.Fatalf("the backup's dynamic-binding list: %s", dyn)
 	}
-	if bs := ncGet(t, l.a2, l.backup, relayFilter); num(bs, "bindings") != 0 {
+	if bs := l.backup.Get(t, relayFilter); num(bs, "bindings") != 0 {
 		t.Fatalf("the backup provisioned the B4 itself, the binding did not come from etcd: %s", bs)
 	}
 	waitFor(t, 10*time.Second, "binding-created at the backup's NETCONF subscriber", func() bool {
-		return l.sub.find("binding-created", "192.0.2.10", "2001:db8:b4::b4", "data-packet-validated", "10.2.0.1") != ""
+		return l.sub.Has("binding-created", "192.0.2.10", "2001:db8:b4::b4", "data-packet-validated", "10.2.0.1")
 	})
-	t.Logf("notification: %s", l.sub.find("binding-created"))
+	t.Logf("notification: %s", l.sub.Last("binding-created"))
 }
 
 // TestLiveElementsICMPv6Failover: the same elements in icmpv6-trigger
@@ -694,7 +522,7 @@ func testICMPv6Failover(t *testing.T, routerRelay bool) {
 	killed := l.fail(t)
 	waitFor(t, 60*time.Second, "a new connection through the backup", l.curl)
 	working := time.Since(killed)
-	b4 := ncGet(t, l.b4ns, l.lwb4, lwb4Filter)
+	b4 := l.lwb4.Get(t, lwb4Filter)
 	if num(b4, "reprovision-count") < 1 || num(b4, "reprovision-triggers") < 1 {
 		t.Fatalf("the lwB4 did not provision again after ICMPv6 code 5:\n%s", b4)
 	}
@@ -704,7 +532,7 @@ func testICMPv6Failover(t *testing.T, routerRelay bool) {
 	}
 	t.Logf("ICMPv6 trigger: the lwB4 provisioned again through the backup's relay %s after the failure; new connections work %v after it (reprovision-count %s)",
 		reprov, working.Round(time.Millisecond), leafValue(b4, "reprovision-count"))
-	st, dyn, rs := ncGet(t, l.a2, l.backup, stateFilter), ncGet(t, l.a2, l.backup, dynFilter), ncGet(t, l.a2, l.backup, relayFilter)
+	st, dyn, rs := l.backup.Get(t, stateFilter), l.backup.Get(t, dynFilter), l.backup.Get(t, relayFilter)
 	t.Logf("backup failover/state: %s\nrelay: %s", st, rs)
 	if num(st, "icmpv6-triggers-sent") < 1 || num(st, "bindings-created") != 1 || num(st, "dynamic-binding-count") != 1 {
 		t.Fatalf("the backup's failover/state does not show the ICMPv6 takeover:\n%s", st)
@@ -716,7 +544,7 @@ func testICMPv6Failover(t *testing.T, routerRelay bool) {
 		t.Fatalf("the backup's dynamic-binding list: %s", dyn)
 	}
 	waitFor(t, 10*time.Second, "binding-created at the backup's NETCONF subscriber", func() bool {
-		return l.sub.find("binding-created", "192.0.2.10", "reprovisioned", "10.2.0.1") != ""
+		return l.sub.Has("binding-created", "192.0.2.10", "reprovisioned", "10.2.0.1")
 	})
 }
 
@@ -731,12 +559,12 @@ with manager.connect(host=host, port=int(port), username=user, password=pw, host
 
 // ncEdit merges cfg (a <config> element) into e's running configuration,
 // by ncclient.
-func ncEdit(t *testing.T, ns *netns.NS, e *element, cfg string) {
+func ncEdit(t *testing.T, e *element.Element, cfg string) {
 	t.Helper()
-	host, port, _ := strings.Cut(e.netconf, ":")
-	out, err := ns.Command("/usr/bin/python3", "-c", ncEditScript, host, port, "admin", adminPassword, cfg).CombinedOutput()
+	host, port, _ := strings.Cut(e.NETCONF, ":")
+	out, err := e.Command(element.Python, "-c", ncEditScript, host, port, "admin", element.Password, cfg).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "<ok/>") {
-		t.Fatalf("ncclient edit-config of %s: %v\n%s", e.name, err, out)
+		t.Fatalf("ncclient edit-config of %s: %v\n%s", e.Name, err, out)
 	}
 }
 
@@ -787,9 +615,9 @@ func TestLiveElementsDrain(t *testing.T) {
 	}
 	dl, dlOut := l.download(t)
 	waitFor(t, 20*time.Second, "2 MiB of the download through the primary", func() bool { return l.lwb4Decap(t) >= 2<<20 })
-	ncEdit(t, l.a1, l.primary, fmt.Sprintf(outOfService, true))
+	ncEdit(t, l.primary, fmt.Sprintf(outOfService, true))
 	drained := time.Now()
-	if st := ncGet(t, l.a1, l.primary, stateFilter); leafValue(st, "in-service") != "false" {
+	if st := l.primary.Get(t, stateFilter); leafValue(st, "in-service") != "false" {
 		t.Fatalf("the primary's state after out-of-service: %s", st)
 	}
 	if l.ndpAnswers(t, l.r1) {
@@ -802,20 +630,20 @@ func TestLiveElementsDrain(t *testing.T) {
 		l.lwb4Decap(t)-d0, time.Since(drained).Round(time.Millisecond))
 	l.moveRoutes(t)
 	if err := dl.Wait(); err != nil || dlOut.String() != fmt.Sprint(size) {
-		t.Fatalf("the download did not survive the drain: %v %q\nbackup state: %s", err, dlOut.String(), ncGet(t, l.a2, l.backup, stateFilter))
+		t.Fatalf("the download did not survive the drain: %v %q\nbackup state: %s", err, dlOut.String(), l.backup.Get(t, stateFilter))
 	}
-	st := ncGet(t, l.a2, l.backup, stateFilter)
-	if num(st, "bindings-created") != 1 || !strings.Contains(ncGet(t, l.a2, l.backup, dynFilter), "data-packet-validated") {
+	st := l.backup.Get(t, stateFilter)
+	if num(st, "bindings-created") != 1 || !strings.Contains(l.backup.Get(t, dynFilter), "data-packet-validated") {
 		t.Fatalf("the backup did not take the B4 over: %s", st)
 	}
-	ncEdit(t, l.a1, l.primary, fmt.Sprintf(outOfService, false))
-	if st := ncGet(t, l.a1, l.primary, stateFilter); leafValue(st, "in-service") != "true" {
+	ncEdit(t, l.primary, fmt.Sprintf(outOfService, false))
+	if st := l.primary.Get(t, stateFilter); leafValue(st, "in-service") != "true" {
 		t.Fatalf("the primary's state back in service: %s", st)
 	}
 	if !l.ndpAnswers(t, l.r1) {
 		t.Fatal("the primary does not answer neighbour solicitations back in service")
 	}
-	if dyn := ncGet(t, l.a1, l.primary, dynFilter); !strings.Contains(dyn, "<created-by>provisioned</created-by>") {
+	if dyn := l.primary.Get(t, dynFilter); !strings.Contains(dyn, "<created-by>provisioned</created-by>") {
 		t.Fatalf("the primary lost its binding: it was restarted by the change of out-of-service: %s", dyn)
 	}
 }
@@ -832,11 +660,17 @@ func TestLiveElementsDrainOnShutdown(t *testing.T) {
 	exited := make(chan struct{})
 	dl, dlOut := l.download(t)
 	waitFor(t, 20*time.Second, "2 MiB of the download through the primary", func() bool { return l.lwb4Decap(t) >= 2<<20 })
-	if err := l.primary.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	pid := pidOf(t, l.primary)
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	stopping := time.Now()
-	go func() { _ = l.primary.cmd.Wait(); close(exited) }()
+	go func() {
+		for syscall.Kill(pid, 0) == nil {
+			time.Sleep(50 * time.Millisecond)
+		}
+		close(exited)
+	}()
 	waitFor(t, 8*time.Second, "the stopping primary to stop answering for the anycast address", func() bool { return !l.ndpAnswers(t, l.r1) })
 	d0 := l.lwb4Decap(t)
 	waitFor(t, 8*time.Second, "the draining primary to keep forwarding", func() bool {
@@ -850,7 +684,7 @@ func TestLiveElementsDrainOnShutdown(t *testing.T) {
 	t.Logf("draining: %d more bytes through the primary %v after SIGTERM", l.lwb4Decap(t)-d0, time.Since(stopping).Round(time.Millisecond))
 	l.moveRoutes(t)
 	if err := dl.Wait(); err != nil || dlOut.String() != fmt.Sprint(size) {
-		t.Fatalf("the download did not survive the drain: %v %q\nbackup state: %s", err, dlOut.String(), ncGet(t, l.a2, l.backup, stateFilter))
+		t.Fatalf("the download did not survive the drain: %v %q\nbackup state: %s", err, dlOut.String(), l.backup.Get(t, stateFilter))
 	}
 	select {
 	case <-exited:
@@ -858,10 +692,33 @@ func TestLiveElementsDrainOnShutdown(t *testing.T) {
 		t.Fatal("the primary did not exit after its drain period")
 	}
 	t.Logf("the primary exited %v after SIGTERM (drain-period 8 s)", time.Since(stopping).Round(time.Millisecond))
-	if !strings.Contains(l.primary.out.String(), "draining before stopping") {
-		t.Fatalf("no drain in the primary's log:\n%s", l.primary.out.String())
+	if !strings.Contains(l.primary.Log(), "draining before stopping") {
+		t.Fatalf("no drain in the primary's log:\n%s", l.primary.Log())
 	}
-	if st := ncGet(t, l.a2, l.backup, stateFilter); num(st, "bindings-created") != 1 {
+	if st := l.backup.Get(t, stateFilter); num(st, "bindings-created") != 1 {
 		t.Fatalf("the backup did not take the B4 over: %s", st)
 	}
+}
+
+// pidOf is the process of element e, found by its datadir on its command
+// line (tools/element keeps the process to itself; the test signals this
+// one process by its id).
+func pidOf(t *testing.T, e *element.Element) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ents {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if err == nil && strings.Contains(string(b), "\x00--datadir\x00"+e.Datadir+"\x00") {
+			return pid
+		}
+	}
+	t.Fatalf("no process of %s (datadir %s)", e.Name, e.Datadir)
+	return 0
 }
