@@ -15,3 +15,11 @@ DEBIAN_PACKAGES += curl ethtool iproute2
 # The live test with real elements (softwire/lwfaillive): two `wirebeat
 # run` lwAFTRs, read and subscribed to over NETCONF with ncclient.
 DEBIAN_PACKAGES += python3-ncclient
+# The lwAFTR's DHCPv4-over-DHCPv6 relay (softwire/dhcp4o6/relay.go): the
+# client side is network bytes from the data plane.
+FUZZ_TARGETS += ./softwire/dhcp4o6:FuzzRelay
+# The failover live tests with the lwB4 element and the relay
+# (softwire/lwfaillive): a Kea pair in 4o6 mode, etcdctl to read the
+# binding's lease, scapy to probe neighbour discovery for the anycast
+# address, dnsmasq as the router's DHCPv6 relay agent.
+DEBIAN_PACKAGES += kea-dhcp4-server kea-dhcp6-server etcd-client python3-scapy dnsmasq-base

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
@@ -174,7 +175,9 @@ func (s *LwaftrSubsystem) Prepare(cs *schema.ChangeSet) error {
 		if s.run != nil {
 			p.plan = planStop
 		}
-	case s.run != nil && !settings:
+	case s.run != nil && (!settings || serviceOnly(cs)):
+		// Bindings, or only failover/out-of-service and drain-period:
+		// the running engine stays.
 		p.plan = planChanges
 	default:
 		if err := checkSettings(cand); err != nil {
@@ -251,9 +254,9 @@ func (s *LwaftrSubsystem) Apply(cs *schema.ChangeSet) {
 	}
 	switch p.plan {
 	case planStop:
-		s.stopRun()
+		s.stopRun(true)
 	case planStart:
-		s.stopRun()
+		s.stopRun(false)
 		var opts []runnerOption
 		if p.fo != nil {
 			opts = append(opts, withUnknownSources(p.fo.sources()))
@@ -271,7 +274,7 @@ func (s *LwaftrSubsystem) Apply(cs *schema.ChangeSet) {
 		}
 		s.run = r
 		if p.fo != nil {
-			p.fo.start(r.shared)
+			p.fo.start(r.shared, r.poke)
 			s.fo = p.fo
 		}
 		s.log.Info("lwaftr started", "softwires", p.start.bt.Len())
@@ -284,6 +287,9 @@ func (s *LwaftrSubsystem) Apply(cs *schema.ChangeSet) {
 		}
 		for _, b := range p.delta.added {
 			chs = append(chs, bindingChange{add: true, sw: b})
+		}
+		if s.fo != nil {
+			s.fo.applyService(cs.New)
 		}
 		if err := s.run.change(chs); err != nil {
 			// Prepare checked every added entry against the table's
@@ -365,16 +371,27 @@ func (s *LwaftrSubsystem) Close() error {
 		s.pending.fo.close()
 	}
 	s.pending = nil
-	s.stopRun()
+	s.stopRun(true)
 	return nil
 }
 
 // stopRun stops the engine and its failover handling. Out of service
 // first: the engine stops answering neighbour discovery for the anycast
-// address and takes over no B4 while it winds down.
-func (s *LwaftrSubsystem) stopRun() {
+// address and takes over no B4 while it winds down; with drain (the
+// lwAFTR is being disabled or shut down, not restarted) it keeps
+// forwarding for failover/drain-period first, so the router can move the
+// anycast traffic away.
+func (s *LwaftrSubsystem) stopRun(drain bool) {
 	if s.fo != nil {
 		s.fo.setInService(false)
+		if d := s.fo.drain; drain && d > 0 && s.run != nil {
+			s.log.Info("lwaftr: out of service, draining before stopping", "drain-period", d)
+			// State stays readable meanwhile (in-service false); the
+			// commit pipeline runs one Apply at a time.
+			s.mu.Unlock()
+			time.Sleep(d)
+			s.mu.Lock()
+		}
 	}
 	if s.run != nil {
 		s.run.close()

@@ -25,6 +25,23 @@ type FailoverSetup struct {
 	Manager failover.Config
 	// Store is nil unless the validation source is etcd.
 	Store *bindstore.Config
+	// OutOfService is failover/out-of-service (drain by hand); Drain the
+	// drain-period of a stopping lwAFTR.
+	OutOfService bool
+	Drain        time.Duration
+	// Relay is nil unless dhcpv4-over-dhcpv6-relay is enabled.
+	Relay *RelaySetup
+	// ID names this lwAFTR in binding-created: its external-interface ip.
+	ID string
+}
+
+// RelaySetup is what failover/dhcpv4-over-dhcpv6-relay asks for.
+type RelaySetup struct {
+	Servers     []netip.AddrPort
+	Source      netip.Addr // unspecified: any
+	LinkAddr    netip.Addr
+	InterfaceID []byte
+	Rate, Burst float64
 }
 
 // FailoverConfig reads the failover configuration of dev. Mode none gives
@@ -42,6 +59,9 @@ func FailoverConfig(dev *gen.Device) (FailoverSetup, error) {
 	case gen.WirebeatSoftwire_FailoverMode_data_packet_trigger:
 		s.Manager.Mode = failover.DataPacketTrigger
 	default:
+		if fo.GetDhcpv4OverDhcpv6Relay().GetEnabled() {
+			return s, fmt.Errorf("%s/dhcpv4-over-dhcpv6-relay: the relay creates dynamic bindings and needs a failover mode other than none", base)
+		}
 		return s, nil
 	}
 	if fo.AnycastAddress == nil {
@@ -52,6 +72,12 @@ func FailoverConfig(dev *gen.Device) (FailoverSetup, error) {
 		return s, fmt.Errorf("%s/anycast-address: %q is not an IPv6 address", base, fo.GetAnycastAddress())
 	}
 	s.Manager.Anycast = a.As16()
+	s.OutOfService = fo.GetOutOfService()
+	s.Drain = time.Duration(fo.GetDrainPeriod()) * time.Second
+	s.ID = dev.GetSoftwire().GetLwaftr().GetExternalInterface().GetIp()
+	if s.Relay, err = relayConfig(dev, base+"/dhcpv4-over-dhcpv6-relay"); err != nil {
+		return s, err
+	}
 	if v := fo.DynamicBindingLifetime; v != nil {
 		s.Manager.Lifetime = time.Duration(*v) * time.Second
 	} else {
@@ -92,6 +118,44 @@ func FailoverConfig(dev *gen.Device) (FailoverSetup, error) {
 	}
 	s.Store = st
 	return s, nil
+}
+
+// relayConfig reads an enabled dhcpv4-over-dhcpv6-relay (nil when it is
+// not enabled).
+func relayConfig(dev *gen.Device, base string) (*RelaySetup, error) {
+	lw := dev.GetSoftwire().GetLwaftr()
+	rc := lw.GetFailover().GetDhcpv4OverDhcpv6Relay()
+	if !rc.GetEnabled() {
+		return nil, nil
+	}
+	r := &RelaySetup{Source: netip.IPv6Unspecified(), Rate: float64(rc.GetRateLimit()), Burst: float64(rc.GetBurst())}
+	port := rc.GetServerPort()
+	if len(rc.GetServer()) == 0 {
+		return nil, fmt.Errorf("%s/server: at least one is required when enabled", base)
+	}
+	for _, v := range rc.GetServer() {
+		a, err := netip.ParseAddr(v)
+		if err != nil || !a.Is6() || a.Is4In6() || a.IsMulticast() || a.IsUnspecified() {
+			return nil, fmt.Errorf("%s/server: %q is not a unicast IPv6 address", base, v)
+		}
+		r.Servers = append(r.Servers, netip.AddrPortFrom(a, port))
+	}
+	la, err := netip.ParseAddr(rc.GetLinkAddress())
+	if rc.LinkAddress == nil || err != nil || !la.Is6() || la.IsUnspecified() {
+		return nil, fmt.Errorf("%s/link-address: required when enabled (an IPv6 address of the B4s' subnet)", base)
+	}
+	r.LinkAddr = la
+	if rc.SourceAddress != nil {
+		if r.Source, err = netip.ParseAddr(rc.GetSourceAddress()); err != nil || !r.Source.Is6() {
+			return nil, fmt.Errorf("%s/source-address: %q is not an IPv6 address", base, rc.GetSourceAddress())
+		}
+	}
+	if rc.InterfaceId != nil {
+		r.InterfaceID = []byte(rc.GetInterfaceId())
+	} else {
+		r.InterfaceID = []byte(lw.GetInternalInterface().GetDevice())
+	}
+	return r, nil
 }
 
 func failoverTLS(ca, cert, key string) (*tls.Config, error) {
@@ -212,15 +276,26 @@ func FillFailoverState(fo *gen.WirebeatSoftwire_Softwire_Lwaftr_Failover, st *bi
 // a failover.Config that publish the wirebeat-softwire binding-created
 // and binding-removed notifications to sink (which never blocks).
 func FailoverNotifications(sink events.Sink) (func(failover.DynamicBinding), func(failover.DynamicBinding, string)) {
+	return FailoverNotificationsFrom(sink, "")
+}
+
+// FailoverNotificationsFrom is FailoverNotifications with binding-created
+// naming the lwAFTR that created the binding (its external IPv4 address;
+// no lwaftr leaf when empty).
+func FailoverNotificationsFrom(sink events.Sink, id string) (func(failover.DynamicBinding), func(failover.DynamicBinding, string)) {
 	ip := func(a uint32) string {
 		return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}).String()
 	}
 	created := func(d failover.DynamicBinding) {
 		b := d.Binding
+		leaves := []events.Leaf{{Name: "ipv4", Value: ip(b.IPv4)}, {Name: "psid", Value: b.PSID},
+			{Name: "psid-length", Value: b.PortSet.Length}, {Name: "b4-ipv6", Value: netip.AddrFrom16(b.B4).String()},
+			{Name: "reason", Value: d.Origin.String()}}
+		if id != "" {
+			leaves = append(leaves, events.Leaf{Name: "lwaftr", Value: id})
+		}
 		sink.Publish(events.Event{Time: time.Now(), Kind: events.Notification, Module: "wirebeat-softwire", Name: "binding-created",
-			Leaves: []events.Leaf{{Name: "ipv4", Value: ip(b.IPv4)}, {Name: "psid", Value: b.PSID},
-				{Name: "psid-length", Value: b.PortSet.Length}, {Name: "b4-ipv6", Value: netip.AddrFrom16(b.B4).String()},
-				{Name: "reason", Value: d.Origin.String()}}})
+			Leaves: leaves})
 	}
 	removed := func(d failover.DynamicBinding, reason string) {
 		b := d.Binding

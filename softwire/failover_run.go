@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/wirebeat/wirebeat/events"
 	"github.com/wirebeat/wirebeat/gen"
@@ -44,6 +45,11 @@ type failoverRun struct {
 	queue    *tableQueue
 	stop     chan struct{}
 	wg       sync.WaitGroup
+	// relay is nil unless dhcpv4-over-dhcpv6-relay is enabled.
+	relay *relayRun
+	// admin is failover/out-of-service; drain the drain-period.
+	admin atomic.Bool
+	drain time.Duration
 }
 
 // buildFailover makes the store (its client connects in the background:
@@ -58,7 +64,8 @@ func buildFailover(log *slog.Logger, dev *gen.Device, workers int, sink events.S
 	if setup.Manager.Mode == failover.None {
 		return nil, nil
 	}
-	f := &failoverRun{log: log, queue: newTableQueue(), stop: make(chan struct{})}
+	f := &failoverRun{log: log, queue: newTableQueue(), stop: make(chan struct{}), drain: setup.Drain}
+	f.admin.Store(setup.OutOfService)
 	var mgrs atomic.Pointer[[]*failover.Manager]
 	if setup.Store != nil {
 		sc := *setup.Store
@@ -79,12 +86,14 @@ func buildFailover(log *slog.Logger, dev *gen.Device, workers int, sink events.S
 	cfg := setup.Manager
 	cfg.Log = log
 	cfg.Table = f.queue
-	cfg.OnCreated, cfg.OnRemoved = FailoverNotifications(sink)
+	cfg.OnCreated, cfg.OnRemoved = FailoverNotificationsFrom(sink, setup.ID)
 	// Validator and Writer stay nil interfaces without a store.
 	var v failover.Validator
 	var w failover.Writer
+	var lw *leaseWriter
 	if f.store != nil {
-		v, w = f.store, f.store
+		lw = &leaseWriter{st: f.store, next: map[uint64]time.Duration{}}
+		v, w = f.store, lw
 	}
 	for range max(workers, 1) {
 		m, err := failover.New(cfg, v, w)
@@ -92,24 +101,34 @@ func buildFailover(log *slog.Logger, dev *gen.Device, workers int, sink events.S
 			f.close()
 			return nil, schema.Errorf(schema.TagInvalidValue, swPath(pe("lwaftr"), pe("failover")), "%v", err)
 		}
+		m.SetInService(!setup.OutOfService)
 		f.managers = append(f.managers, m)
 	}
 	ms := f.managers
 	mgrs.Store(&ms)
+	if setup.Relay != nil {
+		if err := f.buildRelay(setup.Relay, setup, lw); err != nil {
+			f.close()
+			return nil, schema.Errorf(schema.TagResourceDenied, swPath(pe("lwaftr"), pe("failover"), pe("dhcpv4-over-dhcpv6-relay")), "%v", err)
+		}
+	}
 	return f, nil
 }
 
-// sources are the managers as the workers' unknown-source handlers.
+// sources are the managers (with the relay's client side) as the
+// workers' unknown-source handlers.
 func (f *failoverRun) sources() []lwaftr.UnknownSource {
 	out := make([]lwaftr.UnknownSource, len(f.managers))
 	for i, m := range f.managers {
-		out[i] = m
+		out[i] = failoverSource{Manager: m, f: f}
 	}
 	return out
 }
 
-// start applies the managers' table changes to the runner's shared table.
-func (f *failoverRun) start(shared *bindingtable.Shared) {
+// start applies the managers' table changes to the runner's shared table
+// and starts the relay (poke wakes a worker to send its answers).
+func (f *failoverRun) start(shared *bindingtable.Shared, poke func()) {
+	f.startRelay(poke)
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
@@ -150,10 +169,26 @@ func (f *failoverRun) start(shared *bindingtable.Shared) {
 }
 
 // setInService tells the managers (and through them the engines'
-// neighbour discovery) whether this lwAFTR serves the anycast address.
+// neighbour discovery and the relay) whether this lwAFTR serves the
+// anycast address; out-of-service by configuration keeps it out.
 func (f *failoverRun) setInService(in bool) {
+	in = in && !f.admin.Load()
 	for _, m := range f.managers {
 		m.SetInService(in)
+	}
+}
+
+// setOutOfService applies failover/out-of-service to a running lwAFTR
+// (no restart: the data plane keeps forwarding).
+func (f *failoverRun) setOutOfService(out bool) {
+	if f.admin.Swap(out) == out {
+		return
+	}
+	f.setInService(true)
+	if out {
+		f.log.Warn("lwaftr failover: out of service by configuration; no longer answering for the anycast address, still forwarding")
+	} else {
+		f.log.Info("lwaftr failover: back in service")
 	}
 }
 
@@ -166,6 +201,7 @@ func (f *failoverRun) close() {
 		close(f.stop)
 	}
 	f.wg.Wait()
+	f.closeRelay()
 	for _, m := range f.managers {
 		m.Close()
 	}
@@ -177,7 +213,9 @@ func (f *failoverRun) close() {
 // fillState renders failover/state: the managers' counters summed (one
 // per worker), their dynamic bindings, and the store's state.
 func (f *failoverRun) fillState(lw *gen.WirebeatSoftwire_Softwire_Lwaftr) {
-	FillFailoverState(lw.GetOrCreateFailover(), f.store, f.managers...)
+	fo := lw.GetOrCreateFailover()
+	FillFailoverState(fo, f.store, f.managers...)
+	f.fillRelayState(fo)
 }
 
 // maxQueuedChanges bounds the table changes waiting for the writer; a
@@ -234,3 +272,30 @@ func (q *tableQueue) take() []bindingChange {
 
 // workerCount is the number of workers the parts start.
 func (e *engineParts) workerCount() int { return 1 + len(e.more) }
+
+// applyService applies a commit that changed only failover/out-of-service
+// or drain-period (see serviceOnly) to the running lwAFTR.
+func (f *failoverRun) applyService(dev *gen.Device) {
+	fo := dev.GetSoftwire().GetLwaftr().GetFailover()
+	f.drain = time.Duration(fo.GetDrainPeriod()) * time.Second
+	f.setOutOfService(fo.GetOutOfService())
+}
+
+// serviceOnly reports whether the changes of cs outside the binding
+// table are all to failover/out-of-service or failover/drain-period:
+// those apply to the running lwAFTR without a restart (a restart would
+// interrupt the forwarding a drain is meant to keep).
+func serviceOnly(cs *schema.ChangeSet) bool {
+	any := false
+	for _, c := range cs.Changes {
+		if _, ok, _ := bindingKey(c.Path); ok || !isLwaftrPath(c.Path) {
+			continue
+		}
+		e := c.Path.GetElem()
+		if len(e) != 4 || e[2].Name != "failover" || (e[3].Name != "out-of-service" && e[3].Name != "drain-period") {
+			return false
+		}
+		any = true
+	}
+	return any
+}

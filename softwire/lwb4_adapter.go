@@ -105,8 +105,10 @@ type lwb4Setup struct {
 	WANNextHop     netip.Addr
 	B4             netip.Addr
 	BR             netip.Addr
-	// DHCP: provision by DHCPv4-over-DHCPv6; otherwise Static.
+	// DHCP: provision by DHCPv4-over-DHCPv6; otherwise Static. Server
+	// is dhcpv4-over-dhcpv6/server-address (invalid: ff02::1:2).
 	DHCP   bool
+	Server netip.Addr
 	Static lwb4.Binding
 }
 
@@ -152,9 +154,13 @@ func lwb4SetupOf(dev *gen.Device) (lwb4Setup, error) {
 	}
 	s.Engine = lwb4.Config{B4: s.B4.As16(), MTU: int(c.GetTunnelMtu())}
 	p := c.GetProvisioning()
-	if p.GetDhcpv4OverDhcpv6() != nil {
+	if d := p.GetDhcpv4OverDhcpv6(); d != nil {
 		s.DHCP = true
-		return s, nil
+		s.Server, err = addrLeaf(lwb4Path+"/provisioning/dhcpv4-over-dhcpv6/server-address", d.ServerAddress, true)
+		if err == nil && s.Server.IsValid() && (s.Server.IsLinkLocalUnicast() || s.Server.IsUnspecified()) {
+			err = fmt.Errorf("%s/provisioning/dhcpv4-over-dhcpv6/server-address: %s is not a global address", lwb4Path, s.Server)
+		}
+		return s, err
 	}
 	st := p.GetStatic()
 	var ipLeaf *string

@@ -313,7 +313,7 @@ func TestLwB4DHCPProvisioning(t *testing.T) {
 	var calls atomic.Int32
 	fail := make(chan struct{})
 	a4 := lwPub.As4()
-	o := LwB4Options{Provision4o6: func(ctx context.Context, dev string, b4 netip.Addr) (lwb4.Binding, time.Duration, error) {
+	o := LwB4Options{Provision4o6: func(ctx context.Context, dev string, b4, _ netip.Addr) (lwb4.Binding, time.Duration, error) {
 		if dev != "b4wan" || b4 != lwB4Addr {
 			t.Errorf("provisioning on %s for %s", dev, b4)
 		}
@@ -371,7 +371,7 @@ func TestLwB4DHCPProvisioning(t *testing.T) {
 func TestLwB4DHCPRenewal(t *testing.T) {
 	var calls atomic.Int32
 	a4 := lwPub.As4()
-	o := LwB4Options{Provision4o6: func(context.Context, string, netip.Addr) (lwb4.Binding, time.Duration, error) {
+	o := LwB4Options{Provision4o6: func(context.Context, string, netip.Addr, netip.Addr) (lwb4.Binding, time.Duration, error) {
 		calls.Add(1)
 		return lwb4.Binding{IPv4: binary.BigEndian.Uint32(a4[:]), PSID: lwPSID, PortSet: lwPorts, BR: lwBR.As16()}, 2 * time.Second, nil
 	}}

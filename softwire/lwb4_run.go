@@ -19,13 +19,15 @@ import (
 )
 
 // Provision4o6 runs one DHCPv4-over-DHCPv6 exchange on a device for the
-// softwire address b4 and returns the binding it gave and the lease time
-// (0: unknown, never renewed).
-type Provision4o6 func(ctx context.Context, device string, b4 netip.Addr) (lwb4.Binding, time.Duration, error)
+// softwire address b4, to server (invalid: All_DHCP_Relay_Agents_and_Servers
+// on the link), and returns the binding it gave and the lease time (0:
+// unknown, never renewed).
+type Provision4o6 func(ctx context.Context, device string, b4, server netip.Addr) (lwb4.Binding, time.Duration, error)
 
-// provision4o6 is softwire/dhcp4o6's client on the device's link-local
-// address (port 546).
-func provision4o6(ctx context.Context, device string, b4 netip.Addr) (lwb4.Binding, time.Duration, error) {
+// provision4o6 is softwire/dhcp4o6's client on port 546 of the device's
+// link-local address, or with a unicast server of its first global
+// address (a router between would not forward link-local sources).
+func provision4o6(ctx context.Context, device string, b4, server netip.Addr) (lwb4.Binding, time.Duration, error) {
 	ifi, err := net.InterfaceByName(device)
 	if err != nil {
 		return lwb4.Binding{}, 0, err
@@ -36,20 +38,35 @@ func provision4o6(ctx context.Context, device string, b4 netip.Addr) (lwb4.Bindi
 	}
 	var ll net.IP
 	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() == nil && n.IP.IsLinkLocalUnicast() {
+		n, ok := a.(*net.IPNet)
+		if !ok || n.IP.To4() != nil {
+			continue
+		}
+		if server.IsValid() && n.IP.IsGlobalUnicast() && !n.IP.Equal(b4.AsSlice()) {
+			ll = n.IP
+			break
+		}
+		if !server.IsValid() && n.IP.IsLinkLocalUnicast() {
 			ll = n.IP
 			break
 		}
 	}
 	if ll == nil {
+		if server.IsValid() {
+			return lwb4.Binding{}, 0, fmt.Errorf("%s has no global IPv6 address of the host's to reach %s from", device, server)
+		}
 		return lwb4.Binding{}, 0, fmt.Errorf("%s has no IPv6 link-local address", device)
 	}
-	conn, err := net.ListenUDP("udp6", &net.UDPAddr{IP: ll, Port: 546, Zone: device})
+	zone := device
+	if !ll.IsLinkLocalUnicast() {
+		zone = ""
+	}
+	conn, err := net.ListenUDP("udp6", &net.UDPAddr{IP: ll, Port: 546, Zone: zone})
 	if err != nil {
 		return lwb4.Binding{}, 0, err
 	}
 	defer conn.Close()
-	c := &dhcp4o6.Client{Conn: conn, Iface: device, MAC: ifi.HardwareAddr, B4: b4}
+	c := &dhcp4o6.Client{Conn: conn, Iface: device, MAC: ifi.HardwareAddr, B4: b4, Server: server}
 	l, err := c.Provision(ctx)
 	return l.Binding, l.LeaseTime, err
 }
@@ -181,7 +198,7 @@ func (r *lwb4Run) provisionOnce(ctx context.Context) time.Duration {
 		var err error
 		if r.setup.DHCP {
 			qctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			b, lease, err = r.s.o.Provision4o6(qctx, r.setup.WANDev, r.setup.B4)
+			b, lease, err = r.s.o.Provision4o6(qctx, r.setup.WANDev, r.setup.B4, r.setup.Server)
 			cancel()
 			if err == nil && b.BR == ([16]byte{}) && r.setup.BR.IsValid() {
 				b.BR = r.setup.BR.As16()

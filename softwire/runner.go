@@ -58,6 +58,17 @@ type runner struct {
 	// unknown is each worker's handler of unknown sources (failover),
 	// installed before the worker starts.
 	unknown []lwaftr.UnknownSource
+	// wake makes worker 0 run its handler's Poll now (the relay has an
+	// answer to send), not at the next tick.
+	wake chan struct{}
+}
+
+// poke asks worker 0 for a Poll soon; it never blocks.
+func (r *runner) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
 }
 
 // runnerOption sets up a runner before its workers start.
@@ -124,7 +135,8 @@ func startRunner(log *slog.Logger, cfg lwaftr.Config, bt *bindingtable.Table, li
 // startWorkers runs one worker per element of links (each the external
 // and internal link of that worker; on-a-stick the same link twice).
 func startWorkers(log *slog.Logger, cfg lwaftr.Config, bt *bindingtable.Table, links [][2]Link, opts ...runnerOption) (*runner, error) {
-	r := &runner{log: log, stick: cfg.OnAStick, stop: make(chan struct{}), shared: bindingtable.NewShared(bt, len(links))}
+	r := &runner{log: log, stick: cfg.OnAStick, stop: make(chan struct{}), shared: bindingtable.NewShared(bt, len(links)),
+		wake: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(r)
 	}
@@ -209,8 +221,10 @@ func (w *worker) loop() {
 	defer w.r.wg.Done()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var wake chan struct{} // nil (never ready) but for worker 0
 	if w.id == 0 {
 		w.run(func() { w.eng.Start() })
+		wake = w.r.wake
 	}
 	for {
 		select {
@@ -232,6 +246,8 @@ func (w *worker) loop() {
 				s.NHMAC[p], s.NHKnown[p] = w.eng.NextHopMAC(lwaftr.Port(p))
 			}
 			reply <- s
+		case <-wake:
+			w.run(func() {}) // the failover handler's Poll
 		case <-tick.C:
 			if w.id == 0 {
 				w.run(func() { w.eng.Start() }) // asks again for next hops still unresolved

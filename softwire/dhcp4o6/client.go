@@ -37,6 +37,12 @@ type Client struct {
 	// B4 is the softwire IPv6 address, sent in OPTION_S46_BIND_IPV6_PREFIX
 	// (RFC 8539) so the provisioning side knows the tunnel endpoint.
 	B4 netip.Addr
+	// Server, when valid, is where every message goes instead of
+	// All_DHCP_Relay_Agents_and_Servers on the link: a relay or server
+	// reached by unicast (a lwAFTR set's anycast address, whose relay
+	// answers wherever the network routes it). Conn must then be bound
+	// to a global address.
+	Server netip.Addr
 	// Timeout of each try; Tries per message (defaults 1 s, 4).
 	Timeout time.Duration
 	Tries   int
@@ -101,6 +107,12 @@ func xid() uint32 {
 func (c *Client) Provision(ctx context.Context) (Lease, error) {
 	var l Lease
 	mcast := netip.AddrPortFrom(AllServers.WithZone(c.Iface), 547)
+	var flags uint32
+	if c.Server.IsValid() {
+		// RFC 7341 §6.2: the unicast flag says the query went to a
+		// unicast address.
+		mcast, flags = netip.AddrPortFrom(c.Server, 547), 1<<23
+	}
 	// 1. Information-request: S46 container (the BR) and the 4o6 servers.
 	id := xid()
 	oro := be.AppendUint16(be.AppendUint16(nil, OptDHCP4o6Server), OptS46ContLW)
@@ -136,7 +148,6 @@ func (c *Client) Provision(ctx context.Context) (Lease, error) {
 		return l, nil
 	}
 	dst := mcast
-	var flags uint32
 	if sl, ok := Get(reply.Options, OptDHCP4o6Server); ok {
 		srv, err := ParseServerList(sl)
 		if err != nil {

@@ -85,12 +85,13 @@ func TestPrimaryCreatesBindingOnProvisioning(t *testing.T) {
 	}
 	got := make(chan bindingtable.Softwire, 4)
 	r := &Relay{Conn: conn, Iface: strconv.Itoa(idx), InterfaceID: []byte("b4-link"), LinkAddr: netip.MustParseAddr("2001:db8:b4::1"),
-		Server: netip.MustParseAddrPort("[2001:db8:ff::2]:547"), BR: anycast, Log: quiet,
-		OnBinding: func(b bindingtable.Softwire, lease time.Duration) {
+		Servers: []netip.AddrPort{netip.MustParseAddrPort("[2001:db8:ff::2]:547")}, BR: anycast, Log: quiet,
+		OnBinding: func(b bindingtable.Softwire, lease time.Duration) error {
 			if err := m.Provisioned(context.Background(), b); err != nil {
 				t.Errorf("Provisioned: %v", err)
 			}
 			got <- b
+			return nil
 		}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -101,7 +102,7 @@ func TestPrimaryCreatesBindingOnProvisioning(t *testing.T) {
 	select {
 	case b = <-got:
 	case <-time.After(5 * time.Second):
-		t.Fatalf("no binding from the relay (forwarded %d, replied %d)", r.Forwarded.Load(), r.Replied.Load())
+		t.Fatalf("no binding from the relay (forwarded %d, replied %d)", r.C.Forwarded.Load(), r.C.Replied.Load())
 	}
 	want := bindingtable.Softwire{IPv4: l.Binding.IPv4, PSID: 5, PortSet: bindingtable.PortSet{Offset: 6, Length: 4},
 		B4: netip.MustParseAddr("2001:db8:b4::b4").As16(), BR: anycast}

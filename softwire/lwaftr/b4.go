@@ -27,6 +27,10 @@ func (e *Engine) fromB4(p []byte, eth []byte) {
 		e.decap(p)
 	case 58:
 		e.icmpv6(p, eth)
+	case 17:
+		if e.local == nil || string(p[24:40]) != string(e.cfg.Internal.IP) || !e.local.LocalUDP(p) {
+			e.C.DropUnknownProto++
+		}
 	default:
 		e.C.DropUnknownProto++
 	}

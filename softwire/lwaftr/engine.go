@@ -98,6 +98,7 @@ type Engine struct {
 	icmpBuf []byte
 
 	unknown UnknownSource // failover: sources without a binding
+	local   LocalUDP      // the unknown source's, when it takes UDP to us
 
 	homes   [64]uint32 // ReceiveBatch: where each frame's lookup reads
 	touched uint32     // keeps ReceiveBatch's prefetching loads alive

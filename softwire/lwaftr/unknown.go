@@ -52,8 +52,36 @@ func (e *Engine) inService() bool {
 	return !ok || s.InService()
 }
 
+// LocalUDP is implemented by an UnknownSource that serves UDP on the
+// internal address (the anycast address a DHCPv4-over-DHCPv6 relay
+// listens on: softwire/dhcp4o6). LocalUDP is called on the engine's
+// goroutine with an unfragmented (or reassembled) IPv6 packet, valid only
+// during the call, whose next header is UDP and whose destination is the
+// internal address; it reports whether it took the packet (a packet it
+// does not take is counted as of an unknown protocol).
+type LocalUDP interface {
+	LocalUDP(p []byte) bool
+}
+
 // SetUnknownSource installs h (nil removes it); call it between batches.
-func (e *Engine) SetUnknownSource(h UnknownSource) { e.unknown = h }
+func (e *Engine) SetUnknownSource(h UnknownSource) {
+	e.unknown = h
+	e.local, _ = h.(LocalUDP)
+}
+
+// SendLocal6 sends an IPv6 packet the lwAFTR itself originates (a relay's
+// answer, from the internal address) to the internal side's next hop; call
+// it from Poll. It reports false when the packet is larger than the
+// internal MTU or not IPv6 (nothing is sent).
+func (e *Engine) SendLocal6(p []byte) bool {
+	if len(p) < 40 || p[0]>>4 != 6 || len(p) > e.cfg.Internal.MTU {
+		return false
+	}
+	b, off := e.alloc(Internal, nil, etIPv6)
+	copy(b[off:], p)
+	e.commit(Internal, off+len(p), etIPv6, off)
+	return true
+}
 
 // Redeliver decapsulates again an IPv6 packet an UnknownSource held, once
 // its binding exists; call it from Poll. A packet that still has no

@@ -1,207 +1,30 @@
 package lwfaillive
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/wirebeat/wirebeat/softwire/bindingtable"
-	"github.com/wirebeat/wirebeat/softwire/bindstore"
-	"github.com/wirebeat/wirebeat/softwire/lwb4"
+	"github.com/wirebeat/wirebeat/tools/element"
 	"github.com/wirebeat/wirebeat/tools/etcdtest"
 	"github.com/wirebeat/wirebeat/tools/netns"
+	"github.com/wirebeat/wirebeat/tools/syncbuf"
 	"github.com/wirebeat/wirebeat/tools/testenv"
 )
 
-const adminPassword = "lwfail-test-secret"
-
-var buildOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "wirebeat-lwfail-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "wirebeat")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/wirebeat/wirebeat").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(d); !cond(); {
-		if time.Now().After(end) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// element is a `wirebeat run` process in a namespace.
-type element struct {
-	name    string
-	cmd     *exec.Cmd
-	out     *syncBuffer
-	netconf string
-}
-
-// startElement runs wirebeat with the JSON configuration cfg in ns and
-// waits until it serves NETCONF.
-func startElement(t *testing.T, ns *netns.NS, name, cfg, dir string) *element {
-	t.Helper()
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, name+".json")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e := &element{name: name, out: &syncBuffer{}}
-	e.cmd = ns.Command("env", "WIREBEAT_ADMIN_PASSWORD="+adminPassword, bin, "run", "--datadir", filepath.Join(dir, name),
-		"--config", path, "--netconf", "127.0.0.1:0", "--gnmi", "", "--cli", "")
-	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
-	if err := e.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = e.cmd.Process.Kill()
-		_ = e.cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, e.out.String())
-		}
-	})
-	re := regexp.MustCompile(`NETCONF: listening on (\S+)`)
-	waitFor(t, 60*time.Second, name+" serving NETCONF", func() bool {
-		m := re.FindStringSubmatch(e.out.String())
-		if m != nil {
-			e.netconf = m[1]
-		}
-		return m != nil && strings.Contains(e.out.String(), "running;")
-	})
-	return e
-}
-
-// subscriber is an ncclient session with a notification subscription,
-// printing each notification on a line.
-type subscriber struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-const ncSubscribe = `
-import sys
-from ncclient import manager
-host, port, user, pw = sys.argv[1:5]
-with manager.connect(host=host, port=int(port), username=user, password=pw, hostkey_verify=False,
-                     allow_agent=False, look_for_keys=False, timeout=30) as m:
-    m.create_subscription()
-    print("SUBSCRIBED", flush=True)
-    while True:
-        n = m.take_notification(block=True, timeout=120)
-        if n is None:
-            continue
-        print(n.notification_xml.replace("\n", " "), flush=True)
-`
-
-func subscribe(t *testing.T, ns *netns.NS, e *element) *subscriber {
-	t.Helper()
-	host, port, _ := strings.Cut(e.netconf, ":")
-	s := &subscriber{}
-	cmd := ns.Command("/usr/bin/python3", "-u", "-c", ncSubscribe, host, port, "admin", adminPassword)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	go func() {
-		r := bufio.NewReader(out)
-		for {
-			l, err := r.ReadString('\n')
-			if l != "" {
-				s.mu.Lock()
-				s.lines = append(s.lines, strings.TrimSpace(l))
-				s.mu.Unlock()
-			}
-			if err != nil {
-				_, _ = io.Copy(io.Discard, r)
-				return
-			}
-		}
-	}()
-	waitFor(t, 30*time.Second, "subscription to "+e.name, func() bool { return s.find("SUBSCRIBED") != "" })
-	return s
-}
-
-// find returns the first line containing every one of subs.
-func (s *subscriber) find(subs ...string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, l := range s.lines {
-		all := true
-		for _, x := range subs {
-			all = all && strings.Contains(l, x)
-		}
-		if all {
-			return l
-		}
-	}
-	return ""
-}
-
-const ncGetScript = `
-import sys
-from ncclient import manager
-host, port, user, pw, flt = sys.argv[1:6]
-with manager.connect(host=host, port=int(port), username=user, password=pw, hostkey_verify=False,
-                     allow_agent=False, look_for_keys=False, timeout=30) as m:
-    print(m.get(filter=("subtree", flt)).data_xml)
-`
-
-// ncGet returns the data of a NETCONF get with a subtree filter, by
-// ncclient.
-func ncGet(t *testing.T, ns *netns.NS, e *element, filter string) string {
-	t.Helper()
-	host, port, _ := strings.Cut(e.netconf, ":")
-	out, err := ns.Command("/usr/bin/python3", "-c", ncGetScript, host, port, "admin", adminPassword, filter).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ncclient get from %s: %v\n%s", e.name, err, out)
-	}
-	return string(out)
-}
+// waitFor polls cond until it holds (element.WaitFor).
+var waitFor = element.WaitFor
 
 // leafValue is the text of the first <name> element of an XML reply.
 func leafValue(xml, name string) string {
@@ -256,44 +79,15 @@ func proxyInto(t *testing.T, ns *netns.NS, target string) string {
 	return ln.Addr().String()
 }
 
-// tun opens a TUN device (no packet information header) named name in ns.
-func tun(t *testing.T, ns *netns.NS, name string) *os.File {
-	var f *os.File
-	if err := ns.Do(func() error {
-		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		ifr, err := unix.NewIfreq(name)
-		if err != nil {
-			unix.Close(fd)
-			return err
-		}
-		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
-		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-			unix.Close(fd)
-			return err
-		}
-		f = os.NewFile(uintptr(fd), name)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
-}
-
-type tunSender struct{ f *os.File }
-
-func (s tunSender) SendLAN(p []byte) { _, _ = s.f.Write(p) }
-func (s tunSender) SendWAN(p []byte) { _, _ = s.f.Write(p) }
-
 func macOf(t *testing.T, ns *netns.NS, dev string) string {
 	return strings.TrimSpace(ns.Must(t, "cat", "/sys/class/net/"+dev+"/address"))
 }
 
-// aftrConfig is the configuration of one lwAFTR of the anycast set.
-func aftrConfig(mode, intDev, extDev, extIP, intNH, extNH string, endpoints []string, static string) string {
+// aftrConfig is the configuration of one lwAFTR of the anycast set: no
+// binding of its own, failover by mode against etcd, and the
+// DHCPv4-over-DHCPv6 relay on the anycast address towards kea (the Kea
+// pair's DHCPv6 address as this lwAFTR reaches it).
+func aftrConfig(mode, intDev, extDev, extIP, intNH, extNH string, endpoints []string, kea string, extra string) string {
 	var eps []string
 	for _, e := range endpoints {
 		eps = append(eps, fmt.Sprintf("%q", "http://"+e))
@@ -302,10 +96,92 @@ func aftrConfig(mode, intDev, extDev, extIP, intNH, extNH string, endpoints []st
   "enabled": true,
   "external-interface": {"device": %q, "ip": %q, "next-hop": {"mac": %q}},
   "internal-interface": {"device": %q, "ip": "2001:db8:ac::1", "next-hop": {"mac": %q}},
-  "failover": {"mode": %q, "anycast-address": "2001:db8:ac::1",
-    "validation-source": {"type": "etcd", "query-timeout": 500, "etcd": {"endpoint": [%s]}}},
-  "binding-table": {"softwire": [%s]}
-}}}`, extDev, extIP, extNH, intDev, intNH, mode, strings.Join(eps, ", "), static)
+  "failover": {"mode": %q, "anycast-address": "2001:db8:ac::1",%s
+    "validation-source": {"type": "etcd", "query-timeout": 500, "etcd": {"endpoint": [%s]}},
+    "dhcpv4-over-dhcpv6-relay": {"enabled": true, "server": [%q], "link-address": "2001:db8:b4::1", "interface-id": "b4-link"}}
+}}}`, extDev, extIP, extNH, intDev, intNH, mode, extra, strings.Join(eps, ", "), kea)
+}
+
+// keaConfigs are a Kea pair in DHCPv4-over-DHCPv6 mode serving relayed
+// B4s: kea-dhcp6 on a unicast address of each link to a lwAFTR (devs[i]
+// with addrs[i]), the subnet picked by the relays' link-address, the S46
+// container naming the anycast lwAFTR; kea-dhcp4 leasing 192.0.2.10 with
+// psid-offset 6, psid-length 4, psid 5. kea-dhcp4 picks a 4o6 subnet by
+// the source of the DHCPv6 message holding the query (the relaying
+// lwAFTR: 2001:db8:f1::1 or 2001:db8:f2::1, in 4o6-subnet), which works
+// with and without a relay agent between the lwB4 and the lwAFTR.
+func keaConfigs(dir string, devs, addrs []string) (string, string) {
+	var ifs []string
+	for i := range devs {
+		ifs = append(ifs, fmt.Sprintf("%q", devs[i]+"/"+addrs[i]))
+	}
+	v6 := fmt.Sprintf(`{"Dhcp6": {
+  "interfaces-config": {"interfaces": [%s]},
+  "lease-database": {"type": "memfile", "persist": true, "name": %q},
+  "dhcp4o6-port": 6767,
+  "server-id": {"type": "EN", "enterprise-id": 2495, "identifier": "7769726562656174", "persist": false},
+  "subnet6": [{"subnet": "2001:db8:b4::/64", "relay": {"ip-addresses": ["2001:db8:b4::1"]},
+    "option-data": [{"name": "s46-cont-lw", "always-send": true},
+      {"space": "s46-cont-lw-options", "name": "s46-br", "data": "2001:db8:ac::1"}]}]
+}}`, strings.Join(ifs, ", "), filepath.Join(dir, "dhcp6.leases"))
+	v4 := fmt.Sprintf(`{"Dhcp4": {
+  "interfaces-config": {"interfaces": [%q, %q], "dhcp-socket-type": "udp"},
+  "lease-database": {"type": "memfile", "persist": true, "name": %q},
+  "dhcp4o6-port": 6767,
+  "valid-lifetime": 3600,
+  "subnet4": [{"subnet": "192.0.2.0/24", "4o6-subnet": "2001:db8:f0::/44",
+    "pools": [{"pool": "192.0.2.10 - 192.0.2.10"}],
+    "option-data": [{"name": "v4-portparams", "csv-format": false, "always-send": true, "data": "06045000"}]}]
+}}`, devs[0], devs[1], filepath.Join(dir, "dhcp4.leases"))
+	return v6, v4
+}
+
+// startRouterRelay runs dnsmasq in ns as the DHCPv6 relay agent of the
+// lwB4's link (its address there, 2001:db8:b4::1) towards the anycast
+// address, until the test ends.
+func startRouterRelay(t *testing.T, ns *netns.NS) {
+	bin := testenv.Tool(t, "dnsmasq", "dnsmasq-base")
+	cmd := ns.Command(bin, "--keep-in-foreground", "--log-facility=-", "--port=0", "--log-dhcp", "--no-resolv", "--no-hosts",
+		"--conf-file=/dev/null", "--dhcp-relay=2001:db8:b4::1,2001:db8:ac::1")
+	out := &syncbuf.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("dnsmasq output:\n%s", out.String())
+		}
+	})
+}
+
+// startKea runs kea-dhcp4 and kea-dhcp6 in ns until the test ends.
+func startKea(t *testing.T, ns *netns.NS, dir string, devs, addrs []string) {
+	k6 := testenv.Tool(t, "kea-dhcp6", "kea-dhcp6-server")
+	k4 := testenv.Tool(t, "kea-dhcp4", "kea-dhcp4-server")
+	v6, v4 := keaConfigs(dir, devs, addrs)
+	for _, k := range []struct{ bin, name, conf string }{{k4, "kea4", v4}, {k6, "kea6", v6}} {
+		path := filepath.Join(dir, k.name+".json")
+		if err := os.WriteFile(path, []byte(k.conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := ns.Command(k.bin, "-c", path)
+		cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
+		out := &syncbuf.Buffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if t.Failed() {
+				t.Logf("%s output:\n%s", k.name, out.String())
+			}
+		})
+	}
 }
 
 // size of the download.
@@ -321,60 +197,105 @@ const downloadRate = 3_000_000
 
 // liveNet is the topology of the live tests.
 type liveNet struct {
-	home, b4ns, a2, inet *netns.NS
-	w2                   string
-	primary, backup      *element
-	sub                  *subscriber
-	prov                 *bindstore.Store
-	binding              bindingtable.Softwire
-	dir                  string
-	curl                 func() bool
-	decapBytes           func() uint64
-	b4Counters           func() lwb4.Counters
-	// reprov gets the time of each provisioning restart of the lwB4.
-	reprov chan time.Time
+	home, b4ns, rt, a1, a2, inet *netns.NS
+	r1, r2                       string
+	primary, backup, lwb4        *element.Element
+	sub                          *element.Subscriber
+	cluster                      *etcdtest.Cluster
+	dir                          string
+	curl                         func() bool
 }
 
-// setupElements builds the topology of the live tests with both lwAFTRs
-// in failover mode, and waits until HTTP works through the primary.
-func setupElements(t *testing.T, mode string) *liveNet {
+const (
+	stateFilter = `<softwire xmlns="urn:wirebeat:softwire"><lwaftr><failover><state/></failover></lwaftr></softwire>`
+	relayFilter = `<softwire xmlns="urn:wirebeat:softwire"><lwaftr><failover><dhcpv4-over-dhcpv6-relay><state/></dhcpv4-over-dhcpv6-relay></failover></lwaftr></softwire>`
+	dynFilter   = `<softwire xmlns="urn:wirebeat:softwire"><lwaftr><failover><dynamic-binding/></failover></lwaftr></softwire>`
+	lwb4Filter  = `<softwire xmlns="urn:wirebeat:softwire"><lwb4/></softwire>`
+)
+
+// setupElements builds the topology of the live tests:
+//
+//	home ── lwB4 ── router ─┬─ primary lwAFTR ─┬─ Internet server
+//	                        └─ backup lwAFTR  ─┘
+//	        Kea pair (4o6) ── both lwAFTRs; 3-member etcd ── both lwAFTRs
+//
+// Every element is a `wirebeat run`. The router routes the anycast
+// address 2001:db8:ac::1 to the primary (the test moves it, as a router
+// would on failure). The lwB4 provisions by DHCPv4-over-DHCPv6 sent to
+// the anycast address, so through the relay of the lwAFTR the router
+// sends it to; that lwAFTR creates the binding and writes it to etcd.
+// extra is added to both lwAFTRs' failover configuration.
+//
+// With routerRelay the lwB4 sends to All_DHCP_Relay_Agents_and_Servers on
+// its link, as home gateways do, and the router relays (a real dnsmasq,
+// --dhcp-relay) to the anycast address: the lwAFTR's relay relays for the
+// router in turn (RFC 8415 §19.1.2). Otherwise the lwB4 sends to the
+// anycast address itself (provisioning server-address).
+func setupElements(t *testing.T, mode, extra string, routerRelay bool) *liveNet {
 	testenv.Tool(t, "curl", "curl")
 	testenv.Tool(t, "ethtool", "ethtool")
-	home := netns.New(t, "fh")
-	b4ns := netns.New(t, "fb")
-	a1 := netns.New(t, "fa")
-	a2 := netns.New(t, "fa")
-	inet := netns.New(t, "fi")
+	home, b4ns, rt := netns.New(t, "fh"), netns.New(t, "fb"), netns.New(t, "fr")
+	a1, a2 := netns.New(t, "fa"), netns.New(t, "fa")
+	inet, kea := netns.New(t, "fi"), netns.New(t, "fk")
 	cluster := etcdtest.Start(t, 3)
 
 	n := netns.Unique
-	h0, b0 := n("fh"), n("fb")
-	w1, i1, w2, i2 := n("fw"), n("fi"), n("fw"), n("fi")
+	h0, b0, w, r0 := n("fh"), n("fb"), n("fw"), n("fr")
+	r1, i1, r2, i2 := n("fr"), n("fi"), n("fr"), n("fi")
 	e1, x1, e2, x2 := n("fe"), n("fx"), n("fe"), n("fx")
+	k1, kk1, k2, kk2 := n("fk"), n("fk"), n("fk"), n("fk")
 	netns.Veth(t, home, h0, b4ns, b0)
-	netns.Veth(t, b4ns, w1, a1, i1)
-	netns.Veth(t, b4ns, w2, a2, i2)
+	netns.Veth(t, b4ns, w, rt, r0)
+	netns.Veth(t, rt, r1, a1, i1)
+	netns.Veth(t, rt, r2, a2, i2)
 	netns.Veth(t, a1, e1, inet, x1)
 	netns.Veth(t, a2, e2, inet, x2)
-	for _, ns := range []*netns.NS{a1, a2} {
-		// The kernel of a lwAFTR namespace stays out of the way: the
-		// element answers ARP and neighbour discovery itself.
-		ns.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+	netns.Veth(t, a1, k1, kea, kk1)
+	netns.Veth(t, a2, k2, kea, kk2)
+	// The lwAFTRs' kernels stay off the data-plane links (the elements
+	// answer ARP and neighbour discovery themselves); they have IPv6 on
+	// the link to Kea only, for the relay's server side.
+	for _, c := range []struct {
+		ns       *netns.NS
+		int, mgt string
+		addr     string
+	}{{a1, i1, k1, "2001:db8:f1::1/64"}, {a2, i2, k2, "2001:db8:f2::1/64"}} {
+		c.ns.Must(t, "sysctl", "-qw", "net.ipv6.conf."+c.int+".disable_ipv6=1")
+		c.ns.Must(t, "ip", "-6", "addr", "add", c.addr, "dev", c.mgt, "nodad")
 	}
+	for i, d := range []string{kk1, kk2} {
+		kea.Must(t, "ip", "-6", "addr", "flush", "dev", d, "scope", "link")
+		kea.Must(t, "ip", "-6", "addr", "add", fmt.Sprintf("fe80::%d/64", i+2), "dev", d, "nodad")
+		kea.Must(t, "ip", "-6", "addr", "add", fmt.Sprintf("2001:db8:f%d::2/64", i+1), "dev", d, "nodad")
+	}
+	// Kea's DHCPv4 side answers 4o6 queries only on an interface where
+	// it has an IPv4 socket (the one kea-dhcp6 got the query on).
+	kea.Addr(t, kk1, "10.99.0.1/24")
+	kea.Addr(t, kk2, "10.99.1.1/24")
+
+	// The router.
+	rt.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	rt.Must(t, "ip", "-6", "addr", "add", "2001:db8:b4::1/64", "dev", r0, "nodad")
+	rt.Must(t, "ip", "-6", "route", "add", "2001:db8:ac::1/128", "dev", r1)
+	provisioning := `{"server-address": "2001:db8:ac::1"}`
+	if routerRelay {
+		// The 4o6 client's socket is on the kernel's link-local
+		// address, usable at once; the router's relay listens on its
+		// address of the lwB4's link.
+		b4ns.Must(t, "ip", "-6", "addr", "flush", "dev", w, "scope", "link")
+		b4ns.Must(t, "ip", "-6", "addr", "add", "fe80::b4/64", "dev", w, "nodad")
+		startRouterRelay(t, rt)
+		provisioning = `{}`
+	} else {
+		// The lwB4's kernel has a global address on the WAN link for
+		// the 4o6 client's socket (b4-ipv6 is the element's).
+		b4ns.Must(t, "ip", "-6", "addr", "add", "2001:db8:b4::c/64", "dev", w, "nodad")
+		b4ns.Must(t, "ip", "-6", "route", "add", "default", "via", "2001:db8:b4::1", "dev", w)
+	}
+
 	home.Addr(t, h0, "192.168.1.100/24")
 	home.Must(t, "ip", "link", "set", h0, "mtu", "1400")
 	home.Must(t, "ip", "route", "add", "default", "via", "192.168.1.1")
-	b4ns.Addr(t, b0, "192.168.1.1/24")
-	b4ns.Must(t, "ip", "link", "set", b0, "mtu", "1400")
-	b4ns.Must(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	b4ns.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
-	b4ns.Must(t, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0")
-	tf := tun(t, b4ns, "lwb4tun")
-	b4ns.Must(t, "ip", "link", "set", "lwb4tun", "up")
-	b4ns.Must(t, "sysctl", "-qw", "net.ipv4.conf.lwb4tun.rp_filter=0")
-	b4ns.Must(t, "ip", "route", "add", "default", "dev", "lwb4tun")
-	b4ns.Must(t, "ip", "-6", "route", "add", "2001:db8:b4::b4/128", "dev", "lwb4tun")
-	b4ns.Must(t, "ip", "-6", "route", "add", "2001:db8:ac::1/128", "dev", w1)
 	inet.Must(t, "ip", "addr", "add", "203.0.113.7/32", "dev", "lo")
 	inet.Addr(t, x1, "10.1.0.254/24")
 	inet.Addr(t, x2, "10.2.0.254/24")
@@ -386,26 +307,15 @@ func setupElements(t *testing.T, mode string) *liveNet {
 	}
 	home.Must(t, "ethtool", "-K", h0, "tx", "off")
 
-	// The B4's binding, in etcd (as a provisioning system writes it).
-	binding := bindingtable.Softwire{IPv4: 0xc000020a, PSID: 5, PortSet: bindingtable.PortSet{Offset: 6, Length: 4},
-		B4: netip.MustParseAddr("2001:db8:b4::b4").As16(), BR: netip.MustParseAddr("2001:db8:ac::1").As16()}
+	dir := t.TempDir()
+	startKea(t, kea, dir, []string{kk1, kk2}, []string{"2001:db8:f1::2", "2001:db8:f2::2"})
+
+	// The two lwAFTRs, each reaching etcd through proxies into its
+	// namespace.
 	var eps []string
 	for _, m := range cluster.Members {
 		eps = append(eps, strings.TrimPrefix(m.ClientURL, "http://"))
 	}
-	prov, err := bindstore.Open(bindstore.Config{Endpoints: cluster.Endpoints(), Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { prov.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := prov.Put(ctx, binding, 0); err != nil {
-		t.Fatal(err)
-	}
-
-	// The two elements, each reaching etcd through proxies into its
-	// namespace.
 	endpointsIn := func(ns *netns.NS) []string {
 		var out []string
 		for _, e := range eps {
@@ -413,50 +323,16 @@ func setupElements(t *testing.T, mode string) *liveNet {
 		}
 		return out
 	}
-	dir := t.TempDir()
-	static := `{"ipv4": "192.0.2.10", "psid": 5, "b4-ipv6": "2001:db8:b4::b4", "br-address": "2001:db8:ac::1",
-	  "port-set": {"psid-offset": 6, "psid-length": 4}}`
-	primary := startElement(t, a1, "primary", aftrConfig(mode, i1, e1, "10.1.0.1", macOf(t, b4ns, w1), macOf(t, inet, x1), endpointsIn(a1), static), dir)
-	backup := startElement(t, a2, "backup", aftrConfig(mode, i2, e2, "10.2.0.1", macOf(t, b4ns, w2), macOf(t, inet, x2), endpointsIn(a2), ""), dir)
-	sub := subscribe(t, a2, backup)
-
-	waitFor(t, 30*time.Second, "the backup's cache to hold the etcd binding", func() bool {
-		return leafValue(ncGet(t, a2, backup, stateFilter), "cached-bindings") == "1"
-	})
-
-	// The lwB4, statically provisioned with the binding.
-	b4, err := lwb4.New(lwb4.Config{B4: binding.B4}, tunSender{tf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b4.SetBinding(lwb4.Binding{IPv4: binding.IPv4, PSID: binding.PSID, PortSet: binding.PortSet, BR: binding.BR}); err != nil {
-		t.Fatal(err)
-	}
-	var b4mu sync.Mutex
-	reprov := make(chan time.Time, 16)
-	b4.OnReprovision = func() {
-		select {
-		case reprov <- time.Now():
-		default:
-		}
-	}
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, err := tf.Read(buf)
-			if err != nil {
-				return
-			}
-			b4mu.Lock()
-			if n > 0 && buf[0]>>4 == 4 {
-				b4.FromLAN(buf[:n])
-			} else if n > 0 && buf[0]>>4 == 6 {
-				b4.FromWAN(buf[:n])
-			}
-			b4mu.Unlock()
-		}
-	}()
-	decapBytes := func() uint64 { b4mu.Lock(); defer b4mu.Unlock(); return b4.C.DecapBytes }
+	primary := element.Start(t, a1, "primary", aftrConfig(mode, i1, e1, "10.1.0.1", macOf(t, rt, r1), macOf(t, inet, x1), endpointsIn(a1), "2001:db8:f1::2", extra), element.Options{Dir: dir})
+	backup := element.Start(t, a2, "backup", aftrConfig(mode, i2, e2, "10.2.0.1", macOf(t, rt, r2), macOf(t, inet, x2), endpointsIn(a2), "2001:db8:f2::2", extra), element.Options{Dir: dir})
+	sub := backup.Subscribe(t)
+	lwb4 := element.Start(t, b4ns, "lwb4", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwb4": {
+  "enabled": true,
+  "lan-interface": {"device": %q, "ipv4-address": "192.168.1.1"},
+  "wan-interface": {"device": %q, "next-hop": "2001:db8:b4::1"},
+  "b4-ipv6": "2001:db8:b4::b4",
+  "provisioning": {"dhcpv4-over-dhcpv6": %s}
+}}}`, b0, w, provisioning), element.Options{Dir: dir})
 
 	var ln net.Listener
 	if err := inet.Do(func() (err error) { ln, err = net.Listen("tcp", "203.0.113.7:8080"); return err }); err != nil {
@@ -488,33 +364,89 @@ func setupElements(t *testing.T, mode string) *liveNet {
 		out, err := home.Command("curl", "-sS", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}", "http://203.0.113.7:8080/small").CombinedOutput()
 		return err == nil && string(out) == "200"
 	}
+	l := &liveNet{home: home, b4ns: b4ns, rt: rt, a1: a1, a2: a2, inet: inet, r1: r1, r2: r2,
+		primary: primary, backup: backup, lwb4: lwb4, sub: sub, cluster: cluster, dir: dir, curl: curl}
+	waitFor(t, 60*time.Second, "the lwB4 provisioned through the primary's relay", func() bool {
+		return leafValue(lwb4.Get(t, lwb4Filter), "provisioned") == "true"
+	})
 	waitFor(t, 30*time.Second, "HTTP through the primary", curl)
-	return &liveNet{home: home, b4ns: b4ns, a2: a2, inet: inet, w2: w2, primary: primary, backup: backup, sub: sub, prov: prov,
-		binding: binding, dir: dir, curl: curl, decapBytes: decapBytes, reprov: reprov,
-		b4Counters: func() lwb4.Counters { b4mu.Lock(); defer b4mu.Unlock(); return b4.C }}
+	// The primary created the binding from the relayed DHCPACK; the
+	// backup, which saw no DHCP, has it in its etcd-fed cache.
+	rs := primary.Get(t, relayFilter)
+	dyn := primary.Get(t, dynFilter)
+	if num(rs, "bindings") < 1 || num(rs, "replied") < 3 || !strings.Contains(dyn, "<created-by>provisioned</created-by>") ||
+		!strings.Contains(dyn, "<b4-ipv6>2001:db8:b4::b4</b4-ipv6>") {
+		t.Fatalf("the primary's relay did not create the binding:\nrelay %s\ndynamic %s", rs, dyn)
+	}
+	waitFor(t, 30*time.Second, "the backup's cache to hold the binding the primary wrote", func() bool {
+		return leafValue(backup.Get(t, stateFilter), "cached-bindings") == "1"
+	})
+	if bs := backup.Get(t, relayFilter); num(bs, "client-messages") != 0 {
+		t.Fatalf("the backup relayed before any failover: %s", bs)
+	}
+	t.Logf("primary relay state: %s", rs)
+	return l
 }
 
-// fail SIGKILLs the primary and moves the routes to the backup, as
-// routers would when the primary stops answering.
+// etcdLeaseTTL is the remaining TTL, in seconds, of the lease of the
+// binding key of 192.0.2.10 psid 5 (etcdctl, as an operator would look).
+func (l *liveNet) etcdLeaseTTL(t *testing.T) int {
+	ctl := testenv.Tool(t, "etcdctl", "etcd-client")
+	eps := strings.Join(l.cluster.Endpoints(), ",")
+	out, err := exec.Command(ctl, "--endpoints", eps, "get", "/wirebeat/lwaftr/bindings/192.0.2.10/5", "-w", "json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("etcdctl get: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`"lease":(\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("the binding key has no lease: %s", out)
+	}
+	out, err = exec.Command(ctl, "--endpoints", eps, "lease", "timetolive", fmt.Sprintf("%x", mustAtoi(string(m[1])))).CombinedOutput()
+	if err != nil {
+		t.Fatalf("etcdctl lease timetolive: %v\n%s", err, out)
+	}
+	g := regexp.MustCompile(`granted with TTL\((\d+)s\)`).FindSubmatch(out)
+	if g == nil {
+		t.Fatalf("etcdctl lease timetolive: %s", out)
+	}
+	return mustAtoi(string(g[1]))
+}
+
+func mustAtoi(s string) int {
+	var v int
+	_, _ = fmt.Sscan(s, &v)
+	return v
+}
+
+// moveRoutes moves the anycast route and the pool's route to the backup,
+// as routers would when the primary stops answering.
+func (l *liveNet) moveRoutes(t *testing.T) {
+	l.rt.Must(t, "ip", "-6", "route", "replace", "2001:db8:ac::1/128", "dev", l.r2)
+	l.inet.Must(t, "ip", "route", "replace", "192.0.2.0/24", "via", "10.2.0.1")
+}
+
+// fail SIGKILLs the primary and moves the routes to the backup.
 func (l *liveNet) fail(t *testing.T) time.Time {
 	killed := time.Now()
-	if err := l.primary.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = l.primary.cmd.Wait()
-	l.b4ns.Must(t, "ip", "-6", "route", "replace", "2001:db8:ac::1/128", "dev", l.w2)
-	l.inet.Must(t, "ip", "route", "replace", "192.0.2.0/24", "via", "10.2.0.1")
+	l.primary.Kill()
+	l.moveRoutes(t)
 	return killed
 }
 
-const stateFilter = `<softwire xmlns="urn:wirebeat:softwire"><lwaftr><failover><state/></failover></lwaftr></softwire>`
+// lwb4Decap is the lwB4's decap-bytes, over NETCONF.
+func (l *liveNet) lwb4Decap(t *testing.T) int {
+	return num(l.lwb4.Get(t, lwb4Filter), "decap-bytes")
+}
 
-// backupState reads the backup's failover/state and dynamic-binding
-// list over NETCONF.
-func (l *liveNet) backupState(t *testing.T) (string, string) {
-	st := ncGet(t, l.a2, l.backup, stateFilter)
-	dyn := ncGet(t, l.a2, l.backup, `<softwire xmlns="urn:wirebeat:softwire"><lwaftr><failover><dynamic-binding/></failover></lwaftr></softwire>`)
-	return st, dyn
+// download starts the long download from the home namespace.
+func (l *liveNet) download(t *testing.T) (*exec.Cmd, *syncbuf.Buffer) {
+	dl := l.home.Command("curl", "-sS", "-m", "60", "-o", filepath.Join(l.dir, "dl"), "-w", "%{size_download}", "http://203.0.113.7:8080/")
+	var out syncbuf.Buffer
+	dl.Stdout, dl.Stderr = &out, &out
+	if err := dl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return dl, &out
 }
 
 func num(xml, name string) int {
@@ -523,37 +455,33 @@ func num(xml, name string) int {
 	return v
 }
 
-// TestLiveElementsDataPacketFailover: home client — lwB4 — two `wirebeat
-// run` lwAFTRs sharing the anycast address 2001:db8:ac::1 — an Internet
-// server; a 3-member etcd cluster holds the B4's binding (written there by
-// the test, as a provisioning system would). The primary has the binding
-// configured; the backup has none. A long curl download starts through
-// the primary; the primary is SIGKILLed and the test moves the routes to
-// the backup (as routers would); the backup takes the B4 over by the
-// data-packet trigger, validated from its etcd-fed cache, and the
-// download completes. The backup's failover/state, read over NETCONF,
-// shows the takeover, and its NETCONF subscriber got binding-created.
+// TestLiveElementsDataPacketFailover: the lwB4 provisions through the
+// primary's relay from the real Kea pair; the primary creates the binding
+// and writes it to the 3-member etcd with the DHCP lease as its lease. A
+// long curl download starts through the primary; the primary is
+// SIGKILLed and the test moves the routes to the backup; the backup
+// takes the B4 over by the data-packet trigger, validated from its
+// etcd-fed cache, and the download completes. The backup's
+// failover/state, read over NETCONF, shows the takeover, and its NETCONF
+// subscriber got binding-created naming the backup.
 func TestLiveElementsDataPacketFailover(t *testing.T) {
-	l := setupElements(t, "data-packet-trigger")
-	// The long download: 24 MiB at downloadRate, about 8 s.
-	dl := l.home.Command("curl", "-sS", "-m", "60", "-o", filepath.Join(l.dir, "dl"), "-w", "%{size_download}", "http://203.0.113.7:8080/")
-	var dlOut syncBuffer
-	dl.Stdout, dl.Stderr = &dlOut, &dlOut
-	if err := dl.Start(); err != nil {
-		t.Fatal(err)
+	l := setupElements(t, "data-packet-trigger", "", false)
+	if ttl := l.etcdLeaseTTL(t); ttl != 3600 {
+		t.Fatalf("the binding's etcd lease was granted for %d s, want Kea's lease time 3600 s", ttl)
 	}
-	waitFor(t, 20*time.Second, "4 MiB of the download through the primary", func() bool { return l.decapBytes() >= 4<<20 })
+	dl, dlOut := l.download(t)
+	waitFor(t, 20*time.Second, "4 MiB of the download through the primary", func() bool { return l.lwb4Decap(t) >= 4<<20 })
 	killed := l.fail(t)
-	t.Logf("primary SIGKILLed after %d bytes; routes moved to the backup", l.decapBytes())
+	t.Logf("primary SIGKILLed; routes moved to the backup")
 
 	err := dl.Wait()
 	if err != nil || dlOut.String() != fmt.Sprint(size) {
-		st, _ := l.backupState(t)
-		t.Fatalf("the download did not survive the failover: %v %q (lwB4 %+v)\nbackup state: %s", err, dlOut.String(), l.b4Counters(), st)
+		st := l.backup.Get(t, stateFilter)
+		t.Fatalf("the download did not survive the failover: %v %q\nlwB4: %s\nbackup state: %s", err, dlOut.String(), l.lwb4.Get(t, lwb4Filter), st)
 	}
 	t.Logf("download completed %v after the primary died", time.Since(killed).Round(time.Millisecond))
 
-	st, dyn := l.backupState(t)
+	st, dyn := l.backup.Get(t, stateFilter), l.backup.Get(t, dynFilter)
 	t.Logf("backup failover/state: %s", st)
 	// The first packet to reach the backup may be the B4's (validated
 	// by a cache hit) or the server's (found in the cache by the inbound
@@ -565,61 +493,232 @@ func TestLiveElementsDataPacketFailover(t *testing.T) {
 	if !strings.Contains(dyn, "<b4-ipv6>2001:db8:b4::b4</b4-ipv6>") || !strings.Contains(dyn, "data-packet-validated") || !strings.Contains(dyn, "etcd") {
 		t.Fatalf("the backup's dynamic-binding list: %s", dyn)
 	}
+	if bs := l.backup.Get(t, relayFilter); num(bs, "bindings") != 0 {
+		t.Fatalf("the backup provisioned the B4 itself, the binding did not come from etcd: %s", bs)
+	}
 	waitFor(t, 10*time.Second, "binding-created at the backup's NETCONF subscriber", func() bool {
-		return l.sub.find("binding-created", "192.0.2.10", "2001:db8:b4::b4", "data-packet-validated") != ""
+		return l.sub.Has("binding-created", "192.0.2.10", "2001:db8:b4::b4", "data-packet-validated", "10.2.0.1")
 	})
-	t.Logf("notification: %s", l.sub.find("binding-created"))
+	t.Logf("notification: %s", l.sub.Last("binding-created"))
 }
 
 // TestLiveElementsICMPv6Failover: the same elements in icmpv6-trigger
 // mode. After the primary dies and the routes move, the backup answers
-// the B4's packets with ICMPv6 Destination Unreachable code 5; the lwB4
-// restarts provisioning; the provisioning system writes the binding to
-// etcd again (the test does, in place of the DHCPv4-over-DHCPv6 server
-// and relay, which wirebeat run does not host yet); the backup, which
-// triggered that B4, installs it, and new connections work. The time from
-// the failure to the first working new connection is logged.
+// the lwB4's packets with ICMPv6 Destination Unreachable code 5; the lwB4
+// element provisions again, by DHCPv4-over-DHCPv6 to the anycast address,
+// now routed to the backup: the backup's relay passes the exchange to the
+// Kea pair and the DHCPACK makes the backup create the binding itself
+// (created-by reprovisioned) and write it to etcd; new connections work.
+// The time from the failure to the first working new connection is
+// logged. Twice: with the lwB4 sending to the anycast address, and with
+// the lwB4 multicasting on its link and the router relaying (dnsmasq).
 func TestLiveElementsICMPv6Failover(t *testing.T) {
-	l := setupElements(t, "icmpv6-trigger")
+	t.Run("unicast", func(t *testing.T) { testICMPv6Failover(t, false) })
+	t.Run("router-relay", func(t *testing.T) { testICMPv6Failover(t, true) })
+}
+
+func testICMPv6Failover(t *testing.T, routerRelay bool) {
+	l := setupElements(t, "icmpv6-trigger", "", routerRelay)
 	killed := l.fail(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var reprovisioned time.Time
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case at := <-l.reprov:
-				if reprovisioned.IsZero() {
-					reprovisioned = at
-				}
-				if _, err := l.prov.Put(ctx, l.binding, 10*time.Minute); err != nil && ctx.Err() == nil {
-					t.Logf("provisioning write: %v", err)
-				}
-			}
-		}
-	}()
-	waitFor(t, 30*time.Second, "a new connection through the backup", l.curl)
+	waitFor(t, 60*time.Second, "a new connection through the backup", l.curl)
 	working := time.Since(killed)
-	cancel()
-	<-done
-	if reprovisioned.IsZero() {
-		t.Fatalf("the lwB4 never restarted provisioning (lwB4 %+v)", l.b4Counters())
+	b4 := l.lwb4.Get(t, lwb4Filter)
+	if num(b4, "reprovision-count") < 1 || num(b4, "reprovision-triggers") < 1 {
+		t.Fatalf("the lwB4 did not provision again after ICMPv6 code 5:\n%s", b4)
 	}
-	t.Logf("ICMPv6 trigger: lwB4 reprovisioned %v after the failure; new connections work %v after the failure",
-		reprovisioned.Sub(killed).Round(time.Millisecond), working.Round(time.Millisecond))
-	st, dyn := l.backupState(t)
-	t.Logf("backup failover/state: %s", st)
+	reprov := "?"
+	if at, err := time.Parse(time.RFC3339Nano, leafValue(b4, "last-provisioning-time")); err == nil {
+		reprov = at.Sub(killed).Round(time.Millisecond).String()
+	}
+	t.Logf("ICMPv6 trigger: the lwB4 provisioned again through the backup's relay %s after the failure; new connections work %v after it (reprovision-count %s)",
+		reprov, working.Round(time.Millisecond), leafValue(b4, "reprovision-count"))
+	st, dyn, rs := l.backup.Get(t, stateFilter), l.backup.Get(t, dynFilter), l.backup.Get(t, relayFilter)
+	t.Logf("backup failover/state: %s\nrelay: %s", st, rs)
 	if num(st, "icmpv6-triggers-sent") < 1 || num(st, "bindings-created") != 1 || num(st, "dynamic-binding-count") != 1 {
 		t.Fatalf("the backup's failover/state does not show the ICMPv6 takeover:\n%s", st)
+	}
+	if num(rs, "bindings") < 1 || num(rs, "client-messages") < 3 {
+		t.Fatalf("the lwB4 did not provision through the backup's relay:\n%s", rs)
 	}
 	if !strings.Contains(dyn, "<b4-ipv6>2001:db8:b4::b4</b4-ipv6>") || !strings.Contains(dyn, "reprovisioned") {
 		t.Fatalf("the backup's dynamic-binding list: %s", dyn)
 	}
 	waitFor(t, 10*time.Second, "binding-created at the backup's NETCONF subscriber", func() bool {
-		return l.sub.find("binding-created", "192.0.2.10", "reprovisioned") != ""
+		return l.sub.Has("binding-created", "192.0.2.10", "reprovisioned", "10.2.0.1")
 	})
+}
+
+const ncEditScript = `
+import sys
+from ncclient import manager
+host, port, user, pw, cfg = sys.argv[1:6]
+with manager.connect(host=host, port=int(port), username=user, password=pw, hostkey_verify=False,
+                     allow_agent=False, look_for_keys=False, timeout=30) as m:
+    print(m.edit_config(target="running", config=cfg))
+`
+
+// ncEdit merges cfg (a <config> element) into e's running configuration,
+// by ncclient.
+func ncEdit(t *testing.T, e *element.Element, cfg string) {
+	t.Helper()
+	host, port, _ := strings.Cut(e.NETCONF, ":")
+	out, err := e.Command(element.Python, "-c", ncEditScript, host, port, "admin", element.Password, cfg).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "<ok/>") {
+		t.Fatalf("ncclient edit-config of %s: %v\n%s", e.Name, err, out)
+	}
+}
+
+// ndpScript sends one neighbour solicitation for a target out of an
+// interface (scapy) and prints NA when a neighbour advertisement for it
+// comes back within 2 s.
+const ndpScript = `
+import sys
+from scapy.all import Ether, IPv6, ICMPv6ND_NS, ICMPv6ND_NA, ICMPv6NDOptSrcLLAddr, srp1, get_if_hwaddr
+from scapy.layers.inet6 import in6_getnsma, in6_getnsmac
+from socket import inet_pton, inet_ntop, AF_INET6
+iface, target = sys.argv[1:3]
+mac = get_if_hwaddr(iface)
+ma = in6_getnsma(inet_pton(AF_INET6, target))
+p = (Ether(src=mac, dst=in6_getnsmac(ma)) / IPv6(src="fe80::99", dst=inet_ntop(AF_INET6, ma), hlim=255) /
+     ICMPv6ND_NS(tgt=target) / ICMPv6NDOptSrcLLAddr(lladdr=mac))
+a = srp1(p, iface=iface, timeout=2, verbose=0)
+print("NA" if a is not None and a.haslayer(ICMPv6ND_NA) and a[ICMPv6ND_NA].tgt == target else "NONE")
+`
+
+// ndpAnswers reports whether a neighbour solicitation for the anycast
+// address, sent by the router out of dev, is answered.
+func (l *liveNet) ndpAnswers(t *testing.T, dev string) bool {
+	t.Helper()
+	out, err := l.rt.Command("/usr/bin/python3", "-c", ndpScript, dev, "2001:db8:ac::1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("scapy neighbour solicitation: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(string(out)) == "NA"
+}
+
+const outOfService = `<config><softwire xmlns="urn:wirebeat:softwire"><lwaftr><failover><out-of-service>%v</out-of-service></failover></lwaftr></softwire></config>`
+
+// TestLiveElementsDrain: the operator takes the primary out of service
+// (failover/out-of-service over NETCONF) during a long download: it stops
+// answering neighbour solicitations for the anycast address at once (a
+// scapy probe from the router gets no advertisement; state says
+// in-service false) but keeps forwarding the download, without a
+// restart, while the route still points at it; the test then moves the
+// routes, as the router would, the backup takes the B4 over from etcd by
+// the data-packet trigger and the download completes without a break.
+// Back in service, the primary answers again and still holds the binding
+// it provisioned (it was never restarted).
+func TestLiveElementsDrain(t *testing.T) {
+	l := setupElements(t, "data-packet-trigger", "", false)
+	if !l.ndpAnswers(t, l.r1) {
+		t.Fatal("the primary does not answer neighbour solicitations for the anycast address in service")
+	}
+	dl, dlOut := l.download(t)
+	waitFor(t, 20*time.Second, "2 MiB of the download through the primary", func() bool { return l.lwb4Decap(t) >= 2<<20 })
+	ncEdit(t, l.primary, fmt.Sprintf(outOfService, true))
+	drained := time.Now()
+	if st := l.primary.Get(t, stateFilter); leafValue(st, "in-service") != "false" {
+		t.Fatalf("the primary's state after out-of-service: %s", st)
+	}
+	if l.ndpAnswers(t, l.r1) {
+		t.Fatal("the primary still answers neighbour solicitations for the anycast address out of service")
+	}
+	// Still forwarding for the B4 it holds.
+	d0 := l.lwb4Decap(t)
+	waitFor(t, 10*time.Second, "the drained primary to keep forwarding the download", func() bool { return l.lwb4Decap(t) >= d0+(1<<20) })
+	t.Logf("out of service: the primary forwarded %d more bytes in %v before the routes moved",
+		l.lwb4Decap(t)-d0, time.Since(drained).Round(time.Millisecond))
+	l.moveRoutes(t)
+	if err := dl.Wait(); err != nil || dlOut.String() != fmt.Sprint(size) {
+		t.Fatalf("the download did not survive the drain: %v %q\nbackup state: %s", err, dlOut.String(), l.backup.Get(t, stateFilter))
+	}
+	st := l.backup.Get(t, stateFilter)
+	if num(st, "bindings-created") != 1 || !strings.Contains(l.backup.Get(t, dynFilter), "data-packet-validated") {
+		t.Fatalf("the backup did not take the B4 over: %s", st)
+	}
+	ncEdit(t, l.primary, fmt.Sprintf(outOfService, false))
+	if st := l.primary.Get(t, stateFilter); leafValue(st, "in-service") != "true" {
+		t.Fatalf("the primary's state back in service: %s", st)
+	}
+	if !l.ndpAnswers(t, l.r1) {
+		t.Fatal("the primary does not answer neighbour solicitations back in service")
+	}
+	if dyn := l.primary.Get(t, dynFilter); !strings.Contains(dyn, "<created-by>provisioned</created-by>") {
+		t.Fatalf("the primary lost its binding: it was restarted by the change of out-of-service: %s", dyn)
+	}
+}
+
+// TestLiveElementsDrainOnShutdown: a primary with failover/drain-period
+// 8 s gets SIGTERM during a long download: it goes out of service at once
+// (no answer to a neighbour solicitation for the anycast address) and
+// keeps forwarding for the drain period, so the download goes on through
+// it until the test moves the routes (as the router would once the
+// primary stopped answering); the backup takes the B4 over and the
+// download completes; the primary exits after the drain period.
+func TestLiveElementsDrainOnShutdown(t *testing.T) {
+	l := setupElements(t, "data-packet-trigger", ` "drain-period": 8,`, false)
+	exited := make(chan struct{})
+	dl, dlOut := l.download(t)
+	waitFor(t, 20*time.Second, "2 MiB of the download through the primary", func() bool { return l.lwb4Decap(t) >= 2<<20 })
+	pid := pidOf(t, l.primary)
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stopping := time.Now()
+	go func() {
+		for syscall.Kill(pid, 0) == nil {
+			time.Sleep(50 * time.Millisecond)
+		}
+		close(exited)
+	}()
+	waitFor(t, 8*time.Second, "the stopping primary to stop answering for the anycast address", func() bool { return !l.ndpAnswers(t, l.r1) })
+	d0 := l.lwb4Decap(t)
+	waitFor(t, 8*time.Second, "the draining primary to keep forwarding", func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("the primary exited %v after SIGTERM, before forwarding more", time.Since(stopping))
+		default:
+		}
+		return l.lwb4Decap(t) >= d0+(512<<10)
+	})
+	t.Logf("draining: %d more bytes through the primary %v after SIGTERM", l.lwb4Decap(t)-d0, time.Since(stopping).Round(time.Millisecond))
+	l.moveRoutes(t)
+	if err := dl.Wait(); err != nil || dlOut.String() != fmt.Sprint(size) {
+		t.Fatalf("the download did not survive the drain: %v %q\nbackup state: %s", err, dlOut.String(), l.backup.Get(t, stateFilter))
+	}
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the primary did not exit after its drain period")
+	}
+	t.Logf("the primary exited %v after SIGTERM (drain-period 8 s)", time.Since(stopping).Round(time.Millisecond))
+	if !strings.Contains(l.primary.Log(), "draining before stopping") {
+		t.Fatalf("no drain in the primary's log:\n%s", l.primary.Log())
+	}
+	if st := l.backup.Get(t, stateFilter); num(st, "bindings-created") != 1 {
+		t.Fatalf("the backup did not take the B4 over: %s", st)
+	}
+}
+
+// pidOf is the process of element e, found by its datadir on its command
+// line (tools/element keeps the process to itself; the test signals this
+// one process by its id).
+func pidOf(t *testing.T, e *element.Element) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ents {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if err == nil && strings.Contains(string(b), "\x00--datadir\x00"+e.Datadir+"\x00") {
+			return pid
+		}
+	}
+	t.Fatalf("no process of %s (datadir %s)", e.Name, e.Datadir)
+	return 0
 }
