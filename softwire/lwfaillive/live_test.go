@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -657,20 +656,13 @@ func TestLiveElementsDrain(t *testing.T) {
 // download completes; the primary exits after the drain period.
 func TestLiveElementsDrainOnShutdown(t *testing.T) {
 	l := setupElements(t, "data-packet-trigger", ` "drain-period": 8,`, false)
-	exited := make(chan struct{})
 	dl, dlOut := l.download(t)
 	waitFor(t, 20*time.Second, "2 MiB of the download through the primary", func() bool { return l.lwb4Decap(t) >= 2<<20 })
-	pid := pidOf(t, l.primary)
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+	if err := l.primary.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	stopping := time.Now()
-	go func() {
-		for syscall.Kill(pid, 0) == nil {
-			time.Sleep(50 * time.Millisecond)
-		}
-		close(exited)
-	}()
+	exited := l.primary.Exited()
 	waitFor(t, 8*time.Second, "the stopping primary to stop answering for the anycast address", func() bool { return !l.ndpAnswers(t, l.r1) })
 	d0 := l.lwb4Decap(t)
 	waitFor(t, 8*time.Second, "the draining primary to keep forwarding", func() bool {
@@ -698,27 +690,4 @@ func TestLiveElementsDrainOnShutdown(t *testing.T) {
 	if st := l.backup.Get(t, stateFilter); num(st, "bindings-created") != 1 {
 		t.Fatalf("the backup did not take the B4 over: %s", st)
 	}
-}
-
-// pidOf is the process of element e, found by its datadir on its command
-// line (tools/element keeps the process to itself; the test signals this
-// one process by its id).
-func pidOf(t *testing.T, e *element.Element) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range ents {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
-		if err == nil && strings.Contains(string(b), "\x00--datadir\x00"+e.Datadir+"\x00") {
-			return pid
-		}
-	}
-	t.Fatalf("no process of %s (datadir %s)", e.Name, e.Datadir)
-	return 0
 }

@@ -3,7 +3,8 @@
 // the test writes, listeners on free ports, its output kept for the
 // test's failure message, reached over NETCONF by ncclient (the real
 // client an OSS uses) for gets and notification subscriptions, and
-// killed (SIGKILL, as a crash) by the test or at cleanup.
+// signalled (SIGTERM) or killed (SIGKILL, as a crash) by the test, and
+// killed at cleanup.
 //
 // The wirebeat binary is built once per test binary (tools/gobuild).
 package element
@@ -49,6 +50,7 @@ type Element struct {
 
 	out    syncbuf.Buffer
 	done   chan struct{} // closed when the process has exited
+	proc   *os.Process   // wirebeat itself: ip netns exec execs it
 	kill   func()
 	killed bool
 }
@@ -93,6 +95,7 @@ func Start(t testing.TB, ns *netns.NS, name, config string, o Options) *Element 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	e.proc = cmd.Process
 	go func() { _ = cmd.Wait(); close(e.done) }()
 	e.kill = func() { _ = cmd.Process.Kill(); <-e.done }
 	t.Cleanup(func() {
@@ -140,6 +143,13 @@ func (e *Element) Kill() {
 	e.killed = true
 	e.kill()
 }
+
+// Signal sends sig to the element (SIGTERM: a clean stop, with its
+// drain period).
+func (e *Element) Signal(sig os.Signal) error { return e.proc.Signal(sig) }
+
+// Exited is closed when the element's process has exited.
+func (e *Element) Exited() <-chan struct{} { return e.done }
 
 // Killed reports whether the test killed the element.
 func (e *Element) Killed() bool { return e.killed }
