@@ -45,6 +45,19 @@ type LwaftrSubsystem struct {
 	splits map[uint32]split
 	// pending is what the last Prepare built, until Abort or Apply.
 	pending *prepared
+	// draining is a disabled lwAFTR still forwarding for its
+	// drain-period, out of service, after the commit that disabled it.
+	draining *drainingRun
+}
+
+// drainingRun is an engine and its failover handling taken out of
+// service, stopped when the drain-period ends (or at once when cut:
+// the lwAFTR is started again).
+type drainingRun struct {
+	run  *runner
+	fo   *failoverRun
+	cut  chan struct{}
+	done chan struct{} // closed once both are stopped
 }
 
 type split struct {
@@ -254,8 +267,9 @@ func (s *LwaftrSubsystem) Apply(cs *schema.ChangeSet) {
 	}
 	switch p.plan {
 	case planStop:
-		s.stopRun(true)
+		s.drainAway()
 	case planStart:
+		s.endDrain()
 		s.stopRun(false)
 		var opts []runnerOption
 		if p.fo != nil {
@@ -336,6 +350,9 @@ func (s *LwaftrSubsystem) build(dev *gen.Device) (*engineParts, error) {
 func (s *LwaftrSubsystem) State(root *gen.Device, _ []*gpb.Path) error {
 	s.mu.Lock()
 	r, fo := s.run, s.fo
+	if r == nil && s.draining != nil {
+		r, fo = s.draining.run, s.draining.fo
+	}
 	s.mu.Unlock()
 	if r == nil {
 		return nil
@@ -372,15 +389,69 @@ func (s *LwaftrSubsystem) Close() error {
 	}
 	s.pending = nil
 	s.stopRun(true)
+	if d := s.draining; d != nil {
+		// Shutting down honours a drain a commit began.
+		s.mu.Unlock()
+		<-d.done
+		s.mu.Lock()
+	}
 	return nil
+}
+
+// drainAway stops the running lwAFTR for a commit that disables it: out
+// of service at once and, with a drain-period, forwarding on for that
+// long in the background, so that the commit (and the commits after it)
+// do not wait for the drain.
+func (s *LwaftrSubsystem) drainAway() {
+	if s.fo == nil || s.fo.drain <= 0 || s.run == nil {
+		s.stopRun(false)
+		return
+	}
+	s.endDrain()
+	d := &drainingRun{run: s.run, fo: s.fo, cut: make(chan struct{}), done: make(chan struct{})}
+	s.run, s.fo, s.draining = nil, nil, d
+	d.fo.setInService(false)
+	period := d.fo.drain
+	s.log.Info("lwaftr: disabled; out of service, draining before stopping", "drain-period", period)
+	go func() {
+		t := time.NewTimer(period)
+		select {
+		case <-t.C:
+			s.log.Info("lwaftr: drain period over; stopped")
+		case <-d.cut:
+			t.Stop()
+			s.log.Info("lwaftr: drain cut short: the lwAFTR starts again")
+		}
+		d.run.close()
+		d.fo.close()
+		close(d.done)
+		s.mu.Lock()
+		if s.draining == d {
+			s.draining = nil
+		}
+		s.mu.Unlock()
+	}()
+}
+
+// endDrain stops a draining lwAFTR at once (before another starts on the
+// same devices) and waits until it has. Called with s.mu held.
+func (s *LwaftrSubsystem) endDrain() {
+	d := s.draining
+	if d == nil {
+		return
+	}
+	close(d.cut)
+	<-d.done
+	s.draining = nil
 }
 
 // stopRun stops the engine and its failover handling. Out of service
 // first: the engine stops answering neighbour discovery for the anycast
 // address and takes over no B4 while it winds down; with drain (the
-// lwAFTR is being disabled or shut down, not restarted) it keeps
-// forwarding for failover/drain-period first, so the router can move the
-// anycast traffic away.
+// element is shutting down) it keeps forwarding for
+// failover/drain-period first, so the router can move the anycast
+// traffic away. A commit that disables the lwAFTR drains in the
+// background instead (drainAway).
 func (s *LwaftrSubsystem) stopRun(drain bool) {
 	if s.fo != nil {
 		s.fo.setInService(false)

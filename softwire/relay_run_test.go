@@ -2,6 +2,7 @@ package softwire
 
 import (
 	"encoding/binary"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,4 +155,88 @@ func TestSubsystemOutOfService(t *testing.T) {
 	if !same {
 		t.Fatal("changing out-of-service restarted the engine")
 	}
+}
+
+// A commit that disables a lwAFTR with a drain-period returns at once:
+// the engine goes on forwarding out of service in the background (its
+// state still read), and enabling the lwAFTR again cuts the drain short
+// and starts a new engine in service. With the drain inside Apply, the
+// disabling commit would wait the whole 600 s.
+func TestSubsystemDisableDrainsInBackground(t *testing.T) {
+	links := map[string]*memLink{"ext0": newMemLink(), "int0": newMemLink()}
+	sub := NewLwaftrSubsystem(LwaftrOptions{Open: func(dev string) (Link, error) { return links[dev], nil }})
+	defer sub.Close()
+	parseDrain := func(enabled bool, drain int) *gen.Device {
+		d := &gen.Device{}
+		fo := `"failover": {"mode": "icmpv6-trigger", "anycast-address": "8:9:a:b:c:d:e:f", "drain-period": ` + strconv.Itoa(drain) + `}, "binding-table"`
+		js := strings.Replace(testConfigJSON, `"binding-table"`, fo, 1)
+		if !enabled {
+			js = strings.Replace(js, `"enabled": true`, `"enabled": false`, 1)
+		}
+		if err := gen.Unmarshal([]byte(js), d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	parse := func(enabled bool) *gen.Device { return parseDrain(enabled, 600) }
+	commit := func(old, new *gen.Device) {
+		cs := schema.NewChangeSet(old, new, sub.Owns())
+		if err := sub.Prepare(cs); err != nil {
+			t.Fatal(err)
+		}
+		sub.Apply(cs)
+	}
+	anycast := []byte{0, 8, 0, 9, 0, 0xa, 0, 0xb, 0, 0xc, 0, 0xd, 0, 0xe, 0, 0xf}
+	echoed := func() bool {
+		links["int0"].in <- echoFrameTo(anycast)
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
+			select {
+			case f := <-links["int0"].out:
+				if len(f) > 14+40 && f[14+6] == 58 && f[14+40] == 129 {
+					return true
+				}
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		return false
+	}
+	state := func() (running, inService bool) {
+		root := &gen.Device{}
+		_ = sub.State(root, nil)
+		lw := root.GetSoftwire().GetLwaftr()
+		return lw.GetCounters() != nil, lw.GetFailover().GetState().GetInService()
+	}
+	on, off := parse(true), parse(false)
+	if on.GetSoftwire().GetLwaftr().GetEnabled() == off.GetSoftwire().GetLwaftr().GetEnabled() {
+		t.Fatal("test configuration: enabled not toggled")
+	}
+	commit(&gen.Device{}, on)
+	if r, in := state(); !r || !in {
+		t.Fatalf("enabled: running %v, in service %v", r, in)
+	}
+	commit(on, off) // returns: the drain goes on in the background
+	if r, in := state(); !r || in {
+		t.Fatalf("draining: state read %v, in service %v (want true, false)", r, in)
+	}
+	if !echoed() {
+		t.Fatal("the draining lwAFTR stopped forwarding")
+	}
+	sub.mu.Lock()
+	d := sub.draining
+	sub.mu.Unlock()
+	if d == nil {
+		t.Fatal("no drain in progress")
+	}
+	commit(off, on)
+	select {
+	case <-d.done:
+	default:
+		t.Fatal("enabling again left the old engine draining")
+	}
+	if r, in := state(); !r || !in {
+		t.Fatalf("enabled again: running %v, in service %v", r, in)
+	}
+	// Shutting down honours the drain-period: none, so that Close
+	// returns.
+	commit(on, parseDrain(true, 0))
 }
