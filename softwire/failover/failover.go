@@ -18,6 +18,25 @@
 // engine's goroutine and never block; validations run on a few worker
 // goroutines. Nothing on the packet path allocates: held packets go into
 // preallocated buffers and the negative cache is a fixed array.
+//
+// The engine's goroutine does as little as a burst of new B4s allows
+// (BenchmarkBurstOfNewB4s): Unknown only queues a request in a local
+// list, handed to the workers once per Poll (no channel operation per
+// packet); answers come back in one list taken once per Poll; the book
+// of dynamic bindings is changed under one lock per Poll; log lines and
+// the OnCreated/OnRemoved callbacks run on the manager's own goroutine
+// (the keeper), which also sweeps lifetimes and renews etcd leases.
+//
+// A dynamic binding's lifetime runs from its last use: the engine marks
+// every binding it forwards through in a bitmap it alone writes
+// (lwaftr.UseMarks); at each sweep the keeper takes the bitmap of the
+// last period (the engine swaps in a clean one at its next Poll), stamps
+// the bindings found in it as used, renews their etcd leases in one batch
+// (KeepAliveOnce per lease, per sweep, never per packet), and has the
+// engine remove those idle for a whole lifetime. Their leases are left to
+// expire, not revoked: another lwAFTR of the set may be the one the B4's
+// traffic reaches now, and it keeps the same lease alive while it uses
+// the binding.
 package failover
 
 import (
@@ -76,9 +95,19 @@ type Config struct {
 	// failover traffic.
 	Anycast [16]byte
 	// Lifetime of a dynamic binding: its etcd lease, and how long a
-	// binding stays without being provisioned or validated again
+	// binding stays without carrying traffic or being provisioned again
 	// (default 2 h).
 	Lifetime time.Duration
+	// SweepInterval is how often the keeper looks at which bindings were
+	// used, renews their leases and expires the idle ones (default
+	// Lifetime/8, within 10 ms and 5 min): an idle binding goes between
+	// one lifetime and about two sweeps more after its last packet.
+	SweepInterval time.Duration
+	// UseBits is the size of the engine's use bitmap (default 1<<20 bits,
+	// 128 KiB; two per manager). A bit shared by a used binding can keep
+	// an idle one for another sweep, with a chance of about (bindings in
+	// use)/UseBits per sweep.
+	UseBits int
 	// MaxDynamic bounds the dynamic bindings held (default 65536).
 	MaxDynamic int
 	// QueueDepth packets are held per waiting B4 (default 4);
@@ -99,8 +128,10 @@ type Config struct {
 	// Workers validating in parallel (default 4).
 	Workers int
 	Log     *slog.Logger
-	// OnCreated and OnRemoved, when set, are called on the engine's
-	// goroutine for each dynamic binding; they must not block.
+	// OnCreated and OnRemoved, when set, are called for each dynamic
+	// binding from the manager's keeper goroutine (off the packet path),
+	// in the order the engine made the changes; they must not block
+	// for long.
 	OnCreated func(DynamicBinding)
 	OnRemoved func(DynamicBinding, string)
 	// Now is the clock (tests).
@@ -137,6 +168,17 @@ type Writer interface {
 	Refresh(ctx context.Context, lease int64) error
 }
 
+// LeaseKeeper keeps the etcd leases of dynamic bindings in use
+// (bindstore.Store), found on the Writer or else the Validator: used
+// bindings' leases are renewed once per sweep.
+type LeaseKeeper interface {
+	// LeaseOf is the lease of the store's binding (ipv4, psid).
+	LeaseOf(ipv4 uint32, psid uint16) (int64, bool)
+	// KeepAlive renews each lease once; it returns how many were
+	// renewed, those etcd does not have, and another error if any.
+	KeepAlive(ctx context.Context, leases []int64) (int, []int64, error)
+}
+
 // DynamicBinding is one binding the Manager created.
 type DynamicBinding struct {
 	Binding bindstore.Binding
@@ -144,7 +186,10 @@ type DynamicBinding struct {
 	Created time.Time
 	// Renewed is when it was last provisioned or validated again.
 	Renewed time.Time
-	Lease   int64
+	// LastUsed is the sweep that last found it carrying traffic (zero:
+	// not yet); the lifetime runs from the later of Renewed and LastUsed.
+	LastUsed time.Time
+	Lease    int64
 }
 
 // Counters, all monotonic.
@@ -171,6 +216,10 @@ type Counters struct {
 	InboundHeld       atomic.Uint64 // Internet packets held until their binding was installed
 	InstallErrors     atomic.Uint64 // bindings the table refused
 	LearntDropped     atomic.Uint64 // store bindings not looked at: too many at once
+	Sweeps            atomic.Uint64 // lifetime sweeps done
+	UsedSeen          atomic.Uint64 // dynamic bindings a sweep found used
+	LeasesRenewed     atomic.Uint64 // etcd leases of used bindings renewed
+	LeaseErrors       atomic.Uint64 // lease renewals etcd did not answer
 }
 
 // holdBytes is the largest packet held while waiting; bigger ones are
@@ -236,14 +285,25 @@ type Manager struct {
 	tokens  float64
 	tokAt   int64
 	inPoll  bool
-	scan    int
-	order   []uint64 // keys of dyn, for the expiry scan
-	results chan result
-	reqs    chan request
-	lookup  CacheLookup
+	reqBuf  []request // asked since the last Poll
+	// queued requests were handed over without a wake-up since queuedAt.
+	queued   int
+	queuedAt int64
+	inFlight int      // requests asked and not answered
+	resBuf   []result // answers being applied
+	notes    []note   // for the keeper, handed over at the end of Poll
+	lookup   CacheLookup
+	leases   LeaseKeeper
+	// marks is what the engine marks now; markEpoch the sweep epoch it
+	// belongs to; marked whether the engine was given it.
+	marks     *lwaftr.UseMarks
+	markEpoch uint64
+	marked    bool
+	seed      uint64
 	// waiting: validated B4s whose held packets wait for the shared
 	// table to show their binding (Config.Table), with a deadline.
-	waiting []waitingSlot
+	waiting  []waitingSlot
+	waitHead int // waiting[:waitHead] are done
 	// inbound: bindings found for Internet packets, and those packets,
 	// applied at the next Poll.
 	inBind []bindstore.Binding
@@ -251,9 +311,33 @@ type Manager struct {
 	inLens []int
 	inN    int
 
-	// mu guards dyn and the queues filled from other goroutines.
+	// qmu guards the requests for the workers (a ring with room for one
+	// per pending slot) and their answers; wake tells a worker.
+	qmu      sync.Mutex
+	reqRing  []request
+	reqHead  int
+	reqN     int
+	resQ     []result
+	resReady atomic.Bool
+	wake     chan struct{}
+
+	// nmu guards the notes for the keeper; noteWake tells it.
+	nmu      sync.Mutex
+	noteQ    []note
+	noteWake chan struct{}
+
+	// epoch is the sweep count: the engine hands its marks in when it
+	// changes.
+	epoch atomic.Uint64
+
+	// mu guards the book of dynamic bindings, the marks handed in and
+	// the spare, and the queues filled from other goroutines.
 	mu          sync.Mutex
-	dyn         map[uint64]*DynamicBinding
+	dyn         book
+	handed      *lwaftr.UseMarks
+	spare       *lwaftr.UseMarks
+	expiredQ    []uint64
+	expReady    atomic.Bool
 	provisioned []DynamicBinding
 	storeGone   []bindstore.Event
 	// learnt: bindings the store installed while ICMPv6 triggers were
@@ -278,6 +362,13 @@ func (m *Manager) SetInService(in bool) { m.outOfService.Store(!in) }
 // InService reports what SetInService last said (true at start).
 func (m *Manager) InService() bool { return !m.outOfService.Load() }
 
+// note is a change the keeper logs and calls back about.
+type note struct {
+	d       dynEntry
+	removed bool
+	reason  string
+}
+
 // New makes a Manager; v and w may be nil in modes that do not use them.
 func New(cfg Config, v Validator, w Writer) (*Manager, error) {
 	if cfg.Mode == DataPacketTrigger && v == nil {
@@ -289,10 +380,14 @@ func New(cfg Config, v Validator, w Writer) (*Manager, error) {
 		}
 	}
 	def(&cfg.Lifetime, 2*time.Hour)
+	def(&cfg.SweepInterval, min(max(cfg.Lifetime/8, 10*time.Millisecond), 5*time.Minute))
 	def(&cfg.NegativeTTL, 5*time.Second)
 	def(&cfg.UnreachableTTL, time.Second)
 	def(&cfg.ICMPInterval, time.Second)
 	def(&cfg.QueryTimeout, time.Second)
+	if cfg.UseBits <= 0 {
+		cfg.UseBits = 1 << 20
+	}
 	if cfg.MaxDynamic <= 0 {
 		cfg.MaxDynamic = 65536
 	}
@@ -320,9 +415,12 @@ func New(cfg Config, v Validator, w Writer) (*Manager, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{cfg: cfg, v: v, w: w, log: cfg.Log.With("component", "failover", "mode", cfg.Mode.String()),
 		pend: make([]pending, cfg.MaxPending), pendIdx: make(map[[16]byte]int32, cfg.MaxPending),
-		results: make(chan result, cfg.MaxPending), reqs: make(chan request, cfg.MaxPending),
+		reqBuf: make([]request, 0, cfg.MaxPending), resBuf: make([]result, 0, cfg.MaxPending),
+		reqRing: make([]request, cfg.MaxPending), resQ: make([]result, 0, cfg.MaxPending),
+		wake: make(chan struct{}, cfg.Workers), noteWake: make(chan struct{}, 1),
 		tokens: cfg.QueryBurst, tokAt: cfg.Now().UnixNano(),
-		dyn: map[uint64]*DynamicBinding{}, ctx: ctx, cancel: cancel}
+		dyn: newBook(), ctx: ctx, cancel: cancel,
+		seed: uint64(time.Now().UnixNano()) * 0x9e3779b97f4a7c15}
 	for i := range m.pend {
 		p := &m.pend[i]
 		p.lens = make([]int, cfg.QueueDepth)
@@ -335,21 +433,33 @@ func New(cfg Config, v Validator, w Writer) (*Manager, error) {
 	if cl, ok := v.(CacheLookup); ok {
 		m.lookup = cl
 	}
+	if lk, ok := w.(LeaseKeeper); ok {
+		m.leases = lk
+	} else if lk, ok := v.(LeaseKeeper); ok {
+		m.leases = lk
+	}
 	m.inPkts, m.inLens = make([][]byte, inboundHold), make([]int, inboundHold)
 	for i := range m.inPkts {
 		m.inPkts[i] = make([]byte, holdBytes)
 	}
 	m.inBind = make([]bindstore.Binding, 0, inboundHold)
+	if cfg.Mode != None {
+		m.marks, m.spare = lwaftr.NewUseMarks(cfg.UseBits), lwaftr.NewUseMarks(cfg.UseBits)
+		m.marks.Seed = m.seed
+	}
 	if cfg.Mode == DataPacketTrigger {
 		for range cfg.Workers {
 			m.wg.Add(1)
 			go m.worker()
 		}
 	}
+	m.wg.Add(1)
+	go m.keeper()
 	return m, nil
 }
 
-// Close stops the workers.
+// Close stops the workers and the keeper (which first delivers the
+// notes still waiting).
 func (m *Manager) Close() {
 	m.cancel()
 	m.wg.Wait()
@@ -358,18 +468,266 @@ func (m *Manager) Close() {
 // Mode returns the mechanism in use.
 func (m *Manager) Mode() Mode { return m.cfg.Mode }
 
+// workerChunk is how many requests a worker takes at once: small, so a
+// few slow cache misses (etcd round trips) do not hold up many others.
+const workerChunk = 16
+
 func (m *Manager) worker() {
 	defer m.wg.Done()
+	var reqs [workerChunk]request
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
-		case r := <-m.reqs:
-			ctx, cancel := context.WithTimeout(m.ctx, m.cfg.QueryTimeout)
-			b, res, err := m.v.Validate(ctx, r.b4, r.ipv4, r.port)
-			cancel()
-			// results has room for every pending slot: never blocks.
-			m.results <- result{slot: r.slot, b: b, res: res, err: err}
+		case <-m.wake:
+		}
+		for {
+			m.qmu.Lock()
+			n := min(m.reqN, workerChunk)
+			for i := range n {
+				reqs[i] = m.reqRing[(m.reqHead+i)%len(m.reqRing)]
+			}
+			m.reqHead, m.reqN = (m.reqHead+n)%len(m.reqRing), m.reqN-n
+			more := m.reqN > 0
+			m.qmu.Unlock()
+			if n == 0 {
+				break
+			}
+			if more {
+				// Let another worker take the rest meanwhile.
+				select {
+				case m.wake <- struct{}{}:
+				default:
+				}
+			}
+			var res [workerChunk]result
+			for i, r := range reqs[:n] {
+				ctx, cancel := context.WithTimeout(m.ctx, m.cfg.QueryTimeout)
+				b, rs, err := m.v.Validate(ctx, r.b4, r.ipv4, r.port)
+				cancel()
+				res[i] = result{slot: r.slot, b: b, res: rs, err: err}
+			}
+			m.qmu.Lock()
+			// resQ has room for every pending slot: never grows.
+			m.resQ = append(m.resQ, res[:n]...)
+			m.qmu.Unlock()
+			m.resReady.Store(true)
+		}
+	}
+}
+
+// wakeAfter is how long requests may wait for a wake-up while others
+// are being validated.
+const wakeAfter = 200 * time.Microsecond
+
+// handRequests gives the requests of the last batch to the workers: one
+// lock per Poll, and a wake-up only when it matters. Waking a parked
+// goroutine costs the engine's thread a futex call and a reschedule, so
+// during a burst (validations in flight) the requests of several Polls
+// are woken for together, once a worker's chunk is waiting or the oldest
+// has waited wakeAfter; the first request after a quiet spell is woken
+// for at once.
+func (m *Manager) handRequests() {
+	if len(m.reqBuf) == 0 && m.queued == 0 {
+		return
+	}
+	m.qmu.Lock()
+	for _, r := range m.reqBuf {
+		// Room for one request per pending slot.
+		m.reqRing[(m.reqHead+m.reqN)%len(m.reqRing)] = r
+		m.reqN++
+	}
+	m.qmu.Unlock()
+	now := m.cfg.Now().UnixNano()
+	if m.queued == 0 {
+		m.queuedAt = now
+	}
+	m.queued += len(m.reqBuf)
+	m.reqBuf = m.reqBuf[:0]
+	if m.inFlight > m.queued && m.queued < workerChunk && now-m.queuedAt < int64(wakeAfter) {
+		return
+	}
+	m.queued = 0
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takeResults swaps the workers' answers into resBuf.
+func (m *Manager) takeResults() {
+	if !m.resReady.Load() {
+		return
+	}
+	m.qmu.Lock()
+	m.resBuf, m.resQ = m.resQ, m.resBuf[:0]
+	m.resReady.Store(false)
+	m.qmu.Unlock()
+	m.inFlight -= len(m.resBuf)
+}
+
+// handNotes gives the keeper the changes of this Poll.
+func (m *Manager) handNotes() {
+	if len(m.notes) == 0 {
+		return
+	}
+	m.nmu.Lock()
+	m.noteQ = append(m.noteQ, m.notes...)
+	m.nmu.Unlock()
+	clear(m.notes)
+	m.notes = m.notes[:0]
+	select {
+	case m.noteWake <- struct{}{}:
+	default:
+	}
+}
+
+// handMarks gives the keeper the engine's use marks of the period that
+// ended, and the engine a clean set, once per sweep epoch.
+func (m *Manager) handMarks(e *lwaftr.Engine) {
+	if m.marks == nil {
+		return
+	}
+	if !m.marked {
+		e.SetUseMarks(m.marks)
+		m.marked = true
+	}
+	ep := m.epoch.Load()
+	if ep == m.markEpoch {
+		return
+	}
+	m.mu.Lock()
+	if m.spare != nil && m.handed == nil {
+		m.handed, m.marks, m.spare = m.marks, m.spare, nil
+		m.marks.Seed = m.seed ^ ep*0xbf58476d1ce4e5b9
+		e.SetUseMarks(m.marks)
+		m.markEpoch = ep
+	}
+	m.mu.Unlock()
+}
+
+// keeper is the manager's own goroutine: log lines and callbacks of the
+// changes, lifetime sweeps and lease renewals.
+func (m *Manager) keeper() {
+	defer m.wg.Done()
+	tick := time.NewTicker(m.cfg.SweepInterval)
+	defer tick.Stop()
+	var notes []note
+	for {
+		select {
+		case <-m.ctx.Done():
+			m.deliver(notes)
+			return
+		case <-m.noteWake:
+			notes = m.deliver(notes)
+		case <-tick.C:
+			notes = m.deliver(notes)
+			m.sweep()
+		}
+	}
+}
+
+// deliver logs and calls back about the waiting notes; buf is reused.
+func (m *Manager) deliver(buf []note) []note {
+	m.nmu.Lock()
+	buf, m.noteQ = m.noteQ, buf[:0]
+	m.nmu.Unlock()
+	for _, n := range buf {
+		d := n.d.public()
+		if n.removed {
+			m.log.Info("binding removed", "ipv4", fmtIPv4(d.Binding.IPv4), "psid", d.Binding.PSID,
+				"b4-ipv6", netip.AddrFrom16(d.Binding.B4), "reason", n.reason)
+			if m.cfg.OnRemoved != nil {
+				m.cfg.OnRemoved(d, n.reason)
+			}
+			continue
+		}
+		m.log.Info("binding created", "ipv4", fmtIPv4(d.Binding.IPv4), "psid", d.Binding.PSID,
+			"b4-ipv6", netip.AddrFrom16(d.Binding.B4), "reason", d.Origin.String())
+		if m.cfg.OnCreated != nil {
+			m.cfg.OnCreated(d)
+		}
+	}
+	clear(buf)
+	return buf[:0]
+}
+
+// sweepChunk bounds the bindings a sweep looks at per hold of the lock,
+// so an engine's Poll never waits long for it.
+const sweepChunk = 4096
+
+type usedLease struct {
+	ipv4  uint32
+	psid  uint16
+	lease int64
+}
+
+// sweep stamps the bindings the engine's last marks show as used, renews
+// their leases, and queues the idle ones for removal at the next Poll
+// (their leases are let expire).
+func (m *Manager) sweep() {
+	defer m.C.Sweeps.Add(1)
+	defer m.epoch.Add(1) // the engine hands in its marks at its next Poll
+	m.mu.Lock()
+	h := m.handed
+	m.handed = nil
+	m.mu.Unlock()
+	now := m.cfg.Now().UnixNano()
+	life := int64(m.cfg.Lifetime)
+	var used []usedLease
+	var stale int
+	for i := 0; ; i += sweepChunk {
+		m.mu.Lock()
+		if i >= m.dyn.len() {
+			m.mu.Unlock()
+			break
+		}
+		for j := i; j < min(i+sweepChunk, m.dyn.len()); j++ {
+			d := m.dyn.at(j)
+			if h != nil && h.Has(&d.b.B4, d.b.IPv4) {
+				d.lastUsed = now
+				m.C.UsedSeen.Add(1)
+				used = append(used, usedLease{d.b.IPv4, d.b.PSID, d.lease})
+				continue
+			}
+			if now-d.lastActive() >= life {
+				m.expiredQ = append(m.expiredQ, key(d.b.IPv4, d.b.PSID))
+				stale++
+			}
+		}
+		m.mu.Unlock()
+	}
+	if stale > 0 {
+		m.expReady.Store(true)
+	}
+	if h != nil {
+		h.Clear()
+		m.mu.Lock()
+		m.spare = h
+		m.mu.Unlock()
+	}
+	if m.leases == nil {
+		return
+	}
+	var renew []int64
+	for _, u := range used {
+		// The store's current lease of the binding: a binding validated
+		// here has the lease of the lwAFTR that wrote it.
+		if l, ok := m.leases.LeaseOf(u.ipv4, u.psid); ok {
+			u.lease = l
+		}
+		if u.lease != 0 {
+			renew = append(renew, u.lease)
+		}
+	}
+	if len(renew) > 0 {
+		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.SweepInterval+m.cfg.QueryTimeout)
+		n, gone, err := m.leases.KeepAlive(ctx, renew)
+		cancel()
+		m.C.LeasesRenewed.Add(uint64(n))
+		if err != nil {
+			m.C.LeaseErrors.Add(uint64(len(renew) - n - len(gone)))
+			m.log.Warn("dynamic binding leases not renewed", "renewed", n, "of", len(renew), "err", err)
 		}
 	}
 }
@@ -434,7 +792,9 @@ func (m *Manager) Unknown(p []byte, ipv4 uint32, port uint16) lwaftr.UnknownVerd
 	m.pendIdx[*b4] = i
 	m.hold(pe, p)
 	m.C.ValidationsAsked.Add(1)
-	m.reqs <- request{slot: i, b4: *b4, ipv4: ipv4, port: port} // room for every slot
+	// Handed to the workers at the next Poll; room for every slot.
+	m.reqBuf = append(m.reqBuf, request{slot: i, b4: *b4, ipv4: ipv4, port: port})
+	m.inFlight++
 	return lwaftr.UnknownTaken
 }
 
@@ -486,30 +846,36 @@ func (m *Manager) hold(pe *pending, p []byte) {
 	m.C.Queued.Add(1)
 }
 
-// Poll implements lwaftr.UnknownSource: applies validation answers,
-// provisioned bindings and removals by the store, and expires dynamic
-// bindings, a few per call.
+// Poll implements lwaftr.UnknownSource: hands the new validations to
+// the workers, applies their answers, provisioned bindings, removals by
+// the store and the keeper's expiries, and swaps the use marks once per
+// sweep.
 func (m *Manager) Poll(e *lwaftr.Engine) {
 	m.inPoll = true
 	defer func() { m.inPoll = false }()
+	m.handMarks(e)
+	m.handRequests()
 	m.releaseWaiting(e)
-	for {
-		select {
-		case r := <-m.results:
-			m.answer(e, r)
-			continue
-		default:
+	m.takeResults()
+	if len(m.resBuf) > 0 {
+		m.mu.Lock()
+		for _, r := range m.resBuf {
+			m.answerLocked(e, r)
 		}
-		break
+		m.mu.Unlock()
+		clear(m.resBuf)
+		m.resBuf = m.resBuf[:0]
 	}
 	if len(m.inBind) > 0 {
-		now := m.cfg.Now()
+		now := m.cfg.Now().UnixNano()
+		m.mu.Lock()
 		for _, b := range m.inBind {
 			if sw, ok := e.Table().Get(b.IPv4, b.PSID); ok && sw.B4 == b.B4 {
 				continue // installed by an earlier packet of this Poll
 			}
-			m.install(e, DynamicBinding{Binding: b, Origin: Validated, Created: now, Renewed: now})
+			m.installLocked(e, dynEntry{b: b, origin: Validated, created: now, renewed: now})
 		}
+		m.mu.Unlock()
 		m.inBind = m.inBind[:0]
 		for i := range m.inN {
 			m.C.Released.Add(1)
@@ -518,24 +884,37 @@ func (m *Manager) Poll(e *lwaftr.Engine) {
 		m.inN = 0
 	}
 	m.mu.Lock()
-	prov, gone, learnt := m.provisioned, m.storeGone, m.learnt
-	m.provisioned, m.storeGone, m.learnt = nil, nil, nil
-	m.mu.Unlock()
-	for _, d := range prov {
-		m.install(e, d)
-	}
-	for _, ev := range gone {
-		m.storeEvent(e, ev)
-	}
-	now := m.cfg.Now()
-	for _, b := range learnt {
-		// A B4 we sent the ICMPv6 trigger to has provisioned again and
-		// the provisioning system wrote its binding.
-		if m.icmp[negSlot(&b.B4)].b4 == b.B4 {
-			m.install(e, DynamicBinding{Binding: b, Origin: Reprovisioned, Created: now, Renewed: now})
+	if len(m.provisioned)+len(m.storeGone)+len(m.learnt) > 0 {
+		prov, gone, learnt := m.provisioned, m.storeGone, m.learnt
+		m.provisioned, m.storeGone, m.learnt = nil, nil, nil
+		for _, d := range prov {
+			m.installLocked(e, dynEntry{b: d.Binding, origin: d.Origin, created: d.Created.UnixNano(), renewed: d.Renewed.UnixNano(), lease: d.Lease})
+		}
+		for _, ev := range gone {
+			m.storeEventLocked(e, ev)
+		}
+		now := m.cfg.Now().UnixNano()
+		for _, b := range learnt {
+			// A B4 we sent the ICMPv6 trigger to has provisioned again and
+			// the provisioning system wrote its binding.
+			if m.icmp[negSlot(&b.B4)].b4 == b.B4 {
+				m.installLocked(e, dynEntry{b: b, origin: Reprovisioned, created: now, renewed: now})
+			}
 		}
 	}
-	m.expire(e, 32)
+	if m.expReady.Load() {
+		m.expReady.Store(false)
+		now := m.cfg.Now().UnixNano()
+		for _, k := range m.expiredQ {
+			// Still idle: not provisioned or validated again meanwhile.
+			if d, ok := m.dyn.get(k); ok && now-d.lastActive() >= int64(m.cfg.Lifetime) {
+				m.removeLocked(e, k, "expired")
+			}
+		}
+		m.expiredQ = m.expiredQ[:0]
+	}
+	m.mu.Unlock()
+	m.handNotes()
 }
 
 func (m *Manager) freeSlot(slot int32) {
@@ -559,35 +938,42 @@ func (m *Manager) redeliver(e *lwaftr.Engine, pe *pending) {
 }
 
 // releaseWaiting redelivers the held packets of B4s whose binding the
-// shared table now shows, and drops those that waited too long.
+// shared table now shows, and drops those that waited too long. The
+// table's writer applies changes in the order they were queued, so the
+// waiting list is looked at from its oldest entry and only up to the
+// first not yet visible: a Poll costs the bindings it releases, not the
+// bindings still waiting (thousands during a burst).
 func (m *Manager) releaseWaiting(e *lwaftr.Engine) {
-	if len(m.waiting) == 0 {
+	if m.waitHead == len(m.waiting) {
 		return
 	}
 	now := m.cfg.Now().UnixNano()
-	keep := m.waiting[:0]
-	for _, w := range m.waiting {
+	for _, w := range m.waiting[m.waitHead:] {
 		pe := &m.pend[w.slot]
-		switch {
-		case visible(e, w.b):
+		if visible(e, w.b) {
 			m.redeliver(e, pe)
-		case now > w.until:
+		} else if now > w.until {
 			m.C.QueueDrops.Add(uint64(pe.n))
-		default:
-			keep = append(keep, w)
-			continue
+		} else {
+			break
 		}
 		m.freeSlot(w.slot)
+		m.waitHead++
 	}
-	m.waiting = keep
+	if m.waitHead == len(m.waiting) {
+		m.waiting, m.waitHead = m.waiting[:0], 0
+	} else if m.waitHead >= 1024 && m.waitHead*2 > len(m.waiting) {
+		m.waiting = append(m.waiting[:0], m.waiting[m.waitHead:]...)
+		m.waitHead = 0
+	}
 }
 
-func (m *Manager) answer(e *lwaftr.Engine, r result) {
+func (m *Manager) answerLocked(e *lwaftr.Engine, r result) {
 	pe := &m.pend[r.slot]
 	now := m.cfg.Now()
 	if r.err == nil && r.res == bindstore.Valid {
 		m.C.ValidationsOK.Add(1)
-		if m.install(e, DynamicBinding{Binding: r.b, Origin: Validated, Created: now, Renewed: now}) {
+		if m.installLocked(e, dynEntry{b: r.b, origin: Validated, created: now.UnixNano(), renewed: now.UnixNano()}) {
 			if !visible(e, r.b) {
 				// A shared table shows it after its writer's update.
 				m.waiting = append(m.waiting, waitingSlot{slot: r.slot, b: r.b, until: now.UnixNano() + int64(visibleWithin)})
@@ -614,23 +1000,21 @@ func (m *Manager) answer(e *lwaftr.Engine, r result) {
 
 func key(ipv4 uint32, psid uint16) uint64 { return uint64(ipv4)<<16 | uint64(psid) }
 
-// install puts a dynamic binding into the engine's table.
-func (m *Manager) install(e *lwaftr.Engine, d DynamicBinding) bool {
-	k := key(d.Binding.IPv4, d.Binding.PSID)
-	if d.Origin == Provisioned && m.icmp[negSlot(&d.Binding.B4)].b4 == d.Binding.B4 {
-		d.Origin = Reprovisioned
+// install puts a dynamic binding into the engine's table and the book;
+// m.mu is held.
+func (m *Manager) installLocked(e *lwaftr.Engine, d dynEntry) bool {
+	k := key(d.b.IPv4, d.b.PSID)
+	if d.origin == Provisioned && m.icmp[negSlot(&d.b.B4)].b4 == d.b.B4 {
+		d.origin = Reprovisioned
 	}
-	m.mu.Lock()
-	old, had := m.dyn[k]
-	full := !had && len(m.dyn) >= m.cfg.MaxDynamic
-	m.mu.Unlock()
-	if full {
+	old, had := m.dyn.get(k)
+	if !had && m.dyn.len() >= m.cfg.MaxDynamic {
 		m.C.MaxDynamicDrops.Add(1)
 		return false
 	}
 	if !had {
 		// A configured softwire of the same key stays as configured.
-		if sw, ok := e.Table().Get(d.Binding.IPv4, d.Binding.PSID); ok && sw.B4 == d.Binding.B4 && sw.BR == d.Binding.BR {
+		if sw, ok := e.Table().Get(d.b.IPv4, d.b.PSID); ok && sw.B4 == d.b.B4 && sw.BR == d.b.BR {
 			return true
 		}
 	}
@@ -638,105 +1022,57 @@ func (m *Manager) install(e *lwaftr.Engine, d DynamicBinding) bool {
 	if m.cfg.Table != nil {
 		add = m.cfg.Table.Add
 	}
-	if err := add(d.Binding); err != nil {
+	if err := add(d.b); err != nil {
 		m.C.InstallErrors.Add(1)
-		m.log.Warn("dynamic binding refused by the table", "ipv4", fmtIPv4(d.Binding.IPv4), "psid", d.Binding.PSID, "err", err)
+		m.log.Warn("dynamic binding refused by the table", "ipv4", fmtIPv4(d.b.IPv4), "psid", d.b.PSID, "err", err)
 		return false
 	}
-	m.mu.Lock()
 	if had {
-		old.Binding, old.Renewed = d.Binding, d.Renewed
-		if d.Lease != 0 {
-			old.Lease = d.Lease
+		old.b, old.renewed = d.b, d.renewed
+		if d.lease != 0 {
+			old.lease = d.lease
 		}
-		m.mu.Unlock()
 		return true
 	}
-	nd := d
-	m.dyn[k] = &nd
-	m.order = append(m.order, k)
-	m.mu.Unlock()
+	m.dyn.add(d)
 	m.C.Created.Add(1)
-	m.log.Info("binding created", "ipv4", fmtIPv4(d.Binding.IPv4), "psid", d.Binding.PSID,
-		"b4-ipv6", netip.AddrFrom16(d.Binding.B4), "reason", d.Origin.String())
-	if m.cfg.OnCreated != nil {
-		m.cfg.OnCreated(nd)
-	}
+	m.notes = append(m.notes, note{d: d})
 	return true
 }
 
-func (m *Manager) remove(e *lwaftr.Engine, k uint64, reason string) {
-	m.mu.Lock()
-	d, ok := m.dyn[k]
-	if ok {
-		delete(m.dyn, k)
-	}
-	m.mu.Unlock()
+// removeLocked takes dynamic binding k out of the table and the book;
+// m.mu is held.
+func (m *Manager) removeLocked(e *lwaftr.Engine, k uint64, reason string) {
+	d, ok := m.dyn.remove(k)
 	if !ok {
 		return
 	}
 	if m.cfg.Table != nil {
-		m.cfg.Table.Remove(d.Binding.IPv4, d.Binding.PSID)
-	} else if sw, ok := e.Table().Get(d.Binding.IPv4, d.Binding.PSID); ok && sw.B4 == d.Binding.B4 {
-		e.RemoveBinding(d.Binding.IPv4, d.Binding.PSID)
+		m.cfg.Table.Remove(d.b.IPv4, d.b.PSID)
+	} else if sw, ok := e.Table().Get(d.b.IPv4, d.b.PSID); ok && sw.B4 == d.b.B4 {
+		e.RemoveBinding(d.b.IPv4, d.b.PSID)
 	}
 	m.C.Removed.Add(1)
-	m.log.Info("binding removed", "ipv4", fmtIPv4(d.Binding.IPv4), "psid", d.Binding.PSID,
-		"b4-ipv6", netip.AddrFrom16(d.Binding.B4), "reason", reason)
-	if m.cfg.OnRemoved != nil {
-		m.cfg.OnRemoved(*d, reason)
-	}
+	m.notes = append(m.notes, note{d: d, removed: true, reason: reason})
 }
 
-// storeEvent follows the store: a dynamic binding whose key went away
-// (lease expired, deleted) or now names another B4 is removed.
-func (m *Manager) storeEvent(e *lwaftr.Engine, ev bindstore.Event) {
+// storeEventLocked follows the store: a dynamic binding whose key went
+// away (lease expired, deleted) or now names another B4 is removed.
+func (m *Manager) storeEventLocked(e *lwaftr.Engine, ev bindstore.Event) {
 	k := key(ev.Binding.IPv4, ev.Binding.PSID)
-	m.mu.Lock()
-	d, ok := m.dyn[k]
-	m.mu.Unlock()
+	d, ok := m.dyn.get(k)
 	if !ok {
 		return
 	}
 	switch {
-	case ev.Kind == bindstore.Removed && d.Binding.B4 == ev.Binding.B4:
+	case ev.Kind == bindstore.Removed && d.b.B4 == ev.Binding.B4:
 		reason := "revoked"
 		if ev.Lease != 0 {
 			reason = "expired"
 		}
-		m.remove(e, k, reason)
-	case ev.Kind == bindstore.Installed && d.Binding.B4 != ev.Binding.B4:
-		m.remove(e, k, "revoked")
-	}
-}
-
-// expire removes up to n dynamic bindings not renewed within Lifetime,
-// walking them round-robin so each Poll does a bounded amount of work.
-func (m *Manager) expire(e *lwaftr.Engine, n int) {
-	now := m.cfg.Now()
-	for ; n > 0 && len(m.order) > 0; n-- {
-		if m.scan >= len(m.order) {
-			m.scan = 0
-		}
-		k := m.order[m.scan]
-		m.mu.Lock()
-		d, ok := m.dyn[k]
-		var stale bool
-		if ok {
-			stale = now.Sub(d.Renewed) >= m.cfg.Lifetime
-		}
-		m.mu.Unlock()
-		if !ok {
-			// Removed meanwhile: drop the key from the walk.
-			m.order[m.scan] = m.order[len(m.order)-1]
-			m.order = m.order[:len(m.order)-1]
-			continue
-		}
-		if stale {
-			m.remove(e, k, "expired")
-			continue
-		}
-		m.scan++
+		m.removeLocked(e, k, reason)
+	case ev.Kind == bindstore.Installed && d.b.B4 != ev.Binding.B4:
+		m.removeLocked(e, k, "revoked")
 	}
 }
 
@@ -751,7 +1087,7 @@ func (m *Manager) expire(e *lwaftr.Engine, n int) {
 func (m *Manager) StoreEvent(ev bindstore.Event) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.dyn[key(ev.Binding.IPv4, ev.Binding.PSID)]; ok {
+	if _, ok := m.dyn.get(key(ev.Binding.IPv4, ev.Binding.PSID)); ok {
 		m.storeGone = append(m.storeGone, ev)
 		return
 	}
@@ -775,10 +1111,9 @@ const maxLearnt = 1 << 16
 func (m *Manager) Provisioned(ctx context.Context, b bindingtable.Softwire) error {
 	now := m.cfg.Now()
 	m.mu.Lock()
-	cur, had := m.dyn[key(b.IPv4, b.PSID)]
 	var lease int64
-	if had && cur.Binding == b {
-		lease = cur.Lease
+	if d, had := m.dyn.get(key(b.IPv4, b.PSID)); had && d.b == b {
+		lease = d.lease
 	}
 	m.mu.Unlock()
 	if m.w != nil {
@@ -802,9 +1137,9 @@ func (m *Manager) Provisioned(ctx context.Context, b bindingtable.Softwire) erro
 func (m *Manager) Dynamic() []DynamicBinding {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]DynamicBinding, 0, len(m.dyn))
-	for _, d := range m.dyn {
-		out = append(out, *d)
+	out := make([]DynamicBinding, m.dyn.len())
+	for i := range out {
+		out[i] = m.dyn.at(i).public()
 	}
 	return out
 }
@@ -813,7 +1148,7 @@ func (m *Manager) Dynamic() []DynamicBinding {
 func (m *Manager) DynamicCount() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.dyn)
+	return m.dyn.len()
 }
 
 func fmtIPv4(a uint32) string {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,12 +126,14 @@ func binding(i int) bindingtable.Softwire {
 
 func portOf(i int) uint16 { return uint16(i%16)<<12 | 2000 }
 
-func openStore(t testing.TB, c *etcdtest.Cluster, m **Manager) *bindstore.Store {
+// openStore opens a store on c whose changes go to the manager in m once
+// the test has put one there.
+func openStore(t testing.TB, c *etcdtest.Cluster, m *atomic.Pointer[Manager]) *bindstore.Store {
 	t.Helper()
 	s, err := bindstore.Open(bindstore.Config{Endpoints: c.Endpoints(), QueryTimeout: 500 * time.Millisecond,
 		HealthInterval: 200 * time.Millisecond, Log: quietLog, OnChange: func(ev bindstore.Event) {
-			if m != nil && *m != nil {
-				(*m).StoreEvent(ev)
+			if mm := m.Load(); mm != nil {
+				mm.StoreEvent(ev)
 			}
 		}})
 	if err != nil {
@@ -170,24 +173,29 @@ func pump(t *testing.T, e *lwaftr.Engine, what string, d time.Duration, f func()
 func TestDataPacketTrigger(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	var primM, backM *Manager
-	primStore := openStore(t, c, &primM)
-	backStore := openStore(t, c, &backM)
+	var primMhook atomic.Pointer[Manager]
+	primStore := openStore(t, c, &primMhook)
+	var backMhook atomic.Pointer[Manager]
+	backStore := openStore(t, c, &backMhook)
 
 	prim, primOut := newEngine(t, "2001:db8:1::1", nil)
 	var err error
+	var createdMu sync.Mutex
 	var created []DynamicBinding
 	primM, err = New(Config{Mode: DataPacketTrigger, Anycast: anycast, Lifetime: time.Minute, Log: quietLog}, primStore, primStore)
 	if err != nil {
 		t.Fatal(err)
 	}
+	primMhook.Store(primM)
 	defer primM.Close()
 	prim.SetUnknownSource(primM)
 	back, backOut := newEngine(t, "2001:db8:2::1", nil)
 	backM, err = New(Config{Mode: DataPacketTrigger, Anycast: anycast, Lifetime: time.Minute, Log: quietLog,
-		OnCreated: func(d DynamicBinding) { created = append(created, d) }}, backStore, backStore)
+		OnCreated: func(d DynamicBinding) { createdMu.Lock(); created = append(created, d); createdMu.Unlock() }}, backStore, backStore)
 	if err != nil {
 		t.Fatal(err)
 	}
+	backMhook.Store(backM)
 	defer backM.Close()
 	back.SetUnknownSource(backM)
 
@@ -220,9 +228,13 @@ func TestDataPacketTrigger(t *testing.T) {
 	if backStore.C.CacheHits.Load() != 1 {
 		t.Fatalf("validation was not a cache hit: hits %d misses %d", backStore.C.CacheHits.Load(), backStore.C.CacheMisses.Load())
 	}
+	// The notification comes from the manager's keeper goroutine.
+	pump(t, back, "binding-created", 5*time.Second, func() bool { createdMu.Lock(); defer createdMu.Unlock(); return len(created) > 0 })
+	createdMu.Lock()
 	if len(created) != 1 || created[0].Origin != Validated || created[0].Binding != b {
 		t.Fatalf("binding-created %+v", created)
 	}
+	createdMu.Unlock()
 	// Now it is a binding of the backup: forwarded directly.
 	back.Receive(lwaftr.Internal, fromB4(b.B4, anycast, b.IPv4, portOf(5)))
 	back.Flush()
@@ -260,7 +272,8 @@ func TestDataPacketTrigger(t *testing.T) {
 func TestSpoofedFlood(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	var m *Manager
-	st := openStore(t, c, &m)
+	var mhook atomic.Pointer[Manager]
+	st := openStore(t, c, &mhook)
 	known := binding(1)
 	e, out := newEngine(t, "2001:db8:2::1", []bindingtable.Softwire{known})
 	clock := time.Unix(1000, 0)
@@ -270,6 +283,7 @@ func TestSpoofedFlood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mhook.Store(m)
 	defer m.Close()
 	e.SetUnknownSource(m)
 	knownFrame := fromB4(known.B4, anycast, known.IPv4, portOf(1))
@@ -325,13 +339,15 @@ func TestSpoofedFlood(t *testing.T) {
 func TestICMPv6Trigger(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	var m *Manager
-	st := openStore(t, c, &m)
+	var mhook atomic.Pointer[Manager]
+	st := openStore(t, c, &mhook)
 	e, out := newEngine(t, "2001:db8:2::1", nil)
 	var err error
 	m, err = New(Config{Mode: ICMPv6Trigger, Anycast: anycast, Log: quietLog, Lifetime: 30 * time.Second}, st, st)
 	if err != nil {
 		t.Fatal(err)
 	}
+	mhook.Store(m)
 	defer m.Close()
 	e.SetUnknownSource(m)
 	b := binding(7)
@@ -381,14 +397,40 @@ func TestICMPv6Trigger(t *testing.T) {
 	}
 }
 
-// TestLifetimeAndLimit: dynamic bindings expire after their lifetime
-// without renewal; max-dynamic-bindings bounds them.
+// fakeClock is a clock tests move by hand, read by the manager's
+// goroutines too.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Unix(1000, 0).UnixNano())
+	return c
+}
+func (c *fakeClock) Now() time.Time           { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Add(d time.Duration)      { c.ns.Add(int64(d)) }
+func (c *fakeClock) Since(t time.Time) string { return c.Now().Sub(t).String() }
+
+// useSeen flushes e until the manager's sweeps have found n more of its
+// dynamic bindings used (the marks of a period reach a sweep through the
+// engine's next Poll).
+func useSeen(t *testing.T, e *lwaftr.Engine, m *Manager, n uint64) {
+	t.Helper()
+	want := m.C.UsedSeen.Load() + n
+	pump(t, e, "use seen by a sweep", 10*time.Second, func() bool { return m.C.UsedSeen.Load() >= want })
+}
+
+// TestLifetimeAndLimit: a dynamic binding's lifetime runs from its last
+// use: one that keeps carrying traffic outlives its lifetime, an idle one
+// is removed (binding-removed "expired") after it, and the used one goes
+// too once it stops; max-dynamic-bindings bounds them.
 func TestLifetimeAndLimit(t *testing.T) {
 	e, out := newEngine(t, "2001:db8:2::1", nil)
-	clock := time.Unix(1000, 0)
+	clock := newFakeClock()
+	var mu sync.Mutex
 	var removed []string
 	m, err := New(Config{Mode: ICMPv6Trigger, Anycast: anycast, Log: quietLog, Lifetime: time.Minute, MaxDynamic: 2,
-		Now: func() time.Time { return clock }, OnRemoved: func(_ DynamicBinding, why string) { removed = append(removed, why) }}, nil, nil)
+		SweepInterval: 2 * time.Millisecond, Now: clock.Now,
+		OnRemoved: func(_ DynamicBinding, why string) { mu.Lock(); removed = append(removed, why); mu.Unlock() }}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,23 +445,39 @@ func TestLifetimeAndLimit(t *testing.T) {
 	if m.DynamicCount() != 2 || m.C.MaxDynamicDrops.Load() != 1 || e.Table().Len() != 2 {
 		t.Fatalf("limit: %d dynamic, %d refused, table %d", m.DynamicCount(), m.C.MaxDynamicDrops.Load(), e.Table().Len())
 	}
-	clock = clock.Add(30 * time.Second)
-	if err := m.Provisioned(context.Background(), binding(0)); err != nil { // renewed
-		t.Fatal(err)
+	used, idle := binding(0), binding(1)
+	start := clock.Now()
+	// Binding 0 carries a packet every 20 s for 100 s; binding 1 none.
+	for range 5 {
+		clock.Add(20 * time.Second)
+		e.Receive(lwaftr.Internal, fromB4(used.B4, anycast, used.IPv4, portOf(0)))
+		e.Flush()
+		if n := len(out.take(lwaftr.External)); n != 1 {
+			t.Fatalf("used binding forwarded %d at %s", n, clock.Since(start))
+		}
+		useSeen(t, e, m, 1)
 	}
-	e.Flush()
-	clock = clock.Add(31 * time.Second)
-	e.Flush()
-	if m.DynamicCount() != 1 || len(removed) != 1 || removed[0] != "expired" {
-		t.Fatalf("after 61 s: %d dynamic, removed %v", m.DynamicCount(), removed)
+	pump(t, e, "idle binding removed", 10*time.Second, func() bool { return m.DynamicCount() == 1 })
+	if _, ok := e.Table().Get(idle.IPv4, idle.PSID); ok {
+		t.Fatal("idle binding still in the table")
 	}
-	if _, ok := e.Table().Get(binding(1).IPv4, binding(1).PSID); ok {
+	if _, ok := e.Table().Get(used.IPv4, used.PSID); !ok {
+		t.Fatalf("used binding expired %s after provisioning, though used 20 s ago", clock.Since(start))
+	}
+	if d := m.Dynamic(); len(d) != 1 || d[0].Binding != used || d[0].LastUsed.IsZero() {
+		t.Fatalf("dynamic %+v", d)
+	}
+	// Idle from now on: it goes a lifetime after its last use.
+	clock.Add(61 * time.Second)
+	pump(t, e, "binding removed after it stopped", 10*time.Second, func() bool { return m.DynamicCount() == 0 })
+	if _, ok := e.Table().Get(used.IPv4, used.PSID); ok {
 		t.Fatal("expired binding still in the table")
 	}
-	e.Receive(lwaftr.Internal, fromB4(binding(0).B4, anycast, binding(0).IPv4, portOf(0)))
-	e.Flush()
-	if n := len(out.take(lwaftr.External)); n != 1 {
-		t.Fatalf("renewed binding forwarded %d", n)
+	m.Close() // delivers the notes
+	mu.Lock()
+	defer mu.Unlock()
+	if len(removed) != 2 || removed[0] != "expired" || removed[1] != "expired" {
+		t.Fatalf("binding-removed %v", removed)
 	}
 }
 
@@ -428,7 +486,8 @@ func TestLifetimeAndLimit(t *testing.T) {
 func TestStoreDown(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	var m *Manager
-	st := openStore(t, c, &m)
+	var mhook atomic.Pointer[Manager]
+	st := openStore(t, c, &mhook)
 	known := binding(3)
 	if _, err := st.Put(context.Background(), known, 0); err != nil {
 		t.Fatal(err)
@@ -439,6 +498,7 @@ func TestStoreDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mhook.Store(m)
 	defer m.Close()
 	e.SetUnknownSource(m)
 	pump(t, e, "cached", 5*time.Second, func() bool { _, ok := st.Lookup(known.IPv4, portOf(3)); return ok })
@@ -468,13 +528,15 @@ func TestStoreDown(t *testing.T) {
 func TestICMPv6TriggerLearnsFromStore(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	var m *Manager
-	st := openStore(t, c, &m)
+	var mhook atomic.Pointer[Manager]
+	st := openStore(t, c, &mhook)
 	e, out := newEngine(t, "2001:db8:2::1", nil)
 	var err error
 	m, err = New(Config{Mode: ICMPv6Trigger, Anycast: anycast, Log: quietLog}, st, st)
 	if err != nil {
 		t.Fatal(err)
 	}
+	mhook.Store(m)
 	defer m.Close()
 	e.SetUnknownSource(m)
 	b, other := binding(8), binding(9)
@@ -510,7 +572,8 @@ func TestICMPv6TriggerLearnsFromStore(t *testing.T) {
 func TestInboundTrigger(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	var m *Manager
-	st := openStore(t, c, &m)
+	var mhook atomic.Pointer[Manager]
+	st := openStore(t, c, &mhook)
 	b := binding(11)
 	if _, err := st.Put(context.Background(), b, 0); err != nil {
 		t.Fatal(err)
@@ -521,6 +584,7 @@ func TestInboundTrigger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mhook.Store(m)
 	defer m.Close()
 	e.SetUnknownSource(m)
 	pump(t, e, "cached", 5*time.Second, func() bool { _, ok := st.Lookup(b.IPv4, portOf(11)); return ok })
@@ -577,7 +641,8 @@ func (w sharedWriter) Remove(uint32, uint16) {}
 func TestSharedTable(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	var m *Manager
-	st := openStore(t, c, &m)
+	var mhook atomic.Pointer[Manager]
+	st := openStore(t, c, &mhook)
 	b := binding(13)
 	if _, err := st.Put(context.Background(), b, 0); err != nil {
 		t.Fatal(err)
@@ -607,6 +672,7 @@ func TestSharedTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mhook.Store(m)
 	defer m.Close()
 	e.SetUnknownSource(m)
 	batch := func(frames ...[]byte) {

@@ -98,6 +98,7 @@ type Engine struct {
 	icmpBuf []byte
 
 	unknown UnknownSource // failover: sources without a binding
+	marks   *UseMarks     // failover: bindings that carried traffic
 
 	homes   [64]uint32 // ReceiveBatch: where each frame's lookup reads
 	touched uint32     // keeps ReceiveBatch's prefetching loads alive
