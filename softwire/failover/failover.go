@@ -123,7 +123,8 @@ type Config struct {
 	// ICMPInterval: at most one ICMPv6 trigger per B4 per interval
 	// (default 1 s).
 	ICMPInterval time.Duration
-	// QueryTimeout bounds one validation (default 1 s).
+	// QueryTimeout bounds the validations a worker takes at once (up
+	// to 16, a single one unless many B4s wait; default 1 s).
 	QueryTimeout time.Duration
 	// Workers validating in parallel (default 4).
 	Workers int
@@ -501,12 +502,15 @@ func (m *Manager) worker() {
 				}
 			}
 			var res [workerChunk]result
+			// One deadline for the chunk: validations are cache hits in
+			// the common case, and a context per validation was most of
+			// what a burst allocated.
+			ctx, cancel := context.WithTimeout(m.ctx, m.cfg.QueryTimeout)
 			for i, r := range reqs[:n] {
-				ctx, cancel := context.WithTimeout(m.ctx, m.cfg.QueryTimeout)
 				b, rs, err := m.v.Validate(ctx, r.b4, r.ipv4, r.port)
-				cancel()
 				res[i] = result{slot: r.slot, b: b, res: rs, err: err}
 			}
+			cancel()
 			m.qmu.Lock()
 			// resQ has room for every pending slot: never grows.
 			m.resQ = append(m.resQ, res[:n]...)
@@ -627,26 +631,49 @@ func (m *Manager) keeper() {
 	}
 }
 
+// logPerBinding is how many changes of one delivery get a log line each
+// at the info level.
+const logPerBinding = 16
+
 // deliver logs and calls back about the waiting notes; buf is reused.
 func (m *Manager) deliver(buf []note) []note {
 	m.nmu.Lock()
 	buf, m.noteQ = m.noteQ, buf[:0]
 	m.nmu.Unlock()
-	for _, n := range buf {
+	// A burst is logged by its first few bindings and a count: a line
+	// per binding of 100,000 says nothing more (the notifications still
+	// name each; the rest go to the debug level).
+	var created, removed int
+	debug := m.log.Enabled(context.Background(), slog.LevelDebug)
+	for i, n := range buf {
 		d := n.d.public()
+		level := slog.LevelInfo
+		if i >= logPerBinding {
+			level = slog.LevelDebug
+		}
+		logIt := level == slog.LevelInfo || debug
 		if n.removed {
-			m.log.Info("binding removed", "ipv4", fmtIPv4(d.Binding.IPv4), "psid", d.Binding.PSID,
-				"b4-ipv6", netip.AddrFrom16(d.Binding.B4), "reason", n.reason)
+			removed++
+			if logIt {
+				m.log.Log(context.Background(), level, "binding removed", "ipv4", fmtIPv4(d.Binding.IPv4), "psid", d.Binding.PSID,
+					"b4-ipv6", netip.AddrFrom16(d.Binding.B4), "reason", n.reason)
+			}
 			if m.cfg.OnRemoved != nil {
 				m.cfg.OnRemoved(d, n.reason)
 			}
 			continue
 		}
-		m.log.Info("binding created", "ipv4", fmtIPv4(d.Binding.IPv4), "psid", d.Binding.PSID,
-			"b4-ipv6", netip.AddrFrom16(d.Binding.B4), "reason", d.Origin.String())
+		created++
+		if logIt {
+			m.log.Log(context.Background(), level, "binding created", "ipv4", fmtIPv4(d.Binding.IPv4), "psid", d.Binding.PSID,
+				"b4-ipv6", netip.AddrFrom16(d.Binding.B4), "reason", d.Origin.String())
+		}
 		if m.cfg.OnCreated != nil {
 			m.cfg.OnCreated(d)
 		}
+	}
+	if len(buf) > logPerBinding {
+		m.log.Info("dynamic bindings changed", "created", created, "removed", removed, "logged-each", logPerBinding)
 	}
 	clear(buf)
 	return buf[:0]
@@ -974,8 +1001,9 @@ func (m *Manager) answerLocked(e *lwaftr.Engine, r result) {
 	if r.err == nil && r.res == bindstore.Valid {
 		m.C.ValidationsOK.Add(1)
 		if m.installLocked(e, dynEntry{b: r.b, origin: Validated, created: now.UnixNano(), renewed: now.UnixNano()}) {
-			if !visible(e, r.b) {
-				// A shared table shows it after its writer's update.
+			if m.cfg.Table != nil || !visible(e, r.b) {
+				// A shared table shows it after its writer's update
+				// (never within this Poll: no need to look).
 				m.waiting = append(m.waiting, waitingSlot{slot: r.slot, b: r.b, until: now.UnixNano() + int64(visibleWithin)})
 				return
 			}

@@ -699,3 +699,81 @@ func TestSharedTable(t *testing.T) {
 		t.Fatal("binding not in the shared table")
 	}
 }
+
+// TestLeaseKeptWhileUsed: a backup that took over a B4 (data-packet
+// trigger) keeps the binding's etcd lease alive — the lease the primary
+// granted, which nobody else renews once the primary is gone — for as
+// long as the B4's traffic lasts, well past the lease's TTL, renewing it
+// once per sweep; when the traffic stops the lease is let expire, etcd
+// deletes the key, and the backup removes the binding ("expired").
+func TestLeaseKeptWhileUsed(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	var primHook, backHook atomic.Pointer[Manager]
+	primStore := openStore(t, c, &primHook)
+	backStore := openStore(t, c, &backHook)
+	const life = 3 * time.Second
+	prim, _ := newEngine(t, "2001:db8:1::1", nil)
+	primM, err := New(Config{Mode: DataPacketTrigger, Anycast: anycast, Lifetime: life, Log: quietLog}, primStore, primStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	primHook.Store(primM)
+	prim.SetUnknownSource(primM)
+	b := binding(7)
+	if err := primM.Provisioned(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	prim.Flush()
+	d := primM.Dynamic()
+	if len(d) != 1 || d[0].Lease == 0 {
+		t.Fatalf("primary's binding %+v", d)
+	}
+	lease := d[0].Lease
+	// The primary dies: nothing renews its lease any more.
+	primM.Close()
+
+	back, backOut := newEngine(t, "2001:db8:2::1", nil)
+	var mu sync.Mutex
+	var removed []string
+	backM, err := New(Config{Mode: DataPacketTrigger, Anycast: anycast, Lifetime: life, Log: quietLog,
+		OnRemoved: func(_ DynamicBinding, why string) { mu.Lock(); removed = append(removed, why); mu.Unlock() }}, backStore, backStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backM.Close()
+	backHook.Store(backM)
+	back.SetUnknownSource(backM)
+	pump(t, back, "binding in the backup's cache", 5*time.Second, func() bool { _, ok := backStore.Lookup(b.IPv4, portOf(7)); return ok })
+
+	// The B4's traffic reaches the backup for three lifetimes.
+	var sent, fwd int
+	for end := time.Now().Add(3 * life); time.Now().Before(end); {
+		back.Receive(lwaftr.Internal, fromB4(b.B4, anycast, b.IPv4, portOf(7)))
+		sent++
+		back.Flush()
+		fwd += len(backOut.take(lwaftr.External))
+		time.Sleep(50 * time.Millisecond)
+	}
+	pump(t, back, "last packets forwarded", 5*time.Second, func() bool { fwd += len(backOut.take(lwaftr.External)); return fwd >= sent })
+	if fwd != sent {
+		t.Fatalf("forwarded %d of %d packets", fwd, sent)
+	}
+	if l, ok := backStore.LeaseOf(b.IPv4, b.PSID); !ok || l != lease {
+		t.Fatalf("after 3 lifetimes of use the key is gone or on another lease (%d, %v; was %d)", l, ok, lease)
+	}
+	if backM.DynamicCount() != 1 || backM.C.LeasesRenewed.Load() == 0 || backM.C.Removed.Load() != 0 {
+		t.Fatalf("dynamic %d, leases renewed %d, removed %d", backM.DynamicCount(), backM.C.LeasesRenewed.Load(), backM.C.Removed.Load())
+	}
+	// Idle: the lease runs out, etcd deletes the key, the binding goes.
+	pump(t, back, "idle binding removed", 6*life, func() bool { return backM.DynamicCount() == 0 })
+	pump(t, back, "key deleted by etcd", 6*life, func() bool { _, ok := backStore.LeaseOf(b.IPv4, b.PSID); return !ok })
+	if _, ok := back.Table().Get(b.IPv4, b.PSID); ok {
+		t.Fatal("idle binding still in the table")
+	}
+	backM.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(removed) != 1 || removed[0] != "expired" {
+		t.Fatalf("binding-removed %v", removed)
+	}
+}
