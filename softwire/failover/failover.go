@@ -701,6 +701,9 @@ func (m *Manager) sweep() {
 	m.mu.Unlock()
 	now := m.cfg.Now().UnixNano()
 	life := int64(m.cfg.Lifetime)
+	// Expiries queued by the last sweep and not yet applied (the engine
+	// has not polled since) are not queued again.
+	queueStale := !m.expReady.Load()
 	var used []usedLease
 	var stale int
 	for i := 0; ; i += sweepChunk {
@@ -717,7 +720,7 @@ func (m *Manager) sweep() {
 				used = append(used, usedLease{d.b.IPv4, d.b.PSID, d.lease})
 				continue
 			}
-			if now-d.lastActive() >= life {
+			if queueStale && now-d.lastActive() >= life {
 				m.expiredQ = append(m.expiredQ, key(d.b.IPv4, d.b.PSID))
 				stale++
 			}
@@ -737,13 +740,15 @@ func (m *Manager) sweep() {
 		return
 	}
 	var renew []int64
+	seen := make(map[int64]bool, len(used))
 	for _, u := range used {
 		// The store's current lease of the binding: a binding validated
 		// here has the lease of the lwAFTR that wrote it.
 		if l, ok := m.leases.LeaseOf(u.ipv4, u.psid); ok {
 			u.lease = l
 		}
-		if u.lease != 0 {
+		if u.lease != 0 && !seen[u.lease] {
+			seen[u.lease] = true
 			renew = append(renew, u.lease)
 		}
 	}
