@@ -43,7 +43,9 @@ type book struct {
 	n      int
 }
 
-func newBook() book { return book{idx: make(map[uint64]int32, bookBlock)} }
+// newBook makes a book with room for n without growing its index (a
+// burst would otherwise rehash it on the engine's goroutine).
+func newBook(n int) book { return book{idx: make(map[uint64]int32, n)} }
 
 func (b *book) len() int { return b.n }
 

@@ -41,6 +41,7 @@ package failover
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -420,7 +421,7 @@ func New(cfg Config, v Validator, w Writer) (*Manager, error) {
 		reqRing: make([]request, cfg.MaxPending), resQ: make([]result, 0, cfg.MaxPending),
 		wake: make(chan struct{}, cfg.Workers), noteWake: make(chan struct{}, 1),
 		tokens: cfg.QueryBurst, tokAt: cfg.Now().UnixNano(),
-		dyn: newBook(), ctx: ctx, cancel: cancel,
+		dyn: newBook(min(cfg.MaxDynamic, 1<<15)), ctx: ctx, cancel: cancel,
 		seed: uint64(time.Now().UnixNano()) * 0x9e3779b97f4a7c15}
 	for i := range m.pend {
 		p := &m.pend[i]
@@ -765,11 +766,11 @@ func (m *Manager) sweep() {
 }
 
 func negSlot(b4 *[16]byte) uint32 {
-	h := uint64(14695981039346656037)
-	for _, c := range b4 {
-		h = (h ^ uint64(c)) * 1099511628211
-	}
-	return uint32(h) & (negSize - 1)
+	// Two multiplies, not a loop over the bytes: this runs for every
+	// packet of an unknown source.
+	h := (binary.LittleEndian.Uint64(b4[0:8]) ^ 0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
+	h = (h ^ binary.LittleEndian.Uint64(b4[8:16])) * 0x94d049bb133111eb
+	return uint32(h>>40) & (negSize - 1)
 }
 
 // Unknown implements lwaftr.UnknownSource.
