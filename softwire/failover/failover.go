@@ -22,10 +22,15 @@
 // The engine's goroutine does as little as a burst of new B4s allows
 // (BenchmarkBurstOfNewB4s): Unknown only queues a request in a local
 // list, handed to the workers once per Poll (no channel operation per
-// packet); answers come back in one list taken once per Poll; the book
-// of dynamic bindings is changed under one lock per Poll; log lines and
-// the OnCreated/OnRemoved callbacks run on the manager's own goroutine
-// (the keeper), which also sweeps lifetimes and renews etcd leases.
+// packet), with a wake-up for the workers only when it matters; answers
+// come back in one list taken once per Poll; the book of dynamic bindings
+// is changed under one lock per Poll and never copied as it grows; the
+// log lines and OnCreated/OnRemoved callbacks of a burst run on the
+// manager's own goroutine (the keeper), which also sweeps lifetimes and
+// renews etcd leases. With a shared table (Config.Table) the bindings
+// are added by the table's writer, a batch per left-right swap, and the
+// held packets are released oldest first, looking only at those whose
+// binding may be visible.
 //
 // A dynamic binding's lifetime runs from its last use: the engine marks
 // every binding it forwards through in a bitmap it alone writes
@@ -131,9 +136,10 @@ type Config struct {
 	Workers int
 	Log     *slog.Logger
 	// OnCreated and OnRemoved, when set, are called for each dynamic
-	// binding from the manager's keeper goroutine (off the packet path),
-	// in the order the engine made the changes; they must not block
-	// for long.
+	// binding, one call at a time and in the order of the changes: on
+	// the engine's goroutine at the end of Poll for a few changes, from
+	// the manager's keeper goroutine for a burst (off the packet path).
+	// They must not block.
 	OnCreated func(DynamicBinding)
 	OnRemoved func(DynamicBinding, string)
 	// Now is the clock (tests).
@@ -323,10 +329,12 @@ type Manager struct {
 	resReady atomic.Bool
 	wake     chan struct{}
 
-	// nmu guards the notes for the keeper; noteWake tells it.
-	nmu      sync.Mutex
-	noteQ    []note
-	noteWake chan struct{}
+	// nmu guards the notes for the keeper and delivering (a goroutine
+	// is calling back); noteWake tells the keeper.
+	nmu        sync.Mutex
+	noteQ      []note
+	delivering bool
+	noteWake   chan struct{}
 
 	// epoch is the sweep count: the engine hands its marks in when it
 	// changes.
@@ -572,15 +580,40 @@ func (m *Manager) takeResults() {
 }
 
 // handNotes gives the keeper the changes of this Poll.
+//
+// A few changes with nothing queued before them are delivered here, on
+// the engine's goroutine, as they always were (an isolated provisioning
+// or takeover costs one callback); a burst goes to the keeper, so its
+// logging and notifications never run on the forwarding path. Either way
+// the callbacks are made one at a time, in order.
 func (m *Manager) handNotes() {
 	if len(m.notes) == 0 {
 		return
 	}
 	m.nmu.Lock()
+	if len(m.notes) <= logPerBinding && len(m.noteQ) == 0 && !m.delivering {
+		m.delivering = true
+		m.nmu.Unlock()
+		m.deliverNotes(m.notes)
+		m.nmu.Lock()
+		m.delivering = false
+		again := len(m.noteQ) > 0
+		m.nmu.Unlock()
+		clear(m.notes)
+		m.notes = m.notes[:0]
+		if again {
+			m.wakeKeeper()
+		}
+		return
+	}
 	m.noteQ = append(m.noteQ, m.notes...)
 	m.nmu.Unlock()
 	clear(m.notes)
 	m.notes = m.notes[:0]
+	m.wakeKeeper()
+}
+
+func (m *Manager) wakeKeeper() {
 	select {
 	case m.noteWake <- struct{}{}:
 	default:
@@ -639,8 +672,28 @@ const logPerBinding = 16
 // deliver logs and calls back about the waiting notes; buf is reused.
 func (m *Manager) deliver(buf []note) []note {
 	m.nmu.Lock()
+	if m.delivering {
+		// The engine is delivering a few; it wakes us if more came.
+		m.nmu.Unlock()
+		return buf
+	}
 	buf, m.noteQ = m.noteQ, buf[:0]
+	m.delivering = len(buf) > 0
 	m.nmu.Unlock()
+	if len(buf) == 0 {
+		return buf
+	}
+	m.deliverNotes(buf)
+	m.nmu.Lock()
+	m.delivering = false
+	m.nmu.Unlock()
+	clear(buf)
+	return buf[:0]
+}
+
+// deliverNotes logs and calls back about buf; only one goroutine at a
+// time (the one that set delivering).
+func (m *Manager) deliverNotes(buf []note) {
 	// A burst is logged by its first few bindings and a count: a line
 	// per binding of 100,000 says nothing more (the notifications still
 	// name each; the rest go to the debug level).
@@ -676,8 +729,6 @@ func (m *Manager) deliver(buf []note) []note {
 	if len(buf) > logPerBinding {
 		m.log.Info("dynamic bindings changed", "created", created, "removed", removed, "logged-each", logPerBinding)
 	}
-	clear(buf)
-	return buf[:0]
 }
 
 // sweepChunk bounds the bindings a sweep looks at per hold of the lock,
