@@ -109,10 +109,13 @@ type Config struct {
 	// Lifetime/8, within 10 ms and 5 min): an idle binding goes between
 	// one lifetime and about two sweeps more after its last packet.
 	SweepInterval time.Duration
-	// UseBits is the size of the engine's use bitmap (default 1<<20 bits,
-	// 128 KiB; two per manager). A bit shared by a used binding can keep
-	// an idle one for another sweep, with a chance of about (bindings in
-	// use)/UseBits per sweep.
+	// UseBits bounds the engine's use bitmap (default 1<<23 bits, 1 MiB;
+	// two per manager). The bitmap is sized to 16 bits per binding of
+	// the table (at least 1<<16 bits), resized by the keeper between
+	// sweeps: small enough to stay in the cache of the forwarding core,
+	// large enough that a bit shared with a used binding keeps an idle
+	// one for another sweep with a chance of at most about 1/16 per
+	// sweep.
 	UseBits int
 	// MaxDynamic bounds the dynamic bindings held (default 65536).
 	MaxDynamic int
@@ -144,6 +147,10 @@ type Config struct {
 	OnRemoved func(DynamicBinding, string)
 	// Now is the clock (tests).
 	Now func() time.Time
+	// Group, when set, is shared by the managers of all the workers of
+	// one lwAFTR, so that traffic through any worker keeps a binding
+	// alive (see Group).
+	Group *Group
 	// Table, when set, is where bindings are added and removed instead
 	// of the engine's own table: for engines reading a table they must
 	// not change (workers sharing a bindingtable.Shared). Its methods
@@ -228,6 +235,44 @@ type Counters struct {
 	UsedSeen          atomic.Uint64 // dynamic bindings a sweep found used
 	LeasesRenewed     atomic.Uint64 // etcd leases of used bindings renewed
 	LeaseErrors       atomic.Uint64 // lease renewals etcd did not answer
+}
+
+// hotCounts are the counts of the packet path, kept in memory only the
+// engine's goroutine writes and added to Counters once per Poll: no
+// atomic operation per packet.
+type hotCounts struct {
+	unknown          uint64
+	notAnycast       uint64
+	queued           uint64
+	released         uint64
+	queueDrops       uint64
+	asked            uint64
+	rateLimited      uint64
+	pendingFull      uint64
+	negativeHits     uint64
+	icmpTriggers     uint64
+	icmpSuppressed   uint64
+	inboundUnknown   uint64
+	inboundHeld      uint64
+	inboundValidated uint64
+}
+
+// publishCounts adds the packet path's counts to C.
+func (m *Manager) publishCounts() {
+	h := &m.hot
+	for _, c := range [...]struct {
+		n *uint64
+		c *atomic.Uint64
+	}{{&h.unknown, &m.C.Unknown}, {&h.notAnycast, &m.C.NotAnycast}, {&h.queued, &m.C.Queued}, {&h.released, &m.C.Released},
+		{&h.queueDrops, &m.C.QueueDrops}, {&h.asked, &m.C.ValidationsAsked}, {&h.rateLimited, &m.C.RateLimited},
+		{&h.pendingFull, &m.C.PendingFull}, {&h.negativeHits, &m.C.NegativeHits}, {&h.icmpTriggers, &m.C.ICMPTriggers},
+		{&h.icmpSuppressed, &m.C.ICMPSuppressed}, {&h.inboundUnknown, &m.C.InboundUnknown}, {&h.inboundHeld, &m.C.InboundHeld},
+		{&h.inboundValidated, &m.C.InboundValidated}} {
+		if *c.n != 0 {
+			c.c.Add(*c.n)
+			*c.n = 0
+		}
+	}
 }
 
 // holdBytes is the largest packet held while waiting; bigger ones are
@@ -346,6 +391,7 @@ type Manager struct {
 	dyn         book
 	handed      *lwaftr.UseMarks
 	spare       *lwaftr.UseMarks
+	wantBits    int // size for the next spare, from the table's size
 	expiredQ    []uint64
 	expReady    atomic.Bool
 	provisioned []DynamicBinding
@@ -359,6 +405,8 @@ type Manager struct {
 	wg     sync.WaitGroup
 
 	outOfService atomic.Bool
+
+	hot hotCounts
 
 	C Counters
 }
@@ -396,8 +444,9 @@ func New(cfg Config, v Validator, w Writer) (*Manager, error) {
 	def(&cfg.ICMPInterval, time.Second)
 	def(&cfg.QueryTimeout, time.Second)
 	if cfg.UseBits <= 0 {
-		cfg.UseBits = 1 << 20
+		cfg.UseBits = 1 << 23
 	}
+	cfg.UseBits = max(cfg.UseBits, minUseBits)
 	if cfg.MaxDynamic <= 0 {
 		cfg.MaxDynamic = 65536
 	}
@@ -454,7 +503,8 @@ func New(cfg Config, v Validator, w Writer) (*Manager, error) {
 	}
 	m.inBind = make([]bindstore.Binding, 0, inboundHold)
 	if cfg.Mode != None {
-		m.marks, m.spare = lwaftr.NewUseMarks(cfg.UseBits), lwaftr.NewUseMarks(cfg.UseBits)
+		m.marks, m.spare = lwaftr.NewUseMarks(minUseBits), lwaftr.NewUseMarks(minUseBits)
+		m.wantBits = minUseBits
 		m.marks.Seed = m.seed
 	}
 	if cfg.Mode == DataPacketTrigger {
@@ -465,12 +515,18 @@ func New(cfg Config, v Validator, w Writer) (*Manager, error) {
 	}
 	m.wg.Add(1)
 	go m.keeper()
+	if cfg.Group != nil {
+		cfg.Group.join(m)
+	}
 	return m, nil
 }
 
 // Close stops the workers and the keeper (which first delivers the
-// notes still waiting).
+// notes still waiting), and leaves the group.
 func (m *Manager) Close() {
+	if m.cfg.Group != nil {
+		m.cfg.Group.leave(m)
+	}
 	m.cancel()
 	m.wg.Wait()
 }
@@ -637,11 +693,24 @@ func (m *Manager) handMarks(e *lwaftr.Engine) {
 	m.mu.Lock()
 	if m.spare != nil && m.handed == nil {
 		m.handed, m.marks, m.spare = m.marks, m.spare, nil
+		m.wantBits = m.useBitsFor(e.Table().Len())
 		m.marks.Seed = m.seed ^ ep*0xbf58476d1ce4e5b9
 		e.SetUseMarks(m.marks)
 		m.markEpoch = ep
 	}
 	m.mu.Unlock()
+}
+
+// minUseBits is the smallest use bitmap: 8 KiB.
+const minUseBits = 1 << 16
+
+// useBitsFor is the use bitmap size for a table of n bindings.
+func (m *Manager) useBitsFor(n int) int {
+	b := minUseBits
+	for b < 16*n && b < m.cfg.UseBits {
+		b <<= 1
+	}
+	return b
 }
 
 // keeper is the manager's own goroutine: log lines and callbacks of the
@@ -735,28 +804,14 @@ func (m *Manager) deliverNotes(buf []note) {
 // so an engine's Poll never waits long for it.
 const sweepChunk = 4096
 
-type usedLease struct {
-	ipv4  uint32
-	psid  uint16
-	lease int64
-}
-
-// sweep stamps the bindings the engine's last marks show as used, renews
-// their leases, and queues the idle ones for removal at the next Poll
-// (their leases are let expire).
-func (m *Manager) sweep() {
-	defer m.C.Sweeps.Add(1)
-	defer m.epoch.Add(1) // the engine hands in its marks at its next Poll
-	m.mu.Lock()
-	h := m.handed
-	m.handed = nil
-	m.mu.Unlock()
-	now := m.cfg.Now().UnixNano()
+// stamp marks the bindings of m's book that h shows used, appending them
+// to used; with own (m's keeper), it also queues the idle ones for
+// removal at the engine's next Poll. Expiries queued by the last sweep
+// and not yet applied (the engine has not polled since) are not queued
+// again.
+func (m *Manager) stamp(h *lwaftr.UseMarks, now int64, own bool, used []usedLease) []usedLease {
 	life := int64(m.cfg.Lifetime)
-	// Expiries queued by the last sweep and not yet applied (the engine
-	// has not polled since) are not queued again.
-	queueStale := !m.expReady.Load()
-	var used []usedLease
+	queueStale := own && !m.expReady.Load()
 	var stale int
 	for i := 0; ; i += sweepChunk {
 		m.mu.Lock()
@@ -782,9 +837,88 @@ func (m *Manager) sweep() {
 	if stale > 0 {
 		m.expReady.Store(true)
 	}
+	return used
+}
+
+// Group is the failover managers of one lwAFTR's workers (one manager
+// per engine, the engines sharing one table). A binding one manager
+// created may carry traffic through another's engine (the kernel spreads
+// a B4's flows, and the Internet's replies, over the workers), so each
+// manager's sweep looks for its engine's use marks in the books of every
+// member. Without a Group a manager sees only its own engine's traffic.
+type Group struct {
+	mu      sync.Mutex
+	members []*Manager
+}
+
+// NewGroup returns an empty group; managers join it through
+// Config.Group and leave it at Close.
+func NewGroup() *Group { return &Group{} }
+
+func (g *Group) join(m *Manager) {
+	g.mu.Lock()
+	g.members = append(g.members, m)
+	g.mu.Unlock()
+}
+
+func (g *Group) leave(m *Manager) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i, o := range g.members {
+		if o == m {
+			g.members = append(g.members[:i], g.members[i+1:]...)
+			return
+		}
+	}
+}
+
+func (g *Group) others(m *Manager) []*Manager {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]*Manager, 0, len(g.members))
+	for _, o := range g.members {
+		if o != m {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+type usedLease struct {
+	ipv4  uint32
+	psid  uint16
+	lease int64
+}
+
+// sweep stamps the bindings the engine's last marks show as used, renews
+// their leases, and queues the idle ones for removal at the next Poll
+// (their leases are let expire).
+func (m *Manager) sweep() {
+	defer m.C.Sweeps.Add(1)
+	defer m.epoch.Add(1) // the engine hands in its marks at its next Poll
+	m.mu.Lock()
+	h := m.handed
+	m.handed = nil
+	m.mu.Unlock()
+	now := m.cfg.Now().UnixNano()
+	var used []usedLease
+	if h != nil && m.cfg.Group != nil {
+		// Traffic of another member's bindings through this engine.
+		for _, o := range m.cfg.Group.others(m) {
+			used = o.stamp(h, now, false, used)
+		}
+	}
+	used = m.stamp(h, now, true, used)
 	if h != nil {
 		h.Clear()
 		m.mu.Lock()
+		if want := m.wantBits; h.Bits() != want {
+			// The table grew or shrank: the next set is sized to it
+			// (allocated here, off the packet path).
+			m.mu.Unlock()
+			h = lwaftr.NewUseMarks(want)
+			m.mu.Lock()
+		}
 		m.spare = h
 		m.mu.Unlock()
 	}
@@ -830,10 +964,10 @@ func (m *Manager) Unknown(p []byte, ipv4 uint32, port uint16) lwaftr.UnknownVerd
 		return lwaftr.UnknownDefault
 	}
 	if string(p[24:40]) != string(m.cfg.Anycast[:]) {
-		m.C.NotAnycast.Add(1)
+		m.hot.notAnycast++
 		return lwaftr.UnknownDefault
 	}
-	m.C.Unknown.Add(1)
+	m.hot.unknown++
 	if m.outOfService.Load() {
 		return lwaftr.UnknownDrop
 	}
@@ -842,15 +976,15 @@ func (m *Manager) Unknown(p []byte, ipv4 uint32, port uint16) lwaftr.UnknownVerd
 	if m.cfg.Mode == ICMPv6Trigger {
 		e := &m.icmp[negSlot(b4)]
 		if e.b4 == *b4 && now < e.until {
-			m.C.ICMPSuppressed.Add(1)
+			m.hot.icmpSuppressed++
 			return lwaftr.UnknownDrop
 		}
 		e.b4, e.until = *b4, now+int64(m.cfg.ICMPInterval)
-		m.C.ICMPTriggers.Add(1)
+		m.hot.icmpTriggers++
 		return lwaftr.UnknownDefault
 	}
 	if e := &m.neg[negSlot(b4)]; e.b4 == *b4 && now < e.until {
-		m.C.NegativeHits.Add(1)
+		m.hot.negativeHits++
 		return lwaftr.UnknownDrop
 	}
 	if i, ok := m.pendIdx[*b4]; ok {
@@ -858,14 +992,14 @@ func (m *Manager) Unknown(p []byte, ipv4 uint32, port uint16) lwaftr.UnknownVerd
 		return lwaftr.UnknownTaken
 	}
 	if len(m.free) == 0 {
-		m.C.PendingFull.Add(1)
+		m.hot.pendingFull++
 		return lwaftr.UnknownDrop
 	}
 	// Token bucket on validations.
 	m.tokens = min(m.cfg.QueryBurst, m.tokens+float64(now-m.tokAt)*m.cfg.QueryRate/1e9)
 	m.tokAt = now
 	if m.tokens < 1 {
-		m.C.RateLimited.Add(1)
+		m.hot.rateLimited++
 		return lwaftr.UnknownDrop
 	}
 	m.tokens--
@@ -875,7 +1009,7 @@ func (m *Manager) Unknown(p []byte, ipv4 uint32, port uint16) lwaftr.UnknownVerd
 	pe.b4, pe.ipv4, pe.port, pe.n = *b4, ipv4, port, 0
 	m.pendIdx[*b4] = i
 	m.hold(pe, p)
-	m.C.ValidationsAsked.Add(1)
+	m.hot.asked++
 	// Handed to the workers at the next Poll; room for every slot.
 	m.reqBuf = append(m.reqBuf, request{slot: i, b4: *b4, ipv4: ipv4, port: port})
 	m.inFlight++
@@ -896,7 +1030,7 @@ func (m *Manager) UnknownDestination(p []byte, ipv4 uint32, port uint16) lwaftr.
 	if m.inPoll || m.cfg.Mode != DataPacketTrigger || m.lookup == nil || m.outOfService.Load() {
 		return lwaftr.UnknownDefault
 	}
-	m.C.InboundUnknown.Add(1)
+	m.hot.inboundUnknown++
 	if m.inN == inboundHold || len(p) > holdBytes {
 		return lwaftr.UnknownDefault
 	}
@@ -904,7 +1038,7 @@ func (m *Manager) UnknownDestination(p []byte, ipv4 uint32, port uint16) lwaftr.
 	m.tokens = min(m.cfg.QueryBurst, m.tokens+float64(now-m.tokAt)*m.cfg.QueryRate/1e9)
 	m.tokAt = now
 	if m.tokens < 1 {
-		m.C.RateLimited.Add(1)
+		m.hot.rateLimited++
 		return lwaftr.UnknownDrop
 	}
 	m.tokens--
@@ -912,22 +1046,22 @@ func (m *Manager) UnknownDestination(p []byte, ipv4 uint32, port uint16) lwaftr.
 	if !ok {
 		return lwaftr.UnknownDefault
 	}
-	m.C.InboundValidated.Add(1)
+	m.hot.inboundValidated++
 	m.inBind = append(m.inBind, b)
 	m.inLens[m.inN] = copy(m.inPkts[m.inN], p)
 	m.inN++
-	m.C.InboundHeld.Add(1)
+	m.hot.inboundHeld++
 	return lwaftr.UnknownTaken
 }
 
 func (m *Manager) hold(pe *pending, p []byte) {
 	if pe.n == len(pe.pkts) || len(p) > holdBytes {
-		m.C.QueueDrops.Add(1)
+		m.hot.queueDrops++
 		return
 	}
 	pe.lens[pe.n] = copy(pe.pkts[pe.n], p)
 	pe.n++
-	m.C.Queued.Add(1)
+	m.hot.queued++
 }
 
 // Poll implements lwaftr.UnknownSource: hands the new validations to
@@ -962,7 +1096,7 @@ func (m *Manager) Poll(e *lwaftr.Engine) {
 		m.mu.Unlock()
 		m.inBind = m.inBind[:0]
 		for i := range m.inN {
-			m.C.Released.Add(1)
+			m.hot.released++
 			e.Redeliver4(m.inPkts[i][:m.inLens[i]])
 		}
 		m.inN = 0
@@ -999,6 +1133,7 @@ func (m *Manager) Poll(e *lwaftr.Engine) {
 	}
 	m.mu.Unlock()
 	m.handNotes()
+	m.publishCounts()
 }
 
 func (m *Manager) freeSlot(slot int32) {
@@ -1016,7 +1151,7 @@ func visible(e *lwaftr.Engine, b bindstore.Binding) bool {
 
 func (m *Manager) redeliver(e *lwaftr.Engine, pe *pending) {
 	for j := range pe.n {
-		m.C.Released.Add(1)
+		m.hot.released++
 		e.Redeliver(pe.pkts[j][:pe.lens[j]])
 	}
 }
@@ -1037,7 +1172,7 @@ func (m *Manager) releaseWaiting(e *lwaftr.Engine) {
 		if visible(e, w.b) {
 			m.redeliver(e, pe)
 		} else if now > w.until {
-			m.C.QueueDrops.Add(uint64(pe.n))
+			m.hot.queueDrops += uint64(pe.n)
 		} else {
 			break
 		}
@@ -1079,7 +1214,7 @@ func (m *Manager) answerLocked(e *lwaftr.Engine, r result) {
 		n.b4, n.until = pe.b4, now.UnixNano()+int64(ttl)
 		m.log.Debug("unknown b4 refused", "b4", netip.AddrFrom16(pe.b4), "ipv4", fmtIPv4(pe.ipv4), "port", pe.port, "result", r.res.String(), "err", r.err)
 	}
-	m.C.QueueDrops.Add(uint64(pe.n))
+	m.hot.queueDrops += uint64(pe.n)
 	m.freeSlot(r.slot)
 }
 

@@ -777,3 +777,82 @@ func TestLeaseKeptWhileUsed(t *testing.T) {
 		t.Fatalf("binding-removed %v", removed)
 	}
 }
+
+// TestGroupSharesUse: with the managers of two workers in one Group, a
+// binding manager A created stays alive on traffic that only worker B's
+// engine forwards (the kernel spread the B4's flows); without the group A
+// sees no use and expires it after its lifetime.
+func TestGroupSharesUse(t *testing.T) {
+	for _, grouped := range []bool{true, false} {
+		t.Run(fmt.Sprintf("grouped=%v", grouped), func(t *testing.T) {
+			clock := newFakeClock()
+			var g *Group
+			if grouped {
+				g = NewGroup()
+			}
+			cfg := Config{Mode: ICMPv6Trigger, Anycast: anycast, Log: quietLog, Lifetime: time.Minute,
+				SweepInterval: 2 * time.Millisecond, Now: clock.Now, Group: g}
+			b := binding(0)
+			eA, _ := newEngine(t, "2001:db8:2::1", nil)
+			eB, outB := newEngine(t, "2001:db8:2::1", []bindingtable.Softwire{b}) // the shared table, as B reads it
+			mA, err := New(cfg, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mA.Close()
+			mB, err := New(cfg, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mB.Close()
+			eA.SetUnknownSource(mA)
+			eB.SetUnknownSource(mB)
+			if err := mA.Provisioned(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+			eA.Flush()
+			eB.Flush() // B's engine gets its use marks
+			if mA.DynamicCount() != 1 {
+				t.Fatal("not provisioned")
+			}
+			both := func(what string, f func() bool) {
+				t.Helper()
+				for end := time.Now().Add(10 * time.Second); ; {
+					eA.Flush()
+					eB.Flush()
+					if f() {
+						return
+					}
+					if time.Now().After(end) {
+						t.Fatalf("%s: not after 10 s", what)
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+			}
+			for range 5 {
+				clock.Add(20 * time.Second)
+				seen := mA.C.UsedSeen.Load()
+				eB.Receive(lwaftr.Internal, fromB4(b.B4, anycast, b.IPv4, portOf(0)))
+				eB.Flush()
+				if n := len(outB.take(lwaftr.External)); n != 1 {
+					t.Fatalf("B forwarded %d", n)
+				}
+				if !grouped {
+					// A sweep or two, then on: nothing tells A.
+					s := mA.C.Sweeps.Load() + 3
+					both("sweeps", func() bool { return mA.C.Sweeps.Load() >= s })
+					continue
+				}
+				both("use seen by A's book", func() bool { return mA.C.UsedSeen.Load() > seen })
+			}
+			s := mA.C.Sweeps.Load() + 3
+			both("sweeps", func() bool { return mA.C.Sweeps.Load() >= s })
+			if grouped && mA.DynamicCount() != 1 {
+				t.Fatal("binding used through B expired at A")
+			}
+			if !grouped && mA.DynamicCount() != 0 {
+				t.Fatal("without a group A kept a binding it saw no traffic for")
+			}
+		})
+	}
+}
