@@ -480,12 +480,18 @@ func New(cfg Config, v Validator, w Writer) (*Manager, error) {
 		tokens: cfg.QueryBurst, tokAt: cfg.Now().UnixNano(),
 		dyn: newBook(min(cfg.MaxDynamic, 1<<15)), ctx: ctx, cancel: cancel,
 		seed: uint64(time.Now().UnixNano()) * 0x9e3779b97f4a7c15}
+	// The held packets' buffers are one slab, written once here so that
+	// the first burst does not take its page faults on the packet path.
+	slab := make([]byte, cfg.MaxPending*cfg.QueueDepth*holdBytes)
+	for i := 0; i < len(slab); i += 4096 {
+		slab[i] = 0
+	}
 	for i := range m.pend {
 		p := &m.pend[i]
 		p.lens = make([]int, cfg.QueueDepth)
 		p.pkts = make([][]byte, cfg.QueueDepth)
 		for j := range p.pkts {
-			p.pkts[j] = make([]byte, holdBytes)
+			p.pkts[j], slab = slab[:holdBytes:holdBytes], slab[holdBytes:]
 		}
 		m.free = append(m.free, int32(i))
 	}
