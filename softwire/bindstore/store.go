@@ -749,3 +749,66 @@ func (s *Store) Delete(ctx context.Context, ipv4 uint32, psid uint16) error {
 	s.contact(err)
 	return err
 }
+
+// LeaseOf returns the lease of the cached binding of (ipv4, psid), 0 when
+// it has none, and whether the cache has the binding: a lwAFTR that took
+// over a B4 keeps that lease alive while the binding carries traffic.
+func (s *Store) LeaseOf(ipv4 uint32, psid uint16) (int64, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, ok := s.entries[ckey(ipv4, psid)]
+	return e.lease, ok
+}
+
+// keepAliveParallel bounds the KeepAliveOnce requests of one KeepAlive
+// in flight at once.
+const keepAliveParallel = 8
+
+// KeepAlive renews each lease once (KeepAliveOnce), a few in parallel:
+// the leases of dynamic bindings used since the last renewal, renewed
+// once per sweep of the caller rather than per packet. It returns how
+// many were renewed, the leases etcd no longer has (those bindings are
+// gone from etcd, or about to be), and the first other error.
+func (s *Store) KeepAlive(ctx context.Context, leases []int64) (int, []int64, error) {
+	type answer struct {
+		lease int64
+		err   error
+	}
+	work := make(chan int64)
+	answers := make(chan answer)
+	var wg sync.WaitGroup
+	for range min(keepAliveParallel, len(leases)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for l := range work {
+				answers <- answer{l, s.Refresh(ctx, l)}
+			}
+		}()
+	}
+	go func() {
+		defer close(work)
+		for _, l := range leases {
+			select {
+			case work <- l:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(answers) }()
+	var ok int
+	var gone []int64
+	var first error
+	for a := range answers {
+		switch {
+		case a.err == nil:
+			ok++
+		case errors.Is(a.err, rpctypes.ErrLeaseNotFound):
+			gone = append(gone, a.lease)
+		case first == nil:
+			first = a.err
+		}
+	}
+	return ok, gone, first
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,12 +126,14 @@ func binding(i int) bindingtable.Softwire {
 
 func portOf(i int) uint16 { return uint16(i%16)<<12 | 2000 }
 
-func openStore(t testing.TB, c *etcdtest.Cluster, m **Manager) *bindstore.Store {
+// openStore opens a store on c whose changes go to the manager in m once
+// the test has put one there.
+func openStore(t testing.TB, c *etcdtest.Cluster, m *atomic.Pointer[Manager]) *bindstore.Store {
 	t.Helper()
 	s, err := bindstore.Open(bindstore.Config{Endpoints: c.Endpoints(), QueryTimeout: 500 * time.Millisecond,
 		HealthInterval: 200 * time.Millisecond, Log: quietLog, OnChange: func(ev bindstore.Event) {
-			if m != nil && *m != nil {
-				(*m).StoreEvent(ev)
+			if mm := m.Load(); mm != nil {
+				mm.StoreEvent(ev)
 			}
 		}})
 	if err != nil {
@@ -170,24 +173,29 @@ func pump(t *testing.T, e *lwaftr.Engine, what string, d time.Duration, f func()
 func TestDataPacketTrigger(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	var primM, backM *Manager
-	primStore := openStore(t, c, &primM)
-	backStore := openStore(t, c, &backM)
+	var primMhook atomic.Pointer[Manager]
+	primStore := openStore(t, c, &primMhook)
+	var backMhook atomic.Pointer[Manager]
+	backStore := openStore(t, c, &backMhook)
 
 	prim, primOut := newEngine(t, "2001:db8:1::1", nil)
 	var err error
+	var createdMu sync.Mutex
 	var created []DynamicBinding
 	primM, err = New(Config{Mode: DataPacketTrigger, Anycast: anycast, Lifetime: time.Minute, Log: quietLog}, primStore, primStore)
 	if err != nil {
 		t.Fatal(err)
 	}
+	primMhook.Store(primM)
 	defer primM.Close()
 	prim.SetUnknownSource(primM)
 	back, backOut := newEngine(t, "2001:db8:2::1", nil)
 	backM, err = New(Config{Mode: DataPacketTrigger, Anycast: anycast, Lifetime: time.Minute, Log: quietLog,
-		OnCreated: func(d DynamicBinding) { created = append(created, d) }}, backStore, backStore)
+		OnCreated: func(d DynamicBinding) { createdMu.Lock(); created = append(created, d); createdMu.Unlock() }}, backStore, backStore)
 	if err != nil {
 		t.Fatal(err)
 	}
+	backMhook.Store(backM)
 	defer backM.Close()
 	back.SetUnknownSource(backM)
 
@@ -220,9 +228,13 @@ func TestDataPacketTrigger(t *testing.T) {
 	if backStore.C.CacheHits.Load() != 1 {
 		t.Fatalf("validation was not a cache hit: hits %d misses %d", backStore.C.CacheHits.Load(), backStore.C.CacheMisses.Load())
 	}
+	// The notification comes from the manager's keeper goroutine.
+	pump(t, back, "binding-created", 5*time.Second, func() bool { createdMu.Lock(); defer createdMu.Unlock(); return len(created) > 0 })
+	createdMu.Lock()
 	if len(created) != 1 || created[0].Origin != Validated || created[0].Binding != b {
 		t.Fatalf("binding-created %+v", created)
 	}
+	createdMu.Unlock()
 	// Now it is a binding of the backup: forwarded directly.
 	back.Receive(lwaftr.Internal, fromB4(b.B4, anycast, b.IPv4, portOf(5)))
 	back.Flush()
@@ -260,7 +272,8 @@ func TestDataPacketTrigger(t *testing.T) {
 func TestSpoofedFlood(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	var m *Manager
-	st := openStore(t, c, &m)
+	var mhook atomic.Pointer[Manager]
+	st := openStore(t, c, &mhook)
 	known := binding(1)
 	e, out := newEngine(t, "2001:db8:2::1", []bindingtable.Softwire{known})
 	clock := time.Unix(1000, 0)
@@ -270,6 +283,7 @@ func TestSpoofedFlood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mhook.Store(m)
 	defer m.Close()
 	e.SetUnknownSource(m)
 	knownFrame := fromB4(known.B4, anycast, known.IPv4, portOf(1))
@@ -325,13 +339,15 @@ func TestSpoofedFlood(t *testing.T) {
 func TestICMPv6Trigger(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	var m *Manager
-	st := openStore(t, c, &m)
+	var mhook atomic.Pointer[Manager]
+	st := openStore(t, c, &mhook)
 	e, out := newEngine(t, "2001:db8:2::1", nil)
 	var err error
 	m, err = New(Config{Mode: ICMPv6Trigger, Anycast: anycast, Log: quietLog, Lifetime: 30 * time.Second}, st, st)
 	if err != nil {
 		t.Fatal(err)
 	}
+	mhook.Store(m)
 	defer m.Close()
 	e.SetUnknownSource(m)
 	b := binding(7)
@@ -381,14 +397,40 @@ func TestICMPv6Trigger(t *testing.T) {
 	}
 }
 
-// TestLifetimeAndLimit: dynamic bindings expire after their lifetime
-// without renewal; max-dynamic-bindings bounds them.
+// fakeClock is a clock tests move by hand, read by the manager's
+// goroutines too.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Unix(1000, 0).UnixNano())
+	return c
+}
+func (c *fakeClock) Now() time.Time           { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Add(d time.Duration)      { c.ns.Add(int64(d)) }
+func (c *fakeClock) Since(t time.Time) string { return c.Now().Sub(t).String() }
+
+// useSeen flushes e until the manager's sweeps have found n more of its
+// dynamic bindings used (the marks of a period reach a sweep through the
+// engine's next Poll).
+func useSeen(t *testing.T, e *lwaftr.Engine, m *Manager, n uint64) {
+	t.Helper()
+	want := m.C.UsedSeen.Load() + n
+	pump(t, e, "use seen by a sweep", 10*time.Second, func() bool { return m.C.UsedSeen.Load() >= want })
+}
+
+// TestLifetimeAndLimit: a dynamic binding's lifetime runs from its last
+// use: one that keeps carrying traffic outlives its lifetime, an idle one
+// is removed (binding-removed "expired") after it, and the used one goes
+// too once it stops; max-dynamic-bindings bounds them.
 func TestLifetimeAndLimit(t *testing.T) {
 	e, out := newEngine(t, "2001:db8:2::1", nil)
-	clock := time.Unix(1000, 0)
+	clock := newFakeClock()
+	var mu sync.Mutex
 	var removed []string
 	m, err := New(Config{Mode: ICMPv6Trigger, Anycast: anycast, Log: quietLog, Lifetime: time.Minute, MaxDynamic: 2,
-		Now: func() time.Time { return clock }, OnRemoved: func(_ DynamicBinding, why string) { removed = append(removed, why) }}, nil, nil)
+		SweepInterval: 2 * time.Millisecond, Now: clock.Now,
+		OnRemoved: func(_ DynamicBinding, why string) { mu.Lock(); removed = append(removed, why); mu.Unlock() }}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,23 +445,39 @@ func TestLifetimeAndLimit(t *testing.T) {
 	if m.DynamicCount() != 2 || m.C.MaxDynamicDrops.Load() != 1 || e.Table().Len() != 2 {
 		t.Fatalf("limit: %d dynamic, %d refused, table %d", m.DynamicCount(), m.C.MaxDynamicDrops.Load(), e.Table().Len())
 	}
-	clock = clock.Add(30 * time.Second)
-	if err := m.Provisioned(context.Background(), binding(0)); err != nil { // renewed
-		t.Fatal(err)
+	used, idle := binding(0), binding(1)
+	start := clock.Now()
+	// Binding 0 carries a packet every 20 s for 100 s; binding 1 none.
+	for range 5 {
+		clock.Add(20 * time.Second)
+		e.Receive(lwaftr.Internal, fromB4(used.B4, anycast, used.IPv4, portOf(0)))
+		e.Flush()
+		if n := len(out.take(lwaftr.External)); n != 1 {
+			t.Fatalf("used binding forwarded %d at %s", n, clock.Since(start))
+		}
+		useSeen(t, e, m, 1)
 	}
-	e.Flush()
-	clock = clock.Add(31 * time.Second)
-	e.Flush()
-	if m.DynamicCount() != 1 || len(removed) != 1 || removed[0] != "expired" {
-		t.Fatalf("after 61 s: %d dynamic, removed %v", m.DynamicCount(), removed)
+	pump(t, e, "idle binding removed", 10*time.Second, func() bool { return m.DynamicCount() == 1 })
+	if _, ok := e.Table().Get(idle.IPv4, idle.PSID); ok {
+		t.Fatal("idle binding still in the table")
 	}
-	if _, ok := e.Table().Get(binding(1).IPv4, binding(1).PSID); ok {
+	if _, ok := e.Table().Get(used.IPv4, used.PSID); !ok {
+		t.Fatalf("used binding expired %s after provisioning, though used 20 s ago", clock.Since(start))
+	}
+	if d := m.Dynamic(); len(d) != 1 || d[0].Binding != used || d[0].LastUsed.IsZero() {
+		t.Fatalf("dynamic %+v", d)
+	}
+	// Idle from now on: it goes a lifetime after its last use.
+	clock.Add(61 * time.Second)
+	pump(t, e, "binding removed after it stopped", 10*time.Second, func() bool { return m.DynamicCount() == 0 })
+	if _, ok := e.Table().Get(used.IPv4, used.PSID); ok {
 		t.Fatal("expired binding still in the table")
 	}
-	e.Receive(lwaftr.Internal, fromB4(binding(0).B4, anycast, binding(0).IPv4, portOf(0)))
-	e.Flush()
-	if n := len(out.take(lwaftr.External)); n != 1 {
-		t.Fatalf("renewed binding forwarded %d", n)
+	m.Close() // delivers the notes
+	mu.Lock()
+	defer mu.Unlock()
+	if len(removed) != 2 || removed[0] != "expired" || removed[1] != "expired" {
+		t.Fatalf("binding-removed %v", removed)
 	}
 }
 
@@ -428,7 +486,8 @@ func TestLifetimeAndLimit(t *testing.T) {
 func TestStoreDown(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	var m *Manager
-	st := openStore(t, c, &m)
+	var mhook atomic.Pointer[Manager]
+	st := openStore(t, c, &mhook)
 	known := binding(3)
 	if _, err := st.Put(context.Background(), known, 0); err != nil {
 		t.Fatal(err)
@@ -439,6 +498,7 @@ func TestStoreDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mhook.Store(m)
 	defer m.Close()
 	e.SetUnknownSource(m)
 	pump(t, e, "cached", 5*time.Second, func() bool { _, ok := st.Lookup(known.IPv4, portOf(3)); return ok })
@@ -468,13 +528,15 @@ func TestStoreDown(t *testing.T) {
 func TestICMPv6TriggerLearnsFromStore(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	var m *Manager
-	st := openStore(t, c, &m)
+	var mhook atomic.Pointer[Manager]
+	st := openStore(t, c, &mhook)
 	e, out := newEngine(t, "2001:db8:2::1", nil)
 	var err error
 	m, err = New(Config{Mode: ICMPv6Trigger, Anycast: anycast, Log: quietLog}, st, st)
 	if err != nil {
 		t.Fatal(err)
 	}
+	mhook.Store(m)
 	defer m.Close()
 	e.SetUnknownSource(m)
 	b, other := binding(8), binding(9)
@@ -510,7 +572,8 @@ func TestICMPv6TriggerLearnsFromStore(t *testing.T) {
 func TestInboundTrigger(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	var m *Manager
-	st := openStore(t, c, &m)
+	var mhook atomic.Pointer[Manager]
+	st := openStore(t, c, &mhook)
 	b := binding(11)
 	if _, err := st.Put(context.Background(), b, 0); err != nil {
 		t.Fatal(err)
@@ -521,6 +584,7 @@ func TestInboundTrigger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mhook.Store(m)
 	defer m.Close()
 	e.SetUnknownSource(m)
 	pump(t, e, "cached", 5*time.Second, func() bool { _, ok := st.Lookup(b.IPv4, portOf(11)); return ok })
@@ -577,7 +641,8 @@ func (w sharedWriter) Remove(uint32, uint16) {}
 func TestSharedTable(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	var m *Manager
-	st := openStore(t, c, &m)
+	var mhook atomic.Pointer[Manager]
+	st := openStore(t, c, &mhook)
 	b := binding(13)
 	if _, err := st.Put(context.Background(), b, 0); err != nil {
 		t.Fatal(err)
@@ -607,6 +672,7 @@ func TestSharedTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mhook.Store(m)
 	defer m.Close()
 	e.SetUnknownSource(m)
 	batch := func(frames ...[]byte) {
@@ -631,5 +697,162 @@ func TestSharedTable(t *testing.T) {
 	shared.View(func(t *bindingtable.Table) { _, in = t.Get(b.IPv4, b.PSID) })
 	if !in {
 		t.Fatal("binding not in the shared table")
+	}
+}
+
+// TestLeaseKeptWhileUsed: a backup that took over a B4 (data-packet
+// trigger) keeps the binding's etcd lease alive — the lease the primary
+// granted, which nobody else renews once the primary is gone — for as
+// long as the B4's traffic lasts, well past the lease's TTL, renewing it
+// once per sweep; when the traffic stops the lease is let expire, etcd
+// deletes the key, and the backup removes the binding ("expired").
+func TestLeaseKeptWhileUsed(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	var primHook, backHook atomic.Pointer[Manager]
+	primStore := openStore(t, c, &primHook)
+	backStore := openStore(t, c, &backHook)
+	const life = 3 * time.Second
+	prim, _ := newEngine(t, "2001:db8:1::1", nil)
+	primM, err := New(Config{Mode: DataPacketTrigger, Anycast: anycast, Lifetime: life, Log: quietLog}, primStore, primStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	primHook.Store(primM)
+	prim.SetUnknownSource(primM)
+	b := binding(7)
+	if err := primM.Provisioned(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	prim.Flush()
+	d := primM.Dynamic()
+	if len(d) != 1 || d[0].Lease == 0 {
+		t.Fatalf("primary's binding %+v", d)
+	}
+	lease := d[0].Lease
+	// The primary dies: nothing renews its lease any more.
+	primM.Close()
+
+	back, backOut := newEngine(t, "2001:db8:2::1", nil)
+	var mu sync.Mutex
+	var removed []string
+	backM, err := New(Config{Mode: DataPacketTrigger, Anycast: anycast, Lifetime: life, Log: quietLog,
+		OnRemoved: func(_ DynamicBinding, why string) { mu.Lock(); removed = append(removed, why); mu.Unlock() }}, backStore, backStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backM.Close()
+	backHook.Store(backM)
+	back.SetUnknownSource(backM)
+	pump(t, back, "binding in the backup's cache", 5*time.Second, func() bool { _, ok := backStore.Lookup(b.IPv4, portOf(7)); return ok })
+
+	// The B4's traffic reaches the backup for three lifetimes.
+	var sent, fwd int
+	for end := time.Now().Add(3 * life); time.Now().Before(end); {
+		back.Receive(lwaftr.Internal, fromB4(b.B4, anycast, b.IPv4, portOf(7)))
+		sent++
+		back.Flush()
+		fwd += len(backOut.take(lwaftr.External))
+		time.Sleep(50 * time.Millisecond)
+	}
+	pump(t, back, "last packets forwarded", 5*time.Second, func() bool { fwd += len(backOut.take(lwaftr.External)); return fwd >= sent })
+	if fwd != sent {
+		t.Fatalf("forwarded %d of %d packets", fwd, sent)
+	}
+	if l, ok := backStore.LeaseOf(b.IPv4, b.PSID); !ok || l != lease {
+		t.Fatalf("after 3 lifetimes of use the key is gone or on another lease (%d, %v; was %d)", l, ok, lease)
+	}
+	if backM.DynamicCount() != 1 || backM.C.LeasesRenewed.Load() == 0 || backM.C.Removed.Load() != 0 {
+		t.Fatalf("dynamic %d, leases renewed %d, removed %d", backM.DynamicCount(), backM.C.LeasesRenewed.Load(), backM.C.Removed.Load())
+	}
+	// Idle: the lease runs out, etcd deletes the key, the binding goes.
+	pump(t, back, "idle binding removed", 6*life, func() bool { return backM.DynamicCount() == 0 })
+	pump(t, back, "key deleted by etcd", 6*life, func() bool { _, ok := backStore.LeaseOf(b.IPv4, b.PSID); return !ok })
+	if _, ok := back.Table().Get(b.IPv4, b.PSID); ok {
+		t.Fatal("idle binding still in the table")
+	}
+	backM.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(removed) != 1 || removed[0] != "expired" {
+		t.Fatalf("binding-removed %v", removed)
+	}
+}
+
+// TestGroupSharesUse: with the managers of two workers in one Group, a
+// binding manager A created stays alive on traffic that only worker B's
+// engine forwards (the kernel spread the B4's flows); without the group A
+// sees no use and expires it after its lifetime.
+func TestGroupSharesUse(t *testing.T) {
+	for _, grouped := range []bool{true, false} {
+		t.Run(fmt.Sprintf("grouped=%v", grouped), func(t *testing.T) {
+			clock := newFakeClock()
+			var g *Group
+			if grouped {
+				g = NewGroup()
+			}
+			cfg := Config{Mode: ICMPv6Trigger, Anycast: anycast, Log: quietLog, Lifetime: time.Minute,
+				SweepInterval: 2 * time.Millisecond, Now: clock.Now, Group: g}
+			b := binding(0)
+			eA, _ := newEngine(t, "2001:db8:2::1", nil)
+			eB, outB := newEngine(t, "2001:db8:2::1", []bindingtable.Softwire{b}) // the shared table, as B reads it
+			mA, err := New(cfg, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mA.Close()
+			mB, err := New(cfg, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mB.Close()
+			eA.SetUnknownSource(mA)
+			eB.SetUnknownSource(mB)
+			if err := mA.Provisioned(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+			eA.Flush()
+			eB.Flush() // B's engine gets its use marks
+			if mA.DynamicCount() != 1 {
+				t.Fatal("not provisioned")
+			}
+			both := func(what string, f func() bool) {
+				t.Helper()
+				for end := time.Now().Add(10 * time.Second); ; {
+					eA.Flush()
+					eB.Flush()
+					if f() {
+						return
+					}
+					if time.Now().After(end) {
+						t.Fatalf("%s: not after 10 s", what)
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+			}
+			for range 5 {
+				clock.Add(20 * time.Second)
+				seen := mA.C.UsedSeen.Load()
+				eB.Receive(lwaftr.Internal, fromB4(b.B4, anycast, b.IPv4, portOf(0)))
+				eB.Flush()
+				if n := len(outB.take(lwaftr.External)); n != 1 {
+					t.Fatalf("B forwarded %d", n)
+				}
+				if !grouped {
+					// A sweep or two, then on: nothing tells A.
+					s := mA.C.Sweeps.Load() + 3
+					both("sweeps", func() bool { return mA.C.Sweeps.Load() >= s })
+					continue
+				}
+				both("use seen by A's book", func() bool { return mA.C.UsedSeen.Load() > seen })
+			}
+			s := mA.C.Sweeps.Load() + 3
+			both("sweeps", func() bool { return mA.C.Sweeps.Load() >= s })
+			if grouped && mA.DynamicCount() != 1 {
+				t.Fatal("binding used through B expired at A")
+			}
+			if !grouped && mA.DynamicCount() != 0 {
+				t.Fatal("without a group A kept a binding it saw no traffic for")
+			}
+		})
 	}
 }

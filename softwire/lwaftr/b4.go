@@ -89,6 +89,9 @@ func (e *Engine) decap(p []byte) {
 		}
 		return
 	}
+	if e.marks != nil {
+		e.marks.Mark(b4, be.Uint32(inner[12:]))
+	}
 	e.C.DecapPackets++
 	e.C.DecapBytes += uint64(len(inner))
 	if e.cfg.Hairpinning && e.bt.HasAddress(be.Uint32(inner[16:])) {

@@ -99,6 +99,7 @@ type Engine struct {
 
 	unknown UnknownSource // failover: sources without a binding
 	local   LocalUDP      // the unknown source's, when it takes UDP to us
+	marks   *UseMarks     // failover: bindings that carried traffic
 
 	homes   [64]uint32 // ReceiveBatch: where each frame's lookup reads
 	touched uint32     // keeps ReceiveBatch's prefetching loads alive

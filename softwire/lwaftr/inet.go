@@ -119,6 +119,9 @@ func (e *Engine) forward4(p []byte, eth []byte, hairpin bool) {
 		}
 		return
 	}
+	if e.marks != nil {
+		e.marks.Mark(b4, dst)
+	}
 	if hairpin {
 		e.C.HairpinPackets++
 		e.C.HairpinBytes += uint64(len(p))
