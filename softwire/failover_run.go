@@ -87,6 +87,9 @@ func buildFailover(log *slog.Logger, dev *gen.Device, workers int, sink events.S
 	cfg.Log = log
 	cfg.Table = f.queue
 	cfg.OnCreated, cfg.OnRemoved = FailoverNotificationsFrom(sink, setup.ID)
+	// One group for the workers' managers: a binding carrying traffic
+	// through any worker stays alive in all.
+	cfg.Group = failover.NewGroup()
 	// Validator and Writer stay nil interfaces without a store.
 	var v failover.Validator
 	var w failover.Writer
