@@ -146,6 +146,58 @@ func rekeyMap(m reflect.Value, touched *Touched) error {
 // keyOfEntry builds the map key of a generated list entry from its key
 // leaves: the leaf itself for one key, the generated key struct for several.
 func keyOfEntry(entry reflect.Value, keyType reflect.Type) (reflect.Value, error) {
+	tk := [2]reflect.Type{entry.Type(), keyType}
+	kpv, ok := keyPlans.Load(tk)
+	if !ok {
+		// The schema is only needed for a single key, whose leaf the
+		// generated key map names.
+		var kp *keyPlan
+		known := true
+		if keyType.Kind() == reflect.Struct {
+			kp = newKeyPlan(nil, entry.Type().Elem(), keyType)
+		} else if name, ok := singleKeyName(entry); ok {
+			kp = newKeyPlan(&yang.Entry{Key: name}, entry.Type().Elem(), keyType)
+		} else {
+			known = false // this entry lacks its key: ask again with the next
+		}
+		if known {
+			kpv, _ = keyPlans.LoadOrStore(tk, kp)
+		} else {
+			kpv = kp
+		}
+	}
+	if kp := kpv.(*keyPlan); kp != nil && !genericOnly {
+		k := reflect.New(keyType).Elem()
+		if kp.fill(entry, k) {
+			return k, nil
+		}
+	}
+	return keyOfEntrySlow(entry, keyType)
+}
+
+// singleKeyName finds the key leaf name of a list with one key from the
+// generated key map of an entry.
+func singleKeyName(entry reflect.Value) (string, bool) {
+	km, ok := entry.Interface().(interface {
+		ΛListKeyMap() (map[string]any, error)
+	})
+	if !ok {
+		return "", false
+	}
+	keys, err := km.ΛListKeyMap()
+	if err != nil || len(keys) != 1 {
+		return "", false
+	}
+	for k := range keys {
+		return k, true
+	}
+	return "", false
+}
+
+// keyOfEntrySlow is keyOfEntry by reflection lookups and the generated
+// key map: the reference the plans follow, and the source of the error
+// texts.
+func keyOfEntrySlow(entry reflect.Value, keyType reflect.Type) (reflect.Value, error) {
 	e := entry.Elem()
 	field := func(name string) (reflect.Value, bool) {
 		f := e.FieldByName(name)

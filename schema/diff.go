@@ -164,8 +164,18 @@ func (d *differ) lists(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathE
 	}
 	name := path[len(path)-1].Name
 	base := path[: len(path)-1 : len(path)-1]
+	var keyType reflect.Type
+	switch {
+	case !isNil(b):
+		keyType = b.Type().Key()
+	case !isNil(a):
+		keyType = a.Type().Key()
+	default:
+		return
+	}
+	render := mapKeyRenderer(schema, keyType)
 	entryPath := func(key reflect.Value) []*gpb.PathElem {
-		return d.paths.entryPath(base, name, keysOfMapKey(schema, key))
+		return d.paths.entryPath(base, name, render(key))
 	}
 	entry := func(key, ea, eb reflect.Value) {
 		va, vb := ea.IsValid() && !isNil(ea), eb.IsValid() && !isNil(eb)
@@ -198,8 +208,18 @@ func (d *differ) lists(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathE
 		}
 	}
 	if !isNil(b) {
-		if isNil(a) || a.Len() == 0 {
-			d.out = slices.Grow(d.out, b.Len()) // all of b's entries are new
+		if (isNil(a) || a.Len() == 0) && !genericOnly {
+			// All of b's entries are new (a boot, a table loaded at
+			// once): one key value is reused for the whole walk.
+			d.out = slices.Grow(d.out, b.Len())
+			k := reflect.New(keyType).Elem()
+			for it := b.MapRange(); it.Next(); {
+				k.SetIterKey(it)
+				if v := it.Value(); !isNil(v) {
+					d.add(entryPath(k), OpCreate, reflect.Value{}, v)
+				}
+			}
+			return
 		}
 		for it := b.MapRange(); it.Next(); {
 			if !isNil(a) && a.MapIndex(it.Key()).IsValid() {
@@ -330,20 +350,27 @@ func NewChangeSet(old, new *gen.Device, owns []*gpb.Path) *ChangeSet {
 	return &ChangeSet{Old: old, New: new, Changes: mine}
 }
 
-// keysOfMapKey renders the Go map key of a list entry as gNMI path keys:
-// the key leaf for a single key, the fields of the generated key struct
-// (tagged with their leaf names) for several. It is listKeys without the
-// entry's generated key map, which allocates more than the diff itself.
-func keysOfMapKey(schema *yang.Entry, key reflect.Value) map[string]string {
-	if key.Kind() == reflect.Struct {
-		names := keyTagNames(key.Type())
-		out := make(map[string]string, len(names))
-		for i, n := range names {
-			out[n] = leafString(key.Field(i))
+// mapKeyRenderer returns the function that renders a Go map key of type t
+// of the list schema as gNMI path keys: the key leaf for a single key, the
+// fields of the generated key struct (tagged with their leaf names) for
+// several. It is listKeys without the entry's generated key map, which
+// allocates more than the diff itself, and with the key names looked up
+// once per list.
+func mapKeyRenderer(schema *yang.Entry, t reflect.Type) func(key reflect.Value) map[string]string {
+	if t.Kind() == reflect.Struct {
+		names := keyTagNames(t)
+		return func(key reflect.Value) map[string]string {
+			out := make(map[string]string, len(names))
+			for i, n := range names {
+				out[n] = leafString(key.Field(i))
+			}
+			return out
 		}
-		return out
 	}
-	return map[string]string{keyNames(schema)[0]: leafString(key)}
+	name := keyNames(schema)[0]
+	return func(key reflect.Value) map[string]string {
+		return map[string]string{name: leafString(key)}
+	}
 }
 
 // keyTagNames returns the path tags of the fields of a generated key

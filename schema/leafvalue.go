@@ -212,9 +212,13 @@ func leafString(v reflect.Value) string {
 		}
 		v = v.Elem()
 	}
-	if e, ok := v.Interface().(ygot.GoEnum); ok {
-		if name, err := ygot.EnumName(e); err == nil {
-			return name
+	// Generated enumerations are int64s; asking any other value for its
+	// interface would box (allocate) it for nothing.
+	if v.Kind() == reflect.Int64 {
+		if e, ok := v.Interface().(ygot.GoEnum); ok {
+			if name, err := ygot.EnumName(e); err == nil {
+				return name
+			}
 		}
 	}
 	switch v.Kind() {
