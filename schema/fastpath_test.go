@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openconfig/goyang/pkg/yang"
+
 	"github.com/wirebeat/wirebeat/gen"
 )
 
@@ -167,4 +169,55 @@ func changeTexts(cs []Change) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// The encoder's leaf fast path and the one-buffer sort keys write what the
+// generic code writes.
+func TestEncodeFastPathMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewSource(int64(os.Getpid())))
+	trees := []*gen.Device{}
+	if src, err := os.ReadFile("../yang/testdata/full-config.json"); err == nil {
+		if root, err := DecodeJSON(src); err == nil {
+			trees = append(trees, root)
+		}
+	}
+	for len(trees) < 50 {
+		if root, err := DecodeJSON([]byte(randomConfigJSON(rng))); err == nil {
+			trees = append(trees, root)
+		}
+	}
+	for _, root := range trees {
+		fast, ferr := EncodeJSON(root)
+		var slow []byte
+		var serr error
+		withGeneric(func() { slow, serr = EncodeJSON(root) })
+		if ferr != nil || serr != nil || string(fast) != string(slow) {
+			t.Fatalf("fast path (%v):\n%.2000s\ngeneric (%v):\n%.2000s", ferr, fast, serr, slow)
+		}
+	}
+}
+
+// SetLeafText's fast path for plain Go types sets what the generic text
+// codec sets, or leaves the text to it.
+func TestSetLeafTextFastPathMatchesGeneric(t *testing.T) {
+	texts := []string{"", "0", "7", "007", " 7", "7 ", "-1", "-0", "+1", "255", "256", "65535", "65536",
+		"127", "128", "-128", "-129", "4294967295", "4294967296", "9223372036854775807", "9223372036854775808",
+		"-9223372036854775808", "-9223372036854775809", "18446744073709551615", "18446744073709551616",
+		"99999999999999999999", "1e3", "0x10", "true", "2001:DB8::1", "h\u00e9"}
+	fields := []any{new(*string), new(*uint8), new(*uint16), new(*uint32), new(*uint64),
+		new(*int8), new(*int16), new(*int32), new(*int64), new(*bool)}
+	leaf := &yang.Entry{Name: "x", Type: &yang.YangType{Name: "t"}}
+	for _, f := range fields {
+		for _, text := range texts {
+			fast := reflect.New(reflect.TypeOf(f).Elem()).Elem()
+			slow := reflect.New(reflect.TypeOf(f).Elem()).Elem()
+			ferr := SetLeafText(leaf, fast, text)
+			var serr error
+			withGeneric(func() { serr = SetLeafText(leaf, slow, text) })
+			if fmt.Sprint(ferr) != fmt.Sprint(serr) || !reflect.DeepEqual(fast.Interface(), slow.Interface()) {
+				t.Errorf("%s from %q: fast path %v (%v), generic %v (%v)", fast.Type(), text,
+					LeafTexts(fast), ferr, LeafTexts(slow), serr)
+			}
+		}
+	}
 }

@@ -46,6 +46,14 @@ type fieldInfo struct {
 	// key is how the map key of a list entry is read from its key leaves
 	// (FieldListMap only).
 	key *keyPlan
+	// leafref: the node's subtree holds a leafref that must point at an
+	// existing instance (hasLeafref).
+	leafref bool
+	// checker checks the values of a leaf or leaf-list.
+	checker *leafChecker
+	// canonical: a leaf of an address type whose text Canonicalize
+	// rewrites.
+	canonical bool
 }
 
 // genericOnly turns the typed fast paths off, for the tests that compare
@@ -85,6 +93,9 @@ var scalarKinds = map[reflect.Type]scalarKind{
 type structInfo struct {
 	fields []fieldInfo
 	byName map[string]int // name -> position in fields
+	// canonical: a config leaf below this struct has a text that
+	// Canonicalize rewrites; without one it skips the subtree.
+	canonical bool
 }
 
 type structKey struct {
@@ -113,7 +124,8 @@ func fieldsOf(schema *yang.Entry, t reflect.Type) *structInfo {
 			continue
 		}
 		fi := fieldInfo{index: i, name: name, module: f.Tag.Get("module"), schema: child, config: !child.ReadOnly(),
-			elem: &gpb.PathElem{Name: name}, entryElem: &gpb.PathElem{Name: name, Key: pendingKeys}}
+			elem: &gpb.PathElem{Name: name}, entryElem: &gpb.PathElem{Name: name, Key: pendingKeys},
+			leafref: hasLeafref(child)}
 		switch {
 		case child.IsList() && f.Type.Kind() == reflect.Map:
 			fi.kind = FieldListMap
@@ -130,6 +142,13 @@ func fieldsOf(schema *yang.Entry, t reflect.Type) *structInfo {
 		default:
 			fi.kind = FieldLeaf
 			fi.scalar = scalarKinds[f.Type]
+		}
+		if fi.kind == FieldLeaf || fi.kind == FieldLeafList {
+			fi.checker = checkerFor(child)
+			fi.canonical = child.Type != nil && canonicalType(child.Type.Name)
+		}
+		if fi.config && (fi.canonical || (fi.child != nil && fi.child.canonical)) {
+			si.canonical = true
 		}
 		si.byName[name] = len(si.fields)
 		si.fields = append(si.fields, fi)

@@ -28,7 +28,7 @@ func EncodeJSON(root *gen.Device) ([]byte, error) {
 }
 
 func (e *jsonEncoder) encode(root *gen.Device) ([]byte, error) {
-	if err := e.object(rootSchema(), reflect.ValueOf(root), "", 0); err != nil {
+	if err := e.object(rootSchema(), rootFields(), reflect.ValueOf(root), "", 0); err != nil {
 		return nil, fmt.Errorf("encode configuration: %w", err)
 	}
 	if len(e.buf) == 0 {
@@ -75,8 +75,8 @@ func (e *jsonEncoder) indent(depth int) {
 
 // object writes the struct pointer v as a JSON object, or nothing at all if
 // it holds no data, so that empty containers do not clutter the file.
-// module is the module of the enclosing node.
-func (e *jsonEncoder) object(schema *yang.Entry, v reflect.Value, module string, depth int) error {
+// module is the module of the enclosing node; si holds the fields of v.
+func (e *jsonEncoder) object(schema *yang.Entry, si *structInfo, v reflect.Value, module string, depth int) error {
 	if v.IsNil() {
 		return nil
 	}
@@ -84,7 +84,8 @@ func (e *jsonEncoder) object(schema *yang.Entry, v reflect.Value, module string,
 	e.buf = append(e.buf, '{')
 	members := 0
 	sv := v.Elem()
-	for _, f := range fieldsOf(schema, sv.Type()).fields {
+	for i := range si.fields {
+		f := &si.fields[i]
 		fv := sv.Field(f.index)
 		if isNil(fv) {
 			continue
@@ -105,15 +106,17 @@ func (e *jsonEncoder) object(schema *yang.Entry, v reflect.Value, module string,
 		var err error
 		switch f.kind {
 		case FieldContainer:
-			err = e.object(f.schema, fv, f.module, depth+1)
+			err = e.object(f.schema, f.child, fv, f.module, depth+1)
 		case FieldListMap:
-			err = e.listMap(f.schema, fv, f.module, depth+1)
+			err = e.listMap(f.schema, f.child, fv, f.module, depth+1)
 		case FieldListSlice:
-			err = e.listSlice(f.schema, fv, f.module, depth+1)
+			err = e.listSlice(f.schema, f.child, fv, f.module, depth+1)
 		case FieldLeafList:
 			err = e.leafList(f.schema, fv)
 		default:
-			err = e.leaf(f.schema, fv)
+			if !e.fastLeaf(f.scalar, fv) {
+				err = e.leaf(f.schema, fv)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
@@ -133,7 +136,7 @@ func (e *jsonEncoder) object(schema *yang.Entry, v reflect.Value, module string,
 	return nil
 }
 
-func (e *jsonEncoder) listMap(schema *yang.Entry, m reflect.Value, module string, depth int) error {
+func (e *jsonEncoder) listMap(schema *yang.Entry, si *structInfo, m reflect.Value, module string, depth int) error {
 	if m.Len() == 0 {
 		return nil
 	}
@@ -144,7 +147,7 @@ func (e *jsonEncoder) listMap(schema *yang.Entry, m reflect.Value, module string
 			e.buf = append(e.buf, ',')
 		}
 		e.indent(depth + 1)
-		if err := e.entry(schema, v, module, depth+1); err != nil {
+		if err := e.entry(schema, si, v, module, depth+1); err != nil {
 			return err
 		}
 	}
@@ -153,7 +156,7 @@ func (e *jsonEncoder) listMap(schema *yang.Entry, m reflect.Value, module string
 	return nil
 }
 
-func (e *jsonEncoder) listSlice(schema *yang.Entry, s reflect.Value, module string, depth int) error {
+func (e *jsonEncoder) listSlice(schema *yang.Entry, si *structInfo, s reflect.Value, module string, depth int) error {
 	if s.Len() == 0 {
 		return nil
 	}
@@ -163,7 +166,7 @@ func (e *jsonEncoder) listSlice(schema *yang.Entry, s reflect.Value, module stri
 			e.buf = append(e.buf, ',')
 		}
 		e.indent(depth + 1)
-		if err := e.entry(schema, s.Index(i), module, depth+1); err != nil {
+		if err := e.entry(schema, si, s.Index(i), module, depth+1); err != nil {
 			return err
 		}
 	}
@@ -173,7 +176,7 @@ func (e *jsonEncoder) listSlice(schema *yang.Entry, s reflect.Value, module stri
 }
 
 // entry writes a list entry; it always has its keys, so it is never empty.
-func (e *jsonEncoder) entry(schema *yang.Entry, v reflect.Value, module string, depth int) error {
+func (e *jsonEncoder) entry(schema *yang.Entry, si *structInfo, v reflect.Value, module string, depth int) error {
 	var key any
 	if e.next != nil && v.Kind() == reflect.Ptr {
 		key = v.Interface()
@@ -184,7 +187,7 @@ func (e *jsonEncoder) entry(schema *yang.Entry, v reflect.Value, module string, 
 		}
 	}
 	before := len(e.buf)
-	if err := e.object(schema, v, module, depth); err != nil {
+	if err := e.object(schema, si, v, module, depth); err != nil {
 		return err
 	}
 	if len(e.buf) == before {
@@ -226,23 +229,49 @@ func (e *jsonEncoder) leaf(schema *yang.Entry, v reflect.Value) error {
 	return e.scalar(schema, v)
 }
 
+// fastLeaf writes a set leaf of a plain Go type (a pointer to a string,
+// boolean or integer of up to 32 bits) and reports whether it did; the
+// others go through leaf.
+func (e *jsonEncoder) fastLeaf(k scalarKind, v reflect.Value) bool {
+	if genericOnly {
+		return false
+	}
+	switch k {
+	case scalarString:
+		e.buf = appendJSONString(e.buf, v.Elem().String())
+	case scalarBool:
+		e.buf = strconv.AppendBool(e.buf, v.Elem().Bool())
+	case scalarUint8, scalarUint16, scalarUint32:
+		e.buf = strconv.AppendUint(e.buf, v.Elem().Uint(), 10)
+	case scalarInt8, scalarInt16, scalarInt32:
+		e.buf = strconv.AppendInt(e.buf, v.Elem().Int(), 10)
+	default:
+		return false
+	}
+	return true
+}
+
 // scalar writes one value: a pointer to a Go scalar, an enumeration, or a
 // union interface holding either.
 func (e *jsonEncoder) scalar(schema *yang.Entry, v reflect.Value) error {
 	for v.Kind() == reflect.Ptr || v.Kind() == reflect.Interface {
 		v = v.Elem()
 	}
-	if en, ok := v.Interface().(ygot.GoEnum); ok {
-		def, ok := en.ΛMap()[reflect.TypeOf(en).Name()][v.Int()]
-		if !ok {
-			return fmt.Errorf("enumeration value %d out of range", v.Int())
+	// Enumerations are int64s; asking other values for their interface
+	// would box them for nothing.
+	if v.Kind() == reflect.Int64 {
+		if en, ok := v.Interface().(ygot.GoEnum); ok {
+			def, ok := en.ΛMap()[reflect.TypeOf(en).Name()][v.Int()]
+			if !ok {
+				return fmt.Errorf("enumeration value %d out of range", v.Int())
+			}
+			name := def.Name
+			if schema.Type != nil && schema.Type.Kind == yang.Yidentityref && def.DefiningModule != "" {
+				name = def.DefiningModule + ":" + name
+			}
+			e.buf = appendJSONString(e.buf, name)
+			return nil
 		}
-		name := def.Name
-		if schema.Type != nil && schema.Type.Kind == yang.Yidentityref && def.DefiningModule != "" {
-			name = def.DefiningModule + ":" + name
-		}
-		e.buf = appendJSONString(e.buf, name)
-		return nil
 	}
 	switch v.Kind() {
 	case reflect.String:
