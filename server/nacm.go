@@ -590,6 +590,35 @@ func (p *nacmPolicy) writesUniformlyPermitted(sess *Session) bool {
 	return false
 }
 
+// MayWrite reports whether any write of sess could be permitted: a rule
+// permitting a write comes before any rule denying all writes, or the
+// write default permits. A front end that opens an editing mode (the
+// CLI's configure) asks it, so that a user no rule lets write is told at
+// once; every commit is still decided path by path.
+func (s *Server) MayWrite(sess *Session) bool {
+	if bypass(sess) {
+		return true
+	}
+	p := s.policy()
+	if !p.enabled {
+		return true
+	}
+	for _, l := range p.listsFor(sess) {
+		for _, r := range l.rules {
+			if r.ops&accessWrite == 0 || r.kind == ruleRPC || r.kind == ruleNotification {
+				continue
+			}
+			if r.permit {
+				return true
+			}
+			if r.kind == ruleAny && r.module == "*" && r.ops&accessWrite == accessWrite {
+				return false
+			}
+		}
+	}
+	return p.writePermit
+}
+
 // NACMState fills the counters of /nacm.
 func (s *Server) nacmState(root *gen.Device) {
 	n := root.GetOrCreateNacm()

@@ -11,7 +11,6 @@ import (
 
 	"github.com/wirebeat/wirebeat/gen"
 	sch "github.com/wirebeat/wirebeat/schema"
-	"github.com/wirebeat/wirebeat/server"
 )
 
 // verb is a command word of a mode with its help.
@@ -112,8 +111,8 @@ func (sess *session) opCommand(cmd []token, p *pipeline, sink *filterSink) (bool
 		if len(args) > 0 && args[0].text != "private" {
 			return false, errAt(args[0], "unexpected word %q (configure takes no argument)", args[0].text)
 		}
-		if sess.core.Role < server.RoleOperator {
-			return false, &cmdError{pos: cmd[0].pos, msg: fmt.Sprintf("role %s may not enter configuration mode", sess.core.Role)}
+		if !sess.srv.core.MayWrite(sess.core) {
+			return false, &cmdError{pos: cmd[0].pos, msg: fmt.Sprintf("no access rule lets %s (role %s) write any configuration: configuration mode refused", sess.core.User, sess.core.Role)}
 		}
 		sess.cfg = newConfigMode(sess)
 		return false, sink.line("Entering configuration mode")

@@ -35,20 +35,11 @@ func (sess *session) monitor(verbTok token, args []token, sink lineSink) error {
 		}
 		elems = p.elems
 	}
+	// NACM read rules decide per line, as for a gNMI subscriber: a
+	// change to a node the user may not read is not shown.
+	readable := func(p *gpb.Path) bool { return sess.srv.core.ReadPermitted(sess.core, p.GetElem()) }
 	sub := sess.srv.core.Hub().Subscribe(monitorQueue, func(e *events.Event) bool {
-		for _, u := range e.Updates {
-			if under(u.Path, elems) {
-				return true
-			}
-		}
-		if e.Commit != nil {
-			for _, ed := range e.Commit.Edits {
-				if under(ed.Path, elems) || under(&gpb.Path{Elem: elems}, ed.Path.GetElem()) {
-					return true
-				}
-			}
-		}
-		return false
+		return eventShown(e, elems, readable)
 	})
 	defer sub.Close()
 	what := "/"
@@ -75,7 +66,7 @@ func (sess *session) monitor(verbTok token, args []token, sink lineSink) error {
 				}
 				return nil
 			}
-			for _, l := range eventLines(&e, elems, sess.srv.core.Running()) {
+			for _, l := range eventLines(&e, elems, sess.srv.core.Running(), readable) {
 				if err := sink.line(l); err != nil {
 					return err
 				}
@@ -109,13 +100,38 @@ func under(p *gpb.Path, prefix []*gpb.PathElem) bool {
 	return true
 }
 
+// eventShown reports whether eventLines would give e any line, without
+// rendering: the hub asks it for every event.
+func eventShown(e *events.Event, elems []*gpb.PathElem, readable func(*gpb.Path) bool) bool {
+	for _, u := range e.Updates {
+		if under(u.Path, elems) && readable(u.Path) {
+			return true
+		}
+	}
+	if e.Commit != nil {
+		for _, ed := range e.Commit.Edits {
+			if editShown(ed.Path, elems, readable) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// editShown: a commit's edit is shown when it is under the monitored path
+// or contains it, and readable allows its node.
+func editShown(p *gpb.Path, elems []*gpb.PathElem, readable func(*gpb.Path) bool) bool {
+	return (under(p, elems) || under(&gpb.Path{Elem: elems}, p.GetElem())) && readable(p)
+}
+
 // eventLines renders an event as lines: one per update or edit under the
-// monitored path; a leaf a commit set is shown with its value in running.
-func eventLines(e *events.Event, elems []*gpb.PathElem, running *gen.Device) []string {
+// monitored path that readable allows; a leaf a commit set is shown with
+// its value in running.
+func eventLines(e *events.Event, elems []*gpb.PathElem, running *gen.Device, readable func(*gpb.Path) bool) []string {
 	ts := e.Time.UTC().Format("2006-01-02 15:04:05.000")
 	var out []string
 	for _, u := range e.Updates {
-		if !under(u.Path, elems) {
+		if !under(u.Path, elems) || !readable(u.Path) {
 			continue
 		}
 		val := "(deleted)"
@@ -126,7 +142,7 @@ func eventLines(e *events.Event, elems []*gpb.PathElem, running *gen.Device) []s
 	}
 	if c := e.Commit; c != nil {
 		for _, ed := range c.Edits {
-			if under(ed.Path, elems) || under(&gpb.Path{Elem: elems}, ed.Path.GetElem()) {
+			if editShown(ed.Path, elems, readable) {
 				l := fmt.Sprintf("%s commit %d by %s via %s: %s %s", ts, c.ID, c.User, c.Transport, ed.Operation, sch.PathString(ed.Path))
 				if ed.Operation != sch.OpDelete {
 					if v := nodeOf(running, ed.Path.GetElem()); isLeafValue(v) {

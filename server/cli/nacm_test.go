@@ -55,3 +55,65 @@ func TestCLINACMShow(t *testing.T) {
 		t.Error("denial not counted")
 	}
 }
+
+// NACM on monitor: a change to a node the viewer may not read is not
+// streamed to it; the changes it may read are.
+func TestCLINACMMonitor(t *testing.T) {
+	e := startElement(t)
+	sys := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
+	if err := e.core.Edit(sys, server.Running, func(root *gen.Device) error {
+		rl := root.GetOrCreateNacm().GetOrCreateRuleList("05-viewers")
+		rl.Group = []string{"viewer"}
+		r := rl.GetOrCreateRule("hide-secret")
+		r.Path = ygot.String("/bfd/profiles/profile[name='secret']")
+		r.AccessOperations = ygot.String("read")
+		r.Action = gen.IETFNetconfAcm_ActionType_deny
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tt := startTTY(t, e, "view")
+	tt.keys("monitor bfd profiles", "Enter")
+	tt.wait("monitoring bfd profiles; Ctrl-C stops")
+	// secret is committed first: once open's line is shown, secret's
+	// event has been through the monitor too.
+	for _, name := range []string{"secret", "open"} {
+		if out, rc := e.script(t, "admin", "configure\nset bfd profiles profile "+name+" detection-multiplier 7\ncommit\n"); rc != 0 {
+			t.Fatalf("commit %s: %s", name, out)
+		}
+	}
+	tt.waitLine("monitor line", "by admin via cli", "/bfd/profiles/profile[name=open]")
+	if sc := tt.screen(); strings.Contains(sc, "secret") {
+		t.Fatalf("viewer's monitor streamed a denied node:\n%s", sc)
+	}
+	tt.keys("C-c")
+}
+
+// Configuration mode is decided by NACM, not by role: a viewer whom a
+// rule lets write /bfd may configure and commit there, and nowhere else.
+func TestCLINACMConfigure(t *testing.T) {
+	e := startElement(t)
+	sys := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
+	if err := e.core.Edit(sys, server.Running, func(root *gen.Device) error {
+		g := root.GetOrCreateNacm().GetOrCreateGroups().GetOrCreateGroup("bfd-editors")
+		g.UserName = []string{"view"}
+		rl := root.GetNacm().GetOrCreateRuleList("10-bfd-editors")
+		rl.Group = []string{"bfd-editors"}
+		r := rl.GetOrCreateRule("write-bfd")
+		r.ModuleName = ygot.String("wirebeat-bfd")
+		r.Path = ygot.String("/bfd")
+		r.AccessOperations = ygot.String("create update delete")
+		r.Action = gen.IETFNetconfAcm_ActionType_permit
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := e.script(t, "view", "configure\nset system hostname evil\ncommit\ndiscard\nset bfd profiles profile vw detection-multiplier 4\ncommit\n")
+	mustContain(t, out, "Entering configuration mode", "[system hostname] update access denied", "commit complete")
+	if e.core.Running().GetSystem().GetHostname() != "wb1" {
+		t.Fatal("viewer changed /system")
+	}
+	if e.core.Running().GetBfd().GetProfiles().GetProfile("vw") == nil {
+		t.Fatal("viewer permitted /bfd could not commit there")
+	}
+}

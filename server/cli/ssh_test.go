@@ -313,7 +313,7 @@ func TestRoles(t *testing.T) {
 	if rc == 0 {
 		t.Fatalf("viewer entered configure: %s", out)
 	}
-	mustContain(t, out, "role viewer may not enter configuration mode")
+	mustContain(t, out, "no access rule lets view (role viewer) write any configuration")
 	out, _ = e.script(t, "oper", "configure\nset system hostname evil\ncommit\ndiscard\nset bfd profiles profile op detection-multiplier 4\ncommit\n")
 	mustContain(t, out, "[system hostname] update access denied", "commit complete")
 	if e.core.Running().GetSystem().GetHostname() != "wb1" {

@@ -1,6 +1,7 @@
 package netconf
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -233,7 +234,11 @@ func checkName(n string) error {
 
 // filterError makes the rpc-error for a filter that cannot be used.
 func filterError(err error) *rpcError {
-	e := protoErr(schema.TagInvalidValue, "filter: %v", err)
+	tag := schema.TagInvalidValue
+	if errors.Is(err, errXPathBudget) {
+		tag = schema.TagResourceDenied
+	}
+	e := protoErr(tag, "filter: %v", err)
 	e.BadElement = "filter"
 	return e
 }

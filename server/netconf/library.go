@@ -105,9 +105,10 @@ func findModuleText(dirs []string, name, revision string) (text, file string) {
 }
 
 // buildLibrary lists our modules and the IETF ones, the latter with their
-// texts read from dirs when present. It returns the names of the modules
+// texts read from dirs when present; url and replay add those features
+// (both need the data directory). It returns the names of the modules
 // whose text was not found.
-func (si *schemaInfo) buildLibrary(dirs []string, nmda, url bool) (missing []string) {
+func (si *schemaInfo) buildLibrary(dirs []string, nmda, url, replay bool) (missing []string) {
 	si.library = nil
 	for _, m := range si.modules {
 		si.library = append(si.library, &libModule{Name: m.Name, Revision: m.Revision, Namespace: m.Namespace, Text: m.Text, File: "embedded"})
@@ -115,6 +116,10 @@ func (si *schemaInfo) buildLibrary(dirs []string, nmda, url bool) (missing []str
 	for _, m := range ietfModules(nmda) {
 		if url && m.Name == "ietf-netconf" {
 			m.Features = append(m.Features, "url")
+			sort.Strings(m.Features)
+		}
+		if replay && m.Name == "ietf-subscribed-notifications" {
+			m.Features = append(m.Features, "replay")
 			sort.Strings(m.Features)
 		}
 		m.Text, m.File = findModuleText(dirs, m.Name, m.Revision)

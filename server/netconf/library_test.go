@@ -171,7 +171,7 @@ func TestLibraryWithoutSystemTexts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	missing := si.buildLibrary([]string{t.TempDir()}, nmdaOps, false)
+	missing := si.buildLibrary([]string{t.TempDir()}, nmdaOps, false, false)
 	if !slicesContains(missing, "ietf-netconf@2011-06-01") || slicesContains(missing, "wirebeat-bfd@2026-11-23") {
 		t.Errorf("missing = %v", missing)
 	}

@@ -89,7 +89,9 @@ func (sess *session) forward(sub *server.Subscription, filter *fnode, start, sto
 	var last time.Time
 	if !start.IsZero() {
 		for _, r := range replayed {
-			if !sess.srv.replaySelected(r.msg, filter) {
+			// NACM decides on replayed notifications as on live ones
+			// (RFC 8341 section 3.4.6): the log holds what everyone saw.
+			if !sess.srv.replayPermitted(sess.core, r.msg) || !sess.srv.replaySelected(r.msg, filter) {
 				continue
 			}
 			if err := sess.write(r.msg); err != nil {
@@ -159,6 +161,47 @@ func (sess *session) endSubscription(sub *server.Subscription) {
 		sess.notif = nil
 	}
 	sess.wmu.Unlock()
+}
+
+// replayPermitted asks NACM whether sess may receive a stored
+// notification, named by its body element: the element's namespace gives
+// the module (any module of the YANG library). A message that does not
+// parse is withheld.
+func (s *Server) replayPermitted(sess *server.Session, msg []byte) bool {
+	space, name, ok := notificationBody(msg)
+	if !ok {
+		return false
+	}
+	module := space // an unknown namespace matches no module-name rule
+	for _, m := range s.si.library {
+		if m.Namespace == space {
+			module = m.Name
+			break
+		}
+	}
+	return s.core.NotificationPermitted(sess, module, name)
+}
+
+// notificationBody returns the namespace and name of the element after
+// eventTime in an RFC 5277 notification, reading no further than that.
+func notificationBody(msg []byte) (space, name string, ok bool) {
+	d := xml.NewDecoder(bytes.NewReader(msg))
+	depth := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return "", "", false
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth == 2 && t.Name.Local != "eventTime" {
+				return t.Name.Space, t.Name.Local, true
+			}
+		case xml.EndElement:
+			depth--
+		}
+	}
 }
 
 // replaySelected applies a subscription's filter to a stored

@@ -135,6 +135,8 @@ func (sess *session) dispatch(op *xnode) (r reply, done bool) {
 		switch op.Name.Local {
 		case "establish-subscription":
 			return sess.establishSubscription(op), false
+		case "modify-subscription":
+			return sess.modifySubscription(op), false
 		case "delete-subscription":
 			return sess.deleteSubscription(op, false), false
 		case "kill-subscription":

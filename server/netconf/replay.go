@@ -46,6 +46,10 @@ type replayLog struct {
 	log     *slog.Logger
 	// the bounds, fixed when the log is opened
 	maxEntries, maxBytes int
+	// created is when the log began (its first entry when one was kept
+	// from an earlier run), aged the time of the last entry dropped over
+	// the bounds: RFC 8639's replay-log-creation-time and -aged-time.
+	created, aged time.Time
 }
 
 // openReplayLog loads what an earlier run kept and opens the file for
@@ -67,6 +71,12 @@ func openReplayLog(dir string, log *slog.Logger) (*replayLog, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
+	r.created = time.Now()
+	if len(r.entries) > 0 && r.aged.IsZero() {
+		r.created = r.entries[0].time
+	} else if !r.aged.IsZero() {
+		r.created = r.aged
+	}
 	if err := r.rewrite(); err != nil {
 		return nil, err
 	}
@@ -80,6 +90,7 @@ func (r *replayLog) add(t time.Time, msg []byte) {
 	drop := 0
 	for len(r.entries)-drop > r.maxEntries || (r.bytes > r.maxBytes && len(r.entries)-drop > 1) {
 		r.bytes -= len(r.entries[drop].msg)
+		r.aged = r.entries[drop].time
 		drop++
 	}
 	if drop > 0 {
@@ -146,6 +157,19 @@ func (r *replayLog) between(start, stop time.Time) []replayEntry {
 		out = append(out, e)
 	}
 	return out
+}
+
+// since returns the entries from start on, and the earliest time the log
+// covers (replay-start-time-revision, when later than start).
+func (r *replayLog) since(start time.Time) ([]replayEntry, time.Time) {
+	out := r.between(start, time.Time{})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	covered := r.created
+	if !r.aged.IsZero() {
+		covered = r.aged
+	}
+	return out, covered
 }
 
 // run feeds the log from the hub until the hub closes.

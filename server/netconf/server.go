@@ -106,11 +106,6 @@ func New(core *server.Server, opts Options) (*Server, error) {
 	if len(s.yangDirs) == 0 {
 		s.yangDirs = DefaultYangDirs
 	}
-	if missing := si.buildLibrary(s.yangDirs, nmdaOps, opts.DataDir != ""); len(missing) > 0 {
-		s.log.Warn("YANG module texts not installed: listed in the YANG library, not served by get-schema",
-			"modules", strings.Join(missing, " "), "searched", strings.Join(s.yangDirs, " "))
-	}
-	s.caps = s.capabilities()
 	if opts.DataDir != "" {
 		// Without its log the element still runs: create-subscription
 		// then refuses startTime, saying why.
@@ -121,6 +116,11 @@ func New(core *server.Server, opts Options) (*Server, error) {
 			go s.runReplayLog(r)
 		}
 	}
+	if missing := si.buildLibrary(s.yangDirs, nmdaOps, opts.DataDir != "", s.replay != nil); len(missing) > 0 {
+		s.log.Warn("YANG module texts not installed: listed in the YANG library, not served by get-schema",
+			"modules", strings.Join(missing, " "), "searched", strings.Join(s.yangDirs, " "))
+	}
+	s.caps = s.capabilities()
 	s.ssh = sshserver.Config(core, sshserver.Options{HostKey: opts.HostKey, Transport: "netconf", Logger: opts.Logger})
 	return s, nil
 }

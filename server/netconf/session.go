@@ -156,7 +156,9 @@ func (s *Server) runSession(sc *ssh.ServerConn, ch ssh.Channel) {
 		sess.lastActive.Store(time.Now().UnixNano())
 		done := sess.handle(msg)
 		sess.fr.release()
+		sess.wmu.Lock()
 		sess.subscribed.Store(sess.notif != nil)
+		sess.wmu.Unlock()
 		if done {
 			return
 		}

@@ -2,6 +2,7 @@ package netconf
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -23,6 +24,37 @@ import (
 // maxXPathLen bounds a select expression: filters people write are short,
 // and the engine's work grows with the expression.
 const maxXPathLen = 4096
+
+// An expression's evaluation is bounded by a budget of navigator steps
+// (a move, or a byte of a string-value) proportional to the document:
+// a linear query with predicates, however many, takes a few dozen steps
+// per node, while a quadratic one (//*[count(//*) > 0]) over a large tree
+// would otherwise run for hours inside a logged-in session.
+const (
+	xpathStepsPerNode = 64
+	xpathStepsBase    = 1 << 20
+)
+
+// errXPathBudget is an evaluation stopped by its budget.
+var errXPathBudget = errors.New("XPath evaluation stopped")
+
+// xpathWork is the budget shared by a navigator and its copies.
+type xpathWork struct{ left int64 }
+
+// spend takes n steps from the budget; false once it is exhausted.
+func (w *xpathWork) spend(n int) bool {
+	w.left -= int64(n)
+	return w.left >= 0
+}
+
+// countNodes counts x and the elements below it.
+func countNodes(x *xnode) int {
+	n := 1
+	for _, c := range x.Children {
+		n += countNodes(c)
+	}
+	return n
+}
 
 // compileXPath compiles a select expression with the prefixes declared
 // where it was written.
@@ -74,10 +106,16 @@ func canonicalLiterals(expr string) string {
 // all). A result that is not a node-set is an error: a filter selects
 // nodes.
 func (si *schemaInfo) xpathSelect(b *bytes.Buffer, doc *xnode, expr *xpath.Expr, maxDepth ...int) error {
-	nav := &xpathNav{root: doc, cur: doc, attr: -1}
+	nodes := countNodes(doc)
+	budget := xpathStepsBase + int64(xpathStepsPerNode)*int64(nodes)
+	work := &xpathWork{left: budget}
+	nav := &xpathNav{root: doc, cur: doc, attr: -1, work: work}
 	res := expr.Evaluate(nav)
 	it, ok := res.(*xpath.NodeIterator)
 	if !ok {
+		if work.left < 0 {
+			return xpathBudgetError(budget, nodes)
+		}
 		return fmt.Errorf("the XPath expression gives a %T, not a node-set", res)
 	}
 	w := &selWriter{si: si, b: b, doc: doc, selected: map[*xnode]bool{}}
@@ -97,8 +135,16 @@ func (si *schemaInfo) xpathSelect(b *bytes.Buffer, doc *xnode, expr *xpath.Expr,
 		}
 		w.selected[cur.cur] = true // an attribute or text selects its element
 	}
+	if work.left < 0 {
+		return xpathBudgetError(budget, nodes)
+	}
 	w.write()
 	return nil
+}
+
+func xpathBudgetError(budget int64, nodes int) error {
+	return fmt.Errorf("%w after %d steps (%d per node of the %d-node data): the expression's work grows faster than the data; select more directly",
+		errXPathBudget, budget, xpathStepsPerNode, nodes)
 }
 
 // selWriter writes the selected nodes of a document with their ancestors
@@ -211,6 +257,7 @@ type xpathNav struct {
 	text      bool
 	attr      int
 	path      []int
+	work      *xpathWork
 }
 
 func (n *xpathNav) NodeType() xpath.NodeType {
@@ -256,8 +303,14 @@ func (n *xpathNav) Value() string {
 	case n.text:
 		return n.cur.Text
 	}
+	if !n.work.spend(1) {
+		return ""
+	}
 	var b bytes.Buffer
 	stringValue(&b, n.cur)
+	if !n.work.spend(b.Len()) {
+		return ""
+	}
 	return b.String()
 }
 
@@ -273,6 +326,7 @@ func stringValue(b *bytes.Buffer, x *xnode) {
 }
 
 func (n *xpathNav) Copy() xpath.NodeNavigator {
+	n.work.spend(len(n.path) + 1) // the copy's cost; the next move sees the budget
 	c := *n
 	c.path = append([]int(nil), n.path...)
 	return &c
@@ -283,6 +337,9 @@ func (n *xpathNav) MoveToRoot() {
 }
 
 func (n *xpathNav) MoveToParent() bool {
+	if !n.work.spend(1) {
+		return false
+	}
 	switch {
 	case n.attr >= 0:
 		n.attr = -1
@@ -298,6 +355,9 @@ func (n *xpathNav) MoveToParent() bool {
 }
 
 func (n *xpathNav) MoveToNextAttribute() bool {
+	if !n.work.spend(1) {
+		return false
+	}
 	if n.text || n.cur == n.root || n.attr+1 >= len(n.cur.Attr) {
 		return false
 	}
@@ -306,6 +366,9 @@ func (n *xpathNav) MoveToNextAttribute() bool {
 }
 
 func (n *xpathNav) MoveToChild() bool {
+	if !n.work.spend(1) {
+		return false
+	}
 	if n.attr >= 0 || n.text {
 		return false
 	}
@@ -323,6 +386,9 @@ func (n *xpathNav) MoveToChild() bool {
 
 // MoveToFirst moves to the first sibling; false when already there.
 func (n *xpathNav) MoveToFirst() bool {
+	if !n.work.spend(1) {
+		return false
+	}
 	if n.attr >= 0 || n.text || n.cur == n.root || n.path[len(n.path)-1] == 0 {
 		return false
 	}
@@ -332,6 +398,9 @@ func (n *xpathNav) MoveToFirst() bool {
 }
 
 func (n *xpathNav) MoveToNext() bool {
+	if !n.work.spend(1) {
+		return false
+	}
 	if n.attr >= 0 || n.text || n.cur == n.root {
 		return false
 	}
@@ -345,6 +414,9 @@ func (n *xpathNav) MoveToNext() bool {
 }
 
 func (n *xpathNav) MoveToPrevious() bool {
+	if !n.work.spend(1) {
+		return false
+	}
 	if n.attr >= 0 || n.text || n.cur == n.root {
 		return false
 	}
@@ -358,7 +430,7 @@ func (n *xpathNav) MoveToPrevious() bool {
 
 func (n *xpathNav) MoveTo(other xpath.NodeNavigator) bool {
 	o, ok := other.(*xpathNav)
-	if !ok || o.root != n.root {
+	if !ok || o.root != n.root || !n.work.spend(len(o.path)+1) {
 		return false
 	}
 	n.cur, n.text, n.attr = o.cur, o.text, o.attr

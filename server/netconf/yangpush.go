@@ -66,6 +66,14 @@ type pushSub struct {
 	last     *xnode // on-change: the selection last sent
 	patchSeq int
 	hub      *server.Subscription // nil for periodic subscriptions
+	// filterXML is the filter element as given, echoed in
+	// subscription-modified.
+	filterXML string
+	// replay: the stream's history since replay-start-time, sent before
+	// live events (RFC 8639 section 2.4.2.1).
+	replay   bool
+	replayed []replayEntry
+	mods     chan *pushMod // modify-subscription, applied by runPush
 }
 
 // end stops the subscription, whether or not its goroutine started.
@@ -96,17 +104,28 @@ func (sess *session) establishSubscription(op *xnode) reply {
 	if n >= maxPushPerSession {
 		return snErr(schema.TagResourceDenied, "establish-subscription", "", "this session has %d subscriptions, the most it may have", n)
 	}
-	p := &pushSub{sess: sess, done: make(chan struct{}), syncOn: true}
+	p := &pushSub{sess: sess, done: make(chan struct{}), syncOn: true, mods: make(chan *pushMod)}
 	if e := op.child(nsSN, "encoding"); e != nil && !strings.HasSuffix(strings.TrimSpace(e.Text), "encode-xml") {
 		return snErr(schema.TagInvalidValue, "encoding", "ietf-subscribed-notifications:encoding-unsupported", "encoding %q: this server encodes XML", e.Text)
 	}
-	if op.child(nsSN, "replay-start-time") != nil {
-		return snErr(schema.TagOperationNotSupp, "replay-start-time", "ietf-subscribed-notifications:replay-unsupported", "replay is offered by create-subscription (RFC 5277) only")
+	var replayStart time.Time
+	if rs := op.child(nsSN, "replay-start-time"); rs != nil {
+		if op.child(nsSN, "stream") == nil {
+			return snErr(schema.TagInvalidValue, "replay-start-time", "ietf-subscribed-notifications:replay-unsupported", "replay is for event stream subscriptions")
+		}
+		if sess.srv.replay == nil {
+			return snErr(schema.TagOperationNotSupp, "replay-start-time", "ietf-subscribed-notifications:replay-unsupported", "replay is not supported: the element keeps no notification history (no data directory)")
+		}
+		t, err := time.Parse(time.RFC3339Nano, rs.Text)
+		if err != nil || !t.Before(time.Now()) {
+			return snErr(schema.TagInvalidValue, "replay-start-time", "ietf-subscribed-notifications:replay-unsupported", "replay-start-time %q is not a date-and-time in the past", rs.Text)
+		}
+		replayStart, p.replay = t, true
 	}
 	if st := op.child(nsSN, "stop-time"); st != nil {
-		t, err := time.Parse(time.RFC3339Nano, st.Text)
-		if err != nil || !t.After(time.Now()) {
-			return snErr(schema.TagInvalidValue, "stop-time", "", "stop-time %q is not a date-and-time in the future", st.Text)
+		t, rerr := parseStopTime(st)
+		if rerr != nil {
+			return reply{errs: []*rpcError{rerr}}
 		}
 		p.stop = t
 	}
@@ -117,7 +136,7 @@ func (sess *session) establishSubscription(op *xnode) reply {
 			return snErr(schema.TagInvalidValue, "stream", "ietf-subscribed-notifications:stream-unavailable", "no stream %q; this element has NETCONF", s.Text)
 		}
 		p.stream = true
-		if p.filter, rerr = sess.srv.pushFilter(op, nsSN, "stream-subtree-filter", "stream-xpath-filter"); rerr != nil {
+		if p.filter, p.filterXML, rerr = sess.srv.pushFilter(op, nsSN, "stream-subtree-filter", "stream-xpath-filter"); rerr != nil {
 			return reply{errs: []*rpcError{rerr}}
 		}
 	case op.child(nsYP, "datastore") != nil:
@@ -126,28 +145,17 @@ func (sess *session) establishSubscription(op *xnode) reply {
 			return reply{errs: []*rpcError{rerr}}
 		}
 		p.ds = ds
-		if p.filter, rerr = sess.srv.pushFilter(op, nsYP, "datastore-subtree-filter", "datastore-xpath-filter"); rerr != nil {
+		if p.filter, p.filterXML, rerr = sess.srv.pushFilter(op, nsYP, "datastore-subtree-filter", "datastore-xpath-filter"); rerr != nil {
 			return reply{errs: []*rpcError{rerr}}
 		}
 		switch per, oc := op.child(nsYP, "periodic"), op.child(nsYP, "on-change"); {
 		case per != nil:
-			cs, err := strconv.ParseUint(textOf(per.child(nsYP, "period")), 10, 32)
-			if err != nil || cs == 0 {
-				return snErr(schema.TagInvalidValue, "period", "ietf-yang-push:period-unsupported", "period %q is not a number of centiseconds above 0", textOf(per.child(nsYP, "period")))
-			}
-			p.period = time.Duration(cs) * 10 * time.Millisecond
-			if a := per.child(nsYP, "anchor-time"); a != nil {
-				if p.anchor, err = time.Parse(time.RFC3339Nano, a.Text); err != nil {
-					return snErr(schema.TagInvalidValue, "anchor-time", "", "anchor-time %q is not a date-and-time", a.Text)
-				}
+			if p.period, p.anchor, rerr = parsePeriodic(per); rerr != nil {
+				return reply{errs: []*rpcError{rerr}}
 			}
 		case oc != nil:
-			if d := oc.child(nsYP, "dampening-period"); d != nil {
-				cs, err := strconv.ParseUint(d.Text, 10, 32)
-				if err != nil {
-					return snErr(schema.TagInvalidValue, "dampening-period", "", "dampening-period %q is not a number of centiseconds", d.Text)
-				}
-				p.dampen = time.Duration(cs) * 10 * time.Millisecond
+			if p.dampen, rerr = parseDampening(oc); rerr != nil {
+				return reply{errs: []*rpcError{rerr}}
 			}
 			if s := oc.child(nsYP, "sync-on-start"); s != nil {
 				p.syncOn = s.Text != "false"
@@ -174,7 +182,56 @@ func (sess *session) establishSubscription(op *xnode) reply {
 	}
 	var b bytes.Buffer
 	b.WriteString(`<id xmlns="` + nsSN + `">` + strconv.FormatUint(uint64(p.id), 10) + `</id>`)
+	if p.replay {
+		// After the hub subscription: nothing falls between the two.
+		var revised time.Time
+		p.replayed, revised = sess.srv.replay.since(replayStart)
+		if revised.After(replayStart) {
+			b.WriteString(`<replay-start-time-revision xmlns="` + nsSN + `">` + revised.UTC().Format(time.RFC3339Nano) + `</replay-start-time-revision>`)
+		}
+	}
 	return reply{data: b.Bytes(), after: func() { go sess.runPush(p) }}
+}
+
+// parseStopTime reads a stop-time, which must be in the future.
+func parseStopTime(st *xnode) (time.Time, *rpcError) {
+	t, err := time.Parse(time.RFC3339Nano, st.Text)
+	if err != nil || !t.After(time.Now()) {
+		e := badElement(schema.TagInvalidValue, "stop-time", "stop-time %q is not a date-and-time in the future", st.Text)
+		return time.Time{}, e
+	}
+	return t, nil
+}
+
+// parsePeriodic reads yang-push <periodic>: period in centiseconds and
+// an optional anchor-time.
+func parsePeriodic(per *xnode) (time.Duration, time.Time, *rpcError) {
+	cs, err := strconv.ParseUint(textOf(per.child(nsYP, "period")), 10, 32)
+	if err != nil || cs == 0 {
+		e := badElement(schema.TagInvalidValue, "period", "period %q is not a number of centiseconds above 0", textOf(per.child(nsYP, "period")))
+		e.AppTag = "ietf-yang-push:period-unsupported"
+		return 0, time.Time{}, e
+	}
+	var anchor time.Time
+	if a := per.child(nsYP, "anchor-time"); a != nil {
+		if anchor, err = time.Parse(time.RFC3339Nano, a.Text); err != nil {
+			return 0, time.Time{}, badElement(schema.TagInvalidValue, "anchor-time", "anchor-time %q is not a date-and-time", a.Text)
+		}
+	}
+	return time.Duration(cs) * 10 * time.Millisecond, anchor, nil
+}
+
+// parseDampening reads the dampening-period of yang-push <on-change>.
+func parseDampening(oc *xnode) (time.Duration, *rpcError) {
+	d := oc.child(nsYP, "dampening-period")
+	if d == nil {
+		return 0, nil
+	}
+	cs, err := strconv.ParseUint(d.Text, 10, 32)
+	if err != nil {
+		return 0, badElement(schema.TagInvalidValue, "dampening-period", "dampening-period %q is not a number of centiseconds", d.Text)
+	}
+	return time.Duration(cs) * 10 * time.Millisecond, nil
 }
 
 func textOf(x *xnode) string {
@@ -201,17 +258,17 @@ func datastoreIdentity(d *xnode) (string, *rpcError) {
 }
 
 // pushFilter reads a subscription's subtree or XPath filter.
-func (s *Server) pushFilter(op *xnode, ns, subtree, xp string) (*fnode, *rpcError) {
+func (s *Server) pushFilter(op *xnode, ns, subtree, xp string) (*fnode, string, *rpcError) {
 	if f := op.child(ns, subtree); f != nil {
-		return s.si.parseSubtreeFilter(f), nil
+		return s.si.parseSubtreeFilter(f), xnodeXML(f, true), nil
 	}
 	if f := op.child(ns, xp); f != nil {
 		as := &xnode{Name: xml.Name{Space: nsBase, Local: "filter"}, NS: f.NS,
 			Attr: []xml.Attr{{Name: xml.Name{Local: "type"}, Value: "xpath"}, {Name: xml.Name{Local: "select"}, Value: f.Text}}}
 		filter, _, rerr := s.filterOf(&xnode{Children: []*xnode{as}})
-		return filter, rerr
+		return filter, xnodeXML(f, true), rerr
 	}
-	return nil, nil
+	return nil, "", nil
 }
 
 // deleteSubscription serves <delete-subscription> (own subscriptions)
@@ -263,17 +320,26 @@ func (p *pushSub) terminated(reason string) []byte {
 		`<reason xmlns:sn="` + nsSN + `">sn:` + strings.TrimPrefix(reason, "ietf-subscribed-notifications:") + `</reason></subscription-terminated>`)
 }
 
-// runPush sends a subscription's notifications until it ends.
+// runPush sends a subscription's notifications until it ends. It alone
+// reads and writes the subscription's terms once it runs: a
+// modify-subscription reaches it through p.mods.
 func (sess *session) runPush(p *pushSub) {
 	hub := p.hub
 	defer p.end()
 	defer pushSubs.Delete(p.id)
+	stopTimer := time.NewTimer(time.Hour)
+	stopTimer.Stop()
+	defer stopTimer.Stop()
 	var stopC <-chan time.Time
-	if !p.stop.IsZero() {
-		t := time.NewTimer(time.Until(p.stop))
-		defer t.Stop()
-		stopC = t.C
+	armStop := func() {
+		stopTimer.Stop()
+		stopC = nil
+		if !p.stop.IsZero() {
+			stopTimer.Reset(time.Until(p.stop))
+			stopC = stopTimer.C
+		}
 	}
+	armStop()
 	send := func(msg []byte) bool {
 		if msg == nil {
 			return true
@@ -289,45 +355,37 @@ func (sess *session) runPush(p *pushSub) {
 	if hub != nil {
 		evC = hub.C
 	}
-	// Periodic, and the state polls of on-change subscriptions.
+	// Periodic updates, or the state polls of on-change subscriptions.
 	var tick <-chan time.Time
-	switch {
-	case p.period > 0:
-		first := time.Now()
-		if !p.anchor.IsZero() { // the next multiple of period from the anchor
-			first = p.anchor
-			if d := time.Since(p.anchor); d > 0 {
-				first = p.anchor.Add((d/p.period + 1) * p.period)
-			}
+	stopTicks := func() {}
+	armTicks := func() {
+		stopTicks()
+		tick, stopTicks = nil, func() {}
+		switch {
+		case p.period > 0:
+			tick, stopTicks = p.periodicTicks()
+		case !p.stream && p.ds == "operational":
+			t := time.NewTicker(max(p.dampen, pushStatePoll))
+			tick, stopTicks = t.C, t.Stop
 		}
-		timer := time.NewTimer(time.Until(first))
-		defer timer.Stop()
-		ticks := make(chan time.Time, 1)
-		go func() {
-			next := first
-			for {
-				select {
-				case <-timer.C:
-				case <-p.done:
-					return
-				}
-				select {
-				case ticks <- next:
-				default: // the previous update is still being sent
-				}
-				next = next.Add(p.period)
-				for !next.After(time.Now()) {
-					next = next.Add(p.period)
-				}
-				timer.Reset(time.Until(next))
+	}
+	armTicks()
+	defer func() { stopTicks() }()
+	var lastReplayed time.Time
+	if p.replay {
+		for _, r := range p.replayed {
+			if !sess.srv.replayPermitted(sess.core, r.msg) || !sess.srv.replaySelected(r.msg, p.filter) {
+				continue
 			}
-		}()
-		tick = ticks
-	case !p.stream && p.ds == "operational":
-		poll := max(p.dampen, pushStatePoll)
-		t := time.NewTicker(poll)
-		defer t.Stop()
-		tick = t.C
+			if !send(r.msg) {
+				return
+			}
+			lastReplayed = r.time
+		}
+		p.replayed = nil
+		if !send(p.envelope(`<replay-completed xmlns="` + nsSN + `">` + p.idElem() + `</replay-completed>`)) {
+			return
+		}
 	}
 	if !p.stream && p.period == 0 && p.syncOn {
 		if !send(sess.srv.pushUpdate(p)) {
@@ -348,6 +406,25 @@ func (sess *session) runPush(p *pushSub) {
 		select {
 		case <-p.done:
 			return
+		case m := <-p.mods:
+			filterChanged := m.apply(p)
+			if m.stopSet {
+				armStop()
+			}
+			if m.periodSet || m.dampenSet {
+				armTicks()
+			}
+			if !send(p.envelope(p.modifiedBody())) {
+				return
+			}
+			// An on-change subscription whose selection changed starts
+			// again from a whole update of the new selection: a patch
+			// against the old one would describe the filter, not the data.
+			if filterChanged && !p.stream && p.period == 0 {
+				if !send(sess.srv.pushUpdate(p)) {
+					return
+				}
+			}
 		case <-stopC:
 			send(p.envelope(`<subscription-completed xmlns="` + nsSN + `">` + p.idElem() + `</subscription-completed>`))
 			return
@@ -373,6 +450,9 @@ func (sess *session) runPush(p *pushSub) {
 				return
 			}
 			if p.stream {
+				if !lastReplayed.IsZero() && !e.Time.After(lastReplayed) {
+					continue // already replayed
+				}
 				if !sess.srv.core.EventPermitted(sess.core, &e) {
 					continue // RFC 8341 section 3.4.6
 				}
@@ -403,6 +483,48 @@ func (sess *session) runPush(p *pushSub) {
 			}
 		}
 	}
+}
+
+// periodicTicks delivers the times of a periodic subscription's updates:
+// every period from now, or on the multiples of period from anchor-time.
+// A tick is dropped while the previous update is still being sent. The
+// function returned stops the ticks.
+func (p *pushSub) periodicTicks() (<-chan time.Time, func()) {
+	first := time.Now()
+	if !p.anchor.IsZero() { // the next multiple of period from the anchor
+		first = p.anchor
+		if d := time.Since(p.anchor); d > 0 {
+			first = p.anchor.Add((d/p.period + 1) * p.period)
+		}
+	}
+	period := p.period
+	timer := time.NewTimer(time.Until(first))
+	ticks := make(chan time.Time, 1)
+	quit := make(chan struct{})
+	go func() {
+		defer timer.Stop()
+		next := first
+		for {
+			select {
+			case <-timer.C:
+			case <-p.done:
+				return
+			case <-quit:
+				return
+			}
+			select {
+			case ticks <- next:
+			default: // the previous update is still being sent
+			}
+			next = next.Add(period)
+			for !next.After(time.Now()) {
+				next = next.Add(period)
+			}
+			timer.Reset(time.Until(next))
+		}
+	}()
+	var once sync.Once
+	return ticks, func() { once.Do(func() { close(quit) }) }
 }
 
 // pushSelection renders what a datastore subscription selects, as a

@@ -4,6 +4,7 @@ Usage: ncclient_conform.py HOST PORT USER PASSWORD SCENARIO
 Exits 0 and prints OK when the scenario holds.
 """
 import sys
+import time
 
 from lxml import etree
 from ncclient import manager
@@ -221,6 +222,92 @@ def yangpush():
             check(False, "delete of an unknown subscription accepted")
         except RPCError as e:
             check(e.tag == "invalid-value" and "no-such-subscription" in (e.app_tag or ""), "unknown id: %s %s" % (e.tag, e.app_tag))
+    modify()
+    replay_stream()
+
+
+def modify_rpc(m, sid, body):
+    return m.dispatch(etree.fromstring('<modify-subscription xmlns="%s" xmlns:yp="%s">'
+                                       '<id>%s</id>%s</modify-subscription>' % (SN, YP, sid, body)))
+
+
+def modify():
+    """modify-subscription (RFC 8639 2.4.3, RFC 8641 4.4.2)."""
+    with connect() as m:
+        m.edit_config(target="running", config='<config><system xmlns="urn:wirebeat:system"><hostname>mod-a</hostname></system></config>')
+        # Periodic: new period and a new filter, announced by
+        # subscription-modified; the updates after it follow them.
+        sid = establish(m, '<yp:datastore>ds:running</yp:datastore><yp:datastore-subtree-filter><bfd xmlns="urn:wirebeat:bfd"/></yp:datastore-subtree-filter><yp:periodic><yp:period>10</yp:period></yp:periodic>')
+        kind, x = next_for(m, sid, ["push-update"])
+        check("<bfd" in x, "first update: %s" % x)
+        modify_rpc(m, sid, '<yp:datastore-subtree-filter><system xmlns="urn:wirebeat:system"><hostname/></system></yp:datastore-subtree-filter><yp:periodic><yp:period>20</yp:period></yp:periodic>')
+        kind, x = next_for(m, sid, ["subscription-modified"])
+        check("<period>20</period>" in x and "hostname" in x and "ds:running" in x, "subscription-modified: %s" % x)
+        kind, x = next_for(m, sid, ["push-update"])
+        check("mod-a" in x and "<bfd" not in x, "update after modify: %s" % x)
+        # Changing its kind is refused, and so is an empty modify.
+        for body, tag in [('<yp:on-change/>', "invalid-value"), ('', "missing-element"),
+                          ('<stream-subtree-filter><x/></stream-subtree-filter>', "invalid-value")]:
+            try:
+                modify_rpc(m, sid, body)
+                check(False, "modify accepted: %r" % body)
+            except RPCError as e:
+                check(e.tag == tag, "modify %r: %s" % (body, e.tag))
+        m.dispatch(etree.fromstring('<delete-subscription xmlns="%s"><id>%s</id></delete-subscription>' % (SN, sid)))
+        try:
+            modify_rpc(m, sid, '<yp:periodic><yp:period>30</yp:period></yp:periodic>')
+            check(False, "modify of a deleted subscription accepted")
+        except RPCError as e:
+            check(e.tag == "invalid-value" and "no-such-subscription" in (e.app_tag or ""), "deleted id: %s %s" % (e.tag, e.app_tag))
+        # On-change with a new filter: a whole update of the new
+        # selection, then changes within it only.
+        sid = establish(m, '<yp:datastore>ds:running</yp:datastore><yp:datastore-xpath-filter xmlns:b="urn:wirebeat:bfd">/b:bfd/b:profiles</yp:datastore-xpath-filter><yp:on-change/>')
+        next_for(m, sid, ["push-update"])
+        modify_rpc(m, sid, '<yp:datastore-xpath-filter xmlns:s="urn:wirebeat:system">/s:system/s:hostname</yp:datastore-xpath-filter>')
+        kind, x = next_for(m, sid, ["subscription-modified"])
+        check("/s:system/s:hostname" in x and 'xmlns:s="urn:wirebeat:system"' in x and "on-change" in x, "subscription-modified: %s" % x)
+        kind, x = next_for(m, sid, ["push-update"])
+        check("mod-a" in x and "profile" not in x, "resync after modify: %s" % x)
+        m.edit_config(target="running", config=profile("mod1", 3, "false"))
+        m.edit_config(target="running", config='<config><system xmlns="urn:wirebeat:system"><hostname>mod-b</hostname></system></config>')
+        kind, x = next_for(m, sid, ["push-change-update"])
+        check("mod-b" in x and "mod1" not in x, "change after modify: %s" % x)
+
+
+def replay_stream():
+    """replay-start-time on an event stream subscription (RFC 8639 2.4.2.1)."""
+    import datetime
+    fmt = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with connect() as m:
+        m.edit_config(target="running", config=profile("rp1", 3, "false"))
+    time.sleep(0.5)  # the log is fed from the event hub, asynchronously
+    with connect() as m:
+        # An hour ago is before the log began: the reply revises it.
+        begin = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+        r = m.dispatch(etree.fromstring('<establish-subscription xmlns="%s"><stream>NETCONF</stream>'
+                                        '<replay-start-time>%s</replay-start-time></establish-subscription>' % (SN, fmt(begin))))
+        x = etree.fromstring(r.xml.encode())
+        sid = x.find(".//{%s}id" % SN).text
+        check(x.find(".//{%s}replay-start-time-revision" % SN) is not None, "no replay-start-time-revision: %s" % r.xml)
+        seen = []
+        while True:
+            kind, n = next_for(m, None, ["netconf-config-change", "replay-completed", "netconf-session-start", "netconf-session-end"])
+            if kind == "replay-completed":
+                check(("<id>%s</id>" % sid) in n, "replay-completed of another subscription: %s" % n)
+                break
+            seen.append(kind)
+        check("netconf-config-change" in seen, "nothing replayed: %s" % seen)
+        # Live events follow the replay.
+        m.edit_config(target="running", config=profile("rp2", 3, "false"))
+        kind, n = next_for(m, None, ["netconf-config-change"])
+        check("rp2" in n or "profile" in n, "live after replay: %s" % n)
+        future = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+        try:
+            m.dispatch(etree.fromstring('<establish-subscription xmlns="%s"><stream>NETCONF</stream>'
+                                        '<replay-start-time>%s</replay-start-time></establish-subscription>' % (SN, fmt(future))))
+            check(False, "replay-start-time in the future accepted")
+        except RPCError as e:
+            check(e.tag == "invalid-value", "future replay-start-time: %s" % e.tag)
 
 
 SCENARIOS = {"xpath": xpath, "nmda": nmda, "replay": replay, "yangpush": yangpush}

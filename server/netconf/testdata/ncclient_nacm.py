@@ -6,8 +6,10 @@ one BFD profile from it and denies it copy-config; then USER's edits,
 reads and operations must come out as the rules say, and the counters
 of /nacm must count the denials. Prints OK when everything held.
 """
+import datetime
 import re
 import sys
+import time
 
 from ncclient import manager
 from ncclient.operations import RPCError
@@ -54,6 +56,20 @@ def counters(m):
     return num("denied-operations"), num("denied-data-writes")
 
 
+def replayed(m, begin):
+    """The names of the notifications replayed to m since begin."""
+    m.create_subscription(start_time=begin.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    names = []
+    while True:
+        n = m.take_notification(timeout=20)
+        check(n is not None, "replay stopped after %s" % names)
+        x = n.notification_xml
+        if "replayComplete" in x:
+            return names
+        names.append(re.sub(r"(?s).*</eventTime>\s*<(?:\w+:)?([\w-]+).*", r"\1", x))
+
+
+BEGIN = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
 POLICY = """<config><nacm xmlns="%s">
   <groups><group><name>bfd-editors</name><user-name>%s</user-name></group></groups>
   <rule-list><name>10-bfd-editors</name><group>bfd-editors</group>
@@ -67,6 +83,9 @@ POLICY = """<config><nacm xmlns="%s">
     <rule><name>30-no-copy</name><module-name>ietf-netconf</module-name>
       <rpc-name>copy-config</rpc-name><access-operations>exec</access-operations>
       <action>deny</action></rule>
+    <rule><name>40-no-changes</name><module-name>ietf-netconf-notifications</module-name>
+      <notification-name>netconf-config-change</notification-name>
+      <access-operations>read</access-operations><action>deny</action></rule>
   </rule-list>
 </nacm>
 <system xmlns="%s"><hostname>nacm-host</hostname></system>
@@ -116,6 +135,15 @@ with connect(ADMIN, ADMINPW) as admin:
         # Operations by name.
         denied(lambda: m.copy_config(source="running", target="startup"), "copy-config")
         denied(lambda: m.kill_session(admin.session_id), "kill-session")
+
+    # Replay (RFC 5277) is decided like live delivery: the log holds the
+    # policy's own change notifications, which the admin sees and USER
+    # does not.
+    time.sleep(0.5)  # the replay log is fed from the event hub, asynchronously
+    check(replayed(admin, BEGIN).count("netconf-config-change") >= 1, "admin replay has no config changes")
+    with connect(USER, USERPW) as m:
+        seen = replayed(m, BEGIN)
+        check("netconf-config-change" not in seen, "denied notification replayed: %s" % seen)
 
     ops1, writes1 = counters(admin)
     check(ops1 >= ops0 + 2, "denied-operations %d -> %d" % (ops0, ops1))
