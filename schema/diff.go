@@ -254,6 +254,13 @@ type Touched struct {
 type touchedMap struct {
 	m    reflect.Value // keeps the map alive, so its address names it
 	keys map[any]reflect.Value
+	// fresh marks a map the transaction made where the list had none
+	// (an empty list, or one it deleted whole, or inside a container it
+	// replaced): base's entries there, if any, are gone without a key
+	// recorded for each, so the map's keys say nothing and it is
+	// compared whole. Its keys are not recorded either: a table loaded
+	// at once into an empty list would record every entry for nothing.
+	fresh bool
 }
 
 func newTouched(base *gen.Device) *Touched {
@@ -276,13 +283,14 @@ func (t *Touched) clone() *Touched {
 		for k, v := range tm.keys {
 			keys[k] = v
 		}
-		c.maps[p] = &touchedMap{m: tm.m, keys: keys}
+		c.maps[p] = &touchedMap{m: tm.m, keys: keys, fresh: tm.fresh}
 	}
 	return c
 }
 
 // copied records that map to replaces map from in the new tree: the keys
-// changed in from stay changed in to.
+// changed in from stay changed in to. With from invalid or nil, to is a
+// fresh map.
 func (t *Touched) copied(from, to reflect.Value) {
 	tm := &touchedMap{m: to, keys: map[any]reflect.Value{}}
 	if from.IsValid() && !from.IsNil() {
@@ -290,8 +298,11 @@ func (t *Touched) copied(from, to reflect.Value) {
 			for k, v := range prev.keys {
 				tm.keys[k] = v
 			}
+			tm.fresh = prev.fresh
 			delete(t.maps, from.Pointer())
 		}
+	} else {
+		tm.fresh = true
 	}
 	t.maps[to.Pointer()] = tm
 }
@@ -303,7 +314,7 @@ func (t *Touched) set(m, key reflect.Value) {
 		return
 	}
 	tm, ok := t.maps[m.Pointer()]
-	if !ok {
+	if !ok || tm.fresh {
 		return
 	}
 	tm.keys[key.Interface()] = key
@@ -315,7 +326,7 @@ func (t *Touched) keysOf(m reflect.Value) ([]reflect.Value, bool) {
 		return nil, false
 	}
 	tm, ok := t.maps[m.Pointer()]
-	if !ok {
+	if !ok || tm.fresh {
 		return nil, false
 	}
 	out := make([]reflect.Value, 0, len(tm.keys))
