@@ -130,6 +130,9 @@ func New(opts Options) (*Server, error) {
 		sub.Attach(s.gate)
 	}
 	s.running.Store(&gen.Device{})
+	// Loading a large saved configuration builds a tree that is live as
+	// a whole: collections during the load would find nothing to free.
+	defer pauseGC(st.bootSize())()
 	cfg, source, save, err := s.bootConfig(opts)
 	if err != nil {
 		s.store.close()
