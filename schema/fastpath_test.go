@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/goyang/pkg/yang"
 
 	"github.com/wirebeat/wirebeat/gen"
@@ -217,6 +218,61 @@ func TestSetLeafTextFastPathMatchesGeneric(t *testing.T) {
 			if fmt.Sprint(ferr) != fmt.Sprint(serr) || !reflect.DeepEqual(fast.Interface(), slow.Interface()) {
 				t.Errorf("%s from %q: fast path %v (%v), generic %v (%v)", fast.Type(), text,
 					LeafTexts(fast), ferr, LeafTexts(slow), serr)
+			}
+		}
+	}
+}
+
+// A large list is encoded in chunks by several goroutines: the text and
+// the cache of entry texts are those of the sequential encoding.
+func TestParallelEncodeMatchesSequential(t *testing.T) {
+	defer func(e, c int) { parallelEntries, parallelChunk = e, c }(parallelEntries, parallelChunk)
+	parallelEntries, parallelChunk = 16, 7
+	rng := rand.New(rand.NewSource(int64(os.Getpid())))
+	for n := 0; n < 30; {
+		root, err := DecodeJSON([]byte(randomConfigJSON(rng)))
+		if err != nil {
+			continue
+		}
+		n++
+		var seq []byte
+		withGeneric(func() { seq, _ = EncodeJSON(root) })
+		par, err := EncodeJSON(root)
+		if err != nil || string(par) != string(seq) {
+			t.Fatalf("parallel (%v):\n%.3000s\nsequential:\n%.3000s", err, par, seq)
+		}
+		// Through the cache: once to fill it, once from it.
+		var c JSONCache
+		for round := 0; round < 2; round++ {
+			out, err := c.Encode(root)
+			if err != nil || string(out) != string(seq) {
+				t.Fatalf("cached round %d (%v) differs", round, err)
+			}
+		}
+		if len(c.entries) != len(root.GetSoftwire().GetLwaftr().GetBindingTable().Softwire)+len(root.GetBfd().GetProfiles().Profile) {
+			t.Fatalf("cache holds %d entries", len(c.entries))
+		}
+	}
+}
+
+// mapKey's fast path for string and unsigned keys gives the key, or the
+// error, the generic text codec gives.
+func TestMapKeyFastPathMatchesGeneric(t *testing.T) {
+	f := rootFields()
+	sw := f.fields[f.byName["softwire"]].child
+	lw := sw.fields[sw.byName["lwaftr"]].child
+	bt := lw.fields[lw.byName["binding-table"]].child
+	list := &bt.fields[bt.byName["softwire"]]
+	keyType := reflect.TypeOf(gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire_Key{})
+	for _, psid := range []string{"0", "63", "65535", "65536", "007", " 1", "-1", "+1", "", "x", "99999999999999999999"} {
+		for _, ipv4 := range []string{"10.0.0.1", "", "not an address"} {
+			e := &gpb.PathElem{Name: "softwire", Key: map[string]string{"ipv4": ipv4, "psid": psid}}
+			fast, ferr := mapKey(list.schema, keyType, e, nil)
+			var slow reflect.Value
+			var serr error
+			withGeneric(func() { slow, serr = mapKey(list.schema, keyType, e, nil) })
+			if fmt.Sprint(ferr) != fmt.Sprint(serr) || (ferr == nil && fast.Interface() != slow.Interface()) {
+				t.Errorf("%v: fast path %v (%v), generic %v (%v)", e.Key, fast, ferr, slow, serr)
 			}
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"reflect"
+	"runtime"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -44,6 +46,9 @@ type jsonEncoder struct {
 	// never modified once stored and a transaction shares the entries it
 	// did not touch, so an entry with the same pointer has the same text.
 	prev, next map[any][]byte
+	// worker marks an encoder writing a share of a large list for
+	// another: it does not split lists of its own.
+	worker bool
 }
 
 // JSONCache lets successive encodings of configurations that share list
@@ -142,18 +147,103 @@ func (e *jsonEncoder) listMap(schema *yang.Entry, si *structInfo, m reflect.Valu
 	}
 	entries := sortedEntries(m)
 	e.buf = append(e.buf, '[')
-	for i, v := range entries {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		e.indent(depth + 1)
-		if err := e.entry(schema, si, v, module, depth+1); err != nil {
-			return err
-		}
+	if err := e.entries(schema, si, entries, module, depth); err != nil {
+		return err
 	}
 	e.indent(depth)
 	e.buf = append(e.buf, ']')
 	return nil
+}
+
+// parallelEntries is the number of list entries from which an encoding
+// is shared out among the processors, in chunks of parallelChunk (a
+// variable for tests).
+var parallelEntries, parallelChunk = 8192, 2048
+
+// entries writes the entries of a list, each after a comma but the first.
+// A large list is cut into chunks that goroutines encode into buffers of
+// their own, one per processor, while this one collects the buffers in
+// order: the text is the one a sequential encoding writes, and the entry
+// cache is filled the same way.
+func (e *jsonEncoder) entries(schema *yang.Entry, si *structInfo, entries []reflect.Value, module string, depth int) error {
+	procs := runtime.GOMAXPROCS(0)
+	if e.worker || genericOnly || procs < 2 || len(entries) < parallelEntries {
+		start := len(e.buf)
+		for i, v := range entries {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			e.indent(depth + 1)
+			if err := e.entry(schema, si, v, module, depth+1); err != nil {
+				return err
+			}
+			if i == 255 && len(entries) > 1024 {
+				// The text so far says how much the rest will take.
+				e.buf = slices.Grow(e.buf, (len(e.buf)-start)/256*(len(entries)-256))
+			}
+		}
+		return nil
+	}
+	type chunk struct {
+		buf  []byte
+		next map[any][]byte
+		err  error
+		done chan struct{}
+	}
+	n := (len(entries) + parallelChunk - 1) / parallelChunk
+	chunks := make([]chunk, n)
+	for i := range chunks {
+		chunks[i].done = make(chan struct{})
+	}
+	work := make(chan int, n)
+	for i := 0; i < n; i++ {
+		work <- i
+	}
+	close(work)
+	for w := 0; w < min(procs, n); w++ {
+		go func() {
+			for i := range work {
+				c := &chunks[i]
+				we := jsonEncoder{prev: e.prev, worker: true}
+				if e.next != nil {
+					we.next = make(map[any][]byte, parallelChunk)
+				}
+				lo, hi := i*parallelChunk, min((i+1)*parallelChunk, len(entries))
+				for j := lo; j < hi && c.err == nil; j++ {
+					if j > 0 {
+						we.buf = append(we.buf, ',')
+					}
+					we.indent(depth + 1)
+					c.err = we.entry(schema, si, entries[j], module, depth+1)
+					if j == lo+31 {
+						we.buf = slices.Grow(we.buf, len(we.buf)/32*(hi-j))
+					}
+				}
+				c.buf, c.next = we.buf, we.next
+				close(c.done)
+			}
+		}()
+	}
+	var err error
+	for i := range chunks {
+		c := &chunks[i]
+		<-c.done
+		if err == nil && c.err != nil {
+			err = c.err
+		}
+		if err == nil {
+			if i == 0 {
+				// The first chunk says how much all will take.
+				e.buf = slices.Grow(e.buf, len(c.buf)*n+len(c.buf)/8)
+			}
+			e.buf = append(e.buf, c.buf...)
+			for k, v := range c.next {
+				e.next[k] = v
+			}
+		}
+		c.buf, c.next = nil, nil
+	}
+	return err
 }
 
 func (e *jsonEncoder) listSlice(schema *yang.Entry, si *structInfo, s reflect.Value, module string, depth int) error {

@@ -375,11 +375,13 @@ func mapKey(schema *yang.Entry, keyType reflect.Type, e *gpb.PathElem, path *gpb
 		return parseKey(schema.Dir[names[0]], keyType, s, path)
 	}
 	k := reflect.New(keyType).Elem()
-	for i := 0; i < keyType.NumField(); i++ {
-		tag := keyType.Field(i).Tag.Get("path")
+	for i, tag := range keyTagNames(keyType) {
 		s, ok := e.Key[tag]
 		if !ok {
 			return reflect.Value{}, Errorf(TagMissingElement, path, "missing key %s", tag)
+		}
+		if !genericOnly && setKeyFast(k.Field(i), s) {
+			continue
 		}
 		v, err := parseKey(schema.Dir[tag], keyType.Field(i).Type, s, path)
 		if err != nil {
@@ -388,6 +390,35 @@ func mapKey(schema *yang.Entry, keyType reflect.Type, e *gpb.PathElem, path *gpb
 		k.Field(i).Set(v)
 	}
 	return k, nil
+}
+
+// setKeyFast sets a key field of a plain string or unsigned integer type
+// from text as parseKey would, without its intermediate value: any text
+// for a string, plain decimal digits in range for an integer. It reports
+// false, having done nothing, for anything else.
+func setKeyFast(dst reflect.Value, text string) bool {
+	switch dst.Type() {
+	case reflect.TypeOf(""):
+		dst.SetString(text)
+		return true
+	case reflect.TypeOf(uint8(0)), reflect.TypeOf(uint16(0)), reflect.TypeOf(uint32(0)), reflect.TypeOf(uint64(0)):
+		if len(text) == 0 || len(text) > 19 {
+			return false
+		}
+		var n uint64
+		for i := 0; i < len(text); i++ {
+			if text[i] < '0' || text[i] > '9' {
+				return false
+			}
+			n = n*10 + uint64(text[i]-'0')
+		}
+		if dst.OverflowUint(n) {
+			return false
+		}
+		dst.SetUint(n)
+		return true
+	}
+	return false
 }
 
 // keyNames returns the key leaf names of a list schema, split once.
