@@ -47,8 +47,16 @@ type jsonEncoder struct {
 	// did not touch, so an entry with the same pointer has the same text.
 	prev, next map[any][]byte
 	// worker marks an encoder writing a share of a large list for
-	// another: it does not split lists of its own.
-	worker bool
+	// another: it does not split lists of its own, and with collect set
+	// it lists the entry texts for the cache in texts instead of putting
+	// them in next, which the other fills from the lists in order.
+	worker, collect bool
+	texts           []entryText
+}
+
+type entryText struct {
+	key  any
+	text []byte
 }
 
 // JSONCache lets successive encodings of configurations that share list
@@ -167,7 +175,9 @@ var parallelEntries, parallelChunk = 8192, 2048
 // cache is filled the same way.
 func (e *jsonEncoder) entries(schema *yang.Entry, si *structInfo, entries []reflect.Value, module string, depth int) error {
 	procs := runtime.GOMAXPROCS(0)
-	if e.worker || genericOnly || procs < 2 || len(entries) < parallelEntries {
+	// Entries found in the cache are copied, not encoded: sharing out a
+	// list that is mostly cached would cost more than it saves.
+	if e.worker || genericOnly || procs < 2 || len(entries) < parallelEntries || len(e.prev) > len(entries)/2 {
 		start := len(e.buf)
 		for i, v := range entries {
 			if i > 0 {
@@ -185,10 +195,10 @@ func (e *jsonEncoder) entries(schema *yang.Entry, si *structInfo, entries []refl
 		return nil
 	}
 	type chunk struct {
-		buf  []byte
-		next map[any][]byte
-		err  error
-		done chan struct{}
+		buf   []byte
+		texts []entryText
+		err   error
+		done  chan struct{}
 	}
 	n := (len(entries) + parallelChunk - 1) / parallelChunk
 	chunks := make([]chunk, n)
@@ -204,10 +214,7 @@ func (e *jsonEncoder) entries(schema *yang.Entry, si *structInfo, entries []refl
 		go func() {
 			for i := range work {
 				c := &chunks[i]
-				we := jsonEncoder{prev: e.prev, worker: true}
-				if e.next != nil {
-					we.next = make(map[any][]byte, parallelChunk)
-				}
+				we := jsonEncoder{prev: e.prev, worker: true, collect: e.next != nil}
 				lo, hi := i*parallelChunk, min((i+1)*parallelChunk, len(entries))
 				for j := lo; j < hi && c.err == nil; j++ {
 					if j > 0 {
@@ -219,7 +226,7 @@ func (e *jsonEncoder) entries(schema *yang.Entry, si *structInfo, entries []refl
 						we.buf = slices.Grow(we.buf, len(we.buf)/32*(hi-j))
 					}
 				}
-				c.buf, c.next = we.buf, we.next
+				c.buf, c.texts = we.buf, we.texts
 				close(c.done)
 			}
 		}()
@@ -237,11 +244,11 @@ func (e *jsonEncoder) entries(schema *yang.Entry, si *structInfo, entries []refl
 				e.buf = slices.Grow(e.buf, len(c.buf)*n+len(c.buf)/8)
 			}
 			e.buf = append(e.buf, c.buf...)
-			for k, v := range c.next {
-				e.next[k] = v
+			for _, t := range c.texts {
+				e.next[t.key] = t.text
 			}
 		}
-		c.buf, c.next = nil, nil
+		c.buf, c.texts = nil, nil
 	}
 	return err
 }
@@ -268,11 +275,11 @@ func (e *jsonEncoder) listSlice(schema *yang.Entry, si *structInfo, s reflect.Va
 // entry writes a list entry; it always has its keys, so it is never empty.
 func (e *jsonEncoder) entry(schema *yang.Entry, si *structInfo, v reflect.Value, module string, depth int) error {
 	var key any
-	if e.next != nil && v.Kind() == reflect.Ptr {
+	if (e.next != nil || e.collect) && v.Kind() == reflect.Ptr {
 		key = v.Interface()
 		if text, ok := e.prev[key]; ok {
 			e.buf = append(e.buf, text...)
-			e.next[key] = text
+			e.keep(key, text)
 			return nil
 		}
 	}
@@ -284,9 +291,18 @@ func (e *jsonEncoder) entry(schema *yang.Entry, si *structInfo, v reflect.Value,
 		e.buf = append(e.buf, "{}"...)
 	}
 	if key != nil {
-		e.next[key] = append([]byte(nil), e.buf[before:]...)
+		e.keep(key, append([]byte(nil), e.buf[before:]...))
 	}
 	return nil
+}
+
+// keep records the text of an entry for the next encoding.
+func (e *jsonEncoder) keep(key any, text []byte) {
+	if e.collect {
+		e.texts = append(e.texts, entryText{key, text})
+		return
+	}
+	e.next[key] = text
 }
 
 func (e *jsonEncoder) leafList(schema *yang.Entry, s reflect.Value) error {
