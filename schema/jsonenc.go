@@ -174,6 +174,16 @@ var parallelEntries, parallelChunk = 8192, 2048
 // order: the text is the one a sequential encoding writes, and the entry
 // cache is filled the same way.
 func (e *jsonEncoder) entries(schema *yang.Entry, si *structInfo, entries []reflect.Value, module string, depth int) error {
+	if e.next != nil && len(entries) > 1024 && len(e.next) < len(entries)/4 {
+		// A cache filled from (nearly) empty, as the first encoding
+		// after a boot is: made to size instead of grown a million
+		// entries long.
+		next := make(map[any][]byte, len(e.next)+len(entries))
+		for k, v := range e.next {
+			next[k] = v
+		}
+		e.next = next
+	}
 	procs := runtime.GOMAXPROCS(0)
 	// Entries found in the cache are copied, not encoded: sharing out a
 	// list that is mostly cached would cost more than it saves.
