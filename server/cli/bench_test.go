@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/server/internal/testelem"
 	"github.com/wirebeat/wirebeat/server/netconf"
 )
 
@@ -48,8 +47,7 @@ func benchElement(b *testing.B, n int) (string, *server.Server) {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	signer := testelem.HostKey(b)
 	c, _ := New(core, Options{HostKey: signer, Logger: quiet, MaxSessions: 200})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	go c.Serve(context.Background(), ln)
@@ -125,8 +123,7 @@ func Benchmark50Sessions(b *testing.B) {
 // differ by the front ends' own cost only.
 func BenchmarkCommitLatency(b *testing.B) {
 	addr, core := benchElement(b, 0)
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	signer := testelem.HostKey(b)
 	nc, err := netconf.New(core, netconf.Options{HostKey: signer, Logger: quiet})
 	if err != nil {
 		b.Fatal(err)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,9 +16,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wirebeat/wirebeat/tools/syncbuf"
 
 	"github.com/wirebeat/wirebeat/server/gnmi"
 )
@@ -62,22 +62,7 @@ func (e *element) withGNMI(t *testing.T) (addr, caFile string) {
 
 // syncBuffer is an output buffer written by a process and read by the
 // test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer struct{ syncbuf.Buffer }
 
 func (b *syncBuffer) wait(t *testing.T, what string, wants ...string) {
 	t.Helper()

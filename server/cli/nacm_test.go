@@ -7,26 +7,17 @@ import (
 	"github.com/openconfig/ygot/ygot"
 
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/server/internal/testelem"
 )
 
 // NACM on the CLI: a read rule hides a subtree from show (operational and
 // configuration), an exec rule on get refuses show, for the viewers only.
 func TestCLINACMShow(t *testing.T) {
 	e := startElement(t)
-	sys := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
-	if err := e.core.Edit(sys, server.Running, func(root *gen.Device) error {
+	testelem.Edit(t, e.core, func(root *gen.Device) {
 		root.GetBfd().GetProfiles().GetOrCreateProfile("visible").DetectionMultiplier = ygot.Uint8(4)
-		rl := root.GetOrCreateNacm().GetOrCreateRuleList("05-viewers")
-		rl.Group = []string{"viewer"}
-		r := rl.GetOrCreateRule("hide-default")
-		r.Path = ygot.String("/bfd/profiles/profile[name='default']")
-		r.AccessOperations = ygot.String("read")
-		r.Action = gen.IETFNetconfAcm_ActionType_deny
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+		testelem.DenyRead(root, "hide-default", "/bfd/profiles/profile[name='default']")
+	})
 	for _, cmd := range []string{"show configuration bfd", "show bfd"} {
 		out, _ := e.exec(t, "view", cmd)
 		if strings.Contains(out, "default") || !strings.Contains(out, "visible") {
@@ -36,16 +27,7 @@ func TestCLINACMShow(t *testing.T) {
 			t.Errorf("admin %q:\n%s", cmd, out)
 		}
 	}
-	if err := e.core.Edit(sys, server.Running, func(root *gen.Device) error {
-		r := root.GetNacm().GetRuleList("05-viewers").GetOrCreateRule("no-get")
-		r.ModuleName = ygot.String("ietf-netconf")
-		r.RpcName = ygot.String("get")
-		r.AccessOperations = ygot.String("exec")
-		r.Action = gen.IETFNetconfAcm_ActionType_deny
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	testelem.Edit(t, e.core, func(root *gen.Device) { testelem.DenyRPC(root, "no-get", "ietf-netconf", "get") })
 	before := e.core.Denials().Operations
 	out, _ := e.exec(t, "view", "show system")
 	if !strings.Contains(out, "operation get denied") {
@@ -60,18 +42,9 @@ func TestCLINACMShow(t *testing.T) {
 // streamed to it; the changes it may read are.
 func TestCLINACMMonitor(t *testing.T) {
 	e := startElement(t)
-	sys := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
-	if err := e.core.Edit(sys, server.Running, func(root *gen.Device) error {
-		rl := root.GetOrCreateNacm().GetOrCreateRuleList("05-viewers")
-		rl.Group = []string{"viewer"}
-		r := rl.GetOrCreateRule("hide-secret")
-		r.Path = ygot.String("/bfd/profiles/profile[name='secret']")
-		r.AccessOperations = ygot.String("read")
-		r.Action = gen.IETFNetconfAcm_ActionType_deny
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	testelem.Edit(t, e.core, func(root *gen.Device) {
+		testelem.DenyRead(root, "hide-secret", "/bfd/profiles/profile[name='secret']")
+	})
 	tt := startTTY(t, e, "view")
 	tt.keys("monitor bfd profiles", "Enter")
 	tt.wait("monitoring bfd profiles; Ctrl-C stops")
@@ -93,8 +66,7 @@ func TestCLINACMMonitor(t *testing.T) {
 // rule lets write /bfd may configure and commit there, and nowhere else.
 func TestCLINACMConfigure(t *testing.T) {
 	e := startElement(t)
-	sys := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
-	if err := e.core.Edit(sys, server.Running, func(root *gen.Device) error {
+	testelem.Edit(t, e.core, func(root *gen.Device) {
 		g := root.GetOrCreateNacm().GetOrCreateGroups().GetOrCreateGroup("bfd-editors")
 		g.UserName = []string{"view"}
 		rl := root.GetNacm().GetOrCreateRuleList("10-bfd-editors")
@@ -104,10 +76,7 @@ func TestCLINACMConfigure(t *testing.T) {
 		r.Path = ygot.String("/bfd")
 		r.AccessOperations = ygot.String("create update delete")
 		r.Action = gen.IETFNetconfAcm_ActionType_permit
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	out, _ := e.script(t, "view", "configure\nset system hostname evil\ncommit\ndiscard\nset bfd profiles profile vw detection-multiplier 4\ncommit\n")
 	mustContain(t, out, "Entering configuration mode", "[system hostname] update access denied", "commit complete")
 	if e.core.Running().GetSystem().GetHostname() != "wb1" {

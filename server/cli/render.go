@@ -170,37 +170,22 @@ func keyTexts(list *yang.Entry, e reflect.Value) []string {
 
 // hasContent reports whether a struct holds anything the view shows.
 func hasContent(schema *yang.Entry, ptr reflect.Value, vw view) bool {
-	if ptr.IsNil() {
-		return false
-	}
-	sv := ptr.Elem()
-	for _, f := range sch.Fields(schema, sv.Type()) {
-		if !vw.keep(f) {
-			continue
-		}
-		fv := sv.Field(f.Index)
-		switch f.Kind {
-		case sch.FieldLeaf, sch.FieldLeafList:
-			if sch.LeafIsSet(fv) {
-				return true
-			}
-		case sch.FieldContainer:
-			if hasContent(f.Schema, fv, vw) {
-				return true
-			}
-		default:
-			if fv.Len() > 0 {
-				return true
-			}
-		}
-	}
-	return false
+	return !ptr.IsNil() && holdsContent(schema, ptr, vw, false)
 }
 
+// hasNonKeyContent reports whether list entry e holds anything the view
+// shows besides its keys.
 func hasNonKeyContent(list *yang.Entry, e reflect.Value, vw view) bool {
-	sv := e.Elem()
-	for _, f := range sch.Fields(list, sv.Type()) {
-		if !vw.keep(f) || isKey(list, f.Name) {
+	return holdsContent(list, e, vw, true)
+}
+
+// holdsContent reports whether the struct ptr points to holds a set leaf,
+// a container with content or a list entry the view shows, the keys of
+// list schema left out when skipKeys is set.
+func holdsContent(schema *yang.Entry, ptr reflect.Value, vw view, skipKeys bool) bool {
+	sv := ptr.Elem()
+	for _, f := range sch.Fields(schema, sv.Type()) {
+		if !vw.keep(f) || skipKeys && isKey(schema, f.Name) {
 			continue
 		}
 		fv := sv.Field(f.Index)
@@ -344,6 +329,15 @@ func (c *column) text(e reflect.Value) (string, bool) {
 	return strings.Join(sch.LeafTexts(fv), ","), true
 }
 
+// setNode writes the set lines of the container or list entry ptr at
+// path prefix: one bare "set" line for it when it holds nothing more.
+func setNode(out lineSink, prefix string, schema *yang.Entry, ptr reflect.Value, vw view, more bool) error {
+	if !more {
+		return out.line("set" + prefix)
+	}
+	return setLines(out, prefix, schema, ptr, vw)
+}
+
 // setLines writes the set commands that recreate the content of the
 // struct behind ptr, whose path is prefix (CLI words).
 func setLines(out lineSink, prefix string, schema *yang.Entry, ptr reflect.Value, vw view) error {
@@ -379,13 +373,7 @@ func setLines(out lineSink, prefix string, schema *yang.Entry, ptr reflect.Value
 				continue
 			}
 			wrote = true
-			if !hasContent(f.Schema, fv, vw) {
-				if err := out.line("set" + p); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := setLines(out, p, f.Schema, fv, vw); err != nil {
+			if err := setNode(out, p, f.Schema, fv, vw, hasContent(f.Schema, fv, vw)); err != nil {
 				return err
 			}
 		case sch.FieldListMap, sch.FieldListSlice:
@@ -395,13 +383,7 @@ func setLines(out lineSink, prefix string, schema *yang.Entry, ptr reflect.Value
 				for _, k := range keyTexts(f.Schema, e) {
 					ep += " " + quoteWord(k)
 				}
-				if !hasNonKeyContent(f.Schema, e, vw) {
-					if err := out.line("set" + ep); err != nil {
-						return err
-					}
-					continue
-				}
-				if err := setLines(out, ep, f.Schema, e, vw); err != nil {
+				if err := setNode(out, ep, f.Schema, e, vw, hasNonKeyContent(f.Schema, e, vw)); err != nil {
 					return err
 				}
 			}

@@ -36,11 +36,10 @@ type Server struct {
 	log  *slog.Logger
 	ssh  *ssh.ServerConfig
 
+	front sshserver.Listeners
+
 	mu       sync.Mutex
 	sessions map[*session]struct{}
-	lns      []net.Listener
-	closed   bool
-	wg       sync.WaitGroup
 }
 
 // New makes a CLI server.
@@ -67,42 +66,19 @@ func New(core *server.Server, opts Options) (*Server, error) {
 
 // Serve accepts SSH connections on ln until ctx ends or Close is called.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return net.ErrClosed
-	}
-	s.lns = append(s.lns, ln)
-	s.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() { s.Close() })
-	defer stop()
-	return sshserver.AcceptLoop(ln, &s.wg, s.isClosed, s.serveConn)
-}
-
-// isClosed reports whether Close has run.
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
+	return s.front.Serve(ctx, ln, s.Close, s.serveConn)
 }
 
 // Close stops accepting, ends every session and waits for them. (A commit
 // still unconfirmed is rolled back when the element stops: server.Close.)
 func (s *Server) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	for _, ln := range s.lns {
-		ln.Close()
-	}
-	for sess := range s.sessions {
-		sess.kill()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	s.front.Close(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for sess := range s.sessions {
+			sess.kill()
+		}
+	})
 	return nil
 }
 
@@ -117,30 +93,14 @@ type channelReq struct {
 
 func (s *Server) serveConn(conn net.Conn) {
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(s.opts.HandshakeTimeout))
-	sc, chans, reqs, err := ssh.NewServerConn(conn, s.ssh)
-	if err != nil {
-		s.log.Debug("ssh handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
+	sc, chans := sshserver.Handshake(conn, s.ssh, s.opts.HandshakeTimeout, s.log)
+	if sc == nil {
 		return
 	}
-	conn.SetDeadline(time.Time{})
 	defer sc.Close()
-	go ssh.DiscardRequests(reqs)
-	for nc := range chans {
-		if nc.ChannelType() != "session" {
-			nc.Reject(ssh.UnknownChannelType, "only session channels")
-			continue
-		}
-		ch, creqs, err := nc.Accept()
-		if err != nil {
-			return
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.serveChannel(sc, ch, creqs)
-		}()
-	}
+	sshserver.AcceptSessions(chans, func(ch ssh.Channel, creqs <-chan *ssh.Request) {
+		s.front.Go(func() { s.serveChannel(sc, ch, creqs) })
+	})
 }
 
 // serveChannel answers the requests of one session channel and runs the
@@ -198,11 +158,7 @@ func (s *Server) serveChannel(sc *ssh.ServerConn, ch ssh.Channel, reqs <-chan *s
 				ch.Close()
 				continue
 			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				sess.run()
-			}()
+			s.front.Go(sess.run)
 		default:
 			if req.WantReply {
 				req.Reply(false, nil)
@@ -221,8 +177,8 @@ func (s *Server) newSession(sc *ssh.ServerConn, ch ssh.Channel, cr channelReq, s
 	host, _, _ := net.SplitHostPort(sc.RemoteAddr().String())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || len(s.sessions) >= s.opts.MaxSessions {
-		if !s.closed {
+	if closed := s.front.Closed(); closed || len(s.sessions) >= s.opts.MaxSessions {
+		if !closed {
 			s.log.Warn("session refused: too many sessions", "user", user, "remote", host, "max", s.opts.MaxSessions)
 			ch.Write([]byte("error: too many CLI sessions\r\n"))
 			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{1}))

@@ -3,8 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,10 +16,10 @@ import (
 	"time"
 
 	"github.com/openconfig/ygot/ygot"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/server/internal/testelem"
 	"github.com/wirebeat/wirebeat/server/netconf"
 )
 
@@ -60,24 +58,13 @@ func startElement(t *testing.T) *element {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sys := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
-	if err := core.Edit(sys, server.Running, func(root *gen.Device) error {
+	testelem.Edit(t, core, func(root *gen.Device) {
 		root.GetOrCreateSystem().Hostname = ygot.String("wb1")
-		users := root.GetOrCreateSystem().GetOrCreateAaa().GetOrCreateUsers()
-		for name, pw := range passwords {
-			users.GetOrCreateUser(name).Password = ygot.String(pw)
-		}
-		users.GetUser("admin").Role = gen.WirebeatSystem_UserRole_admin
-		users.GetUser("oper").Role = gen.WirebeatSystem_UserRole_operator
-		users.GetUser("view").Role = gen.WirebeatSystem_UserRole_viewer
+		testelem.AddUsers(root, passwords["admin"], passwords["oper"], passwords["view"])
 		p := root.GetOrCreateBfd().GetOrCreateProfiles().GetOrCreateProfile("default")
 		p.DetectionMultiplier = ygot.Uint8(3)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	})
+	signer := testelem.HostKey(t)
 	c, err := New(core, Options{HostKey: signer, Logger: quiet, LoginDelay: 10 * time.Millisecond, ConfirmUnit: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -1,18 +1,16 @@
 package gnmi_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	wbrun "github.com/wirebeat/wirebeat/tools/element"
+	"github.com/wirebeat/wirebeat/tools/syncbuf"
 )
 
 // TestGNMICLI drives a running wirebeat with gnmi_cli, the reference
@@ -24,28 +22,21 @@ func TestGNMICLI(t *testing.T) {
 		t.Skip("builds and starts the wirebeat binary")
 	}
 	root := moduleRoot(t)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "wirebeat")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build wirebeat: %v\n%s", err, out)
-	}
 	// gnmi_cli is built once by the first `go tool` run; later runs are
 	// quick.
 	warm := exec.Command("go", "tool", "gnmi_cli", "-help")
 	warm.Dir = root
 	warm.CombinedOutput()
 
-	datadir := filepath.Join(dir, "data")
-	addr := startWirebeat(t, bin, datadir)
+	e := wbrun.Start(t, nil, "wirebeat", "", wbrun.Options{GNMI: true})
+	addr, datadir := e.GNMI, e.Datadir
 	cli := func(args ...string) (string, error) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "go", append([]string{"tool", "gnmi_cli"}, cliArgs(addr, datadir, args...)...)...)
 		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "GNMI_USER=admin", "GNMI_PASS=cli-test-secret")
+		cmd.Env = append(os.Environ(), "GNMI_USER=admin", "GNMI_PASS="+wbrun.Password)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
@@ -79,9 +70,9 @@ func TestGNMICLI(t *testing.T) {
 	defer cancel()
 	sub := exec.CommandContext(ctx, "go", append([]string{"tool", "gnmi_cli"}, cliArgs(addr, datadir, "-query", "/system/hostname", "-query_type", "s", "-display_type", "single")...)...)
 	sub.Dir = root
-	sub.Env = append(os.Environ(), "GNMI_USER=admin", "GNMI_PASS=cli-test-secret")
+	sub.Env = append(os.Environ(), "GNMI_USER=admin", "GNMI_PASS="+wbrun.Password)
 	sub.Cancel = func() error { return sub.Process.Signal(os.Interrupt) }
-	var subOut lockedBuffer
+	var subOut syncbuf.Buffer
 	sub.Stdout, sub.Stderr = &subOut, &subOut
 	if err := sub.Start(); err != nil {
 		t.Fatal(err)
@@ -116,51 +107,6 @@ func cliArgs(addr, datadir string, args ...string) []string {
 	return append([]string{"-address", addr, "-ca_crt", filepath.Join(datadir, "tls-cert.pem"), "-server_name", "localhost", "-with_user_pass", "-timeout", "20s"}, args...)
 }
 
-// startWirebeat runs `wirebeat run` with only gNMI, on a free port, and
-// returns the address it prints.
-func startWirebeat(t *testing.T, bin, datadir string) string {
-	t.Helper()
-	cmd := exec.Command(bin, "run", "--datadir", datadir, "--netconf", "", "--cli", "", "--gnmi", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "WIREBEAT_ADMIN_PASSWORD=cli-test-secret")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	re := regexp.MustCompile(`^gNMI: listening on (\S+)`)
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return a
-	case <-time.After(30 * time.Second):
-		t.Fatalf("wirebeat did not say where gNMI listens; stderr:\n%s", stderr.String())
-	}
-	return ""
-}
-
 func moduleRoot(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("go", "env", "GOMOD").Output()
@@ -170,25 +116,8 @@ func moduleRoot(t *testing.T) string {
 	return filepath.Dir(strings.TrimSpace(string(out)))
 }
 
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitOutput waits, up to a failure deadline, for s in the output.
-func waitOutput(b *lockedBuffer, s string) bool {
+func waitOutput(b *syncbuf.Buffer, s string) bool {
 	deadline := time.Now().Add(waitLimit)
 	for time.Now().Before(deadline) {
 		if strings.Contains(b.String(), s) {

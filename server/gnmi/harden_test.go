@@ -22,6 +22,7 @@ import (
 	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/server"
 	"github.com/wirebeat/wirebeat/server/gnmi"
+	"github.com/wirebeat/wirebeat/server/internal/testelem"
 )
 
 // Tests of issue 16: what an attacker or a careless client sends is
@@ -67,27 +68,10 @@ func startLimited(t *testing.T, lim server.Limits) *hardened {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	boot := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
-	err = srv.Edit(boot, server.Running, func(root *gen.Device) error {
-		users := root.GetOrCreateSystem().GetOrCreateAaa().GetOrCreateUsers()
-		for name, u := range map[string]struct {
-			pass string
-			role gen.E_WirebeatSystem_UserRole
-		}{
-			"admin": {adminPass, gen.WirebeatSystem_UserRole_admin},
-			"oper":  {operPass, gen.WirebeatSystem_UserRole_operator},
-			"view":  {viewPass, gen.WirebeatSystem_UserRole_viewer},
-		} {
-			e := users.GetOrCreateUser(name)
-			e.Password = ygot.String(u.pass)
-			e.Role = u.role
-		}
+	testelem.Edit(t, srv, func(root *gen.Device) {
+		testelem.AddUsers(root, adminPass, operPass, viewPass)
 		root.GetOrCreateSystem().Hostname = ygot.String("wb-test")
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cert, pool := selfSigned(t)
 	gs, err := gnmi.New(srv, gnmi.Options{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Logger: quiet})
 	if err != nil {

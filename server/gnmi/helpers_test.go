@@ -26,6 +26,7 @@ import (
 	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
 	"github.com/wirebeat/wirebeat/server/gnmi"
+	"github.com/wirebeat/wirebeat/server/internal/testelem"
 )
 
 // Users of the test element, one per role.
@@ -60,29 +61,12 @@ func start(t testing.TB, tune ...func(*gnmi.Options)) *element {
 			t.Error(err)
 		}
 	})
-	boot := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
-	err = srv.Edit(boot, server.Running, func(root *gen.Device) error {
-		users := root.GetOrCreateSystem().GetOrCreateAaa().GetOrCreateUsers()
-		for name, u := range map[string]struct {
-			pass string
-			role gen.E_WirebeatSystem_UserRole
-		}{
-			"admin": {adminPass, gen.WirebeatSystem_UserRole_admin},
-			"oper":  {operPass, gen.WirebeatSystem_UserRole_operator},
-			"view":  {viewPass, gen.WirebeatSystem_UserRole_viewer},
-		} {
-			e := users.GetOrCreateUser(name)
-			e.Password = ygot.String(u.pass)
-			e.Role = u.role
-		}
+	testelem.Edit(t, srv, func(root *gen.Device) {
+		testelem.AddUsers(root, adminPass, operPass, viewPass)
 		root.GetOrCreateSystem().Hostname = ygot.String("wb-test")
 		p := root.GetOrCreateBfd().GetOrCreateProfiles().GetOrCreateProfile("default")
 		p.DetectionMultiplier = ygot.Uint8(3)
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cert, pool := selfSigned(t)
 	opts := gnmi.Options{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Logger: quiet}
 	for _, f := range tune {

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/wirebeat/wirebeat/gen"
-	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/server/internal/testelem"
 )
 
 // NACM over gNMI: a read rule hides a subtree from Get and Subscribe; an
@@ -18,19 +18,10 @@ import (
 // refused per path; the denials are counted.
 func TestNACMReadRulesGetSubscribe(t *testing.T) {
 	el := start(t)
-	boot := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
-	if err := el.srv.Edit(boot, server.Running, func(root *gen.Device) error {
+	testelem.Edit(t, el.srv, func(root *gen.Device) {
 		root.GetBfd().GetProfiles().GetOrCreateProfile("other").DetectionMultiplier = ygot.Uint8(5)
-		rl := root.GetOrCreateNacm().GetOrCreateRuleList("05-viewers")
-		rl.Group = []string{"viewer"}
-		r := rl.GetOrCreateRule("hide-default")
-		r.Path = ygot.String("/bfd/profiles/profile[name='default']")
-		r.AccessOperations = ygot.String("read")
-		r.Action = gen.IETFNetconfAcm_ActionType_deny
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+		testelem.DenyRead(root, "hide-default", "/bfd/profiles/profile[name='default']")
+	})
 	view, admin := el.client(t, "view", viewPass), el.client(t, "admin", adminPass)
 
 	got := getOne(t, view, "/bfd/profiles", gpb.GetRequest_CONFIG)
@@ -60,16 +51,7 @@ func TestNACMReadRulesGetSubscribe(t *testing.T) {
 	}
 
 	before := el.srv.Denials()
-	if err := el.srv.Edit(boot, server.Running, func(root *gen.Device) error {
-		r := root.GetNacm().GetRuleList("05-viewers").GetOrCreateRule("no-get")
-		r.ModuleName = ygot.String("ietf-netconf")
-		r.RpcName = ygot.String("get")
-		r.AccessOperations = ygot.String("exec")
-		r.Action = gen.IETFNetconfAcm_ActionType_deny
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	testelem.Edit(t, el.srv, func(root *gen.Device) { testelem.DenyRPC(root, "no-get", "ietf-netconf", "get") })
 	_, err = get(t, view, &gpb.GetRequest{Path: []*gpb.Path{path(t, "/system")}, Encoding: gpb.Encoding_JSON_IETF})
 	wantCode(t, err, codes.PermissionDenied, "viewer Get with get denied")
 	if after := el.srv.Denials(); after.Operations != before.Operations+1 {
@@ -83,28 +65,16 @@ func TestNACMReadRulesGetSubscribe(t *testing.T) {
 // does (the hidden one is committed first, so it would come first).
 func TestNACMOnChange(t *testing.T) {
 	el := start(t)
-	boot := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
-	if err := el.srv.Edit(boot, server.Running, func(root *gen.Device) error {
-		rl := root.GetOrCreateNacm().GetOrCreateRuleList("05-viewers")
-		rl.Group = []string{"viewer"}
-		r := rl.GetOrCreateRule("hide-default")
-		r.Path = ygot.String("/bfd/profiles/profile[name='default']")
-		r.AccessOperations = ygot.String("read")
-		r.Action = gen.IETFNetconfAcm_ActionType_deny
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	testelem.Edit(t, el.srv, func(root *gen.Device) {
+		testelem.DenyRead(root, "hide-default", "/bfd/profiles/profile[name='default']")
+	})
 	sub := subscribe(t, el.client(t, "view", viewPass), &gpb.SubscriptionList{Mode: gpb.SubscriptionList_STREAM, Encoding: gpb.Encoding_JSON_IETF,
 		Subscription: []*gpb.Subscription{{Path: path(t, "/bfd/profiles"), Mode: gpb.SubscriptionMode_ON_CHANGE}}})
 	sub.untilSync()
 	for _, name := range []string{"default", "visible"} {
-		if err := el.srv.Edit(boot, server.Running, func(root *gen.Device) error {
+		testelem.Edit(t, el.srv, func(root *gen.Device) {
 			root.GetOrCreateBfd().GetOrCreateProfiles().GetOrCreateProfile(name).DetectionMultiplier = ygot.Uint8(7)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		})
 	}
 	ups := map[string]string{}
 	var dels []string

@@ -2,8 +2,6 @@ package netconf
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/server/internal/testelem"
 )
 
 // Tests of issue 16 for NETCONF: each sends what the attack sent and
@@ -32,22 +31,11 @@ func startLimitedNC(t testing.TB, lim server.Limits) *element {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sys := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
-	if err := core.Edit(sys, server.Running, func(root *gen.Device) error {
-		users := root.GetOrCreateSystem().GetOrCreateAaa().GetOrCreateUsers()
-		for name, pw := range map[string]string{"admin": adminPW, "oper": operatorPW, "view": viewerPW} {
-			users.GetOrCreateUser(name).Password = ygot.String(pw)
-		}
-		users.GetUser("admin").Role = gen.WirebeatSystem_UserRole_admin
-		users.GetUser("oper").Role = gen.WirebeatSystem_UserRole_operator
-		users.GetUser("view").Role = gen.WirebeatSystem_UserRole_viewer
+	testelem.Edit(t, core, func(root *gen.Device) {
+		testelem.AddUsers(root, adminPW, operatorPW, viewerPW)
 		root.GetOrCreateSystem().Hostname = ygot.String("wb-test")
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	})
+	signer := testelem.HostKey(t)
 	nc, err := New(core, Options{HostKey: signer, Logger: quiet, LoginDelay: 10 * time.Millisecond, MaxMessage: lim.WithDefaults().MaxMessage})
 	if err != nil {
 		t.Fatal(err)

@@ -3,8 +3,6 @@ package netconf
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openconfig/ygot/ygot"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/schema"
 	"github.com/wirebeat/wirebeat/server"
+	"github.com/wirebeat/wirebeat/server/internal/testelem"
 )
 
 // element is a wirebeat core with its NETCONF server on a loopback port.
@@ -51,22 +49,8 @@ func startElement(t testing.TB, maxMessage ...int) *element {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sys := &server.Session{User: "system", Role: server.RoleAdmin, Transport: "system"}
-	if err := core.Edit(sys, server.Running, func(root *gen.Device) error {
-		users := root.GetOrCreateSystem().GetOrCreateAaa().GetOrCreateUsers()
-		for name, pw := range map[string]string{"admin": adminPW, "oper": operatorPW, "view": viewerPW} {
-			u := users.GetOrCreateUser(name)
-			u.Password = ygot.String(pw)
-		}
-		users.GetUser("admin").Role = gen.WirebeatSystem_UserRole_admin
-		users.GetUser("oper").Role = gen.WirebeatSystem_UserRole_operator
-		users.GetUser("view").Role = gen.WirebeatSystem_UserRole_viewer
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	testelem.Edit(t, core, func(root *gen.Device) { testelem.AddUsers(root, adminPW, operatorPW, viewerPW) })
+	signer := testelem.HostKey(t)
 	nc, err := New(core, Options{HostKey: signer, Logger: quiet, LoginDelay: 10 * time.Millisecond, MaxMessage: limit, DataDir: dir})
 	if err != nil {
 		t.Fatal(err)

@@ -58,11 +58,10 @@ type Server struct {
 	// replay is the notification history (nil without a data directory).
 	replay *replayLog
 
+	front sshserver.Listeners
+
 	mu       sync.Mutex
 	sessions map[uint32]*session
-	lns      []net.Listener
-	closed   bool
-	wg       sync.WaitGroup
 
 	confirm confirmState
 	stats   stats
@@ -127,56 +126,30 @@ func New(core *server.Server, opts Options) (*Server, error) {
 
 // Serve accepts SSH connections on ln until ctx ends or Close is called.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return net.ErrClosed
-	}
-	s.lns = append(s.lns, ln)
-	s.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() { s.Close() })
-	defer stop()
-	return sshserver.AcceptLoop(ln, &s.wg, s.isClosed, s.serveConn)
-}
-
-// isClosed reports whether Close has run.
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
+	return s.front.Serve(ctx, ln, s.Close, s.serveConn)
 }
 
 // Close stops accepting, ends every session and waits for them.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
+	if s.front.Close(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, sess := range s.sessions {
+			sess.kill()
+		}
+	}) {
+		s.confirm.stop(s)
 	}
-	s.closed = true
-	for _, ln := range s.lns {
-		ln.Close()
-	}
-	for _, sess := range s.sessions {
-		sess.kill()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-	s.confirm.stop(s)
 	return nil
 }
 
 func (s *Server) serveConn(conn net.Conn) {
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(s.opts.HelloTimeout))
-	sc, chans, reqs, err := ssh.NewServerConn(conn, s.ssh)
-	if err != nil {
-		s.log.Debug("ssh handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
+	sc, chans := sshserver.Handshake(conn, s.ssh, s.opts.HelloTimeout, s.log)
+	if sc == nil {
 		return
 	}
-	conn.SetDeadline(time.Time{})
 	defer sc.Close()
-	go ssh.DiscardRequests(reqs)
 	// A logged-in connection that starts no NETCONF session within the
 	// hello timeout is closed: it would hold the element's resources
 	// outside every session limit.
@@ -188,15 +161,7 @@ func (s *Server) serveConn(conn net.Conn) {
 		}
 	})
 	defer noSession.Stop()
-	for nc := range chans {
-		if nc.ChannelType() != "session" {
-			nc.Reject(ssh.UnknownChannelType, "only session channels")
-			continue
-		}
-		ch, creqs, err := nc.Accept()
-		if err != nil {
-			return
-		}
+	sshserver.AcceptSessions(chans, func(ch ssh.Channel, creqs <-chan *ssh.Request) {
 		// Wait for the subsystem request; anything else is refused.
 		go func() {
 			for req := range creqs {
@@ -204,18 +169,16 @@ func (s *Server) serveConn(conn net.Conn) {
 				req.Reply(ok, nil)
 				if ok {
 					started.Store(true)
-					s.wg.Add(1)
-					go func() {
-						defer s.wg.Done()
+					s.front.Go(func() {
 						s.runSession(sc, ch)
 						sc.Close()
-					}()
+					})
 				} else if req.Type == "subsystem" || req.Type == "shell" || req.Type == "exec" {
 					ch.Close()
 				}
 			}
 		}()
-	}
+	})
 }
 
 func roleFromString(r string) server.Role { return sshserver.RoleFromString(r) }

@@ -59,8 +59,8 @@ func (s *Server) runSession(sc *ssh.ServerConn, ch ssh.Channel) {
 	sess.fr.reserve = func(n int64) error { return budget.Reserve(n, role) }
 	sess.fr.free = budget.Release
 	s.mu.Lock()
-	if s.closed || len(s.sessions) >= s.opts.MaxSessions {
-		full := !s.closed
+	if closed := s.front.Closed(); closed || len(s.sessions) >= s.opts.MaxSessions {
+		full := !closed
 		s.mu.Unlock()
 		s.core.CloseSession(core)
 		if full {

@@ -9,10 +9,7 @@ package sshserver
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"net"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -98,30 +95,4 @@ func RoleFromString(r string) server.Role {
 		return server.RoleOperator
 	}
 	return server.RoleViewer
-}
-
-// AcceptLoop accepts connections on ln and hands each to serve in its own
-// goroutine, counted in wg so that the front end's Close can wait for them.
-// It returns nil once closed reports that the front end closed ln itself
-// (the normal end), keeps going over temporary accept timeouts, and returns
-// any other accept error.
-func AcceptLoop(ln net.Listener, wg *sync.WaitGroup, closed func() bool, serve func(net.Conn)) error {
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if closed() {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			serve(conn)
-		}()
-	}
 }

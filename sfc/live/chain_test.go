@@ -1,7 +1,6 @@
 package live
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+
+	"github.com/wirebeat/wirebeat/tools/element"
 )
 
 // send sends n datagrams from the client to the server's port, from
@@ -31,42 +32,16 @@ func (d *domain) send(t *testing.T, port, n int, tos int, payload string) {
 	}
 }
 
-// receive collects what the server gets, by port: it waits (bounded)
-// until want datagrams have come, however slowly a loaded machine
-// forwards them, then a quiet second more for any that should not come.
-func (d *domain) receive(t *testing.T, want int) map[int][]string {
-	t.Helper()
-	got := map[int][]string{}
-	n := 0
-	end := time.After(60 * time.Second)
-	for {
-		var quiet <-chan time.Time
-		if n >= want {
-			quiet = time.After(time.Second)
-		}
-		select {
-		case r := <-d.received:
-			p, _ := strconv.Atoi(r[0])
-			got[p] = append(got[p], r[1])
-			n++
-			continue
-		case <-end:
-		case <-quiet:
-		}
-		return got
-	}
-}
-
-func waitState(t *testing.T, e *element, what string, ok func(string) bool) string {
+func waitState(t *testing.T, e *element.Element, what string, ok func(string) bool) string {
 	t.Helper()
 	end := time.Now().Add(60 * time.Second)
 	for {
-		x := e.state(t)
+		x := sfcState(t, e)
 		if ok(x) {
 			return x
 		}
 		if time.Now().After(end) {
-			t.Fatalf("%s: not reached; state:\n%s\nlog:\n%s", what, x, e.logText())
+			t.Fatalf("%s: not reached; state:\n%s\nlog:\n%s", what, x, e.Log())
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
@@ -95,33 +70,20 @@ func TestChains(t *testing.T) {
 		return strings.Count(x, "<liveness-state>up</liveness-state>") >= 3 // two locators and the SF
 	})
 
-	// Capture the domain segment while the chains run.
-	pcap := t.TempDir() + "/domain.pcap"
-	// Bridged frames do not pass br0 itself: listen on the boundary's
-	// port, which every NSH packet of these maps crosses once.
-	cap := d.core.Command("tshark", "-i", d.bndPort, "-f", "udp port 4790", "-w", pcap)
-	capErr, _ := cap.StderrPipe()
-	if err := cap.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(capErr)
-	for sc.Scan() && !strings.Contains(sc.Text(), "Capture started") {
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	// Capture the domain segment while the chains run. Bridged frames
+	// do not pass br0 itself: listen on the boundary's port, which every
+	// NSH packet of these maps crosses once.
+	stopCapture := capture(t, d.core, d.bndPort, "udp port 4790")
 
 	d.send(t, 7000, 5, 0, "p7000")
 	d.send(t, 7001, 3, 0, "p7001")
 	d.send(t, 8000, 5, 0xb8, "p8000")
 	d.send(t, 9000, 4, 0, "p9000")
-	got := d.receive(t, 5+5+4) // 7001 is dropped by the firewall
-	_ = cap.Process.Signal(syscall.SIGINT)
-	_ = cap.Wait()
+	got := receive(d.received, 5+5+4) // 7001 is dropped by the firewall
+	pcap := stopCapture()
 
 	if len(got[7000]) != 5 || len(got[7001]) != 0 || len(got[8000]) != 5 || len(got[9000]) != 4 {
-		t.Logf("boundary state: %s", regexp.MustCompile(`(?s)<counters><classified.*?</counters>`).FindString(d.eb.state(t)))
+		t.Logf("boundary state: %s", regexp.MustCompile(`(?s)<counters><classified.*?</counters>`).FindString(sfcState(t, d.eb)))
 		t.Logf("boundary routes: %s %s", d.bnd.Must(t, "ip", "route", "show", "table", "all"), d.bnd.Must(t, "ip", "-s", "link"))
 		t.Fatalf("server received 7000:%d 7001:%d (firewall drops) 8000:%d 9000:%d (bypass)",
 			len(got[7000]), len(got[7001]), len(got[8000]), len(got[9000]))
@@ -129,7 +91,7 @@ func TestChains(t *testing.T) {
 	if nftCounter(t, d, 7000) != 5 || nftCounter(t, d, 7001) != 3 {
 		t.Fatalf("firewall counters 7000:%d 7001:%d", nftCounter(t, d, 7000), nftCounter(t, d, 7001))
 	}
-	bx := d.eb.state(t)
+	bx := sfcState(t, d.eb)
 	for leaf, want := range map[string]uint64{"classified-packets": 13, "unclassified-packets": 4, "decapsulated-packets": 10, "local-sf-invocations": 8} {
 		if v := counter(t, bx, leaf); v != want {
 			t.Errorf("boundary %s = %d, want %d", leaf, v, want)
@@ -140,7 +102,7 @@ func TestChains(t *testing.T) {
 			t.Errorf("boundary entry %d/%d: %d packets, want %d", c.spi, c.si, v, c.want)
 		}
 	}
-	x1, x2 := d.e1.state(t), d.e2.state(t)
+	x1, x2 := sfcState(t, d.e1), sfcState(t, d.e2)
 	if inv := counter(t, x1, "local-sf-invocations") + counter(t, x2, "local-sf-invocations"); inv != 10 {
 		t.Errorf("cnt invocations on the SF nodes: %d, want 10", inv)
 	}
@@ -206,11 +168,11 @@ raw("10.0.0.99", ok[:20])                                 # length beyond packet
 raw("10.0.0.99", ok[:4] + b"\x00\x00\x63\xff" + ok[8:])   # unknown SPI 99
 raw("10.0.0.99", bytes([0x00, 0xc3, 0x02, 0x01, 0, 0, 20, 255, 0, 1, 2, 9]) + bytes(20))  # MD2 TLV overflow
 `)
-	got = d.receive(t, 2)
+	got = receive(d.received, 2)
 	if len(got[8050]) != 1 || len(got[7000]) != 1 {
 		t.Fatalf("scapy's NSH packets did not reach the server: %v", got)
 	}
-	bx = d.eb.state(t)
+	bx = sfcState(t, d.eb)
 	if v := counter(t, bx, "stripped-external-packets"); v != 1 {
 		t.Errorf("boundary stripped-external-packets = %d, want 1", v)
 	}
@@ -238,15 +200,8 @@ raw("10.0.0.99", bytes([0x00, 0xc3, 0x02, 0x01, 0, 0, 20, 255, 0, 1, 2, 9]) + by
 // without DF is fragmented with an NSH on every fragment and reassembled
 // by the server; with DF it is dropped and counted.
 func fragmentation(t *testing.T, d *domain) {
-	before := counter(t, d.eb.state(t), "fragments")
-	var c *net.UDPConn
-	if err := d.cli.Do(func() (err error) {
-		c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 10, 2)})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	before := counter(t, sfcState(t, d.eb), "fragments")
+	c := listenUDP(t, d.cli, net.IPv4(192, 168, 10, 2), 0)
 	set := func(v int) {
 		rc, _ := c.SyscallConn()
 		_ = rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_MTU_DISCOVER, v) })
@@ -263,11 +218,11 @@ func fragmentation(t *testing.T, d *domain) {
 	if _, err := c.WriteToUDP(big, to); err != nil {
 		t.Fatal(err)
 	}
-	got := d.receive(t, 1) // the DF one is dropped
+	got := receive(d.received, 1) // the DF one is dropped
 	if len(got[7000]) != 1 || len(got[7000][0]) != 1400 || !strings.HasPrefix(got[7000][0], "p7000 big") {
 		t.Fatalf("server got %d datagrams on 7000 (want the 1400-octet one without DF): %q", len(got[7000]), got[7000])
 	}
-	x := d.eb.state(t)
+	x := sfcState(t, d.eb)
 	if n := counter(t, x, "fragments") - before; n != 2 {
 		t.Errorf("boundary made %d fragments, want 2", n)
 	}
@@ -284,68 +239,28 @@ func scapy(t *testing.T, d *domain, body string) {
 	}
 }
 
-const ncSubscribe = `
-import sys, time
-from ncclient import manager
-host, port = sys.argv[1].rsplit(':', 1)
-with manager.connect(host=host, port=int(port), username='admin', password=sys.argv[2], hostkey_verify=False,
-                     allow_agent=False, look_for_keys=False, timeout=30) as m:
-    m.create_subscription()
-    print("subscribed", flush=True)
-    end = time.time() + 30
-    while time.time() < end:
-        n = m.take_notification(block=True, timeout=1)
-        if n is None:
-            continue
-        x = n.notification_xml.replace("\n", " ")
-        print("%.6f %s" % (time.time(), x), flush=True)
-        if "sf-liveness-change" in x and "<new-state>down</new-state>" in x:
-            break
-`
-
 // failover kills SF node 1: its locator goes down by S-BFD and map 20's
 // flows all go to SF node 2.
 func failover(t *testing.T, d *domain) {
-	sub := d.bnd.Command("/usr/bin/python3", "-c", ncSubscribe, d.eb.netconf, password)
-	stdout, _ := sub.StdoutPipe()
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sub.Process.Kill(); _ = sub.Wait() }()
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	select {
-	case l := <-lines:
-		if l != "subscribed" {
-			t.Fatalf("subscription: %s", l)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no NETCONF subscription")
-	}
+	sub := d.eb.Subscribe(t)
 
 	flows := func() int {
-		before1, before2 := counter(t, d.e2.state(t), "local-sf-invocations"), uint64(0)
-		if !d.e1.stopped {
-			before2 = counter(t, d.e1.state(t), "local-sf-invocations")
+		before1, before2 := counter(t, sfcState(t, d.e2), "local-sf-invocations"), uint64(0)
+		if !d.e1.Killed() {
+			before2 = counter(t, sfcState(t, d.e1), "local-sf-invocations")
 		}
 		for p := 8000; p < 8032; p++ {
 			d.send(t, p, 1, 0, fmt.Sprintf("p%d", p))
 		}
-		got := d.receive(t, 32)
+		got := receive(d.received, 32)
 		n := 0
 		for p := 8000; p < 8032; p++ {
 			n += len(got[p])
 		}
-		after1 := counter(t, d.e2.state(t), "local-sf-invocations")
+		after1 := counter(t, sfcState(t, d.e2), "local-sf-invocations")
 		sf1 := "is dead"
-		if !d.e1.stopped {
-			sf1 = fmt.Sprint(counter(t, d.e1.state(t), "local-sf-invocations") - before2)
+		if !d.e1.Killed() {
+			sf1 = fmt.Sprint(counter(t, sfcState(t, d.e1), "local-sf-invocations") - before2)
 		}
 		t.Logf("32 flows: sf2 took %d, sf1 %s", after1-before1, sf1)
 		if n != 32 {
@@ -357,31 +272,16 @@ func failover(t *testing.T, d *domain) {
 		t.Log("all 32 flows hashed to sf2 before the failure; the move is not visible in counts")
 	}
 	// Up once each, never a flap in between.
-	if n := strings.Count(d.eb.logText(), "sfc locator liveness"); n != 2 {
-		t.Fatalf("%d liveness changes before the failure, want 2 (unknown to up, each locator):\n%s", n, d.eb.logText())
+	if n := strings.Count(d.eb.Log(), "sfc locator liveness"); n != 2 {
+		t.Fatalf("%d liveness changes before the failure, want 2 (unknown to up, each locator):\n%s", n, d.eb.Log())
 	}
 	killed := time.Now()
-	d.e1.kill()
-	var note string
-	timeout := time.After(30 * time.Second)
-	for note == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatal("subscription ended without the liveness notification")
-			}
-			if strings.Contains(l, "sf-liveness-change") && strings.Contains(l, "10.0.0.11") && strings.Contains(l, "<new-state>down</new-state>") {
-				note = l
-			}
-		case <-timeout:
-			t.Fatalf("no sf-liveness-change notification over NETCONF; boundary log:\n%s", d.eb.logText())
-		}
-	}
-	var at float64
-	fmt.Sscanf(note, "%f", &at)
+	d.e1.Kill()
+	note := sub.Wait(t, 30*time.Second, "sf-liveness-change of 10.0.0.11 to down over NETCONF",
+		"sf-liveness-change", "10.0.0.11", "<new-state>down</new-state>")
 	t.Logf("SF node 1 killed; locator down notified over NETCONF after %v (S-BFD %s)",
-		time.Unix(0, int64(at*1e9)).Sub(killed).Round(time.Millisecond), bfdTimers)
-	x := d.eb.state(t)
+		note.At.Sub(killed).Round(time.Millisecond), bfdTimers)
+	x := sfcState(t, d.eb)
 	if !regexp.MustCompile(`(?s)<address>10.0.0.11</address>.*?<liveness-state>down</liveness-state>`).MatchString(x) {
 		t.Errorf("locator 10.0.0.11 not down in state")
 	}

@@ -1,12 +1,10 @@
 package live
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -125,7 +123,7 @@ func ethernetHop(t *testing.T, d domainAddrs) {
 	// The SF node resolves the egress boundary and the scapy vantage
 	// point (a boundary node) by ARP or neighbour discovery.
 	for end := time.Now().Add(60 * time.Second); ; {
-		l := es.logText()
+		l := es.Log()
 		if strings.Contains(l, "address="+d.bnd+" ") && strings.Contains(l, "address="+d.core+" ") {
 			break
 		}
@@ -135,71 +133,10 @@ func ethernetHop(t *testing.T, d domainAddrs) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	received := make(chan [2]string, 64)
-	for _, p := range []int{7000, 9000} {
-		var c *net.UDPConn
-		if err := srv.Do(func() (err error) {
-			c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 40, 2), Port: p})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		go func() {
-			buf := make([]byte, 2048)
-			for {
-				n, err := c.Read(buf)
-				if err != nil {
-					return
-				}
-				received <- [2]string{fmt.Sprint(p), string(buf[:n])}
-			}
-		}()
-	}
-	// receive waits (bounded) for want datagrams, however slowly a
-	// loaded machine forwards them, then a quiet second more for any
-	// that should not come.
-	receive := func(want int) map[string][]string {
-		got := map[string][]string{}
-		n := 0
-		for end := time.After(60 * time.Second); ; {
-			var quiet <-chan time.Time
-			if n >= want {
-				quiet = time.After(time.Second)
-			}
-			select {
-			case r := <-received:
-				got[r[0]] = append(got[r[0]], r[1])
-				n++
-				continue
-			case <-end:
-			case <-quiet:
-			}
-			return got
-		}
-	}
-	var client *net.UDPConn
-	if err := cli.Do(func() (err error) {
-		client, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 30, 2)})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	received := serveUDP(t, srv, net.IPv4(192, 168, 40, 2), []int{7000, 9000})
+	client := listenUDP(t, cli, net.IPv4(192, 168, 30, 2), 0)
 
-	pcap := t.TempDir() + "/link.pcap"
-	cap := core.Command("tshark", "-i", bndPort, "-f", "ether proto 0x894f", "-w", pcap)
-	capErr, _ := cap.StderrPipe()
-	if err := cap.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(capErr)
-	for sc.Scan() && !strings.Contains(sc.Text(), "Capture started") {
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	stopCapture := capture(t, core, bndPort, "ether proto 0x894f")
 	for i := range 5 {
 		if _, err := client.WriteToUDP([]byte(fmt.Sprintf("p7000 %d", i)), &net.UDPAddr{IP: net.IPv4(192, 168, 40, 2), Port: 7000}); err != nil {
 			t.Fatal(err)
@@ -210,12 +147,11 @@ func ethernetHop(t *testing.T, d domainAddrs) {
 			t.Fatal(err)
 		}
 	}
-	got := receive(5 + 4)
-	_ = cap.Process.Signal(syscall.SIGINT)
-	_ = cap.Wait()
-	if len(got["7000"]) != 5 || len(got["9000"]) != 4 {
+	got := receive(received, 5+4)
+	pcap := stopCapture()
+	if len(got[7000]) != 5 || len(got[9000]) != 4 {
 		t.Fatalf("server received 7000:%d (chain) 9000:%d (bypass), want 5 and 4\nboundary log:\n%s\nSF node log:\n%s",
-			len(got["7000"]), len(got["9000"]), eb.logText(), es.logText())
+			len(got[7000]), len(got[9000]), eb.Log(), es.Log())
 	}
 	out, err := exec.Command("tshark", "-r", pcap, "-T", "fields", "-E", "separator=|",
 		"-e", "eth.src", "-e", "eth.dst", "-e", "eth.type", "-e", "nsh.spi", "-e", "nsh.si", "-e", "nsh.mdtype",
@@ -265,11 +201,11 @@ sendp(f, iface="br0", verbose=0)
 f = Ether(dst=%q, type=0x894F)/NSH(mdtype=1, nextproto=1, spi=99, si=255, ttl=20, context_header=bytes(16))/IP(src="192.168.30.2", dst="192.168.40.2")/UDP(sport=5556, dport=7000)/Raw(b"p7000 NSH from outside")
 sendp(f, iface=%q, verbose=0)
 `, extMAC, c0))
-	got = receive(2)
-	if len(got["7000"]) != 2 || len(got["9000"]) != 0 {
+	got = receive(received, 2)
+	if len(got[7000]) != 2 || len(got[9000]) != 0 {
 		t.Fatalf("server received %v, want scapy's two packets on 7000", got)
 	}
-	bx, sx := eb.state(t), es.state(t)
+	bx, sx := sfcState(t, eb), sfcState(t, es)
 	for leaf, want := range map[string]uint64{"classified-packets": 6, "unclassified-packets": 4, "decapsulated-packets": 7, "stripped-external-packets": 1} {
 		if v := counter(t, bx, leaf); v != want {
 			t.Errorf("boundary %s = %d, want %d", leaf, v, want)

@@ -1,157 +1,30 @@
 package live
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/wirebeat/wirebeat/tools/element"
 	"github.com/wirebeat/wirebeat/tools/netns"
 	"github.com/wirebeat/wirebeat/tools/testenv"
 )
 
-const password = "sfc-live-secret"
-
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
-func wirebeatBinary(t *testing.T) string {
+// startElement starts an SFC element in ns, named after it.
+func startElement(t *testing.T, ns *netns.NS, config string) *element.Element {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "wirebeat-sfc-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "wirebeat")
-		out, err := exec.Command("go", "build", "-o", binary, "github.com/wirebeat/wirebeat").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
+	return element.Start(t, ns, ns.Name, config, element.Options{})
 }
 
-// element is one `wirebeat run` in a namespace.
-type element struct {
-	ns      *netns.NS
-	cmd     *exec.Cmd
-	netconf string
-	gnmi    string // gNMI address, when started with one
-	datadir string
-	mu      sync.Mutex
-	log     bytes.Buffer
-	stopped bool
-}
-
-func startElement(t *testing.T, ns *netns.NS, config string) *element {
+// sfcState returns the /sfc subtree of an element, over NETCONF.
+func sfcState(t *testing.T, e *element.Element) string {
 	t.Helper()
-	return startElementWith(t, ns, config, false)
-}
-
-// startElementWith starts an element, with a gNMI listener when gnmi is
-// set.
-func startElementWith(t *testing.T, ns *netns.NS, config string, gnmi bool) *element {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e := &element{ns: ns, datadir: dir}
-	gaddr := ""
-	if gnmi {
-		gaddr = "127.0.0.1:0"
-	}
-	e.cmd = ns.Command(wirebeatBinary(t), "run", "--datadir", dir, "--config", cfg,
-		"--netconf", "127.0.0.1:0", "--gnmi", gaddr, "--cli", "")
-	e.cmd.Env = append(os.Environ(), "WIREBEAT_ADMIN_PASSWORD="+password)
-	out, err := e.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cmd.Stderr = &lockedWriter{e}
-	if err := e.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.kill() })
-	r := bufio.NewReader(out)
-	var lines []string
-	for {
-		line, err := r.ReadString('\n')
-		lines = append(lines, line)
-		if m := regexp.MustCompile(`NETCONF: listening on (\S+)`).FindStringSubmatch(line); m != nil {
-			e.netconf = m[1]
-		}
-		if m := regexp.MustCompile(`gNMI: listening on (\S+)`).FindStringSubmatch(line); m != nil {
-			e.gnmi = m[1]
-		}
-		if strings.HasPrefix(line, "running;") {
-			break
-		}
-		if err != nil {
-			t.Fatalf("element in %s did not start:\n%s\n%s", ns.Name, strings.Join(lines, ""), e.logText())
-		}
-	}
-	go func() { _, _ = bufio.NewReader(r).WriteTo(&lockedWriter{e}) }()
-	return e
-}
-
-type lockedWriter struct{ e *element }
-
-func (w *lockedWriter) Write(b []byte) (int, error) {
-	w.e.mu.Lock()
-	defer w.e.mu.Unlock()
-	return w.e.log.Write(b)
-}
-
-func (e *element) logText() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.log.String()
-}
-
-func (e *element) kill() {
-	if e.stopped {
-		return
-	}
-	e.stopped = true
-	_ = e.cmd.Process.Kill()
-	_ = e.cmd.Wait()
-}
-
-const ncGet = `
-import sys
-from ncclient import manager
-host, port = sys.argv[1].rsplit(':', 1)
-with manager.connect(host=host, port=int(port), username='admin', password=sys.argv[2], hostkey_verify=False,
-                     allow_agent=False, look_for_keys=False, timeout=30) as m:
-    print(m.get(filter=('subtree', '<sfc xmlns="urn:wirebeat:sfc"/>')).data_xml)
-`
-
-// state returns the /sfc subtree of an element, over NETCONF with ncclient.
-func (e *element) state(t *testing.T) string {
-	t.Helper()
-	out, err := e.ns.Command("/usr/bin/python3", "-c", ncGet, e.netconf, password).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ncclient get in %s: %v\n%s", e.ns.Name, err, out)
-	}
-	return string(out)
+	return e.Get(t, `<sfc xmlns="urn:wirebeat:sfc"/>`)
 }
 
 // counter reads one leaf of /sfc/counters.
@@ -268,11 +141,11 @@ const firewall = `table inet sfcfw {
 
 type domain struct {
 	cli, srv, bnd, core, sf1, sf2, fw *netns.NS
-	eb, e1, e2                        *element
+	eb, e1, e2                        *element.Element
 	client                            *net.UDPConn
 	bndPort                           string // the boundary's port on the domain bridge, where tshark listens
-	// received carries "port payload" of every datagram the server gets.
-	received chan [2]string
+	// received carries every datagram the server gets.
+	received chan datagram
 }
 
 // build makes the namespaces: client and server outside the domain on
@@ -342,37 +215,11 @@ func build(t *testing.T) *domain {
 	}
 	d.e1 = startElement(t, d.sf1, sfNodeConfig("10.0.0.11"))
 	d.e2 = startElement(t, d.sf2, sfNodeConfig("10.0.0.12"))
-	d.received = make(chan [2]string, 1024)
 	ports := []int{7000, 7001, 8050, 9000}
 	for p := 8000; p < 8032; p++ {
 		ports = append(ports, p)
 	}
-	for _, p := range ports {
-		var c *net.UDPConn
-		if err := d.srv.Do(func() (err error) {
-			c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 20, 2), Port: p})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		go func() {
-			buf := make([]byte, 2048)
-			for {
-				n, err := c.Read(buf)
-				if err != nil {
-					return
-				}
-				d.received <- [2]string{fmt.Sprint(p), string(buf[:n])}
-			}
-		}()
-	}
-	if err := d.cli.Do(func() (err error) {
-		d.client, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 10, 2)})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.client.Close() })
+	d.received = serveUDP(t, d.srv, net.IPv4(192, 168, 20, 2), ports)
+	d.client = listenUDP(t, d.cli, net.IPv4(192, 168, 10, 2), 0)
 	return d
 }

@@ -1,18 +1,17 @@
 package live
 
 import (
-	"bytes"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/wirebeat/wirebeat/tools/element"
+	"github.com/wirebeat/wirebeat/tools/gobuild"
 	"github.com/wirebeat/wirebeat/tools/netns"
+	"github.com/wirebeat/wirebeat/tools/syncbuf"
 	"github.com/wirebeat/wirebeat/tools/testenv"
 )
 
@@ -32,7 +31,7 @@ func TestLivenessSingleAndMultiHop(t *testing.T) {
 	bnd.Addr(t, b2, "10.1.2.1/24")
 	sf2.Addr(t, s2, "10.1.2.2/24")
 	profile := `"profiles": {"profile": [` + bfdProfileJSON("live") + `]}`
-	e := startElementWith(t, bnd, `{"wirebeat-bfd:bfd": {`+profile+`},
+	e := element.Start(t, bnd, "boundary", `{"wirebeat-bfd:bfd": {`+profile+`},
  "wirebeat-sfc:sfc": {
   "node": {"role": ["sf-node"], "local-sf-id": "local"},
   "encapsulation": {"local-address": "10.1.1.1"},
@@ -42,7 +41,7 @@ func TestLivenessSingleAndMultiHop(t *testing.T) {
     {"id": "far", "locator": [{"address": "10.1.2.2"}], "liveness": {"method": "multi-hop", "bfd-profile": "live", "local-address": "10.1.2.1"}}
   ]},
   "sf-maps": {"sf-map": [{"index": 1, "service-function": ["local", "near", "far"]}]}
- }}`, true)
+ }}`, element.Options{GNMI: true})
 	e1 := startElement(t, sf1, `{"wirebeat-bfd:bfd": {`+profile+`,
  "single-hop": {"session": [{"interface": "`+s1+`", "dest-addr": "10.1.1.1", "profile": "live"}]}}}`)
 	startElement(t, sf2, `{"wirebeat-bfd:bfd": {`+profile+`,
@@ -57,7 +56,7 @@ func TestLivenessSingleAndMultiHop(t *testing.T) {
 	waitState(t, e, "both locators up by BFD", func(x string) bool {
 		return locState(x, "10.1.1.2") == "up" && locState(x, "10.1.2.2") == "up"
 	})
-	x := e.state(t)
+	x := sfcState(t, e)
 	if !strings.Contains(x, "<next-hop>10.1.1.2</next-hop>") {
 		t.Fatalf("policy table without the live next hop:\n%s", x)
 	}
@@ -70,7 +69,7 @@ func TestLivenessSingleAndMultiHop(t *testing.T) {
 		t.Fatalf("gnmi_cli: the initial up not seen:\n%s", sub.out.String())
 	}
 	killed := time.Now()
-	e1.kill()
+	e1.Kill()
 	if !sub.wait(`liveness-state, .*\bdown\b`, 30*time.Second) {
 		t.Fatalf("gnmi_cli: no ON_CHANGE update to down:\n%s", sub.out.String())
 	}
@@ -86,51 +85,7 @@ func TestLivenessSingleAndMultiHop(t *testing.T) {
 	}
 }
 
-var (
-	gnmiCLIOnce sync.Once
-	gnmiCLIBin  string
-	gnmiCLIErr  error
-)
-
-// gnmiCLI builds gnmi_cli (openconfig/gnmi's reference client, a tool
-// of go.mod) once.
-func gnmiCLI(t *testing.T) string {
-	t.Helper()
-	gnmiCLIOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gnmi-cli-")
-		if err != nil {
-			gnmiCLIErr = err
-			return
-		}
-		gnmiCLIBin = filepath.Join(dir, "gnmi_cli")
-		if out, err := exec.Command("go", "build", "-o", gnmiCLIBin, "github.com/openconfig/gnmi/cmd/gnmi_cli").CombinedOutput(); err != nil {
-			gnmiCLIErr = fmt.Errorf("go build gnmi_cli: %v\n%s", err, out)
-		}
-	})
-	if gnmiCLIErr != nil {
-		t.Fatal(gnmiCLIErr)
-	}
-	return gnmiCLIBin
-}
-
-type subscription struct{ out *syncBuffer }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type subscription struct{ out *syncbuf.Buffer }
 
 // wait reports whether a line of the output matches re within d.
 func (s subscription) wait(re string, d time.Duration) bool {
@@ -145,15 +100,15 @@ func (s subscription) wait(re string, d time.Duration) bool {
 
 // gnmiSubscribe runs gnmi_cli in the element's namespace with the
 // SubscribeRequest req (text proto) until the test ends.
-func gnmiSubscribe(t *testing.T, e *element, req string) subscription {
+func gnmiSubscribe(t *testing.T, e *element.Element, req string) subscription {
 	t.Helper()
-	if e.gnmi == "" {
+	if e.GNMI == "" {
 		t.Fatal("element started without gNMI")
 	}
-	cmd := e.ns.Command(gnmiCLI(t), "-address", e.gnmi, "-ca_crt", filepath.Join(e.datadir, "tls-cert.pem"), "-server_name", "localhost",
+	cmd := e.Command(gobuild.Binary(t, "github.com/openconfig/gnmi/cmd/gnmi_cli"), "-address", e.GNMI, "-ca_crt", filepath.Join(e.Datadir, "tls-cert.pem"), "-server_name", "localhost",
 		"-with_user_pass", "-timeout", "60s", "-query_type", "s", "-display_type", "single", "-proto", req)
-	cmd.Env = append(os.Environ(), "GNMI_USER=admin", "GNMI_PASS="+password)
-	s := subscription{out: &syncBuffer{}}
+	cmd.Env = append(os.Environ(), "GNMI_USER=admin", "GNMI_PASS="+element.Password)
+	s := subscription{out: &syncbuf.Buffer{}}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

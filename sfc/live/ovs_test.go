@@ -139,21 +139,8 @@ func TestOVSHop(t *testing.T) {
 	bnd.Must(t, "ip", "route", "add", "default", "dev", rt, "table", "100")
 	bnd.Must(t, "sysctl", "-qw", "net.ipv4.conf."+rt+".rp_filter=0")
 
-	var server, client *net.UDPConn
-	if err := srv.Do(func() (err error) {
-		server, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 40, 2), Port: 8000})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
-	if err := cli.Do(func() (err error) {
-		client, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 168, 30, 2)})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	server := listenUDP(t, srv, net.IPv4(192, 168, 40, 2), 8000)
+	client := listenUDP(t, cli, net.IPv4(192, 168, 30, 2), 0)
 	// OVS learns the boundary's MAC by ARP on its first packet; send until
 	// the server hears (bounded: a loaded machine may take seconds).
 	buf := make([]byte, 256)
@@ -169,14 +156,14 @@ func TestOVSHop(t *testing.T) {
 		dp, _ := o.cmd("ovs-appctl", "-t", filepath.Join(o.dir, "vswitchd.ctl"), "dpctl/dump-flows").CombinedOutput()
 		log, _ := os.ReadFile(filepath.Join(o.dir, "vswitchd.log"))
 		t.Fatalf("nothing came back through OVS; flows:\n%s\ndatapath:\n%s\nvswitchd log:\n%s\nboundary:\n%s\n%s", o.ofctl(t, "dump-flows", "brt"), dp, log,
-			regexp.MustCompile(`(?s)<counters><classified.*?</counters>`).FindString(e.state(t)), bnd.Must(t, "ip", "neigh"))
+			regexp.MustCompile(`(?s)<counters><classified.*?</counters>`).FindString(sfcState(t, e)), bnd.Must(t, "ip", "neigh"))
 	}
 	flows := o.ofctl(t, "dump-flows", "brt")
 	m := regexp.MustCompile(`n_packets=(\d+).*nsh_spi=0x14,nsh_si=255`).FindStringSubmatch(flows)
 	if m == nil || m[1] == "0" {
 		t.Fatalf("the OVS NSH flow did not match:\n%s", flows)
 	}
-	x := e.state(t)
+	x := sfcState(t, e)
 	if v := entryPackets(t, x, 20, 254); v == 0 {
 		t.Fatalf("the boundary did not end map 20 with what OVS sent back:\n%s", x)
 	}

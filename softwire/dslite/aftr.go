@@ -238,17 +238,7 @@ func (a *AFTR) FromB4(pkt []byte) {
 	}
 	if p[6] == netpkt.ProtoFragment {
 		whole, st, n := a.r6.Add6(a.nowNano, p, a.reasm)
-		switch st {
-		case netpkt.ReasmDone:
-			a.C.ReassembledIPv6++
-			p = whole
-		case netpkt.ReasmDropped:
-			a.C.DropFragments6 += uint64(n)
-			return
-		case netpkt.ReasmMalformed:
-			a.C.DropMalformed6++
-			return
-		default:
+		if p, ok = reassembled(whole, st, n, &a.C.ReassembledIPv6, &a.C.DropFragments6, &a.C.DropMalformed6); !ok {
 			return
 		}
 	}
@@ -269,16 +259,10 @@ func (a *AFTR) FromB4(pkt []byte) {
 	}
 	if netpkt.IsFragment4(inner) {
 		whole, st, n := a.r4in.Add4Tunnel(a.nowNano, b4[:], inner, a.reasm)
-		switch st {
-		case netpkt.ReasmDone:
-			a.C.ReassembledIPv4++
+		if whole, ok := reassembled(whole, st, n, &a.C.ReassembledIPv4, &a.C.DropFragments4, &a.C.DropMalformed6); ok {
 			// whole is in a.reasm, which p may also be in: keep the B4.
 			var addr [16]byte = *b4
 			a.fromTunnel(&addr, whole)
-		case netpkt.ReasmDropped:
-			a.C.DropFragments4 += uint64(n)
-		case netpkt.ReasmMalformed:
-			a.C.DropMalformed6++
 		}
 		return
 	}
@@ -450,14 +434,7 @@ func (a *AFTR) FromInternet(pkt []byte) {
 	}
 	if netpkt.IsFragment4(p) {
 		whole, st, n := a.r4ext.Add4(a.nowNano, p, a.reasm)
-		switch st {
-		case netpkt.ReasmDone:
-			a.C.ReassembledIPv4++
-			p = whole
-		case netpkt.ReasmDropped:
-			a.C.DropFragments4 += uint64(n)
-			return
-		default:
+		if p, ok = reassembled(whole, st, n, &a.C.ReassembledIPv4, &a.C.DropFragments4, &a.C.DropMalformed4); !ok {
 			return
 		}
 	}
@@ -527,21 +504,9 @@ func (a *AFTR) encap(b4 *[16]byte, p []byte) {
 }
 
 func (a *AFTR) encapFrom(src []byte, b4 *[16]byte, p []byte) {
-	mtu := a.cfg.TunnelMTU
-	if 40+len(p) > mtu {
-		a.fragID6++
+	if encap4in6(a.sendIPv6, a.obuf, a.fbuf, &a.fragID6, a.cfg.TunnelMTU, p[1], src, b4[:], p) {
 		a.C.FragmentedIPv6Out++
-		for off := 0; off < len(p); {
-			var n int
-			n, off = netpkt.Fragment6(a.fbuf, p, off, mtu, netpkt.ProtoIPIP, p[1], src, b4[:], a.fragID6)
-			a.sendIPv6(a.fbuf[:n])
-		}
-		return
 	}
-	h := a.obuf[:40+len(p)]
-	netpkt.WriteIPv6Header(h, p[1], len(p), netpkt.ProtoIPIP, src, b4[:])
-	copy(h[40:], p)
-	a.sendIPv6(h)
 }
 
 // allowError takes a token of the ICMP error rate limit.

@@ -458,21 +458,9 @@ func (b *B4) FromLAN(pkt []byte) {
 }
 
 func (b *B4) encap(aftr *[16]byte, p []byte, tos byte) {
-	mtu := b.cfg.TunnelMTU
-	if 40+len(p) > mtu {
-		b.fragID6++
+	if encap4in6(b.snd.SendIPv6, b.obuf, b.fbuf, &b.fragID6, b.cfg.TunnelMTU, tos, b.self[:], aftr[:], p) {
 		b.C.FragmentedOut++
-		for off := 0; off < len(p); {
-			var n int
-			n, off = netpkt.Fragment6(b.fbuf, p, off, mtu, netpkt.ProtoIPIP, tos, b.self[:], aftr[:], b.fragID6)
-			b.snd.SendIPv6(b.fbuf[:n])
-		}
-		return
 	}
-	h := b.obuf[:40+len(p)]
-	netpkt.WriteIPv6Header(h, tos, len(p), netpkt.ProtoIPIP, b.self[:], aftr[:])
-	copy(h[40:], p)
-	b.snd.SendIPv6(h)
 }
 
 // FromWAN takes an IPv6 packet from the WAN: IPv4-in-IPv6 from a known
@@ -503,17 +491,7 @@ func (b *B4) FromWAN(pkt []byte) {
 	}
 	if p[6] == netpkt.ProtoFragment {
 		whole, st, n := b.r6.Add6(b.nowNano.Load(), p, b.reasm)
-		switch st {
-		case netpkt.ReasmDone:
-			b.C.Reassembled++
-			p = whole
-		case netpkt.ReasmDropped:
-			b.C.DropFragments += uint64(n)
-			return
-		case netpkt.ReasmMalformed:
-			b.C.DropMalformed++
-			return
-		default:
+		if p, ok = reassembled(whole, st, n, &b.C.Reassembled, &b.C.DropFragments, &b.C.DropMalformed); !ok {
 			return
 		}
 	}

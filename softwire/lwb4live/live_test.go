@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,108 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wirebeat/wirebeat/tools/element"
 	"github.com/wirebeat/wirebeat/tools/netns"
+	"github.com/wirebeat/wirebeat/tools/syncbuf"
 	"github.com/wirebeat/wirebeat/tools/testenv"
 )
-
-const adminPassword = "lwb4-live-secret"
-
-var buildOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "wirebeat-lwb4live-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "wirebeat")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/wirebeat/wirebeat").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(d); !cond(); {
-		if time.Now().After(end) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// element is a `wirebeat run` process in a namespace.
-type element struct {
-	name    string
-	out     *syncBuffer
-	netconf string
-}
-
-// startElement runs wirebeat with the JSON configuration cfg in ns and
-// waits until it serves NETCONF with the configuration running.
-func startElement(t *testing.T, ns *netns.NS, name, cfg, dir string) *element {
-	t.Helper()
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, name+".json")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e := &element{name: name, out: &syncBuffer{}}
-	cmd := ns.Command("env", "WIREBEAT_ADMIN_PASSWORD="+adminPassword, bin, "run", "--datadir", filepath.Join(dir, name),
-		"--config", path, "--netconf", "127.0.0.1:0", "--gnmi", "", "--cli", "")
-	cmd.Stdout, cmd.Stderr = e.out, e.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, e.out.String())
-		}
-	})
-	re := regexp.MustCompile(`NETCONF: listening on (\S+)`)
-	waitFor(t, 60*time.Second, name+" serving NETCONF", func() bool {
-		m := re.FindStringSubmatch(e.out.String())
-		if m != nil {
-			e.netconf = m[1]
-		}
-		return m != nil && strings.Contains(e.out.String(), "running;")
-	})
-	return e
-}
-
-const ncGetScript = `
-import sys
-from ncclient import manager
-host, port, user, pw, flt = sys.argv[1:6]
-with manager.connect(host=host, port=int(port), username=user, password=pw, hostkey_verify=False,
-                     allow_agent=False, look_for_keys=False, timeout=30) as m:
-    print(m.get(filter=("subtree", flt)).data_xml)
-`
-
-func ncGet(t *testing.T, ns *netns.NS, e *element, filter string) string {
-	t.Helper()
-	host, port, _ := strings.Cut(e.netconf, ":")
-	out, err := ns.Command("/usr/bin/python3", "-c", ncGetScript, host, port, "admin", adminPassword, filter).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ncclient get from %s: %v\n%s", e.name, err, out)
-	}
-	return string(out)
-}
 
 func leafValue(xml, name string) string {
 	m := regexp.MustCompile(`<` + name + `>([^<]*)</` + name + `>`).FindStringSubmatch(xml)
@@ -184,7 +86,7 @@ func startKea(t *testing.T, ns *netns.NS, dir, ifname string) {
 		}
 		cmd := ns.Command(k.bin, "-c", path)
 		cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
-		out := &syncBuffer{}
+		out := &syncbuf.Buffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -251,30 +153,31 @@ func throughLwAFTR(t *testing.T, dhcp, noBinding bool) {
 	if noBinding {
 		bindings = `"failover": {"mode": "icmpv6-trigger", "anycast-address": "2001:db8:ac::1"}`
 	}
-	startElement(t, aftr, "lwaftr", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwaftr": {
+	opt := element.Options{Dir: dir}
+	element.Start(t, aftr, "lwaftr", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwaftr": {
   "enabled": true,
   "external-interface": {"device": %q, "ip": "10.1.0.1", "next-hop": {"mac": %q}},
   "internal-interface": {"device": %q, "ip": "2001:db8:ac::1", "next-hop": {"mac": %q}},
   %s
-}}}`, e, macOf(t, inet, x), i, macOf(t, b4ns, w), bindings), dir)
-	b4 := startElement(t, b4ns, "lwb4", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwb4": {
+}}}`, e, macOf(t, inet, x), i, macOf(t, b4ns, w), bindings), opt)
+	b4 := element.Start(t, b4ns, "lwb4", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwb4": {
   "enabled": true,
   "lan-interface": {"device": %q, "ipv4-address": "192.168.1.1"},
   "wan-interface": {"device": %q},
   "b4-ipv6": "2001:db8:b4::b4",%s
   "provisioning": %s
-}}}`, b0, w, br, provisioning), dir)
+}}}`, b0, w, br, provisioning), opt)
 
 	if noBinding {
 		start := time.Now()
 		var st string
-		waitFor(t, 30*time.Second, "the lwB4 to provision again after ICMPv6 code 5", func() bool {
+		element.WaitFor(t, 30*time.Second, "the lwB4 to provision again after ICMPv6 code 5", func() bool {
 			// Each curl's SYN goes into the softwire and draws the error.
 			_ = home.Command("curl", "-sS", "-m", "1", "-o", "/dev/null", "http://203.0.113.7:8080/").Run()
-			st = ncGet(t, b4ns, b4, `<softwire xmlns="urn:wirebeat:softwire"><lwb4/></softwire>`)
+			st = b4.Get(t, `<softwire xmlns="urn:wirebeat:softwire"><lwb4/></softwire>`)
 			return leafValue(st, "reprovision-count") != "" && leafValue(st, "reprovision-count") != "0"
 		})
-		if leafValue(st, "reprovision-triggers") == "0" || !strings.Contains(b4.out.String(), "provisioning again") {
+		if leafValue(st, "reprovision-triggers") == "0" || !strings.Contains(b4.Log(), "provisioning again") {
 			t.Fatalf("reprovisioned without a counted trigger or a log line:\n%s", st)
 		}
 		t.Logf("lwB4 provisioned again %v after its first packet (reprovision-count %s, triggers %s)",
@@ -297,7 +200,7 @@ func throughLwAFTR(t *testing.T, dhcp, noBinding bool) {
 	t.Cleanup(func() { srv.Close() })
 
 	var out []byte
-	waitFor(t, 30*time.Second, "curl through the lwB4 and the lwAFTR", func() bool {
+	element.WaitFor(t, 30*time.Second, "curl through the lwB4 and the lwAFTR", func() bool {
 		var err error
 		out, err = home.Command("curl", "-sS", "-m", "3", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
 			"http://203.0.113.7:8080/").CombinedOutput()
@@ -315,7 +218,7 @@ func throughLwAFTR(t *testing.T, dhcp, noBinding bool) {
 	if ap.Addr().String() != "192.0.2.10" || (ap.Port()>>6)&0xf != 5 || ap.Port()>>10 == 0 {
 		t.Fatalf("the server saw %s, want 192.0.2.10 with a port of psid 5", last)
 	}
-	st := ncGet(t, b4ns, b4, `<softwire xmlns="urn:wirebeat:softwire"><lwb4/></softwire>`)
+	st := b4.Get(t, `<softwire xmlns="urn:wirebeat:softwire"><lwb4/></softwire>`)
 	if leafValue(st, "provisioned") != "true" || leafValue(st, "ipv4") != "192.0.2.10" || leafValue(st, "psid") != "5" ||
 		leafValue(st, "br-address") != "2001:db8:ac::1" {
 		t.Fatalf("lwb4 state:\n%s", st)

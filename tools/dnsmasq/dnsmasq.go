@@ -10,11 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wirebeat/wirebeat/tools/netns"
+	"github.com/wirebeat/wirebeat/tools/syncbuf"
 	"github.com/wirebeat/wirebeat/tools/testenv"
 )
 
@@ -22,22 +22,11 @@ import (
 type Server struct {
 	Addr netip.AddrPort
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	log  strings.Builder
-}
-
-func (s *Server) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.Write(p)
+	log  syncbuf.Buffer
 }
 
 // Output is what dnsmasq logged.
-func (s *Server) Output() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.String()
-}
+func (s *Server) Output() string { return s.log.String() }
 
 // StartDNS runs dnsmasq in ns answering on listen (port 53 when 0) for
 // the names of hosts only (no upstream, no /etc/hosts), until the test
@@ -60,7 +49,7 @@ func StartDNS(t testing.TB, ns *netns.NS, listen netip.Addr, hosts map[string][]
 	s.cmd = ns.Command(bin, "--keep-in-foreground", "--log-facility=-", "--log-queries", "--no-resolv", "--no-hosts",
 		"--addn-hosts="+hostsFile, "--listen-address="+listen.String(), "--bind-interfaces", "--port=53",
 		"--pid-file="+filepath.Join(dir, "pid"), "--user=root", "--conf-file=/dev/null")
-	s.cmd.Stdout, s.cmd.Stderr = s, s
+	s.cmd.Stdout, s.cmd.Stderr = &s.log, &s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

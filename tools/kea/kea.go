@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wirebeat/wirebeat/tools/netns"
+	"github.com/wirebeat/wirebeat/tools/syncbuf"
 	"github.com/wirebeat/wirebeat/tools/testenv"
 )
 
@@ -39,7 +40,7 @@ type DHCPv6 struct {
 type Server struct {
 	Cmd *exec.Cmd
 	Dir string
-	Log *strings.Builder
+	log syncbuf.Buffer // Kea's stdout and stderr
 }
 
 // StartDHCPv6 runs kea-dhcp6 in ns with cfg until the test ends; it
@@ -75,8 +76,8 @@ func StartDHCPv6(t testing.TB, ns *netns.NS, cfg DHCPv6) *Server {
 		t.Fatalf("kea-dhcp6 -t: %v\n%s\n%s", err, out, b)
 	}
 	cmd := ns.Command("env", "KEA_LOCKFILE_DIR="+dir, "KEA_PIDFILE_DIR="+dir, bin, "-c", path)
-	s := &Server{Cmd: cmd, Dir: dir, Log: &strings.Builder{}}
-	cmd.Stdout, cmd.Stderr = &syncWriter{b: s.Log}, &syncWriter{b: s.Log}
+	s := &Server{Cmd: cmd, Dir: dir}
+	cmd.Stdout, cmd.Stderr = &s.log, &s.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +103,4 @@ func StartDHCPv6(t testing.TB, ns *netns.NS, cfg DHCPv6) *Server {
 }
 
 // Output is what Kea logged so far.
-func (s *Server) Output() string {
-	mu.Lock()
-	defer mu.Unlock()
-	return s.Log.String()
-}
+func (s *Server) Output() string { return s.log.String() }
