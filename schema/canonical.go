@@ -28,15 +28,16 @@ func nilIfNone(d *gen.Device) ygot.GoStruct {
 func Canonicalize(root, base *gen.Device, touched *Touched) error {
 	var rekey []reflect.Value // maps holding an entry whose key changed
 	err := walk(rootSchema(), root, nilIfNone(base), touched, func(n *node) (bool, error) {
-		if n.schema.ReadOnly() || ((n.schema.IsList() || n.schema.IsContainer()) && n.value.Kind() == reflect.Ptr && n.unchanged()) {
+		f := n.field
+		if !f.config {
 			return true, nil
 		}
-		if !(n.schema.IsLeaf() || n.schema.IsLeafList()) || isNil(n.value) || n.schema.Type == nil {
-			return false, nil
+		if f.child != nil {
+			// A container or list entry: skipped when it holds no
+			// address leaf, or is unchanged.
+			return !f.child.canonical || (n.value.Kind() == reflect.Ptr && n.unchanged()), nil
 		}
-		switch n.schema.Type.Name {
-		case "ipv6-address", "ip-address", "ipv6-prefix", "ip-prefix":
-		default:
+		if !f.canonical || isNil(n.value) || !(n.schema.IsLeaf() || n.schema.IsLeafList()) {
 			return false, nil
 		}
 		changed := setStrings(n.value, canonicalAddr)
@@ -56,6 +57,16 @@ func Canonicalize(root, base *gen.Device, touched *Touched) error {
 	return nil
 }
 
+// canonicalType reports whether leaves of the typedef name hold IPv6
+// addresses or prefixes, which have one canonical text.
+func canonicalType(name string) bool {
+	switch name {
+	case "ipv6-address", "ip-address", "ipv6-prefix", "ip-prefix":
+		return true
+	}
+	return false
+}
+
 // canonicalAddr returns the RFC 5952 text of an IPv6 address or prefix; other
 // strings come back unchanged (validation reports them later).
 func canonicalAddr(s string) string {
@@ -66,7 +77,12 @@ func canonicalAddr(s string) string {
 		return s
 	}
 	if a, err := netip.ParseAddr(s); err == nil && a.Is6() && !a.Is4In6() && a.Zone() == "" {
-		return a.String()
+		// Rendered on the stack: most addresses are canonical already,
+		// and then no string is made.
+		var buf [64]byte
+		if c := a.AppendTo(buf[:0]); string(c) != s {
+			return string(c)
+		}
 	}
 	return s
 }
@@ -77,14 +93,16 @@ func setStrings(v reflect.Value, f func(string) string) bool {
 	changed := false
 	switch {
 	case v.Kind() == reflect.Ptr && v.Elem().Kind() == reflect.String:
-		if s := v.Elem().String(); f(s) != s {
-			v.Elem().SetString(f(s))
+		s := v.Elem().String()
+		if c := f(s); c != s {
+			v.Elem().SetString(c)
 			changed = true
 		}
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
 		for i := 0; i < v.Len(); i++ {
-			if s := v.Index(i).String(); f(s) != s {
-				v.Index(i).SetString(f(s))
+			s := v.Index(i).String()
+			if c := f(s); c != s {
+				v.Index(i).SetString(c)
 				changed = true
 			}
 		}
@@ -146,6 +164,58 @@ func rekeyMap(m reflect.Value, touched *Touched) error {
 // keyOfEntry builds the map key of a generated list entry from its key
 // leaves: the leaf itself for one key, the generated key struct for several.
 func keyOfEntry(entry reflect.Value, keyType reflect.Type) (reflect.Value, error) {
+	tk := [2]reflect.Type{entry.Type(), keyType}
+	kpv, ok := keyPlans.Load(tk)
+	if !ok {
+		// The schema is only needed for a single key, whose leaf the
+		// generated key map names.
+		var kp *keyPlan
+		known := true
+		if keyType.Kind() == reflect.Struct {
+			kp = newKeyPlan(nil, entry.Type().Elem(), keyType)
+		} else if name, ok := singleKeyName(entry); ok {
+			kp = newKeyPlan(&yang.Entry{Key: name}, entry.Type().Elem(), keyType)
+		} else {
+			known = false // this entry lacks its key: ask again with the next
+		}
+		if known {
+			kpv, _ = keyPlans.LoadOrStore(tk, kp)
+		} else {
+			kpv = kp
+		}
+	}
+	if kp := kpv.(*keyPlan); kp != nil && !genericOnly {
+		k := reflect.New(keyType).Elem()
+		if kp.fill(entry, k) {
+			return k, nil
+		}
+	}
+	return keyOfEntrySlow(entry, keyType)
+}
+
+// singleKeyName finds the key leaf name of a list with one key from the
+// generated key map of an entry.
+func singleKeyName(entry reflect.Value) (string, bool) {
+	km, ok := entry.Interface().(interface {
+		ΛListKeyMap() (map[string]any, error)
+	})
+	if !ok {
+		return "", false
+	}
+	keys, err := km.ΛListKeyMap()
+	if err != nil || len(keys) != 1 {
+		return "", false
+	}
+	for k := range keys {
+		return k, true
+	}
+	return "", false
+}
+
+// keyOfEntrySlow is keyOfEntry by reflection lookups and the generated
+// key map: the reference the plans follow, and the source of the error
+// texts.
+func keyOfEntrySlow(entry reflect.Value, keyType reflect.Type) (reflect.Value, error) {
 	e := entry.Elem()
 	field := func(name string) (reflect.Value, bool) {
 		f := e.FieldByName(name)

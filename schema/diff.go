@@ -164,8 +164,18 @@ func (d *differ) lists(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathE
 	}
 	name := path[len(path)-1].Name
 	base := path[: len(path)-1 : len(path)-1]
+	var keyType reflect.Type
+	switch {
+	case !isNil(b):
+		keyType = b.Type().Key()
+	case !isNil(a):
+		keyType = a.Type().Key()
+	default:
+		return
+	}
+	render := mapKeyRenderer(schema, keyType)
 	entryPath := func(key reflect.Value) []*gpb.PathElem {
-		return d.paths.entryPath(base, name, keysOfMapKey(schema, key))
+		return d.paths.entryPath(base, name, render(key))
 	}
 	entry := func(key, ea, eb reflect.Value) {
 		va, vb := ea.IsValid() && !isNil(ea), eb.IsValid() && !isNil(eb)
@@ -198,8 +208,18 @@ func (d *differ) lists(schema *yang.Entry, a, b reflect.Value, path []*gpb.PathE
 		}
 	}
 	if !isNil(b) {
-		if isNil(a) || a.Len() == 0 {
-			d.out = slices.Grow(d.out, b.Len()) // all of b's entries are new
+		if (isNil(a) || a.Len() == 0) && !genericOnly {
+			// All of b's entries are new (a boot, a table loaded at
+			// once): one key value is reused for the whole walk.
+			d.out = slices.Grow(d.out, b.Len())
+			k := reflect.New(keyType).Elem()
+			for it := b.MapRange(); it.Next(); {
+				k.SetIterKey(it)
+				if v := it.Value(); !isNil(v) {
+					d.add(entryPath(k), OpCreate, reflect.Value{}, v)
+				}
+			}
+			return
 		}
 		for it := b.MapRange(); it.Next(); {
 			if !isNil(a) && a.MapIndex(it.Key()).IsValid() {
@@ -234,6 +254,13 @@ type Touched struct {
 type touchedMap struct {
 	m    reflect.Value // keeps the map alive, so its address names it
 	keys map[any]reflect.Value
+	// fresh marks a map the transaction made where the list had none
+	// (an empty list, or one it deleted whole, or inside a container it
+	// replaced): base's entries there, if any, are gone without a key
+	// recorded for each, so the map's keys say nothing and it is
+	// compared whole. Its keys are not recorded either: a table loaded
+	// at once into an empty list would record every entry for nothing.
+	fresh bool
 }
 
 func newTouched(base *gen.Device) *Touched {
@@ -256,13 +283,14 @@ func (t *Touched) clone() *Touched {
 		for k, v := range tm.keys {
 			keys[k] = v
 		}
-		c.maps[p] = &touchedMap{m: tm.m, keys: keys}
+		c.maps[p] = &touchedMap{m: tm.m, keys: keys, fresh: tm.fresh}
 	}
 	return c
 }
 
 // copied records that map to replaces map from in the new tree: the keys
-// changed in from stay changed in to.
+// changed in from stay changed in to. With from invalid or nil, to is a
+// fresh map.
 func (t *Touched) copied(from, to reflect.Value) {
 	tm := &touchedMap{m: to, keys: map[any]reflect.Value{}}
 	if from.IsValid() && !from.IsNil() {
@@ -270,8 +298,11 @@ func (t *Touched) copied(from, to reflect.Value) {
 			for k, v := range prev.keys {
 				tm.keys[k] = v
 			}
+			tm.fresh = prev.fresh
 			delete(t.maps, from.Pointer())
 		}
+	} else {
+		tm.fresh = true
 	}
 	t.maps[to.Pointer()] = tm
 }
@@ -283,7 +314,7 @@ func (t *Touched) set(m, key reflect.Value) {
 		return
 	}
 	tm, ok := t.maps[m.Pointer()]
-	if !ok {
+	if !ok || tm.fresh {
 		return
 	}
 	tm.keys[key.Interface()] = key
@@ -295,7 +326,7 @@ func (t *Touched) keysOf(m reflect.Value) ([]reflect.Value, bool) {
 		return nil, false
 	}
 	tm, ok := t.maps[m.Pointer()]
-	if !ok {
+	if !ok || tm.fresh {
 		return nil, false
 	}
 	out := make([]reflect.Value, 0, len(tm.keys))
@@ -330,20 +361,27 @@ func NewChangeSet(old, new *gen.Device, owns []*gpb.Path) *ChangeSet {
 	return &ChangeSet{Old: old, New: new, Changes: mine}
 }
 
-// keysOfMapKey renders the Go map key of a list entry as gNMI path keys:
-// the key leaf for a single key, the fields of the generated key struct
-// (tagged with their leaf names) for several. It is listKeys without the
-// entry's generated key map, which allocates more than the diff itself.
-func keysOfMapKey(schema *yang.Entry, key reflect.Value) map[string]string {
-	if key.Kind() == reflect.Struct {
-		names := keyTagNames(key.Type())
-		out := make(map[string]string, len(names))
-		for i, n := range names {
-			out[n] = leafString(key.Field(i))
+// mapKeyRenderer returns the function that renders a Go map key of type t
+// of the list schema as gNMI path keys: the key leaf for a single key, the
+// fields of the generated key struct (tagged with their leaf names) for
+// several. It is listKeys without the entry's generated key map, which
+// allocates more than the diff itself, and with the key names looked up
+// once per list.
+func mapKeyRenderer(schema *yang.Entry, t reflect.Type) func(key reflect.Value) map[string]string {
+	if t.Kind() == reflect.Struct {
+		names := keyTagNames(t)
+		return func(key reflect.Value) map[string]string {
+			out := make(map[string]string, len(names))
+			for i, n := range names {
+				out[n] = leafString(key.Field(i))
+			}
+			return out
 		}
-		return out
 	}
-	return map[string]string{keyNames(schema)[0]: leafString(key)}
+	name := keyNames(schema)[0]
+	return func(key reflect.Value) map[string]string {
+		return map[string]string{name: leafString(key)}
+	}
 }
 
 // keyTagNames returns the path tags of the fields of a generated key

@@ -32,7 +32,7 @@ func DecodeJSON(data []byte) (*gen.Device, error) {
 	root := &gen.Device{}
 	d := jsonDecoder{data: data}
 	d.ws()
-	if err := d.object(rootSchema(), reflect.ValueOf(root), "", 0); err != nil {
+	if err := d.object(rootSchema(), rootFields(), reflect.ValueOf(root), "", 0); err != nil {
 		return nil, d.fail(err)
 	}
 	d.ws()
@@ -54,7 +54,7 @@ func decodeValueJSON(schema *yang.Entry, t reflect.Type, module string, data []b
 	switch {
 	case t.Kind() == reflect.Ptr && t.Elem().Kind() == reflect.Struct:
 		v = reflect.New(t.Elem())
-		err = d.object(schema, v, module, 0)
+		err = d.object(schema, fieldsOf(schema, t.Elem()), v, module, 0)
 	case t.Kind() == reflect.Slice && t != reflect.TypeOf(gen.Binary(nil)):
 		v = reflect.New(t).Elem()
 		err = d.array(func() error {
@@ -117,44 +117,29 @@ func (d *jsonDecoder) expect(c byte) error {
 	return nil
 }
 
-// object reads a JSON object into the struct pointer v.
-func (d *jsonDecoder) object(schema *yang.Entry, v reflect.Value, module string, depth int) error {
+// object reads a JSON object into the struct pointer v, whose fields si
+// describes.
+func (d *jsonDecoder) object(schema *yang.Entry, si *structInfo, v reflect.Value, module string, depth int) error {
 	if depth > maxJSONDepth {
 		return errors.New("nested too deeply")
 	}
 	if err := d.expect('{'); err != nil {
 		return err
 	}
-	si := fieldsOf(schema, v.Elem().Type())
 	if d.peek() == '}' {
 		d.pos++
 		return nil
 	}
 	for {
-		name, err := d.str()
+		f, err := d.member(schema, si)
 		if err != nil {
 			return err
-		}
-		mod, local := "", name
-		for i := 0; i < len(name); i++ {
-			if name[i] == ':' {
-				mod, local = name[:i], name[i+1:]
-				break
-			}
-		}
-		j, ok := si.byName[local]
-		if !ok {
-			return fmt.Errorf("%s has no member %q", nodeName(schema), name)
-		}
-		f := &si.fields[j]
-		if mod != "" && mod != f.module {
-			return fmt.Errorf("member %q: %s is defined by module %s", name, local, f.module)
 		}
 		if err := d.expect(':'); err != nil {
 			return err
 		}
 		if err := d.field(f, v.Elem().Field(f.index), depth); err != nil {
-			return fmt.Errorf("%s: %w", local, err)
+			return fmt.Errorf("%s: %w", f.name, err)
 		}
 		switch d.peek() {
 		case ',':
@@ -168,36 +153,78 @@ func (d *jsonDecoder) object(schema *yang.Entry, v reflect.Value, module string,
 	}
 }
 
+// member reads the name of an object member and finds its field: the
+// name is looked up in the bytes, without making a string of it, unless
+// it holds escapes.
+func (d *jsonDecoder) member(schema *yang.Entry, si *structInfo) (*fieldInfo, error) {
+	if err := d.expect('"'); err != nil {
+		return nil, err
+	}
+	start, colon := d.pos, -1
+	for d.pos < len(d.data) && !genericOnly {
+		c := d.data[d.pos]
+		if c == '"' {
+			raw := d.data[start:d.pos]
+			d.pos++
+			local := raw
+			if colon >= 0 {
+				local = raw[colon+1:]
+			}
+			j, ok := si.byName[string(local)]
+			if !ok {
+				return nil, fmt.Errorf("%s has no member %q", nodeName(schema), raw)
+			}
+			f := &si.fields[j]
+			if colon > 0 && string(raw[:colon]) != f.module {
+				return nil, fmt.Errorf("member %q: %s is defined by module %s", raw, local, f.module)
+			}
+			return f, nil
+		}
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			break
+		}
+		if c == ':' && colon < 0 {
+			colon = d.pos - start
+		}
+		d.pos++
+	}
+	// Escapes or non-ASCII text: the general string reader.
+	d.pos = start - 1
+	name, err := d.str()
+	if err != nil {
+		return nil, err
+	}
+	mod, local := "", name
+	for i := 0; i < len(name); i++ {
+		if name[i] == ':' {
+			mod, local = name[:i], name[i+1:]
+			break
+		}
+	}
+	j, ok := si.byName[local]
+	if !ok {
+		return nil, fmt.Errorf("%s has no member %q", nodeName(schema), name)
+	}
+	f := &si.fields[j]
+	if mod != "" && mod != f.module {
+		return nil, fmt.Errorf("member %q: %s is defined by module %s", name, local, f.module)
+	}
+	return f, nil
+}
+
 func (d *jsonDecoder) field(f *fieldInfo, fv reflect.Value, depth int) error {
 	switch f.kind {
 	case FieldContainer:
 		if fv.IsNil() {
 			fv.Set(reflect.New(fv.Type().Elem()))
 		}
-		return d.object(f.schema, fv, f.module, depth+1)
+		return d.object(f.schema, f.child, fv, f.module, depth+1)
 	case FieldListMap:
-		return d.array(func() error {
-			entry := reflect.New(fv.Type().Elem().Elem())
-			if err := d.object(f.schema, entry, f.module, depth+1); err != nil {
-				return err
-			}
-			key, err := keyOfEntry(entry, fv.Type().Key())
-			if err != nil {
-				return err
-			}
-			if fv.IsNil() {
-				fv.Set(reflect.MakeMap(fv.Type()))
-			}
-			if fv.MapIndex(key).IsValid() {
-				return fmt.Errorf("list entry %v is given twice", key.Interface())
-			}
-			fv.SetMapIndex(key, entry)
-			return nil
-		})
+		return d.listMap(f, fv, depth)
 	case FieldListSlice:
 		return d.array(func() error {
 			entry := reflect.New(fv.Type().Elem().Elem())
-			if err := d.object(f.schema, entry, f.module, depth+1); err != nil {
+			if err := d.object(f.schema, f.child, entry, f.module, depth+1); err != nil {
 				return err
 			}
 			fv.Set(reflect.Append(fv, entry))
@@ -213,7 +240,156 @@ func (d *jsonDecoder) field(f *fieldInfo, fv reflect.Value, depth int) error {
 			return nil
 		})
 	}
+	if f.scalar != scalarOther && !genericOnly {
+		if ok, err := d.fastLeaf(f.scalar, fv); ok || err != nil {
+			return err
+		}
+	}
 	return d.leaf(f.schema, fv)
+}
+
+// listMap reads the entries of a keyed list. They are gathered first and
+// put in a map made to their number, which saves growing a map of a
+// million entries step by step; the key is read from each entry's leaves
+// into one reused value (the map copies it).
+func (d *jsonDecoder) listMap(f *fieldInfo, fv reflect.Value, depth int) error {
+	et := fv.Type().Elem().Elem()
+	var entries []reflect.Value
+	var ends []int
+	err := d.array(func() error {
+		entry := reflect.New(et)
+		if err := d.object(f.schema, f.child, entry, f.module, depth+1); err != nil {
+			return err
+		}
+		entries = append(entries, entry)
+		ends = append(ends, d.pos)
+		return nil
+	})
+	if err != nil || len(entries) == 0 {
+		return err
+	}
+	m := fv
+	if m.IsNil() {
+		m = reflect.MakeMapWithSize(fv.Type(), len(entries))
+	}
+	var k reflect.Value
+	if f.key != nil {
+		k = reflect.New(fv.Type().Key()).Elem()
+	}
+	for i, entry := range entries {
+		key := k
+		if f.key == nil || genericOnly || !f.key.fill(entry, k) {
+			if key, err = keyOfEntry(entry, fv.Type().Key()); err != nil {
+				d.pos = ends[i]
+				return err
+			}
+		}
+		n := m.Len()
+		m.SetMapIndex(key, entry)
+		if m.Len() == n {
+			d.pos = ends[i]
+			return fmt.Errorf("list entry %v is given twice", key.Interface())
+		}
+	}
+	fv.Set(m)
+	return nil
+}
+
+// fastLeaf reads the value of a leaf of a plain Go type straight into its
+// field, without the generic path's intermediate values: a string, or an
+// integer written as plain decimal digits. ok is false, with nothing
+// consumed, for anything else (quoted or signed numbers, exponents, out
+// of range values), which the generic path then reads and explains.
+func (d *jsonDecoder) fastLeaf(k scalarKind, fv reflect.Value) (ok bool, err error) {
+	if k == scalarString {
+		s, err := d.str()
+		if err != nil {
+			return false, err
+		}
+		fv.Set(reflect.ValueOf(&s))
+		return true, nil
+	}
+	if k == scalarBool {
+		return false, nil
+	}
+	d.ws()
+	start := d.pos
+	neg := false
+	if d.pos < len(d.data) && d.data[d.pos] == '-' && k >= scalarInt8 {
+		neg = true
+		d.pos++
+	}
+	var n uint64
+	digits := 0
+	for d.pos < len(d.data) && d.data[d.pos] >= '0' && d.data[d.pos] <= '9' && digits < 19 {
+		n = n*10 + uint64(d.data[d.pos]-'0')
+		d.pos++
+		digits++
+	}
+	if digits == 0 || (d.pos < len(d.data) && isNumberByte(d.data[d.pos])) {
+		d.pos = start
+		return false, nil
+	}
+	var p any
+	switch k {
+	case scalarUint8:
+		if n <= 1<<8-1 {
+			v := uint8(n)
+			p = &v
+		}
+	case scalarUint16:
+		if n <= 1<<16-1 {
+			v := uint16(n)
+			p = &v
+		}
+	case scalarUint32:
+		if n <= 1<<32-1 {
+			v := uint32(n)
+			p = &v
+		}
+	case scalarUint64:
+		v := n
+		p = &v
+	case scalarInt8, scalarInt16, scalarInt32, scalarInt64:
+		limit := uint64(1) << 63
+		switch k {
+		case scalarInt8:
+			limit = 1 << 7
+		case scalarInt16:
+			limit = 1 << 15
+		case scalarInt32:
+			limit = 1 << 31
+		}
+		if (!neg && n < limit) || (neg && n <= limit) {
+			i := int64(n)
+			if neg {
+				i = -i
+			}
+			switch k {
+			case scalarInt8:
+				v := int8(i)
+				p = &v
+			case scalarInt16:
+				v := int16(i)
+				p = &v
+			case scalarInt32:
+				v := int32(i)
+				p = &v
+			default:
+				p = &i
+			}
+		}
+	}
+	if p == nil {
+		d.pos = start
+		return false, nil
+	}
+	fv.Set(reflect.ValueOf(p))
+	return true, nil
+}
+
+func isNumberByte(c byte) bool {
+	return c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' || (c >= '0' && c <= '9')
 }
 
 // leaf reads the value of a leaf into its field.

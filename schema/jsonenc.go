@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"reflect"
+	"runtime"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -28,7 +30,7 @@ func EncodeJSON(root *gen.Device) ([]byte, error) {
 }
 
 func (e *jsonEncoder) encode(root *gen.Device) ([]byte, error) {
-	if err := e.object(rootSchema(), reflect.ValueOf(root), "", 0); err != nil {
+	if err := e.object(rootSchema(), rootFields(), reflect.ValueOf(root), "", 0); err != nil {
 		return nil, fmt.Errorf("encode configuration: %w", err)
 	}
 	if len(e.buf) == 0 {
@@ -44,6 +46,17 @@ type jsonEncoder struct {
 	// never modified once stored and a transaction shares the entries it
 	// did not touch, so an entry with the same pointer has the same text.
 	prev, next map[any][]byte
+	// worker marks an encoder writing a share of a large list for
+	// another: it does not split lists of its own, and with collect set
+	// it lists the entry texts for the cache in texts instead of putting
+	// them in next, which the other fills from the lists in order.
+	worker, collect bool
+	texts           []entryText
+}
+
+type entryText struct {
+	key  any
+	text []byte
 }
 
 // JSONCache lets successive encodings of configurations that share list
@@ -75,8 +88,8 @@ func (e *jsonEncoder) indent(depth int) {
 
 // object writes the struct pointer v as a JSON object, or nothing at all if
 // it holds no data, so that empty containers do not clutter the file.
-// module is the module of the enclosing node.
-func (e *jsonEncoder) object(schema *yang.Entry, v reflect.Value, module string, depth int) error {
+// module is the module of the enclosing node; si holds the fields of v.
+func (e *jsonEncoder) object(schema *yang.Entry, si *structInfo, v reflect.Value, module string, depth int) error {
 	if v.IsNil() {
 		return nil
 	}
@@ -84,7 +97,8 @@ func (e *jsonEncoder) object(schema *yang.Entry, v reflect.Value, module string,
 	e.buf = append(e.buf, '{')
 	members := 0
 	sv := v.Elem()
-	for _, f := range fieldsOf(schema, sv.Type()).fields {
+	for i := range si.fields {
+		f := &si.fields[i]
 		fv := sv.Field(f.index)
 		if isNil(fv) {
 			continue
@@ -105,15 +119,17 @@ func (e *jsonEncoder) object(schema *yang.Entry, v reflect.Value, module string,
 		var err error
 		switch f.kind {
 		case FieldContainer:
-			err = e.object(f.schema, fv, f.module, depth+1)
+			err = e.object(f.schema, f.child, fv, f.module, depth+1)
 		case FieldListMap:
-			err = e.listMap(f.schema, fv, f.module, depth+1)
+			err = e.listMap(f.schema, f.child, fv, f.module, depth+1)
 		case FieldListSlice:
-			err = e.listSlice(f.schema, fv, f.module, depth+1)
+			err = e.listSlice(f.schema, f.child, fv, f.module, depth+1)
 		case FieldLeafList:
 			err = e.leafList(f.schema, fv)
 		default:
-			err = e.leaf(f.schema, fv)
+			if !e.fastLeaf(f.scalar, fv) {
+				err = e.leaf(f.schema, fv)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
@@ -133,27 +149,121 @@ func (e *jsonEncoder) object(schema *yang.Entry, v reflect.Value, module string,
 	return nil
 }
 
-func (e *jsonEncoder) listMap(schema *yang.Entry, m reflect.Value, module string, depth int) error {
+func (e *jsonEncoder) listMap(schema *yang.Entry, si *structInfo, m reflect.Value, module string, depth int) error {
 	if m.Len() == 0 {
 		return nil
 	}
 	entries := sortedEntries(m)
 	e.buf = append(e.buf, '[')
-	for i, v := range entries {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		e.indent(depth + 1)
-		if err := e.entry(schema, v, module, depth+1); err != nil {
-			return err
-		}
+	if err := e.entries(schema, si, entries, module, depth); err != nil {
+		return err
 	}
 	e.indent(depth)
 	e.buf = append(e.buf, ']')
 	return nil
 }
 
-func (e *jsonEncoder) listSlice(schema *yang.Entry, s reflect.Value, module string, depth int) error {
+// parallelEntries is the number of list entries from which an encoding
+// is shared out among the processors, in chunks of parallelChunk (a
+// variable for tests).
+var parallelEntries, parallelChunk = 8192, 2048
+
+// entries writes the entries of a list, each after a comma but the first.
+// A large list is cut into chunks that goroutines encode into buffers of
+// their own, one per processor, while this one collects the buffers in
+// order: the text is the one a sequential encoding writes, and the entry
+// cache is filled the same way.
+func (e *jsonEncoder) entries(schema *yang.Entry, si *structInfo, entries []reflect.Value, module string, depth int) error {
+	if e.next != nil && len(entries) > 1024 && len(e.next) < len(entries)/4 {
+		// A cache filled from (nearly) empty, as the first encoding
+		// after a boot is: made to size instead of grown a million
+		// entries long.
+		next := make(map[any][]byte, len(e.next)+len(entries))
+		for k, v := range e.next {
+			next[k] = v
+		}
+		e.next = next
+	}
+	procs := runtime.GOMAXPROCS(0)
+	// Entries found in the cache are copied, not encoded: sharing out a
+	// list that is mostly cached would cost more than it saves.
+	if e.worker || genericOnly || procs < 2 || len(entries) < parallelEntries || len(e.prev) > len(entries)/2 {
+		start := len(e.buf)
+		for i, v := range entries {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			e.indent(depth + 1)
+			if err := e.entry(schema, si, v, module, depth+1); err != nil {
+				return err
+			}
+			if i == 255 && len(entries) > 1024 {
+				// The text so far says how much the rest will take.
+				e.buf = slices.Grow(e.buf, (len(e.buf)-start)/256*(len(entries)-256))
+			}
+		}
+		return nil
+	}
+	type chunk struct {
+		buf   []byte
+		texts []entryText
+		err   error
+		done  chan struct{}
+	}
+	n := (len(entries) + parallelChunk - 1) / parallelChunk
+	chunks := make([]chunk, n)
+	for i := range chunks {
+		chunks[i].done = make(chan struct{})
+	}
+	work := make(chan int, n)
+	for i := 0; i < n; i++ {
+		work <- i
+	}
+	close(work)
+	for w := 0; w < min(procs, n); w++ {
+		go func() {
+			for i := range work {
+				c := &chunks[i]
+				we := jsonEncoder{prev: e.prev, worker: true, collect: e.next != nil}
+				lo, hi := i*parallelChunk, min((i+1)*parallelChunk, len(entries))
+				for j := lo; j < hi && c.err == nil; j++ {
+					if j > 0 {
+						we.buf = append(we.buf, ',')
+					}
+					we.indent(depth + 1)
+					c.err = we.entry(schema, si, entries[j], module, depth+1)
+					if j == lo+31 {
+						we.buf = slices.Grow(we.buf, len(we.buf)/32*(hi-j))
+					}
+				}
+				c.buf, c.texts = we.buf, we.texts
+				close(c.done)
+			}
+		}()
+	}
+	var err error
+	for i := range chunks {
+		c := &chunks[i]
+		<-c.done
+		if err == nil && c.err != nil {
+			err = c.err
+		}
+		if err == nil {
+			if i == 0 {
+				// The first chunk says how much all will take.
+				e.buf = slices.Grow(e.buf, len(c.buf)*n+len(c.buf)/8)
+			}
+			e.buf = append(e.buf, c.buf...)
+			for _, t := range c.texts {
+				e.next[t.key] = t.text
+			}
+		}
+		c.buf, c.texts = nil, nil
+	}
+	return err
+}
+
+func (e *jsonEncoder) listSlice(schema *yang.Entry, si *structInfo, s reflect.Value, module string, depth int) error {
 	if s.Len() == 0 {
 		return nil
 	}
@@ -163,7 +273,7 @@ func (e *jsonEncoder) listSlice(schema *yang.Entry, s reflect.Value, module stri
 			e.buf = append(e.buf, ',')
 		}
 		e.indent(depth + 1)
-		if err := e.entry(schema, s.Index(i), module, depth+1); err != nil {
+		if err := e.entry(schema, si, s.Index(i), module, depth+1); err != nil {
 			return err
 		}
 	}
@@ -173,27 +283,36 @@ func (e *jsonEncoder) listSlice(schema *yang.Entry, s reflect.Value, module stri
 }
 
 // entry writes a list entry; it always has its keys, so it is never empty.
-func (e *jsonEncoder) entry(schema *yang.Entry, v reflect.Value, module string, depth int) error {
+func (e *jsonEncoder) entry(schema *yang.Entry, si *structInfo, v reflect.Value, module string, depth int) error {
 	var key any
-	if e.next != nil && v.Kind() == reflect.Ptr {
+	if (e.next != nil || e.collect) && v.Kind() == reflect.Ptr {
 		key = v.Interface()
 		if text, ok := e.prev[key]; ok {
 			e.buf = append(e.buf, text...)
-			e.next[key] = text
+			e.keep(key, text)
 			return nil
 		}
 	}
 	before := len(e.buf)
-	if err := e.object(schema, v, module, depth); err != nil {
+	if err := e.object(schema, si, v, module, depth); err != nil {
 		return err
 	}
 	if len(e.buf) == before {
 		e.buf = append(e.buf, "{}"...)
 	}
 	if key != nil {
-		e.next[key] = append([]byte(nil), e.buf[before:]...)
+		e.keep(key, append([]byte(nil), e.buf[before:]...))
 	}
 	return nil
+}
+
+// keep records the text of an entry for the next encoding.
+func (e *jsonEncoder) keep(key any, text []byte) {
+	if e.collect {
+		e.texts = append(e.texts, entryText{key, text})
+		return
+	}
+	e.next[key] = text
 }
 
 func (e *jsonEncoder) leafList(schema *yang.Entry, s reflect.Value) error {
@@ -226,23 +345,49 @@ func (e *jsonEncoder) leaf(schema *yang.Entry, v reflect.Value) error {
 	return e.scalar(schema, v)
 }
 
+// fastLeaf writes a set leaf of a plain Go type (a pointer to a string,
+// boolean or integer of up to 32 bits) and reports whether it did; the
+// others go through leaf.
+func (e *jsonEncoder) fastLeaf(k scalarKind, v reflect.Value) bool {
+	if genericOnly {
+		return false
+	}
+	switch k {
+	case scalarString:
+		e.buf = appendJSONString(e.buf, v.Elem().String())
+	case scalarBool:
+		e.buf = strconv.AppendBool(e.buf, v.Elem().Bool())
+	case scalarUint8, scalarUint16, scalarUint32:
+		e.buf = strconv.AppendUint(e.buf, v.Elem().Uint(), 10)
+	case scalarInt8, scalarInt16, scalarInt32:
+		e.buf = strconv.AppendInt(e.buf, v.Elem().Int(), 10)
+	default:
+		return false
+	}
+	return true
+}
+
 // scalar writes one value: a pointer to a Go scalar, an enumeration, or a
 // union interface holding either.
 func (e *jsonEncoder) scalar(schema *yang.Entry, v reflect.Value) error {
 	for v.Kind() == reflect.Ptr || v.Kind() == reflect.Interface {
 		v = v.Elem()
 	}
-	if en, ok := v.Interface().(ygot.GoEnum); ok {
-		def, ok := en.ΛMap()[reflect.TypeOf(en).Name()][v.Int()]
-		if !ok {
-			return fmt.Errorf("enumeration value %d out of range", v.Int())
+	// Enumerations are int64s; asking other values for their interface
+	// would box them for nothing.
+	if v.Kind() == reflect.Int64 {
+		if en, ok := v.Interface().(ygot.GoEnum); ok {
+			def, ok := en.ΛMap()[reflect.TypeOf(en).Name()][v.Int()]
+			if !ok {
+				return fmt.Errorf("enumeration value %d out of range", v.Int())
+			}
+			name := def.Name
+			if schema.Type != nil && schema.Type.Kind == yang.Yidentityref && def.DefiningModule != "" {
+				name = def.DefiningModule + ":" + name
+			}
+			e.buf = appendJSONString(e.buf, name)
+			return nil
 		}
-		name := def.Name
-		if schema.Type != nil && schema.Type.Kind == yang.Yidentityref && def.DefiningModule != "" {
-			name = def.DefiningModule + ":" + name
-		}
-		e.buf = appendJSONString(e.buf, name)
-		return nil
 	}
 	switch v.Kind() {
 	case reflect.String:

@@ -85,7 +85,11 @@ func checkerFor(leaf *yang.Entry) *leafChecker {
 
 // checkLeafValue validates a leaf or leaf-list field against its YANG type.
 func checkLeafValue(leaf *yang.Entry, v reflect.Value) error {
-	c := checkerFor(leaf)
+	return checkerFor(leaf).checkValue(leaf, v)
+}
+
+// checkValue is checkLeafValue with the checker found.
+func (c *leafChecker) checkValue(leaf *yang.Entry, v reflect.Value) error {
 	if c.err != nil {
 		return c.err
 	}

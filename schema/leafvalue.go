@@ -41,6 +41,9 @@ func LeafField(schema *yang.Entry, parent reflect.Value, name string) (leaf *yan
 // from its YANG text. The value is checked against its Go type here and
 // against the YANG type (ranges, patterns) when the datastore is validated.
 func SetLeafText(leaf *yang.Entry, field reflect.Value, text string) error {
+	if field.Kind() == reflect.Ptr && !genericOnly && setLeafFast(field, text) {
+		return nil
+	}
 	if field.Kind() == reflect.Slice {
 		v, err := parseScalar(leaf, field.Type().Elem(), text)
 		if err != nil {
@@ -73,6 +76,93 @@ func SetLeafText(leaf *yang.Entry, field reflect.Value, text string) error {
 	}
 	field.Set(v)
 	return nil
+}
+
+// setLeafFast sets a leaf of a plain Go type from text without the
+// generic path's intermediate values: any text for a string, plain
+// decimal digits in range for an integer. It reports false, having done
+// nothing, for anything else, which the generic path then reads or
+// explains.
+func setLeafFast(field reflect.Value, text string) bool {
+	k := scalarKinds[field.Type()]
+	switch k {
+	case scalarOther, scalarBool:
+		return false
+	case scalarString:
+		field.Set(reflect.ValueOf(&text))
+		return true
+	}
+	neg := k >= scalarInt8 && len(text) > 0 && text[0] == '-'
+	digits := text
+	if neg {
+		digits = text[1:]
+	}
+	if len(digits) == 0 || len(digits) > 19 {
+		return false
+	}
+	var n uint64
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	var p any
+	switch k {
+	case scalarUint8:
+		if n <= 1<<8-1 {
+			v := uint8(n)
+			p = &v
+		}
+	case scalarUint16:
+		if n <= 1<<16-1 {
+			v := uint16(n)
+			p = &v
+		}
+	case scalarUint32:
+		if n <= 1<<32-1 {
+			v := uint32(n)
+			p = &v
+		}
+	case scalarUint64:
+		p = &n
+	default:
+		limit := uint64(1) << 63
+		switch k {
+		case scalarInt8:
+			limit = 1 << 7
+		case scalarInt16:
+			limit = 1 << 15
+		case scalarInt32:
+			limit = 1 << 31
+		}
+		if (neg && n > limit) || (!neg && n >= limit) {
+			return false
+		}
+		i := int64(n)
+		if neg {
+			i = -i
+		}
+		switch k {
+		case scalarInt8:
+			v := int8(i)
+			p = &v
+		case scalarInt16:
+			v := int16(i)
+			p = &v
+		case scalarInt32:
+			v := int32(i)
+			p = &v
+		default:
+			p = &i
+		}
+	}
+	if p == nil {
+		return false
+	}
+	field.Set(reflect.ValueOf(p))
+	return true
 }
 
 // RemoveLeafListText removes one value from a leaf-list and reports whether
@@ -212,9 +302,13 @@ func leafString(v reflect.Value) string {
 		}
 		v = v.Elem()
 	}
-	if e, ok := v.Interface().(ygot.GoEnum); ok {
-		if name, err := ygot.EnumName(e); err == nil {
-			return name
+	// Generated enumerations are int64s; asking any other value for its
+	// interface would box (allocate) it for nothing.
+	if v.Kind() == reflect.Int64 {
+		if e, ok := v.Interface().(ygot.GoEnum); ok {
+			if name, err := ygot.EnumName(e); err == nil {
+				return name
+			}
 		}
 	}
 	switch v.Kind() {

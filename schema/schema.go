@@ -14,6 +14,12 @@ func rootSchema() *yang.Entry {
 	return gen.SchemaTree["Device"]
 }
 
+// rootFields returns the fields of the root struct, and through their
+// child links those of the whole tree.
+func rootFields() *structInfo {
+	return fieldsOf(rootSchema(), reflect.TypeOf(gen.Device{}))
+}
+
 // Clone returns a deep copy of a tree.
 func Clone(root *gen.Device) (*gen.Device, error) {
 	return deepCopy(reflect.ValueOf(root), nil).Interface().(*gen.Device), nil

@@ -152,8 +152,7 @@ func (tx *Tx) walkTo(elems []*gpb.PathElem, create, write, own bool) (reflect.Va
 	cur := reflect.ValueOf(tx.root)
 	schema := rootSchema()
 	for i, e := range elems {
-		path := &gpb.Path{Elem: elems[:i+1]}
-		next, f, key, err := tx.step(cur, schema, e, path, create, write)
+		next, f, key, err := tx.step(cur, schema, e, elems[:i], create, write)
 		if err != nil {
 			return reflect.Value{}, nil, err
 		}
@@ -173,10 +172,13 @@ func (tx *Tx) walkTo(elems []*gpb.PathElem, create, write, own bool) (reflect.Va
 // step moves from the struct cur, which the transaction owns when write is
 // set, to its child e: absent children are created when create is set, and
 // shared ones are copied (shallowly) when write is set. key is the map key
-// of a list entry.
-func (tx *Tx) step(cur reflect.Value, schema *yang.Entry, e *gpb.PathElem, path *gpb.Path, create, write bool) (reflect.Value, *fieldInfo, reflect.Value, error) {
-	f, err := childField(schema, cur, e.Name, path)
+// of a list entry. prefix is the path to cur, for errors: the path of e is
+// made only when one is reported.
+func (tx *Tx) step(cur reflect.Value, schema *yang.Entry, e *gpb.PathElem, prefix []*gpb.PathElem, create, write bool) (reflect.Value, *fieldInfo, reflect.Value, error) {
+	path := func() *gpb.Path { return &gpb.Path{Elem: append(prefix[:len(prefix):len(prefix)], e)} }
+	f, err := childField(schema, cur, e.Name, nil)
 	if err != nil {
+		_, err = childField(schema, cur, e.Name, path())
 		return reflect.Value{}, nil, reflect.Value{}, err
 	}
 	fv := cur.Elem().Field(f.index)
@@ -186,16 +188,17 @@ func (tx *Tx) step(cur reflect.Value, schema *yang.Entry, e *gpb.PathElem, path 
 		next = fv
 	case FieldListMap:
 		if len(e.Key) == 0 {
-			return reflect.Value{}, nil, key, Errorf(TagMissingElement, path, "list %s needs its keys", e.Name)
+			return reflect.Value{}, nil, key, Errorf(TagMissingElement, path(), "list %s needs its keys", e.Name)
 		}
-		if key, err = mapKey(f.schema, fv.Type().Key(), e, path); err != nil {
+		if key, err = mapKey(f.schema, fv.Type().Key(), e, nil); err != nil {
+			_, err = mapKey(f.schema, fv.Type().Key(), e, path())
 			return reflect.Value{}, nil, key, err
 		}
 		if !fv.IsNil() {
 			next = fv.MapIndex(key)
 		}
 	default:
-		return reflect.Value{}, nil, key, Errorf(TagInvalidValue, path, "%s is not a container or list entry", e.Name)
+		return reflect.Value{}, nil, key, Errorf(TagInvalidValue, path(), "%s is not a container or list entry", e.Name)
 	}
 	switch {
 	case !next.IsValid() || next.IsNil():
@@ -253,7 +256,7 @@ func (tx *Tx) Touch(path *gpb.Path, create bool) (ygot.GoStruct, *yang.Entry, er
 // TouchChild is Touch for child e of parent, a node the transaction owns
 // (from Touch, TouchChild or Get) whose schema is schema.
 func (tx *Tx) TouchChild(parent ygot.GoStruct, schema *yang.Entry, e *gpb.PathElem, create bool) (ygot.GoStruct, *yang.Entry, error) {
-	next, f, _, err := tx.step(reflect.ValueOf(parent), schema, e, &gpb.Path{Elem: []*gpb.PathElem{e}}, create, true)
+	next, f, _, err := tx.step(reflect.ValueOf(parent), schema, e, nil, create, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -372,11 +375,13 @@ func mapKey(schema *yang.Entry, keyType reflect.Type, e *gpb.PathElem, path *gpb
 		return parseKey(schema.Dir[names[0]], keyType, s, path)
 	}
 	k := reflect.New(keyType).Elem()
-	for i := 0; i < keyType.NumField(); i++ {
-		tag := keyType.Field(i).Tag.Get("path")
+	for i, tag := range keyTagNames(keyType) {
 		s, ok := e.Key[tag]
 		if !ok {
 			return reflect.Value{}, Errorf(TagMissingElement, path, "missing key %s", tag)
+		}
+		if !genericOnly && setKeyFast(k.Field(i), s) {
+			continue
 		}
 		v, err := parseKey(schema.Dir[tag], keyType.Field(i).Type, s, path)
 		if err != nil {
@@ -385,6 +390,35 @@ func mapKey(schema *yang.Entry, keyType reflect.Type, e *gpb.PathElem, path *gpb
 		k.Field(i).Set(v)
 	}
 	return k, nil
+}
+
+// setKeyFast sets a key field of a plain string or unsigned integer type
+// from text as parseKey would, without its intermediate value: any text
+// for a string, plain decimal digits in range for an integer. It reports
+// false, having done nothing, for anything else.
+func setKeyFast(dst reflect.Value, text string) bool {
+	switch dst.Type() {
+	case reflect.TypeOf(""):
+		dst.SetString(text)
+		return true
+	case reflect.TypeOf(uint8(0)), reflect.TypeOf(uint16(0)), reflect.TypeOf(uint32(0)), reflect.TypeOf(uint64(0)):
+		if len(text) == 0 || len(text) > 19 {
+			return false
+		}
+		var n uint64
+		for i := 0; i < len(text); i++ {
+			if text[i] < '0' || text[i] > '9' {
+				return false
+			}
+			n = n*10 + uint64(text[i]-'0')
+		}
+		if dst.OverflowUint(n) {
+			return false
+		}
+		dst.SetUint(n)
+		return true
+	}
+	return false
 }
 
 // keyNames returns the key leaf names of a list schema, split once.
@@ -411,6 +445,21 @@ func newEntry(schema *yang.Entry, t reflect.Type, keyType reflect.Type, key refl
 			f.Set(v.Convert(f.Type()))
 		}
 	}
+	tk := [2]reflect.Type{t, keyType}
+	kpv, ok := entryKeyPlans.Load(tk)
+	if !ok {
+		kpv, _ = entryKeyPlans.LoadOrStore(tk, newKeyPlan(schema, t, keyType))
+	}
+	if kp := kpv.(*keyPlan); kp != nil {
+		if keyType.Kind() == reflect.Struct {
+			for i, fi := range kp.fields {
+				set(entry.Elem().Field(fi), key.Field(i))
+			}
+		} else {
+			set(entry.Elem().Field(kp.fields[0]), key)
+		}
+		return entry
+	}
 	if keyType.Kind() == reflect.Struct {
 		for i := 0; i < keyType.NumField(); i++ {
 			set(entry.Elem().FieldByName(keyType.Field(i).Name), key.Field(i))
@@ -421,6 +470,9 @@ func newEntry(schema *yang.Entry, t reflect.Type, keyType reflect.Type, key refl
 	set(entry.Elem().Field(si.fields[si.byName[strings.TrimSpace(schema.Key)]].index), key)
 	return entry
 }
+
+// entryKeyPlans caches the key plans of newEntry by type.
+var entryKeyPlans sync.Map // [2]reflect.Type{entry struct, key} -> *keyPlan
 
 // mapCloners copy the maps of the lists that hold up to millions of
 // entries with maps.Clone, which copies the runtime's hash groups instead

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
@@ -196,5 +197,31 @@ func TestMinMaxElements(t *testing.T) {
 			PathString(e.Path) != "/sfc/sf-maps/sf-map[index=7]/service-function"):
 			t.Errorf("%d service functions: %v, want %s at the leaf-list", c.n, err, c.appTag)
 		}
+	}
+}
+
+// A transaction that deletes a list whole (here with the container that
+// holds it) and then adds entries to it has no key recorded for the
+// entries it dropped: the diff with Touched must still list them, as the
+// one without does. Before the fix it listed the new entry only, and an
+// engine never heard that the others were gone.
+func TestTouchedWholeListDeleteThenCreate(t *testing.T) {
+	base := &gen.Device{}
+	bt := base.GetOrCreateSoftwire().GetOrCreateLwaftr().GetOrCreateBindingTable()
+	bt.GetOrCreateSoftwire("10.0.0.1", 1)
+	bt.GetOrCreateSoftwire("10.0.0.2", 1)
+	tx := NewTx(base)
+	p := &gpb.Path{Elem: []*gpb.PathElem{{Name: "softwire"}, {Name: "lwaftr"}, {Name: "binding-table"}}}
+	if _, err := tx.Delete(p); err != nil {
+		t.Fatal(err)
+	}
+	ep := &gpb.Path{Elem: append(append([]*gpb.PathElem{}, p.Elem...), &gpb.PathElem{Name: "softwire", Key: map[string]string{"ipv4": "10.0.0.3", "psid": "1"}})}
+	if _, err := tx.Get(ep, true); err != nil {
+		t.Fatal(err)
+	}
+	with := Changes(base, tx.Root(), tx.Touched())
+	without := Changes(base, tx.Root(), nil)
+	if a, b := changeTexts(with), changeTexts(without); !reflect.DeepEqual(a, b) || len(a) != 3 {
+		t.Errorf("with Touched:\n%v\nwithout:\n%v", a, b)
 	}
 }

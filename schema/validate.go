@@ -33,19 +33,21 @@ import (
 func Validate(root, old *gen.Device, touched *Touched) error {
 	lr := &leafrefIndex{cache: map[string]map[string]bool{}}
 	return walk(rootSchema(), root, nilIfNone(old), touched, func(n *node) (bool, error) {
-		if n.schema.ReadOnly() {
+		f := n.field
+		if !f.config {
 			if !isNil(n.value) {
 				return true, Errorf(TagInvalidValue, n.fullPath(), "%s is state (config false) and cannot be configured", n.schema.Name)
 			}
 			return true, nil
 		}
+		isNode := f.kind == FieldContainer || f.kind == FieldListMap || f.kind == FieldListSlice
 		switch {
-		case (n.schema.IsList() || n.schema.IsContainer()) && n.value.Kind() == reflect.Ptr && n.unchanged():
-			if !hasLeafref(n.schema) {
+		case isNode && n.value.Kind() == reflect.Ptr && n.unchanged():
+			if !f.leafref {
 				return true, nil
 			}
 			return true, lr.checkBelow(n)
-		case n.schema.IsList() || n.schema.IsContainer():
+		case isNode:
 			if isNil(n.value) {
 				// A non-presence container that is absent still holds
 				// its mandatory leaves when its parent exists.
@@ -61,6 +63,9 @@ func Validate(root, old *gen.Device, touched *Touched) error {
 			}
 			if err := validateLeaf(n); err != nil {
 				return false, err
+			}
+			if n.schema.Type == nil || n.schema.Type.Kind != yang.Yleafref {
+				return false, nil
 			}
 			return false, lr.check(n)
 		}
@@ -93,13 +98,18 @@ func isNil(v reflect.Value) bool {
 // containers are found when walk reaches those children.
 func checkMandatory(n *node) error {
 	sv := n.value.Elem()
-	for _, f := range fieldsOf(n.schema, sv.Type()).fields {
+	si := n.field.child
+	if si == nil {
+		si = fieldsOf(n.schema, sv.Type())
+	}
+	for i := range si.fields {
+		f := &si.fields[i]
 		if f.kind == FieldLeaf && f.config && f.schema.Mandatory == yang.TSTrue && isNil(sv.Field(f.index)) {
 			path := n.fullPath().Elem
 			return Errorf(TagDataMissing, elemsPath(append(path, &gpb.PathElem{Name: f.name})),
 				"mandatory leaf %s is missing", f.name)
 		}
-		if err := checkElements(n, &f, sv.Field(f.index)); err != nil {
+		if err := checkElements(n, f, sv.Field(f.index)); err != nil {
 			return err
 		}
 	}
@@ -173,7 +183,11 @@ func cleanYtypesError(err error) string {
 
 // validateLeaf checks one present leaf or leaf-list against its type.
 func validateLeaf(n *node) error {
-	if err := checkLeafValue(n.schema, n.value); err != nil {
+	c := n.field.checker
+	if c == nil {
+		c = checkerFor(n.schema)
+	}
+	if err := c.checkValue(n.schema, n.value); err != nil {
 		return &Error{Tag: TagInvalidValue, Path: n.fullPath(), Message: cleanYtypesError(err), Err: err}
 	}
 	return checkLeafSyntax(n)
@@ -183,6 +197,13 @@ func validateLeaf(n *node) error {
 // cannot express; they are parsed here.
 func checkLeafSyntax(n *node) error {
 	if !isAddressType(n.schema.Type.Name) {
+		return nil
+	}
+	if v := n.value; v.Kind() == reflect.Ptr && v.Elem().Kind() == reflect.String {
+		// One address leaf: no slice of its text.
+		if s := v.Elem().String(); checkAddrType(n.schema.Type, s) != nil {
+			return Errorf(TagInvalidValue, n.fullPath(), "%q: %v", s, checkAddrType(n.schema.Type, s))
+		}
 		return nil
 	}
 	for _, s := range leafStrings(n.value) {

@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"reflect"
-	"sort"
+	"slices"
+	"strings"
+	"unsafe"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/goyang/pkg/yang"
@@ -18,6 +20,7 @@ import (
 type node struct {
 	path   []*gpb.PathElem // keyed path from the root
 	schema *yang.Entry
+	field  *fieldInfo    // the field of the parent struct that holds the node
 	value  reflect.Value // the struct field (pointer, map, slice, enum or union)
 	// old is the same node in the tree walked alongside (the running
 	// configuration a candidate is compared with); invalid when that tree
@@ -67,7 +70,7 @@ func walk(schema *yang.Entry, s, old ygot.GoStruct, touched *Touched, fn walkFun
 	} else {
 		touched = nil
 	}
-	return walkStruct(schema, v, ov, make([]*gpb.PathElem, 0, 16), append(make([]reflect.Value, 0, 16), v), touched, fn, &node{})
+	return walkFields(fieldsOf(schema, v.Elem().Type()), v, ov, make([]*gpb.PathElem, 0, 16), append(make([]reflect.Value, 0, 16), v), touched, fn, &node{})
 }
 
 // walkStruct visits the fields of the struct pointer v. path is a stack:
@@ -78,9 +81,13 @@ func walk(schema *yang.Entry, s, old ygot.GoStruct, touched *Touched, fn walkFun
 // keep either past its call (a walk of
 // 100,000 bindings made 800,000 of them, 100 MB for the collector).
 func walkStruct(schema *yang.Entry, v, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, touched *Touched, fn walkFunc, scratch *node) error {
+	return walkFields(fieldsOf(schema, v.Elem().Type()), v, old, path, parents, touched, fn, scratch)
+}
+
+// walkFields is walkStruct with the struct's fields known.
+func walkFields(si *structInfo, v, old reflect.Value, path []*gpb.PathElem, parents []reflect.Value, touched *Touched, fn walkFunc, scratch *node) error {
 	sv := v.Elem()
 	hasOld := old.IsValid() && !old.IsNil()
-	si := fieldsOf(schema, sv.Type())
 	for i := range si.fields {
 		f := &si.fields[i]
 		var of reflect.Value
@@ -105,18 +112,18 @@ func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parent
 		path[len(path)-1] = f.entryElem
 		hasOld := old.IsValid() && !old.IsNil()
 		visit := func(entry, oe reflect.Value) error {
-			*scratch = node{path: path, schema: schema, value: entry, old: oe, parents: parents}
+			*scratch = node{path: path, schema: schema, field: f, value: entry, old: oe, parents: parents}
 			skip, err := fn(scratch)
 			if err != nil || skip {
 				return err
 			}
 			inner[len(inner)-1] = entry
-			return walkStruct(schema, entry, oe, path, inner, touched, fn, scratch)
+			return walkFields(f.child, entry, oe, path, inner, touched, fn, scratch)
 		}
-		if hasOld && old.Pointer() == fv.Pointer() && !hasLeafref(schema) {
+		if hasOld && old.Pointer() == fv.Pointer() && !f.leafref {
 			return nil // old's own list: every entry unchanged
 		}
-		if keys, ok := touched.keysOf(fv); ok && hasOld && !hasLeafref(schema) {
+		if keys, ok := touched.keysOf(fv); ok && hasOld && !f.leafref {
 			for _, k := range keys {
 				if entry := fv.MapIndex(k); entry.IsValid() && !entry.IsNil() {
 					if err := visit(entry, old.MapIndex(k)); err != nil {
@@ -140,28 +147,28 @@ func walkField(f *fieldInfo, fv, old reflect.Value, path []*gpb.PathElem, parent
 		inner := append(parents, reflect.Value{})
 		for i := 0; i < fv.Len(); i++ {
 			entry := fv.Index(i)
-			*scratch = node{path: path, schema: schema, value: entry, parents: parents}
+			*scratch = node{path: path, schema: schema, field: f, value: entry, parents: parents}
 			skip, err := fn(scratch)
 			if err != nil {
 				return err
 			}
 			if !skip {
 				inner[len(inner)-1] = entry
-				if err := walkStruct(schema, entry, reflect.Value{}, path, inner, nil, fn, scratch); err != nil {
+				if err := walkFields(f.child, entry, reflect.Value{}, path, inner, nil, fn, scratch); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	case FieldContainer:
-		*scratch = node{path: path, schema: schema, value: fv, old: old, parents: parents}
+		*scratch = node{path: path, schema: schema, field: f, value: fv, old: old, parents: parents}
 		skip, err := fn(scratch)
 		if err != nil || skip || fv.IsNil() {
 			return err
 		}
-		return walkStruct(schema, fv, old, path, append(parents, fv), touched, fn, scratch)
+		return walkFields(f.child, fv, old, path, append(parents, fv), touched, fn, scratch)
 	default:
-		*scratch = node{path: path, schema: schema, value: fv, old: old, parents: parents}
+		*scratch = node{path: path, schema: schema, field: f, value: fv, old: old, parents: parents}
 		_, err := fn(scratch)
 		return err
 	}
@@ -198,13 +205,40 @@ func sortedEntries(m reflect.Value) []reflect.Value {
 }
 
 func sortedItems(m reflect.Value) []sortable {
-	items := make([]sortable, 0, m.Len())
+	n := m.Len()
+	ks := make([]reflect.Value, 0, n)
+	vs := make([]reflect.Value, 0, n)
+	// The sort keys are written one after the other into one buffer and
+	// become strings once it is complete (it is never written again):
+	// one allocation for a million keys instead of a million.
 	var buf []byte
+	ends := make([]int, 0, n)
 	for it := m.MapRange(); it.Next(); {
-		buf = appendSortKey(buf[:0], it.Key())
-		items = append(items, sortable{it.Key(), it.Value(), string(buf)})
+		buf = appendSortKey(buf, it.Key())
+		ends = append(ends, len(buf))
+		ks = append(ks, it.Key())
+		vs = append(vs, it.Value())
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].b < items[j].b })
+	keys := make([]string, len(ends))
+	start := 0
+	for i, end := range ends {
+		if end > start {
+			keys[i] = unsafe.String(&buf[start], end-start)
+		}
+		start = end
+	}
+	// A permutation is sorted rather than the items: moving int32s needs
+	// no write barriers, which made sorting a million items while the
+	// collector runs cost more than encoding them.
+	idx := make([]int32, len(keys))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(keys[a], keys[b]) })
+	items := make([]sortable, len(idx))
+	for i, j := range idx {
+		items[i] = sortable{ks[j], vs[j], keys[j]}
+	}
 	return items
 }
 

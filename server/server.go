@@ -130,6 +130,9 @@ func New(opts Options) (*Server, error) {
 		sub.Attach(s.gate)
 	}
 	s.running.Store(&gen.Device{})
+	// Loading a large saved configuration builds a tree that is live as
+	// a whole: collections during the load would find nothing to free.
+	defer pauseGC(st.bootSize())()
 	cfg, source, save, err := s.bootConfig(opts)
 	if err != nil {
 		s.store.close()
@@ -592,6 +595,12 @@ func (s *Server) commitLocked(sess *Session, old, new *gen.Device, touched *sche
 		return 0, schema.Errorf(schema.TagInvalidValue, &gpb.Path{Elem: []*gpb.PathElem{{Name: "system"}, {Name: "aaa"}, {Name: "users"}}},
 			"the change would remove the last admin user who can log in; nobody could manage the element")
 	}
+	// The diff is computed while the tree is validated: both only read
+	// the two trees, and a large commit keeps a second processor busy
+	// instead of waiting for one to do both. A refused commit drops its
+	// diff; the goroutine ends by itself.
+	diff := make(chan []schema.Change, 1)
+	go func() { diff <- schema.Changes(old, new, touched) }()
 	if new != s.trusted {
 		if err := schema.Validate(new, old, touched); err != nil {
 			return 0, err
@@ -600,7 +609,7 @@ func (s *Server) commitLocked(sess *Session, old, new *gen.Device, touched *sche
 	if err := validateNACM(new, old); err != nil {
 		return 0, err
 	}
-	changes := schema.Changes(old, new, touched)
+	changes := <-diff
 	if len(changes) == 0 && s.nextID > 0 {
 		return 0, nil
 	}

@@ -683,3 +683,39 @@ func diskState(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+// A transaction that replaces the binding table (deletes it whole, then
+// adds one entry, as a NETCONF replace does) tells the engine about every
+// entry it dropped, not only the one it added.
+func TestReplacedTableReportsDroppedEntries(t *testing.T) {
+	var seen []schema.Change
+	s := newTestServer(t, t.TempDir(), &changeSpy{owns: "softwire", got: &seen})
+	if err := s.Edit(admin, Running, func(root *gen.Device) error { addBindings(root, 3); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	seen = nil
+	table := []*gpb.PathElem{{Name: "softwire"}, {Name: "lwaftr"}, {Name: "binding-table"}}
+	if err := s.EditTx(admin, Running, func(tx *schema.Tx) error {
+		if _, err := tx.Delete(&gpb.Path{Elem: table}); err != nil {
+			return err
+		}
+		n, err := tx.Get(&gpb.Path{Elem: append(table[:3:3], &gpb.PathElem{Name: "softwire",
+			Key: map[string]string{"ipv4": "10.9.9.9", "psid": "1"}})}, true)
+		if err != nil {
+			return err
+		}
+		sw := n.(*gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable_Softwire)
+		sw.B4Ipv6, sw.BrAddress = ygot.String("2001:db8::9"), ygot.String("2001:db8::1")
+		sw.GetOrCreatePortSet().PsidLength = ygot.Uint8(6)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]int{}
+	for _, c := range seen {
+		ops[c.Op]++
+	}
+	if ops[schema.OpDelete] != 3 || ops[schema.OpCreate] != 1 || len(seen) != 4 {
+		t.Fatalf("changes %v, want 3 deletes and 1 create", ops)
+	}
+}

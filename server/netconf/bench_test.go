@@ -2,6 +2,7 @@ package netconf
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -26,13 +27,19 @@ func bindingsXML(n int) string {
 func BenchmarkEditConfig100kBindings(b *testing.B) {
 	req := bindingsXML(100_000)
 	b.SetBytes(int64(len(req)))
+	b.ReportAllocs()
+	var cpu cpuMeter
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		e := startElement(b, 64<<20)
 		c := dial(b, e, "admin", adminPW, true)
+		runtime.GC()
 		b.StartTimer()
+		cpu.begin()
 		wantOK(b, c.rpc(req))
+		cpu.end()
 	}
+	cpu.report(b)
 }
 
 // get-config of the 100,000 entries.

@@ -2,7 +2,9 @@ package netconf
 
 import (
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/goyang/pkg/yang"
@@ -46,7 +48,22 @@ type ref struct {
 	schema *yang.Entry
 	parent *ref
 	elem   *gpb.PathElem
-	path   []*gpb.PathElem // keyed path from the root
+}
+
+// path is the keyed path of the node from the root, made only when an
+// error reports it: an edit of 100,000 entries would otherwise build a
+// path for each of their nodes and leaves.
+func (r *ref) path() []*gpb.PathElem {
+	n := 0
+	for p := r; p.parent != nil; p = p.parent {
+		n++
+	}
+	out := make([]*gpb.PathElem, n, n+1)
+	for p := r; p.parent != nil; p = p.parent {
+		n--
+		out[n] = p.elem
+	}
+	return out
 }
 
 // get resolves the node, creating it and its ancestors when create is set;
@@ -68,7 +85,7 @@ func (r *ref) get(create bool) (ygot.GoStruct, error) {
 }
 
 func (r *ref) child(schema *yang.Entry, elem *gpb.PathElem) *ref {
-	return &ref{tx: r.tx, schema: schema, parent: r, elem: elem, path: append(clonePath(r.path), elem)}
+	return &ref{tx: r.tx, schema: schema, parent: r, elem: elem}
 }
 
 // applyTop applies one top-level element of <config>.
@@ -108,14 +125,14 @@ func (ed *editor) apply(schema *yang.Entry, parent *ref, x *xnode, inherited str
 		return err
 	}
 	if schema.ReadOnly() {
-		return &rpcError{Type: "application", Tag: sch.TagInvalidValue, Path: pathOf(parent.path, x.Name.Local, nil),
+		return &rpcError{Type: "application", Tag: sch.TagInvalidValue, Path: pathOf(parent.path(), x.Name.Local, nil),
 			Message: x.Name.Local + " is state (config false) and cannot be configured", BadElement: x.Name.Local}
 	}
 	switch {
 	case schema.IsContainer():
 		return ed.node(schema, parent, &gpb.PathElem{Name: x.Name.Local}, x, op)
 	case schema.IsList():
-		keys, err := listKeys(schema, parent.path, x)
+		keys, err := listKeys(schema, parent, x)
 		if err != nil {
 			return err
 		}
@@ -129,7 +146,6 @@ func (ed *editor) apply(schema *yang.Entry, parent *ref, x *xnode, inherited str
 // node applies a container or list entry.
 func (ed *editor) node(schema *yang.Entry, parent *ref, elem *gpb.PathElem, x *xnode, op string) error {
 	me := parent.child(schema, elem)
-	p := &gpb.Path{Elem: me.path}
 	switch op {
 	case opDelete, opRemove:
 		pn, err := parent.get(false)
@@ -143,7 +159,7 @@ func (ed *editor) node(schema *yang.Entry, parent *ref, elem *gpb.PathElem, x *x
 			}
 		}
 		if !ok && op == opDelete {
-			return &rpcError{Type: "application", Tag: sch.TagDataMissing, Path: p, Message: "cannot delete " + x.Name.Local + ": it does not exist"}
+			return &rpcError{Type: "application", Tag: sch.TagDataMissing, Path: &gpb.Path{Elem: me.path()}, Message: "cannot delete " + x.Name.Local + ": it does not exist"}
 		}
 		return nil
 	case opCreate:
@@ -154,7 +170,7 @@ func (ed *editor) node(schema *yang.Entry, parent *ref, elem *gpb.PathElem, x *x
 		if n, _, err := ed.tx.TouchChild(pn, parent.schema, elem, false); err != nil {
 			return err
 		} else if n != nil {
-			return &rpcError{Type: "application", Tag: sch.TagDataExists, Path: p, Message: "cannot create " + x.Name.Local + ": it already exists"}
+			return &rpcError{Type: "application", Tag: sch.TagDataExists, Path: &gpb.Path{Elem: me.path()}, Message: "cannot create " + x.Name.Local + ": it already exists"}
 		}
 		op = opMerge
 	case opReplace:
@@ -178,11 +194,9 @@ func (ed *editor) node(schema *yang.Entry, parent *ref, elem *gpb.PathElem, x *x
 }
 
 func (ed *editor) children(schema *yang.Entry, me *ref, x *xnode, op string) error {
-	keys := map[string]bool{}
+	var keys []string
 	if schema.IsList() {
-		for _, k := range strings.Fields(schema.Key) {
-			keys[k] = true
-		}
+		keys = keyNames(schema)
 	}
 	for _, c := range x.Children {
 		if c.Name.Space != x.Name.Space {
@@ -193,11 +207,11 @@ func (ed *editor) children(schema *yang.Entry, me *ref, x *xnode, op string) err
 		cs := childSchema(schema, c.Name.Local)
 		if cs == nil {
 			e := badElement(sch.TagUnknownElement, c.Name.Local, "%s has no child %q", x.Name.Local, c.Name.Local)
-			e.Path = &gpb.Path{Elem: me.path}
+			e.Path = &gpb.Path{Elem: me.path()}
 			e.Type = "application"
 			return e
 		}
-		if keys[c.Name.Local] {
+		if slices.Contains(keys, c.Name.Local) {
 			if _, ok := c.attr(nsBase, "operation"); ok {
 				e := badElement(sch.TagBadAttribute, c.Name.Local, "a list key takes no operation")
 				e.BadAttr = "operation"
@@ -235,14 +249,14 @@ func (ed *editor) leaf(schema *yang.Entry, parent *ref, x *xnode, op string) err
 	if parent.parent == nil {
 		return badElement(sch.TagUnknownElement, x.Name.Local, "no top-level leaf %q", x.Name.Local)
 	}
-	path := pathOf(parent.path, x.Name.Local, nil)
+	path := func() *gpb.Path { return pathOf(parent.path(), x.Name.Local, nil) }
 	node, err := parent.get(op != opDelete && op != opRemove)
 	if err != nil {
 		return err
 	}
 	if node == nil {
 		if op == opDelete {
-			return &rpcError{Type: "application", Tag: sch.TagDataMissing, Path: path, Message: "cannot delete " + x.Name.Local + ": it does not exist"}
+			return &rpcError{Type: "application", Tag: sch.TagDataMissing, Path: path(), Message: "cannot delete " + x.Name.Local + ": it does not exist"}
 		}
 		return nil
 	}
@@ -258,16 +272,16 @@ func (ed *editor) leaf(schema *yang.Entry, parent *ref, x *xnode, op string) err
 		if isList {
 			found, err := sch.RemoveLeafListText(leaf, field, x.Text)
 			if err != nil {
-				return valueError(path, x, err)
+				return valueError(path(), x, err)
 			}
 			if !found && op == opDelete {
-				return &rpcError{Type: "application", Tag: sch.TagDataMissing, Path: path, Message: "cannot delete " + x.Name.Local + " " + x.Text + ": it does not exist"}
+				return &rpcError{Type: "application", Tag: sch.TagDataMissing, Path: path(), Message: "cannot delete " + x.Name.Local + " " + x.Text + ": it does not exist"}
 			}
 			return nil
 		}
 		if !sch.LeafIsSet(field) {
 			if op == opDelete {
-				return &rpcError{Type: "application", Tag: sch.TagDataMissing, Path: path, Message: "cannot delete " + x.Name.Local + ": it is not set"}
+				return &rpcError{Type: "application", Tag: sch.TagDataMissing, Path: path(), Message: "cannot delete " + x.Name.Local + ": it is not set"}
 			}
 			return nil
 		}
@@ -277,15 +291,15 @@ func (ed *editor) leaf(schema *yang.Entry, parent *ref, x *xnode, op string) err
 		if isList {
 			for _, s := range sch.LeafTexts(field) {
 				if s == x.Text {
-					return &rpcError{Type: "application", Tag: sch.TagDataExists, Path: path, Message: x.Name.Local + " " + x.Text + " already exists"}
+					return &rpcError{Type: "application", Tag: sch.TagDataExists, Path: path(), Message: x.Name.Local + " " + x.Text + " already exists"}
 				}
 			}
 		} else if sch.LeafIsSet(field) {
-			return &rpcError{Type: "application", Tag: sch.TagDataExists, Path: path, Message: "cannot create " + x.Name.Local + ": it is already set"}
+			return &rpcError{Type: "application", Tag: sch.TagDataExists, Path: path(), Message: "cannot create " + x.Name.Local + ": it is already set"}
 		}
 	}
 	if err := sch.SetLeafText(leaf, field, x.Text); err != nil {
-		return valueError(path, x, err)
+		return valueError(path(), x, err)
 	}
 	return nil
 }
@@ -295,13 +309,14 @@ func valueError(path *gpb.Path, x *xnode, err error) *rpcError {
 }
 
 // listKeys reads the key leaves of a list entry element.
-func listKeys(schema *yang.Entry, parent []*gpb.PathElem, x *xnode) (map[string]string, error) {
-	keys := map[string]string{}
-	for _, k := range strings.Fields(schema.Key) {
+func listKeys(schema *yang.Entry, parent *ref, x *xnode) (map[string]string, error) {
+	names := keyNames(schema)
+	keys := make(map[string]string, len(names))
+	for _, k := range names {
 		c := x.child(x.Name.Space, k)
 		if c == nil {
 			e := badElement(sch.TagMissingElement, k, "entry of list %s lacks its key %s", x.Name.Local, k)
-			e.Path = pathOf(parent, x.Name.Local, nil)
+			e.Path = pathOf(parent.path(), x.Name.Local, nil)
 			return nil, e
 		}
 		// In the form the datastores keep, so that a delete or a
@@ -310,6 +325,18 @@ func listKeys(schema *yang.Entry, parent []*gpb.PathElem, x *xnode) (map[string]
 	}
 	return keys, nil
 }
+
+// keyNames returns the key leaf names of a list, split once per list.
+func keyNames(schema *yang.Entry) []string {
+	if v, ok := listKeyNames.Load(schema); ok {
+		return v.([]string)
+	}
+	names := strings.Fields(schema.Key)
+	listKeyNames.Store(schema, names)
+	return names
+}
+
+var listKeyNames sync.Map // *yang.Entry -> []string
 
 func clonePath(p []*gpb.PathElem) []*gpb.PathElem {
 	return append(make([]*gpb.PathElem, 0, len(p)+1), p...)

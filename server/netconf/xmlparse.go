@@ -74,6 +74,14 @@ type xmlParser struct {
 	ns   map[string]string
 	undo []nsUndo
 
+	// The nodes and child lists of the tree come from blocks, a few
+	// hundred at a time: a message of 100,000 list entries would
+	// otherwise make a million small allocations. kids is the stack of
+	// children of the elements being read.
+	nodes []xnode
+	ptrs  []*xnode
+	kids  []*xnode
+
 	attrs []rawAttr          // scratch: the attributes of the element being read
 	seen  map[[2]string]bool // scratch: duplicate check of many attributes
 	vbuf  []byte             // scratch: an attribute value being decoded
@@ -244,7 +252,8 @@ func (p *xmlParser) element(parent *xnode) (*xnode, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &xnode{Parent: parent}
+	n := p.newNode()
+	n.Parent = parent
 	if err := p.spend(costNode + len(local)/4); err != nil {
 		return nil, err
 	}
@@ -410,9 +419,37 @@ func (p *xmlParser) popScope(mark int) {
 	p.undo = p.undo[:mark]
 }
 
+const nodeBlock = 256
+
+func (p *xmlParser) newNode() *xnode {
+	if len(p.nodes) == 0 {
+		p.nodes = make([]xnode, nodeBlock)
+	}
+	n := &p.nodes[0]
+	p.nodes = p.nodes[1:]
+	return n
+}
+
+// children copies the child list kids into a block, capped so that an
+// append to it never writes into its neighbour.
+func (p *xmlParser) children(kids []*xnode) []*xnode {
+	if len(kids) > nodeBlock {
+		return append([]*xnode(nil), kids...)
+	}
+	if len(p.ptrs) < len(kids) {
+		p.ptrs = make([]*xnode, nodeBlock*4)
+	}
+	out := p.ptrs[:len(kids):len(kids)]
+	p.ptrs = p.ptrs[len(kids):]
+	copy(out, kids)
+	return out
+}
+
 // content parses what follows a start tag, up to its end tag.
 func (p *xmlParser) content(n *xnode, prefix, local string) error {
 	p.text = p.text[:0]
+	mark := len(p.kids)
+	defer func() { p.kids = p.kids[:mark] }()
 	for {
 		if p.pos >= len(p.data) {
 			return fmt.Errorf("unclosed element <%s>", local)
@@ -448,8 +485,11 @@ func (p *xmlParser) content(n *xnode, prefix, local string) error {
 				return errors.New("expected > after the end tag")
 			}
 			p.pos++
+			if len(p.kids) > mark {
+				n.Children = p.children(p.kids[mark:])
+			}
 			if len(n.Children) == 0 {
-				n.Text = strings.TrimSpace(string(p.text))
+				n.Text = string(bytes.TrimSpace(p.text))
 				if err := p.spend(len(n.Text)); err != nil {
 					return err
 				}
@@ -484,7 +524,7 @@ func (p *xmlParser) content(n *xnode, prefix, local string) error {
 			if err != nil {
 				return err
 			}
-			n.Children = append(n.Children, child)
+			p.kids = append(p.kids, child)
 			p.text = saved[:0]
 		}
 	}
