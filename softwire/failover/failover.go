@@ -235,6 +235,8 @@ type Counters struct {
 	UsedSeen          atomic.Uint64 // dynamic bindings a sweep found used
 	LeasesRenewed     atomic.Uint64 // etcd leases of used bindings renewed
 	LeaseErrors       atomic.Uint64 // lease renewals etcd did not answer
+	StoreDeferred     atomic.Uint64 // provisioned while the store refused the write: forwarded, written later
+	StoreCaughtUp     atomic.Uint64 // deferred bindings written once the store answered
 }
 
 // hotCounts are the counts of the packet path, kept in memory only the
@@ -395,7 +397,10 @@ type Manager struct {
 	expiredQ    []uint64
 	expReady    atomic.Bool
 	provisioned []DynamicBinding
-	storeGone   []bindstore.Event
+	// unstored are provisioned bindings the store did not take, written
+	// again at each sweep until it does (at most maxUnstored).
+	unstored  []unstoredBinding
+	storeGone []bindstore.Event
 	// learnt: bindings the store installed while ICMPv6 triggers were
 	// out, checked at Poll against the B4s triggered.
 	learnt []bindstore.Binding
@@ -928,6 +933,7 @@ func (m *Manager) sweep() {
 		m.spare = h
 		m.mu.Unlock()
 	}
+	m.writeUnstored()
 	if m.leases == nil {
 		return
 	}
@@ -1329,11 +1335,25 @@ func (m *Manager) StoreEvent(ev bindstore.Event) {
 // maxLearnt bounds the store's bindings waiting for the next Poll.
 const maxLearnt = 1 << 16
 
+// maxUnstored bounds the provisioned bindings waiting for the store.
+const maxUnstored = 1 << 16
+
+type unstoredBinding struct {
+	b  bindingtable.Softwire
+	at int64 // unix nanoseconds of the provisioning
+}
+
 // Provisioned records that a B4's provisioning through this lwAFTR
 // succeeded (the primary, or a backup after an ICMPv6 trigger): the
 // binding is written to the store with a lease of Lifetime (so the other
 // lwAFTRs can validate it) and installed here at the next Poll. A renewal
 // of the same binding refreshes the lease. It blocks for the store write.
+//
+// The B4 is provisioned whatever the store says: when the write fails
+// (etcd unreachable) the binding is installed all the same, counted in
+// StoreDeferred, and written at each sweep until the store takes it, so
+// the B4 works at once and the other lwAFTRs learn it once the store is
+// back. The error is then nil; it reports only a binding not installed.
 func (m *Manager) Provisioned(ctx context.Context, b bindingtable.Softwire) error {
 	now := m.cfg.Now()
 	m.mu.Lock()
@@ -1349,7 +1369,19 @@ func (m *Manager) Provisioned(ctx context.Context, b bindingtable.Softwire) erro
 		}
 		if lease == 0 || err != nil {
 			if lease, err = m.w.Create(ctx, b, m.cfg.Lifetime); err != nil {
-				return fmt.Errorf("failover: store binding: %w", err)
+				lease = 0
+				m.mu.Lock()
+				full := len(m.unstored) >= maxUnstored
+				if !full {
+					m.unstored = append(m.unstored, unstoredBinding{b: b, at: now.UnixNano()})
+				}
+				m.mu.Unlock()
+				if full {
+					return fmt.Errorf("failover: store binding: %w (and %d others wait for the store)", err, maxUnstored)
+				}
+				m.C.StoreDeferred.Add(1)
+				m.log.Warn("dynamic binding installed, not yet in the store; written when it answers",
+					"ipv4", fmtIPv4(b.IPv4), "psid", b.PSID, "err", err)
 			}
 		}
 	}
@@ -1357,6 +1389,53 @@ func (m *Manager) Provisioned(ctx context.Context, b bindingtable.Softwire) erro
 	m.provisioned = append(m.provisioned, DynamicBinding{Binding: b, Origin: Provisioned, Created: now, Renewed: now, Lease: lease})
 	m.mu.Unlock()
 	return nil
+}
+
+// writeUnstored writes the provisioned bindings the store refused, oldest
+// first, stopping at the first refusal (the store is still away). A
+// binding gone meanwhile (expired, replaced) is forgotten; one not yet
+// installed (the next Poll installs it) waits, for at most a lifetime.
+func (m *Manager) writeUnstored() {
+	m.mu.Lock()
+	list := m.unstored
+	m.unstored = nil
+	m.mu.Unlock()
+	if len(list) == 0 || m.w == nil {
+		return
+	}
+	now := m.cfg.Now().UnixNano()
+	var keep []unstoredBinding
+	for i, u := range list {
+		m.mu.Lock()
+		d, ok := m.dyn.get(key(u.b.IPv4, u.b.PSID))
+		installed := ok && d.b == u.b && d.lease == 0
+		m.mu.Unlock()
+		if !installed {
+			if !ok && now-u.at < int64(m.cfg.Lifetime) {
+				keep = append(keep, u)
+			}
+			continue
+		}
+		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.QueryTimeout)
+		lease, err := m.w.Create(ctx, u.b, m.cfg.Lifetime)
+		cancel()
+		if err != nil {
+			keep = append(keep, list[i:]...)
+			break
+		}
+		m.mu.Lock()
+		if d, ok := m.dyn.get(key(u.b.IPv4, u.b.PSID)); ok && d.b == u.b {
+			d.lease = lease
+		}
+		m.mu.Unlock()
+		m.C.StoreCaughtUp.Add(1)
+		m.log.Info("dynamic binding written to the store", "ipv4", fmtIPv4(u.b.IPv4), "psid", u.b.PSID)
+	}
+	if len(keep) > 0 {
+		m.mu.Lock()
+		m.unstored = append(keep, m.unstored...)
+		m.mu.Unlock()
+	}
 }
 
 // Dynamic returns a copy of the dynamic bindings.

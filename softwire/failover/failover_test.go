@@ -856,3 +856,53 @@ func TestGroupSharesUse(t *testing.T) {
 		})
 	}
 }
+
+// TestProvisionedWhileStoreDown: a B4 provisioned while etcd is down is
+// installed and forwards at once (StoreDeferred); once etcd is back a
+// sweep writes the binding, so that the other lwAFTRs can validate it.
+func TestProvisionedWhileStoreDown(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	var hook atomic.Pointer[Manager]
+	st := openStore(t, c, &hook)
+	const life = 4 * time.Second
+	e, out := newEngine(t, "2001:db8:1::1", nil)
+	m, err := New(Config{Mode: DataPacketTrigger, Anycast: anycast, Lifetime: life, QueryTimeout: 300 * time.Millisecond, Log: quietLog}, st, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	hook.Store(m)
+	e.SetUnknownSource(m)
+	c.Members[0].Kill()
+	b := binding(9)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	err = m.Provisioned(ctx, b)
+	cancel()
+	if err != nil {
+		t.Fatalf("provisioned with the store down: %v", err)
+	}
+	e.Flush()
+	if d := m.Dynamic(); len(d) != 1 || d[0].Lease != 0 || m.C.StoreDeferred.Load() != 1 {
+		t.Fatalf("dynamic %+v, deferred %d", d, m.C.StoreDeferred.Load())
+	}
+	// The B4 forwards now, and keeps its binding alive with traffic.
+	send := func() int {
+		e.Receive(lwaftr.Internal, fromB4(b.B4, anycast, b.IPv4, portOf(9)))
+		e.Flush()
+		return len(out.take(lwaftr.External))
+	}
+	if send() != 1 {
+		t.Fatal("the provisioned B4 is not forwarded while the store is down")
+	}
+	if err := c.Members[0].Restart(); err != nil {
+		t.Fatal(err)
+	}
+	pump(t, e, "the binding written once etcd is back", 30*time.Second, func() bool {
+		send()
+		_, ok := st.LeaseOf(b.IPv4, b.PSID)
+		return ok && m.C.StoreCaughtUp.Load() == 1
+	})
+	if d := m.Dynamic(); len(d) != 1 || d[0].Lease == 0 {
+		t.Fatalf("after the write: %+v", d)
+	}
+}
