@@ -195,7 +195,7 @@ func FillFailoverState(fo *gen.WirebeatSoftwire_Softwire_Lwaftr_Failover, st *bi
 	u32 := func(v int) *uint32 { x := uint32(v); return &x }
 	u64 := func(v uint64) *uint64 { return &v }
 	b := func(v bool) *bool { return &v }
-	var created, removed, failed, icmp, asked, rl, neg, held, inb, rel, dropped uint64
+	var created, removed, failed, icmp, asked, rl, neg, held, inb, rel, dropped, deferred, caught uint64
 	dynCount, inService := 0, true
 	var dyn []failover.DynamicBinding
 	for _, m := range ms {
@@ -212,6 +212,8 @@ func FillFailoverState(fo *gen.WirebeatSoftwire_Softwire_Lwaftr_Failover, st *bi
 		inb += c.InboundValidated.Load()
 		rel += c.Released.Load()
 		dropped += c.QueueDrops.Load() + c.PendingFull.Load()
+		deferred += c.StoreDeferred.Load()
+		caught += c.StoreCaughtUp.Load()
 		inService = inService && m.InService()
 		dyn = append(dyn, m.Dynamic()...)
 	}
@@ -242,6 +244,8 @@ func FillFailoverState(fo *gen.WirebeatSoftwire_Softwire_Lwaftr_Failover, st *bi
 		v.CachedBindings = u32(ss.Entries)
 		v.RefusedMalformed = u64(st.C.RefusedMalformed.Load())
 		v.RefusedOverlap = u64(st.C.RefusedOverlap.Load())
+		v.WritesDeferred = u64(deferred)
+		v.WritesCaughtUp = u64(caught)
 		d.CacheHits = u64(st.C.CacheHits.Load())
 		d.CacheMisses = u64(st.C.CacheMisses.Load())
 	}
@@ -256,10 +260,12 @@ func FillFailoverState(fo *gen.WirebeatSoftwire_Softwire_Lwaftr_Failover, st *bi
 		b4 := netip.AddrFrom16(x.B4).String()
 		created := db.Created.UTC().Format(time.RFC3339)
 		e.PsidOffset, e.PsidLength, e.B4Ipv6 = &off, &l, &b4
-		// last-used-time stays absent: the data plane does not track
-		// per-binding use (lifetime runs from the last provisioning or
-		// validation).
 		e.CreatedTime = &created
+		if !db.LastUsed.IsZero() {
+			// As the sweeps see it: within one sweep interval.
+			used := db.LastUsed.UTC().Format(time.RFC3339)
+			e.LastUsedTime = &used
+		}
 		e.Source = source
 		switch db.Origin {
 		case failover.Validated:
