@@ -225,3 +225,33 @@ func TestTouchedWholeListDeleteThenCreate(t *testing.T) {
 		t.Errorf("with Touched:\n%v\nwithout:\n%v", a, b)
 	}
 }
+
+// Reserve sizes an empty list's map and leaves a list with entries alone;
+// the entries a transaction then adds are those Changes reports.
+func TestTxReserve(t *testing.T) {
+	base := &gen.Device{}
+	tx := NewTx(base)
+	bt, err := tx.Get(p(e("softwire"), e("lwaftr"), e("binding-table")), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	btSchema := rootSchema().Dir["softwire"].Dir["lwaftr"].Dir["binding-table"]
+	tx.Reserve(bt, btSchema, "softwire", 3000)
+	m := bt.(*gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable).Softwire
+	if m == nil || len(m) != 0 {
+		t.Fatalf("Reserve made %v, want an empty map", m)
+	}
+	for i := range 3 {
+		if _, _, err := tx.TouchChild(bt, btSchema, e("softwire", "ipv4", "192.0.2.1", "psid", fmt.Sprint(i)), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx.Reserve(bt, btSchema, "softwire", 10) // entries present: nothing happens
+	tx.Reserve(bt, btSchema, "no-such-list", 10)
+	if got := bt.(*gen.WirebeatSoftwire_Softwire_Lwaftr_BindingTable).Softwire; reflect.ValueOf(got).Pointer() != reflect.ValueOf(m).Pointer() || len(got) != 3 {
+		t.Fatalf("Reserve replaced the map or lost entries: %d entries", len(got))
+	}
+	if ch := Changes(base, tx.Root(), tx.Touched()); len(ch) != 3 {
+		t.Fatalf("Changes after Reserve: %d, want 3 creates: %v", len(ch), ch)
+	}
+}

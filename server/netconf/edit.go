@@ -38,6 +38,38 @@ func validOp(s string) bool {
 type editor struct {
 	si *schemaInfo
 	tx *sch.Tx
+	// refs and elems are slabs the refs and path elements of the walk
+	// are cut from: an edit of 100,000 entries makes two of each per
+	// entry, and one allocation per slab instead of per node leaves the
+	// collector less to do. They live as long as the editor (and an
+	// error that names a path).
+	refs  []ref
+	elems []gpb.PathElem
+}
+
+// slab is the number of refs or path elements allocated at once.
+const slab = 256
+
+// newRef makes the ref of child elem (schema schema) of parent.
+func (ed *editor) newRef(parent *ref, schema *yang.Entry, elem *gpb.PathElem) *ref {
+	if len(ed.refs) == cap(ed.refs) {
+		ed.refs = make([]ref, 0, slab)
+	}
+	ed.refs = ed.refs[:len(ed.refs)+1]
+	r := &ed.refs[len(ed.refs)-1]
+	r.tx, r.schema, r.parent, r.elem = parent.tx, schema, parent, elem
+	return r
+}
+
+// newElem makes a path element.
+func (ed *editor) newElem(name string, keys map[string]string) *gpb.PathElem {
+	if len(ed.elems) == cap(ed.elems) {
+		ed.elems = make([]gpb.PathElem, 0, slab)
+	}
+	ed.elems = ed.elems[:len(ed.elems)+1]
+	e := &ed.elems[len(ed.elems)-1]
+	e.Name, e.Key = name, keys
+	return e
 }
 
 // ref is a data node on the way down: resolved (and owned by the
@@ -84,10 +116,6 @@ func (r *ref) get(create bool) (ygot.GoStruct, error) {
 	return n, nil
 }
 
-func (r *ref) child(schema *yang.Entry, elem *gpb.PathElem) *ref {
-	return &ref{tx: r.tx, schema: schema, parent: r, elem: elem}
-}
-
 // applyTop applies one top-level element of <config>.
 func (ed *editor) applyTop(x *xnode, defaultOp string) error {
 	m := ed.si.byNS[x.Name.Space]
@@ -130,13 +158,13 @@ func (ed *editor) apply(schema *yang.Entry, parent *ref, x *xnode, inherited str
 	}
 	switch {
 	case schema.IsContainer():
-		return ed.node(schema, parent, &gpb.PathElem{Name: x.Name.Local}, x, op)
+		return ed.node(schema, parent, ed.newElem(x.Name.Local, nil), x, op)
 	case schema.IsList():
 		keys, err := listKeys(schema, parent, x)
 		if err != nil {
 			return err
 		}
-		return ed.node(schema, parent, &gpb.PathElem{Name: x.Name.Local, Key: keys}, x, op)
+		return ed.node(schema, parent, ed.newElem(x.Name.Local, keys), x, op)
 	case schema.IsLeaf() || schema.IsLeafList():
 		return ed.leaf(schema, parent, x, op)
 	}
@@ -145,7 +173,7 @@ func (ed *editor) apply(schema *yang.Entry, parent *ref, x *xnode, inherited str
 
 // node applies a container or list entry.
 func (ed *editor) node(schema *yang.Entry, parent *ref, elem *gpb.PathElem, x *xnode, op string) error {
-	me := parent.child(schema, elem)
+	me := ed.newRef(parent, schema, elem)
 	switch op {
 	case opDelete, opRemove:
 		pn, err := parent.get(false)
@@ -198,6 +226,9 @@ func (ed *editor) children(schema *yang.Entry, me *ref, x *xnode, op string) err
 	if schema.IsList() {
 		keys = keyNames(schema)
 	}
+	if op == opMerge && len(x.Children) >= reserveMin && me.node != nil {
+		ed.reserve(schema, me, x)
+	}
 	for _, c := range x.Children {
 		if c.Name.Space != x.Name.Space {
 			e := badElement(sch.TagUnknownNamespace, c.Name.Local, "%s in namespace %q is not a child of %s", c.Name.Local, c.Name.Space, x.Name.Local)
@@ -224,6 +255,28 @@ func (ed *editor) children(schema *yang.Entry, me *ref, x *xnode, op string) err
 		}
 	}
 	return nil
+}
+
+// reserveMin is the number of child elements from which children sizes
+// the maps of the lists they fill before filling them.
+const reserveMin = 1024
+
+// reserve sizes the empty lists of me that the children of x fill, by the
+// number of entries each gets: the editor knows the count of a bulk load
+// before it applies the first entry.
+func (ed *editor) reserve(schema *yang.Entry, me *ref, x *xnode) {
+	counts := map[string]int{}
+	for _, c := range x.Children {
+		counts[c.Name.Local]++
+	}
+	for name, n := range counts {
+		if n < reserveMin {
+			continue
+		}
+		if cs := childSchema(schema, name); cs != nil && cs.IsList() && !cs.ReadOnly() {
+			ed.tx.Reserve(me.node, schema, name, n)
+		}
+	}
 }
 
 // childSchema finds a data child by name, looking through choice and case.

@@ -379,10 +379,16 @@ func (sess *session) editConfig(op *xnode) reply {
 					return err
 				}
 			}
-			for _, n := range nodes {
+			for i, n := range nodes {
 				if err := ed.applyTop(n, defOp); err != nil {
 					return err
 				}
+				// The element is in the transaction now: dropping it
+				// lets the collector free the parsed request (700,000
+				// nodes for 100,000 bindings) instead of scanning it
+				// again and again while the commit validates, diffs and
+				// saves. Nothing reads the request after this.
+				nodes[i] = nil
 			}
 			return nil
 		}
