@@ -213,7 +213,7 @@ type MapEntry struct{ Key, Value reflect.Value }
 
 // SortedMap returns the entries of a generated list map in key order.
 func SortedMap(m reflect.Value) []MapEntry {
-	items := sortedItems(m)
+	items := sortedItems(m, true)
 	out := make([]MapEntry, len(items))
 	for i, it := range items {
 		out[i] = MapEntry{it.k, it.v}

@@ -126,7 +126,10 @@ func setLeafFast(field reflect.Value, text string) bool {
 			p = &v
 		}
 	case scalarUint64:
-		p = &n
+		// A copy: taking n's address would move n, and with it every
+		// integer leaf's parse, to the heap.
+		v := n
+		p = &v
 	default:
 		limit := uint64(1) << 63
 		switch k {
@@ -155,7 +158,8 @@ func setLeafFast(field reflect.Value, text string) bool {
 			v := int32(i)
 			p = &v
 		default:
-			p = &i
+			v := i
+			p = &v
 		}
 	}
 	if p == nil {

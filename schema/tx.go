@@ -457,13 +457,21 @@ var listKeyNames sync.Map // *yang.Entry -> []string
 // newEntry makes an entry of the list schema whose key leaves hold key.
 func newEntry(schema *yang.Entry, t reflect.Type, keyType reflect.Type, key reflect.Value) reflect.Value {
 	entry := reflect.New(t)
+	// Convert copies its value to the heap; the key field and the entry
+	// leaf have one type but for generated named types.
+	conv := func(v reflect.Value, t reflect.Type) reflect.Value {
+		if v.Type() == t {
+			return v
+		}
+		return v.Convert(t)
+	}
 	set := func(f reflect.Value, v reflect.Value) {
 		if f.Kind() == reflect.Ptr {
 			p := reflect.New(f.Type().Elem())
-			p.Elem().Set(v.Convert(f.Type().Elem()))
+			p.Elem().Set(conv(v, f.Type().Elem()))
 			f.Set(p)
 		} else {
-			f.Set(v.Convert(f.Type()))
+			f.Set(conv(v, f.Type()))
 		}
 	}
 	tk := [2]reflect.Type{t, keyType}

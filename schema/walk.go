@@ -196,7 +196,7 @@ func listKeys(entry reflect.Value) map[string]string {
 // is turned once into a byte string that sorts the same way, so sorting a
 // million entries does not go through reflection a million times log n.
 func sortedEntries(m reflect.Value) []reflect.Value {
-	items := sortedItems(m)
+	items := sortedItems(m, false)
 	out := make([]reflect.Value, len(items))
 	for i := range items {
 		out[i] = items[i].v
@@ -204,19 +204,32 @@ func sortedEntries(m reflect.Value) []reflect.Value {
 	return out
 }
 
-func sortedItems(m reflect.Value) []sortable {
+// sortedItems returns the entries of map m in key order, with their keys
+// when keep is set.
+func sortedItems(m reflect.Value, keep bool) []sortable {
 	n := m.Len()
-	ks := make([]reflect.Value, 0, n)
+	// The keys are read into one slab when they are kept, and into one
+	// scratch value when only their sort key is needed: MapIter.Key
+	// would allocate a copy of each (a struct key is stored indirectly).
+	var ks reflect.Value
+	if keep {
+		ks = reflect.MakeSlice(reflect.SliceOf(m.Type().Key()), n, n)
+	}
+	scratch := reflect.New(m.Type().Key()).Elem()
 	vs := make([]reflect.Value, 0, n)
 	// The sort keys are written one after the other into one buffer and
 	// become strings once it is complete (it is never written again):
 	// one allocation for a million keys instead of a million.
 	var buf []byte
 	ends := make([]int, 0, n)
-	for it := m.MapRange(); it.Next(); {
-		buf = appendSortKey(buf, it.Key())
+	for it := m.MapRange(); it.Next() && len(vs) < n; {
+		k := scratch
+		if keep {
+			k = ks.Index(len(vs))
+		}
+		k.SetIterKey(it)
+		buf = appendSortKey(buf, k)
 		ends = append(ends, len(buf))
-		ks = append(ks, it.Key())
 		vs = append(vs, it.Value())
 	}
 	keys := make([]string, len(ends))
@@ -237,7 +250,10 @@ func sortedItems(m reflect.Value) []sortable {
 	slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(keys[a], keys[b]) })
 	items := make([]sortable, len(idx))
 	for i, j := range idx {
-		items[i] = sortable{ks[j], vs[j], keys[j]}
+		items[i] = sortable{v: vs[j], b: keys[j]}
+		if keep {
+			items[i].k = ks.Index(int(j))
+		}
 	}
 	return items
 }

@@ -518,14 +518,16 @@ func (p *xmlParser) content(n *xnode, prefix, local string) error {
 		case p.has("<!"):
 			return errDTD
 		default:
-			saved := p.text
-			p.text = nil
+			// The text of an element with children is dropped (only a
+			// leaf's is kept), so the child takes over the scratch
+			// buffer: one buffer serves the whole message instead of
+			// one allocated per leaf.
 			child, err := p.element(n)
 			if err != nil {
 				return err
 			}
 			p.kids = append(p.kids, child)
-			p.text = saved[:0]
+			p.text = p.text[:0]
 		}
 	}
 }
