@@ -285,6 +285,15 @@ func (tx *Tx) Reserve(parent ygot.GoStruct, schema *yang.Entry, name string, n i
 	fv.Set(m)
 	tx.shallow[m.Pointer()] = true
 	tx.touched.copied(reflect.Value{}, m)
+	// Each new entry, and a container in it, is recorded as the
+	// transaction's: that record is sized for them too.
+	if want := len(tx.deep) + 2*n; len(tx.deep) < n {
+		deep := make(map[uintptr]bool, want)
+		for p := range tx.deep {
+			deep[p] = true
+		}
+		tx.deep = deep
+	}
 }
 
 // DeleteChild removes child e of parent, a node the transaction owns, and

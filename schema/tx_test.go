@@ -255,3 +255,27 @@ func TestTxReserve(t *testing.T) {
 		t.Fatalf("Changes after Reserve: %d, want 3 creates: %v", len(ch), ch)
 	}
 }
+
+// The address memo of Validate spares only texts that passed: among
+// entries sharing a valid br-address, one with a bad one is still refused.
+func TestValidateAddressMemo(t *testing.T) {
+	root := &gen.Device{}
+	addBindings(root, 200)
+	if err := Validate(root, nil, nil); err != nil {
+		t.Fatalf("valid bindings: %v", err)
+	}
+	sw := root.GetSoftwire().GetLwaftr().GetBindingTable().GetSoftwire("10.0.0.1", 7)
+	sw.BrAddress = ygot.String("2001:db8::1::2")
+	if err := Validate(root, nil, nil); err == nil {
+		t.Fatal("a bad br-address among 199 good ones passed")
+	}
+	var m addrMemo
+	leaf := rootSchema().Dir["softwire"]
+	if m.known(leaf, "2001:db8::1") {
+		t.Fatal("an empty memo knows a text")
+	}
+	m.remember(leaf, "2001:db8::1")
+	if !m.known(leaf, "2001:db8::1") || m.known(leaf, "2001:db8::2") || (*addrMemo)(nil).known(leaf, "x") {
+		t.Fatal("memo answers wrongly")
+	}
+}

@@ -32,6 +32,7 @@ import (
 // old) not even that: only the entries they touched are looked at.
 func Validate(root, old *gen.Device, touched *Touched) error {
 	lr := &leafrefIndex{cache: map[string]map[string]bool{}}
+	memo := &addrMemo{}
 	return walk(rootSchema(), root, nilIfNone(old), touched, func(n *node) (bool, error) {
 		f := n.field
 		if !f.config {
@@ -61,7 +62,7 @@ func Validate(root, old *gen.Device, touched *Touched) error {
 			if isNil(n.value) {
 				return false, nil
 			}
-			if err := validateLeaf(n); err != nil {
+			if err := validateLeaf(n, memo); err != nil {
 				return false, err
 			}
 			if n.schema.Type == nil || n.schema.Type.Kind != yang.Yleafref {
@@ -181,8 +182,9 @@ func cleanYtypesError(err error) string {
 	return msg
 }
 
-// validateLeaf checks one present leaf or leaf-list against its type.
-func validateLeaf(n *node) error {
+// validateLeaf checks one present leaf or leaf-list against its type;
+// memo (nil for none) spares parsing an address again.
+func validateLeaf(n *node, memo *addrMemo) error {
 	c := n.field.checker
 	if c == nil {
 		c = checkerFor(n.schema)
@@ -190,20 +192,25 @@ func validateLeaf(n *node) error {
 	if err := c.checkValue(n.schema, n.value); err != nil {
 		return &Error{Tag: TagInvalidValue, Path: n.fullPath(), Message: cleanYtypesError(err), Err: err}
 	}
-	return checkLeafSyntax(n)
+	return checkLeafSyntax(n, memo)
 }
 
 // Address typedefs of wirebeat-types whose full syntax the YANG pattern
 // cannot express; they are parsed here.
-func checkLeafSyntax(n *node) error {
+func checkLeafSyntax(n *node, memo *addrMemo) error {
 	if !isAddressType(n.schema.Type.Name) {
 		return nil
 	}
 	if v := n.value; v.Kind() == reflect.Ptr && v.Elem().Kind() == reflect.String {
 		// One address leaf: no slice of its text.
-		if s := v.Elem().String(); checkAddrType(n.schema.Type, s) != nil {
+		s := v.Elem().String()
+		if memo.known(n.schema, s) {
+			return nil
+		}
+		if checkAddrType(n.schema.Type, s) != nil {
 			return Errorf(TagInvalidValue, n.fullPath(), "%q: %v", s, checkAddrType(n.schema.Type, s))
 		}
+		memo.remember(n.schema, s)
 		return nil
 	}
 	for _, s := range leafStrings(n.value) {
@@ -212,6 +219,43 @@ func checkLeafSyntax(n *node) error {
 		}
 	}
 	return nil
+}
+
+// addrMemo holds, for a few address leaves, the last text that passed
+// checkAddrType. The bindings of an lwAFTR mostly share one br-address:
+// parsing it again for each of 100,000 entries of a commit tells nothing
+// new. The validity of a text depends only on the leaf's type.
+type addrMemo struct {
+	leaf [4]*yang.Entry
+	text [4]string
+}
+
+// known reports whether s is the text that last passed for leaf; a nil
+// memo knows nothing.
+func (m *addrMemo) known(leaf *yang.Entry, s string) bool {
+	if m == nil {
+		return false
+	}
+	for i, l := range m.leaf {
+		if l == leaf {
+			return m.text[i] == s
+		}
+	}
+	return false
+}
+
+// remember records that s passed for leaf (only for the first four leaves
+// met: the others are parsed each time).
+func (m *addrMemo) remember(leaf *yang.Entry, s string) {
+	if m == nil {
+		return
+	}
+	for i, l := range m.leaf {
+		if l == leaf || l == nil {
+			m.leaf[i], m.text[i] = leaf, s
+			return
+		}
+	}
 }
 
 func checkAddrType(t *yang.YangType, s string) error {
@@ -390,7 +434,7 @@ func ValidateTypes(root *gen.Device) error {
 			return true, nil
 		}
 		if (n.schema.IsLeaf() || n.schema.IsLeafList()) && !isNil(n.value) {
-			if err := validateLeaf(n); err != nil {
+			if err := validateLeaf(n, nil); err != nil {
 				return false, err
 			}
 		}
