@@ -27,6 +27,9 @@ func nilIfNone(d *gen.Device) ygot.GoStruct {
 // ones are skipped. touched, when not nil, records the entries re-keyed.
 func Canonicalize(root, base *gen.Device, touched *Touched) error {
 	var rekey []reflect.Value // maps holding an entry whose key changed
+	// Texts found canonical already, as in Validate: the br-address that
+	// 100,000 bindings share is parsed once.
+	memo := &addrMemo{}
 	err := walk(rootSchema(), root, nilIfNone(base), touched, func(n *node) (bool, error) {
 		f := n.field
 		if !f.config {
@@ -40,7 +43,14 @@ func Canonicalize(root, base *gen.Device, touched *Touched) error {
 		if !f.canonical || isNil(n.value) || !(n.schema.IsLeaf() || n.schema.IsLeafList()) {
 			return false, nil
 		}
+		one := n.value.Kind() == reflect.Ptr && n.value.Elem().Kind() == reflect.String
+		if one && memo.known(n.schema, n.value.Elem().String()) {
+			return false, nil
+		}
 		changed := setStrings(n.value, canonicalAddr)
+		if one && !changed {
+			memo.remember(n.schema, n.value.Elem().String())
+		}
 		if changed && n.schema.Parent != nil && n.schema.Parent.IsList() && isKeyOf(n.schema.Parent, n.schema.Name) {
 			rekey = append(rekey, listMapOf(n))
 		}

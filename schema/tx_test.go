@@ -279,3 +279,20 @@ func TestValidateAddressMemo(t *testing.T) {
 		t.Fatal("memo answers wrongly")
 	}
 }
+
+// Canonicalize's memo spares only texts already canonical: among entries
+// sharing a canonical br-address, one written otherwise is still rewritten.
+func TestCanonicalizeAddressMemo(t *testing.T) {
+	root := &gen.Device{}
+	addBindings(root, 200)
+	sw := root.GetSoftwire().GetLwaftr().GetBindingTable().GetSoftwire("10.0.0.1", 7)
+	sw.BrAddress = ygot.String("2001:DB8:0::1")
+	if err := Canonicalize(root, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for k, e := range root.GetSoftwire().GetLwaftr().GetBindingTable().Softwire {
+		if e.GetBrAddress() != "2001:db8::1" {
+			t.Fatalf("%v: br-address %q after Canonicalize", k, e.GetBrAddress())
+		}
+	}
+}
