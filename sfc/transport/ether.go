@@ -46,6 +46,44 @@ type EtherConfig struct {
 	// Driver is the pktio driver ("" af_packet, or af_xdp).
 	Driver string
 	Log    *slog.Logger
+	// Aging of the MACs learnt by ARP or neighbour discovery; zero
+	// fields take the defaults (DefaultAging).
+	Aging Aging
+}
+
+// Aging says how long a learnt MAC is trusted (RFC 4861 section 7.3,
+// applied to ARP too). A MAC answered for is reachable for Reachable;
+// after that it is stale: still used, but the next packet sent to it
+// starts probing, one solicitation every Retrans; Probes solicitations
+// left unanswered forget the MAC (the peer is unresolved again and asked
+// for once every Retrans). So a next hop replaced by one with another
+// MAC is followed within Reachable + Retrans of its first use, and a
+// dead one stops getting frames after Reachable + Probes×Retrans.
+//
+// Probes are broadcast (ARP) or sent to the solicited-node multicast
+// address (NDP), not unicast to the old MAC as RFC 4861 would: a
+// replaced SF answers them at once, from its new MAC.
+type Aging struct {
+	Reachable time.Duration
+	Retrans   time.Duration
+	Probes    int
+}
+
+// DefaultAging: RFC 4861's REACHABLE_TIME (30 s), RETRANS_TIMER (1 s)
+// and MAX_UNICAST_SOLICIT (3).
+var DefaultAging = Aging{Reachable: 30 * time.Second, Retrans: time.Second, Probes: 3}
+
+func (a Aging) withDefaults() Aging {
+	if a.Reachable <= 0 {
+		a.Reachable = DefaultAging.Reachable
+	}
+	if a.Retrans <= 0 {
+		a.Retrans = DefaultAging.Retrans
+	}
+	if a.Probes <= 0 {
+		a.Probes = DefaultAging.Probes
+	}
+	return a
 }
 
 // Ether carries NSH directly over Ethernet (EtherType 0x894F) on one
@@ -65,21 +103,31 @@ type Ether struct {
 	has4, has6   bool
 	prefer6      bool
 	log          *slog.Logger
+	aging        Aging
 	mu           sync.Mutex // the port's transmit side and peers
 	peers        map[netip.Addr]*peer
 	byMAC        atomic.Pointer[map[[6]byte]netip.Addr]
 	frame        []byte
 	lastSolicit  time.Time
 	TxUnresolved atomic.Uint64 // NSH packets for a peer whose MAC is not known (yet)
+	Expired      atomic.Uint64 // learnt MACs forgotten: probes unanswered
 	TxDrops      atomic.Uint64 // refused by the port
 	RxNSH        atomic.Uint64
 	RxBad        atomic.Uint64 // NSH frames too short or too big
 }
 
+// peer is one entry of the neighbour table. Only configured peers have
+// one (SetPeers), so what arrives on the link can change a MAC but never
+// add an entry: the table is as big as the configuration.
 type peer struct {
 	mac    [6]byte
 	known  bool
 	static bool
+	// For learnt MACs: when last confirmed by an answer, whether
+	// SendNSH used it since the last probe, probes sent unanswered.
+	confirmed time.Time
+	used      bool
+	probes    int
 }
 
 // OpenEther opens the port on the interface.
@@ -92,7 +140,7 @@ func OpenEther(c EtherConfig) (*Ether, error) {
 		return nil, fmt.Errorf("sfc ethernet: %s has no Ethernet address", c.Interface)
 	}
 	e := &Ether{name: c.Interface, mac: [6]byte(ifi.HardwareAddr), log: c.Log, peers: map[netip.Addr]*peer{}, prefer6: c.IPv6,
-		frame: make([]byte, EtherLen+node.Headroom+65536)}
+		frame: make([]byte, EtherLen+node.Headroom+65536), aging: c.Aging.withDefaults()}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -130,7 +178,7 @@ func (e *Ether) setLocal(a netip.Addr) {
 // newEtherOnPort is OpenEther over a port already open (tests).
 func newEtherOnPort(p pktio.Port, mac [6]byte, local netip.Addr) *Ether {
 	e := &Ether{port: p, name: p.Name(), mac: mac, log: slog.New(slog.DiscardHandler), peers: map[netip.Addr]*peer{},
-		frame: make([]byte, EtherLen+node.Headroom+65536)}
+		frame: make([]byte, EtherLen+node.Headroom+65536), aging: DefaultAging}
 	e.setLocal(local)
 	empty := map[[6]byte]netip.Addr{}
 	e.byMAC.Store(&empty)
@@ -176,37 +224,59 @@ func (e *Ether) publishLocked() {
 }
 
 // solicitLocked sends one ARP request or neighbour solicitation for each
-// peer whose MAC is unknown, and flushes.
+// peer whose MAC is unknown and probes the stale ones in use (see Aging),
+// forgetting those whose probes went unanswered; then flushes.
 func (e *Ether) solicitLocked() {
-	e.lastSolicit = time.Now()
-	sent := false
+	now := time.Now()
+	e.lastSolicit = now
+	sent, forgot := false, false
 	for a, p := range e.peers {
-		if p.known {
-			continue
-		}
-		f := e.frame
-		copy(f[6:12], e.mac[:])
 		switch {
-		case a.Is4() && e.has4:
-			copy(f[0:6], netpkt.BroadcastMAC)
-			binary.BigEndian.PutUint16(f[12:], netpkt.EtherTypeARP)
-			t := a.As4()
-			netpkt.WriteARP(f[EtherLen:], netpkt.ARPRequest, e.mac[:], e.local4[:], nil, t[:])
-			f = f[:EtherLen+netpkt.ARPLen]
-		case a.Is6() && e.has6:
-			t := a.As16()
-			dmac := netpkt.WriteNS(f[EtherLen:], e.local6[:], t[:], e.mac[:])
-			copy(f[0:6], dmac[:])
-			binary.BigEndian.PutUint16(f[12:], netpkt.EtherTypeIPv6)
-			f = f[:EtherLen+netpkt.NDLen]
-		default:
-			continue // no local address of the family: nothing to ask with
+		case p.static:
+			continue
+		case p.known && now.Sub(p.confirmed) <= e.aging.Reachable:
+			continue // reachable
+		case p.known && p.probes >= e.aging.Probes:
+			p.known, p.probes, p.used, forgot = false, 0, false, true
+			e.Expired.Add(1)
+			e.log.Info("sfc ethernet: next hop unanswered, forgotten", "interface", e.name, "address", a)
+		case p.known && !p.used && p.probes == 0:
+			continue // stale, not in use: probed when next used
+		case p.known:
+			p.probes++
+			p.used = false
 		}
-		sent = e.port.Send(f) || sent
+		sent = e.solicitOneLocked(a) || sent
+	}
+	if forgot {
+		e.publishLocked()
 	}
 	if sent {
 		_ = e.port.Flush()
 	}
+}
+
+// solicitOneLocked queues an ARP request or neighbour solicitation for a.
+func (e *Ether) solicitOneLocked(a netip.Addr) bool {
+	f := e.frame
+	copy(f[6:12], e.mac[:])
+	switch {
+	case a.Is4() && e.has4:
+		copy(f[0:6], netpkt.BroadcastMAC)
+		binary.BigEndian.PutUint16(f[12:], netpkt.EtherTypeARP)
+		t := a.As4()
+		netpkt.WriteARP(f[EtherLen:], netpkt.ARPRequest, e.mac[:], e.local4[:], nil, t[:])
+		f = f[:EtherLen+netpkt.ARPLen]
+	case a.Is6() && e.has6:
+		t := a.As16()
+		dmac := netpkt.WriteNS(f[EtherLen:], e.local6[:], t[:], e.mac[:])
+		copy(f[0:6], dmac[:])
+		binary.BigEndian.PutUint16(f[12:], netpkt.EtherTypeIPv6)
+		f = f[:EtherLen+netpkt.NDLen]
+	default:
+		return false // no local address of the family: nothing to ask with
+	}
+	return e.port.Send(f)
 }
 
 // learn records mac for a when a is a peer whose MAC is not configured.
@@ -221,7 +291,11 @@ func (e *Ether) learn(a netip.Addr, mac []byte) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p := e.peers[a]
-	if p == nil || p.static || (p.known && p.mac == m) {
+	if p == nil || p.static {
+		return
+	}
+	p.confirmed, p.probes, p.used = time.Now(), 0, false
+	if p.known && p.mac == m {
 		return
 	}
 	p.mac, p.known = m, true
@@ -238,11 +312,12 @@ func (e *Ether) SendNSH(to netip.Addr, _ uint8, pkt []byte) {
 	p := e.peers[to]
 	if p == nil || !p.known {
 		e.TxUnresolved.Add(1)
-		if time.Since(e.lastSolicit) > time.Second {
+		if time.Since(e.lastSolicit) > e.aging.Retrans {
 			e.solicitLocked()
 		}
 		return
 	}
+	p.used = true
 	if EtherLen+len(pkt) > len(e.frame) {
 		e.TxDrops.Add(1)
 		return
@@ -267,8 +342,9 @@ func (e *Ether) Flush() {
 // Run receives batches until Close: NSH frames to this port's MAC go to
 // w.FromNetwork, with the sender's address; ARP and neighbour
 // advertisements teach peers' MACs; everything else is the host's. After
-// each batch it sends what the batch queued, and once a second it asks
-// again for peers still unknown.
+// each batch it sends what the batch queued, and once every
+// Aging.Retrans it asks again for peers still unknown and probes stale
+// ones.
 func (e *Ether) Run(w *node.Worker) error {
 	b := pktio.NewBatch(pktio.DefaultBatch)
 	buf := make([]byte, node.Headroom+65536)
@@ -283,7 +359,7 @@ func (e *Ether) Run(w *node.Worker) error {
 			e.Flush()
 		}
 		e.mu.Lock()
-		if time.Since(e.lastSolicit) > time.Second {
+		if time.Since(e.lastSolicit) > e.aging.Retrans {
 			e.solicitLocked()
 		}
 		e.mu.Unlock()

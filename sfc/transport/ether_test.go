@@ -221,3 +221,143 @@ func BenchmarkEtherForward(b *testing.B) {
 		b.Fatalf("counters %+v", c)
 	}
 }
+
+// arpReply is an ARP reply from spa at sha to macA (10.0.0.1).
+func arpReply(sha [6]byte, spa [4]byte) []byte {
+	f := make([]byte, EtherLen+netpkt.ARPLen)
+	copy(f[0:], macA[:])
+	copy(f[6:], sha[:])
+	binary.BigEndian.PutUint16(f[12:], netpkt.EtherTypeARP)
+	netpkt.WriteARP(f[EtherLen:], netpkt.ARPReply, sha[:], spa[:], macA[:], []byte{10, 0, 0, 1})
+	return f
+}
+
+// arpRequests takes the frames sent and counts the ARP requests for tpa
+// among them; the NSH frames' destination MACs are returned in order.
+func arpRequests(l *memLink, tpa [4]byte) (n int, nshTo [][6]byte) {
+	for _, f := range l.sent {
+		switch binary.BigEndian.Uint16(f[12:]) {
+		case netpkt.EtherTypeARP:
+			if a, ok := netpkt.ParseARP(f[EtherLen:]); ok && a.Op == netpkt.ARPRequest && bytes.Equal(a.TPA, tpa[:]) {
+				n++
+			}
+		case EtherTypeNSH:
+			nshTo = append(nshTo, [6]byte(f[0:6]))
+		}
+	}
+	l.sent = l.sent[:0]
+	return n, nshTo
+}
+
+// TestEtherAging: a MAC learnt by ARP ages out (RFC 4861 section 7.3
+// applied to ARP). Once stale, using it asks again; when the next hop has
+// been replaced by one at another MAC, which answers only when asked,
+// traffic follows the new MAC. A next hop that stops answering is
+// forgotten after the probes: its packets count as unresolved instead of
+// going to a MAC nobody has. Without aging the first MAC would be used
+// forever and no request would ever be sent again.
+func TestEtherAging(t *testing.T) {
+	link := &memLink{}
+	e := newEtherOnPort(pktio.Adapt(link, 0), macA, netip.MustParseAddr("10.0.0.1"))
+	e.aging = Aging{Reachable: 30 * time.Millisecond, Retrans: 5 * time.Millisecond, Probes: 2}
+	to := netip.MustParseAddr("10.0.0.2")
+	tpa := to.As4()
+	e.SetPeers([]Peer{{Addr: to}})
+	w := node.New(node.Hooks{}).NewWorker(etherOut{e})
+	buf := make([]byte, node.Headroom+2048)
+	e.frameIn(w, arpReply(macB, tpa), buf)
+	send := func() {
+		e.SendNSH(to, 0, []byte{1, 2, 3})
+		e.mu.Lock()
+		if time.Since(e.lastSolicit) > e.aging.Retrans {
+			e.solicitLocked() // what Run does between batches
+		}
+		e.mu.Unlock()
+		e.Flush()
+	}
+	send()
+	if n, nshTo := arpRequests(link, tpa); len(nshTo) != 1 || nshTo[0] != macB {
+		t.Fatalf("first frame to %x (%d requests)", nshTo, n)
+	}
+
+	// The SF is replaced: macD now has 10.0.0.2 and answers requests.
+	macD := [6]byte{2, 0, 0, 0, 0, 0xd}
+	asked := false
+	for deadline := time.Now().Add(10 * time.Second); !asked && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		send()
+		n, nshTo := arpRequests(link, tpa)
+		for _, m := range nshTo {
+			if m != macB {
+				t.Fatalf("NSH to %x before the new MAC answered", m)
+			}
+		}
+		asked = n > 0
+	}
+	if !asked {
+		t.Fatal("a stale MAC in use was never asked for again")
+	}
+	e.frameIn(w, arpReply(macD, tpa), buf)
+	send()
+	if _, nshTo := arpRequests(link, tpa); len(nshTo) != 1 || nshTo[0] != macD {
+		t.Fatalf("after the answer, NSH to %x, want the new MAC %x", nshTo, macD)
+	}
+	if got := (*e.byMAC.Load())[macD]; got != to {
+		t.Fatalf("frames from the new MAC are from %v", got)
+	}
+	if _, old := (*e.byMAC.Load())[macB]; old {
+		t.Fatal("the old MAC still names the peer")
+	}
+
+	// Now nobody answers: after the probes the MAC is forgotten.
+	before := e.TxUnresolved.Load()
+	for deadline := time.Now().Add(10 * time.Second); e.Expired.Load() == 0 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		send()
+		arpRequests(link, tpa)
+	}
+	if e.Expired.Load() != 1 {
+		t.Fatal("an unanswered MAC was never forgotten")
+	}
+	send()
+	if n, nshTo := arpRequests(link, tpa); len(nshTo) != 0 || e.TxUnresolved.Load() == before {
+		t.Fatalf("after forgetting, NSH still sent to %x (%d requests)", nshTo, n)
+	}
+	if _, old := (*e.byMAC.Load())[macD]; old {
+		t.Fatal("a forgotten MAC still names the peer")
+	}
+	// Stale but unused: not probed (RFC 4861: probing starts on use).
+	e.frameIn(w, arpReply(macB, tpa), buf)
+	time.Sleep(2 * e.aging.Reachable)
+	for i := 0; i < 10; i++ {
+		e.mu.Lock()
+		e.solicitLocked()
+		e.mu.Unlock()
+	}
+	if n, _ := arpRequests(link, tpa); n != 0 {
+		t.Fatalf("%d requests for a stale MAC nobody uses", n)
+	}
+}
+
+// TestEtherARPFlood: ARP replies from thousands of addresses and MACs
+// leave the neighbour table as big as the configuration (only configured
+// peers have entries), and the receive path's MAC map holds only peers.
+func TestEtherARPFlood(t *testing.T) {
+	e := newEtherOnPort(pktio.Adapt(&memLink{}, 0), macA, netip.MustParseAddr("10.0.0.1"))
+	e.SetPeers([]Peer{{Addr: netip.MustParseAddr("10.0.0.2")}, {Addr: netip.MustParseAddr("10.0.0.3")}})
+	w := node.New(node.Hooks{}).NewWorker(etherOut{e})
+	buf := make([]byte, node.Headroom+2048)
+	for i := 0; i < 20000; i++ {
+		sha := [6]byte{2, 1, byte(i >> 16), byte(i >> 8), byte(i), 0}
+		e.frameIn(w, arpReply(sha, [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), buf)
+	}
+	e.mu.Lock()
+	np := len(e.peers)
+	e.mu.Unlock()
+	if m := len(*e.byMAC.Load()); np != 2 || m > 2 {
+		t.Fatalf("after the flood: %d entries, %d MACs", np, m)
+	}
+	// The flood did reach the two configured addresses (10.0.0.2 and
+	// .3 are among them); the last answer for each is kept.
+	if got := (*e.byMAC.Load())[[6]byte{2, 1, 0, 0, 3, 0}]; got != netip.MustParseAddr("10.0.0.3") {
+		t.Fatalf("10.0.0.3 learnt as %v", got)
+	}
+}
