@@ -23,6 +23,13 @@ const EtherTypeNSH = 0x894F
 // EtherLen is the Ethernet header NSH frames carry (untagged).
 const EtherLen = 14
 
+// TPIDVLAN is the EtherType of an IEEE 802.1Q tag (C-VLAN); the tag is
+// VLANLen bytes between the source MAC and the payload's EtherType.
+const (
+	TPIDVLAN = 0x8100
+	VLANLen  = 4
+)
+
 // Peer is a node of the domain on the link: the address the policy
 // table names it by (a locator, a boundary node, an egress node) and,
 // when configured, its MAC. Peers without one are resolved with ARP
@@ -49,6 +56,10 @@ type EtherConfig struct {
 	// Aging of the MACs learnt by ARP or neighbour discovery; zero
 	// fields take the defaults (DefaultAging).
 	Aging Aging
+	// VLAN (1-4094): every frame sent carries an 802.1Q tag with this
+	// VLAN id, and only frames of this VLAN are taken. Zero: frames are
+	// sent untagged, and taken untagged or with any one 802.1Q tag.
+	VLAN uint16
 }
 
 // Aging says how long a learnt MAC is trusted (RFC 4861 section 7.3,
@@ -104,6 +115,7 @@ type Ether struct {
 	prefer6      bool
 	log          *slog.Logger
 	aging        Aging
+	vlan         uint16
 	mu           sync.Mutex // the port's transmit side and peers
 	peers        map[netip.Addr]*peer
 	byMAC        atomic.Pointer[map[[6]byte]netip.Addr]
@@ -114,6 +126,8 @@ type Ether struct {
 	TxDrops      atomic.Uint64 // refused by the port
 	RxNSH        atomic.Uint64
 	RxBad        atomic.Uint64 // NSH frames too short or too big
+	RxTagged     atomic.Uint64 // NSH frames that arrived with an 802.1Q tag (removed)
+	RxOtherVLAN  atomic.Uint64 // NSH frames to us ignored: not of the configured VLAN
 }
 
 // peer is one entry of the neighbour table. Only configured peers have
@@ -144,6 +158,10 @@ func OpenEther(c EtherConfig) (*Ether, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	if c.VLAN > 4094 {
+		return nil, fmt.Errorf("sfc ethernet: VLAN id %d is not 1-4094", c.VLAN)
+	}
+	e.vlan = c.VLAN
 	if c.Local.IsValid() {
 		e.setLocal(c.Local)
 	}
@@ -259,24 +277,38 @@ func (e *Ether) solicitLocked() {
 // solicitOneLocked queues an ARP request or neighbour solicitation for a.
 func (e *Ether) solicitOneLocked(a netip.Addr) bool {
 	f := e.frame
-	copy(f[6:12], e.mac[:])
 	switch {
 	case a.Is4() && e.has4:
-		copy(f[0:6], netpkt.BroadcastMAC)
-		binary.BigEndian.PutUint16(f[12:], netpkt.EtherTypeARP)
+		hl := e.header(f, [6]byte(netpkt.BroadcastMAC), netpkt.EtherTypeARP)
 		t := a.As4()
-		netpkt.WriteARP(f[EtherLen:], netpkt.ARPRequest, e.mac[:], e.local4[:], nil, t[:])
-		f = f[:EtherLen+netpkt.ARPLen]
+		netpkt.WriteARP(f[hl:], netpkt.ARPRequest, e.mac[:], e.local4[:], nil, t[:])
+		f = f[:hl+netpkt.ARPLen]
 	case a.Is6() && e.has6:
+		hl := e.header(f, [6]byte{}, netpkt.EtherTypeIPv6)
 		t := a.As16()
-		dmac := netpkt.WriteNS(f[EtherLen:], e.local6[:], t[:], e.mac[:])
+		dmac := netpkt.WriteNS(f[hl:], e.local6[:], t[:], e.mac[:])
 		copy(f[0:6], dmac[:])
-		binary.BigEndian.PutUint16(f[12:], netpkt.EtherTypeIPv6)
-		f = f[:EtherLen+netpkt.NDLen]
+		f = f[:hl+netpkt.NDLen]
 	default:
 		return false // no local address of the family: nothing to ask with
 	}
 	return e.port.Send(f)
+}
+
+// header writes the Ethernet header of a frame to dst with EtherType et
+// (behind the 802.1Q tag when a VLAN is configured) and returns its
+// length.
+func (e *Ether) header(f []byte, dst [6]byte, et uint16) int {
+	copy(f[0:6], dst[:])
+	copy(f[6:12], e.mac[:])
+	if e.vlan == 0 {
+		binary.BigEndian.PutUint16(f[12:], et)
+		return EtherLen
+	}
+	binary.BigEndian.PutUint16(f[12:], TPIDVLAN)
+	binary.BigEndian.PutUint16(f[14:], e.vlan) // priority 0, DEI 0
+	binary.BigEndian.PutUint16(f[16:], et)
+	return EtherLen + VLANLen
 }
 
 // learn records mac for a when a is a peer whose MAC is not configured.
@@ -318,15 +350,13 @@ func (e *Ether) SendNSH(to netip.Addr, _ uint8, pkt []byte) {
 		return
 	}
 	p.used = true
-	if EtherLen+len(pkt) > len(e.frame) {
+	if EtherLen+VLANLen+len(pkt) > len(e.frame) {
 		e.TxDrops.Add(1)
 		return
 	}
-	f := e.frame[:EtherLen+len(pkt)]
-	copy(f[0:6], p.mac[:])
-	copy(f[6:12], e.mac[:])
-	binary.BigEndian.PutUint16(f[12:], EtherTypeNSH)
-	copy(f[EtherLen:], pkt)
+	hl := e.header(e.frame, p.mac, EtherTypeNSH)
+	f := e.frame[:hl+len(pkt)]
+	copy(f[hl:], pkt)
 	if !e.port.Send(f) {
 		e.TxDrops.Add(1)
 	}
@@ -372,31 +402,51 @@ func (e *Ether) Run(w *node.Worker) error {
 	}
 }
 
+// frameIn takes one received frame. An 802.1Q tag (one, TPID 0x8100)
+// is removed: the VLAN must be the configured one, if any; a priority
+// tag (VLAN 0) counts as untagged.
 func (e *Ether) frameIn(w *node.Worker, f, buf []byte) {
 	if len(f) < EtherLen {
 		return
 	}
 	toUs := [6]byte(f[0:6]) == e.mac
-	switch binary.BigEndian.Uint16(f[12:]) {
+	et, hl, vid := binary.BigEndian.Uint16(f[12:]), EtherLen, uint16(0)
+	if et == TPIDVLAN {
+		if len(f) < EtherLen+VLANLen {
+			return
+		}
+		vid = binary.BigEndian.Uint16(f[14:]) & 0x0fff
+		et, hl = binary.BigEndian.Uint16(f[16:]), EtherLen+VLANLen
+	}
+	if e.vlan != 0 && vid != e.vlan {
+		if et == EtherTypeNSH && toUs {
+			e.RxOtherVLAN.Add(1)
+		}
+		return
+	}
+	switch et {
 	case EtherTypeNSH:
 		if !toUs {
 			return // the receive socket is promiscuous
 		}
-		p := f[EtherLen:]
+		p := f[hl:]
 		if len(p) > len(buf)-node.Headroom {
 			e.RxBad.Add(1)
 			return
 		}
 		e.RxNSH.Add(1)
+		if hl != EtherLen {
+			e.RxTagged.Add(1)
+		}
 		from := (*e.byMAC.Load())[[6]byte(f[6:12])]
 		n := copy(buf[node.Headroom:], p)
 		w.FromNetwork(buf[:node.Headroom+n], node.Headroom, from)
 	case netpkt.EtherTypeARP:
-		if a, ok := netpkt.ParseARP(f[EtherLen:]); ok {
+		if a, ok := netpkt.ParseARP(f[hl:]); ok {
 			e.learn(netip.AddrFrom4([4]byte(a.SPA)), a.SHA)
 		}
 	case netpkt.EtherTypeIPv6:
-		p := f[EtherLen:]
+		p := f[hl:]
 		if len(p) < 40+4 || p[6] != netpkt.ProtoICMPv6 {
 			return
 		}

@@ -164,8 +164,14 @@ func FuzzEtherFrame(f *testing.F) {
 	f.Add(append(append(append(append([]byte(nil), macA[:]...), macB[:]...), 0x08, 0x06), make([]byte, 28)...))
 	f.Add(append(append(append(append([]byte(nil), macA[:]...), macB[:]...), 0x86, 0xdd), make([]byte, 72)...))
 	f.Add(append(append(append(append([]byte(nil), macA[:]...), macB[:]...), 0x08, 0x00), pkt[nsh.MD1Len:]...))
+	f.Add(append(append(append(append([]byte(nil), macA[:]...), macB[:]...), 0x81, 0x00, 0x00, 0x64, 0x89, 0x4f), pkt...))
+	f.Add(append(append(append(append([]byte(nil), macA[:]...), macB[:]...), 0x81, 0x00, 0x00, 0x64, 0x08, 0x06), make([]byte, 28)...))
+	f.Add(append(append(append([]byte(nil), macA[:]...), macB[:]...), 0x81, 0x00, 0x00))
 	e := newEtherOnPort(pktio.Adapt(&memLink{}, 0), macA, netip.MustParseAddr("10.0.0.1"))
 	e.SetPeers([]Peer{{Addr: netip.MustParseAddr("10.0.0.2")}})
+	ev := newEtherOnPort(pktio.Adapt(&memLink{}, 0), macA, netip.MustParseAddr("10.0.0.1"))
+	ev.vlan = 100
+	ev.SetPeers([]Peer{{Addr: netip.MustParseAddr("10.0.0.2")}})
 	x := &External{port: pktio.Adapt(&memLink{}, 0), mac: macA, local: map[netip.Addr]bool{}}
 	n := node.New(node.Hooks{})
 	tb, err := node.Build(node.Config{Boundary: true, Classifier: true, SFNode: true, LocalSF: "fw",
@@ -176,9 +182,11 @@ func FuzzEtherFrame(f *testing.F) {
 	}
 	n.Install(tb)
 	w := n.NewWorker(etherOut{e})
+	wv := n.NewWorker(etherOut{ev})
 	buf := make([]byte, node.Headroom+65536)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e.frameIn(w, b, buf)
+		ev.frameIn(wv, b, buf)
 		x.frameIn(w, b, buf)
 	})
 }
@@ -194,7 +202,13 @@ func (discardLink) Close() error                           { return nil }
 // (receive path: MAC to peer, copy behind the headroom) and forwarding it
 // to the next SF's MAC (Ethernet header, the port's Send), in process on
 // a port that discards: the transport's own cost per packet.
-func BenchmarkEtherForward(b *testing.B) {
+func BenchmarkEtherForward(b *testing.B) { benchEtherForward(b, 0) }
+
+// BenchmarkEtherForwardVLAN: the same on VLAN 100, tagged both ways (the
+// tag removed on receive, put on the forwarded frame).
+func BenchmarkEtherForwardVLAN(b *testing.B) { benchEtherForward(b, 100) }
+
+func benchEtherForward(b *testing.B, vlan uint16) {
 	e := newEtherOnPort(pktio.Adapt(discardLink{}, 0), macA, netip.MustParseAddr("10.0.0.1"))
 	e.SetPeers([]Peer{{Addr: netip.MustParseAddr("10.0.0.2"), MAC: net.HardwareAddr(macB[:])}, {Addr: netip.MustParseAddr("10.0.0.3"), MAC: net.HardwareAddr(macC[:])}})
 	n := node.New(node.Hooks{})
@@ -212,6 +226,9 @@ func BenchmarkEtherForward(b *testing.B) {
 	_, _ = h.Encode(pkt)
 	pkt[nsh.MD1Len] = 0x45
 	frame := append(append(append(append([]byte(nil), macA[:]...), macB[:]...), 0x89, 0x4f), pkt...)
+	if e.vlan = vlan; vlan != 0 {
+		frame = append(append(append(append([]byte(nil), macA[:]...), macB[:]...), 0x81, 0x00, byte(vlan>>8), byte(vlan), 0x89, 0x4f), pkt...)
+	}
 	buf := make([]byte, node.Headroom+2048)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -360,4 +377,118 @@ func TestEtherARPFlood(t *testing.T) {
 	if got := (*e.byMAC.Load())[[6]byte{2, 1, 0, 0, 3, 0}]; got != netip.MustParseAddr("10.0.0.3") {
 		t.Fatalf("10.0.0.3 learnt as %v", got)
 	}
+}
+
+// TestEtherVLAN: 802.1Q-tagged NSH (TPID 0x8100, then 0x894F). Without a
+// configured VLAN, a tagged NSH frame is taken (tag removed) and
+// forwarded untagged. With VLAN 100 configured, every frame sent (NSH,
+// ARP request, neighbour solicitation) carries the tag, a tagged ARP
+// reply teaches the MAC, and NSH of another VLAN or untagged is ignored
+// with a counter.
+func TestEtherVLAN(t *testing.T) {
+	tb, err := node.Build(node.Config{SFNode: true, LocalSF: "fw", LoopDetection: true, BoundaryNodes: []netip.Addr{netip.MustParseAddr("10.0.0.2")},
+		SFs: []node.SF{{ID: "fw", Locators: []node.Locator{{Addr: netip.MustParseAddr("10.0.0.1")}}},
+			{ID: "dpi", Locators: []node.Locator{{Addr: netip.MustParseAddr("10.0.0.3")}}}},
+		Maps: []node.Map{{Index: 10, SFs: []string{"fw", "dpi"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := nsh.Header{TTL: 63, MDType: 1, NextProtocol: nsh.ProtoIPv4, SPI: 10, SI: 255}
+	pkt := make([]byte, nsh.MD1Len+20)
+	_, _ = h.Encode(pkt)
+	pkt[nsh.MD1Len] = 0x45
+	tagged := func(vid uint16, et uint16, payload []byte) []byte {
+		f := append(append([]byte(nil), macA[:]...), macB[:]...)
+		f = binary.BigEndian.AppendUint16(f, TPIDVLAN)
+		f = binary.BigEndian.AppendUint16(f, 0xa000|vid) // priority 5: not part of the VLAN id
+		f = binary.BigEndian.AppendUint16(f, et)
+		return append(f, payload...)
+	}
+	buf := make([]byte, node.Headroom+2048)
+	peers := []Peer{{Addr: netip.MustParseAddr("10.0.0.2"), MAC: net.HardwareAddr(macB[:])}, {Addr: netip.MustParseAddr("10.0.0.3"), MAC: net.HardwareAddr(macC[:])}}
+
+	t.Run("untagged transport takes tagged NSH", func(t *testing.T) {
+		link := &memLink{}
+		e := newEtherOnPort(pktio.Adapt(link, 0), macA, netip.MustParseAddr("10.0.0.1"))
+		e.SetPeers(peers)
+		n := node.New(node.Hooks{})
+		n.Install(tb)
+		w := n.NewWorker(etherOut{e})
+		e.frameIn(w, tagged(100, EtherTypeNSH, pkt), buf)
+		e.Flush()
+		out := link.take(t)
+		var d nsh.Header
+		if binary.BigEndian.Uint16(out[12:]) != EtherTypeNSH || !bytes.Equal(out[0:6], macC[:]) {
+			t.Fatalf("forwarded frame header %x", out[:EtherLen])
+		}
+		if _, err := d.Decode(out[EtherLen:]); err != nil || d.SPI != 10 || d.SI != 254 {
+			t.Fatalf("forwarded NSH %+v %v", d, err)
+		}
+		// From macB behind the tag: the boundary node, so fw is invoked.
+		if c := n.Counters(); c.Invocations != 1 || c.LoopDetected != 0 || e.RxTagged.Load() != 1 || e.RxOtherVLAN.Load() != 0 {
+			t.Fatalf("counters %+v, tagged %d", c, e.RxTagged.Load())
+		}
+	})
+
+	t.Run("VLAN 100", func(t *testing.T) {
+		link := &memLink{}
+		e := newEtherOnPort(pktio.Adapt(link, 0), macA, netip.MustParseAddr("10.0.0.1"))
+		e.setLocal(netip.MustParseAddr("fd00::1"))
+		e.vlan = 100
+		e.SetPeers(append(peers, Peer{Addr: netip.MustParseAddr("10.0.0.4")}, Peer{Addr: netip.MustParseAddr("fd00::4")}))
+		arp, ns := 0, 0
+		for len(link.sent) > 0 {
+			f := link.take(t)
+			if binary.BigEndian.Uint16(f[12:]) != TPIDVLAN || binary.BigEndian.Uint16(f[14:]) != 100 {
+				t.Fatalf("untagged or wrong tag: %x", f[:EtherLen+VLANLen])
+			}
+			switch binary.BigEndian.Uint16(f[16:]) {
+			case netpkt.EtherTypeARP:
+				if a, ok := netpkt.ParseARP(f[EtherLen+VLANLen:]); !ok || !bytes.Equal(a.TPA, []byte{10, 0, 0, 4}) {
+					t.Fatalf("ARP request %x", f)
+				}
+				arp++
+			case netpkt.EtherTypeIPv6:
+				if f[EtherLen+VLANLen+40] != netpkt.ICMPv6NeighborSolicitation || !bytes.Equal(f[:6], []byte{0x33, 0x33, 0xff, 0, 0, 4}) {
+					t.Fatalf("neighbour solicitation %x", f)
+				}
+				ns++
+			}
+		}
+		if arp != 1 || ns != 1 {
+			t.Fatalf("%d ARP requests, %d solicitations", arp, ns)
+		}
+		n := node.New(node.Hooks{})
+		n.Install(tb)
+		w := n.NewWorker(etherOut{e})
+		// A tagged ARP reply for 10.0.0.4 teaches its MAC.
+		reply := arpReply(macC, [4]byte{10, 0, 0, 4})
+		e.frameIn(w, tagged(100, netpkt.EtherTypeARP, reply[EtherLen:]), buf)
+		e.mu.Lock()
+		p4 := *e.peers[netip.MustParseAddr("10.0.0.4")]
+		e.mu.Unlock()
+		if !p4.known || p4.mac != macC {
+			t.Fatalf("10.0.0.4 not learnt from a tagged reply: %+v", p4)
+		}
+		// NSH untagged, or on VLAN 200: not this transport's.
+		e.frameIn(w, append(append(append(append([]byte(nil), macA[:]...), macB[:]...), 0x89, 0x4f), pkt...), buf)
+		e.frameIn(w, tagged(200, EtherTypeNSH, pkt), buf)
+		if c := n.Counters(); c.Invocations != 0 || e.RxOtherVLAN.Load() != 2 || e.RxNSH.Load() != 0 {
+			t.Fatalf("other VLANs taken: %+v, other %d", c, e.RxOtherVLAN.Load())
+		}
+		e.frameIn(w, tagged(100, EtherTypeNSH, pkt), buf)
+		e.Flush()
+		out := link.take(t)
+		if !bytes.Equal(out[0:6], macC[:]) || binary.BigEndian.Uint16(out[12:]) != TPIDVLAN || binary.BigEndian.Uint16(out[14:]) != 100 ||
+			binary.BigEndian.Uint16(out[16:]) != EtherTypeNSH {
+			t.Fatalf("forwarded frame header %x", out[:EtherLen+VLANLen])
+		}
+		var d nsh.Header
+		if _, err := d.Decode(out[EtherLen+VLANLen:]); err != nil || d.SPI != 10 || d.SI != 254 {
+			t.Fatalf("forwarded NSH %+v %v", d, err)
+		}
+		if c := n.Counters(); c.Invocations != 1 || e.RxTagged.Load() != 1 {
+			t.Fatalf("counters %+v, tagged %d", c, e.RxTagged.Load())
+		}
+	})
 }
