@@ -32,7 +32,7 @@ func TestEthernetVLAN(t *testing.T) {
 	a, b := netns.Unique("va"), netns.Unique("vb")
 	netns.Veth(t, sf, a, core, b)
 	sf.Addr(t, a, "10.3.0.11/24")
-	coreMAC := macOf(t, core, b)
+	coreMAC := core.MAC(t, b)
 	es := startElement(t, sf, `{"wirebeat-sfc:sfc": {
   "node": {"role": ["sf-node"], "local-sf-id": "cnt", "boundary-node": ["10.3.0.99"]},
   "encapsulation": {"transport": "ethernet", "interface": "`+a+`", "local-address": "10.3.0.11", "vlan-id": 100},
@@ -55,7 +55,7 @@ sendp(Ether(src=%[2]q, dst=r[Ether].src)/Dot1Q(vlan=100)/ARP(op=2, hwsrc=%[2]q, 
 			t.Fatalf("SF node did not resolve 10.3.0.99 on VLAN 100:\n%s", es.Log())
 		}
 	}
-	sfMAC := macOf(t, sf, a)
+	sfMAC := sf.MAC(t, a)
 	stop := capture(t, core, b, "")
 	scapyIn(t, core, fmt.Sprintf(`
 nsh = NSH(mdtype=1, nextproto=1, spi=30, si=255, ttl=20, context_header=bytes(16))/IP(src="192.168.30.2", dst="192.168.40.2")/UDP(sport=5555, dport=7000)/Raw(b"tagged")

@@ -82,7 +82,7 @@ func TestEtherAgingLinux(t *testing.T) {
 			mac, what, others, e.Expired.Load(), e.TxUnresolved.Load())
 		return 0
 	}
-	old, err := net.ParseMAC(macOfIn(t, sf, b))
+	old, err := net.ParseMAC(sf.MAC(t, b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,19 +91,4 @@ func TestEtherAgingLinux(t *testing.T) {
 	start := time.Now()
 	n := waitFor(net.HardwareAddr{2, 0, 0, 0, 4, 2}, "the new MAC")
 	t.Logf("followed the new MAC after %v, %d frames to the old one (reachable 300 ms, retrans 50 ms)", time.Since(start).Round(time.Millisecond), n)
-}
-
-func macOfIn(t *testing.T, ns *netns.NS, ifname string) string {
-	t.Helper()
-	var mac string
-	if err := ns.Do(func() error {
-		ifi, err := net.InterfaceByName(ifname)
-		if err == nil {
-			mac = ifi.HardwareAddr.String()
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return mac
 }

@@ -307,8 +307,8 @@ func setupLive(t *testing.T, mode string) *liveNet {
 	dir := t.TempDir()
 	start := func(ns *netns.NS, intDev, extDev, extIP, wDev, xDev string, prov *bindingtable.Softwire) (*exec.Cmd, string) {
 		sp := aftrSpec{NS: ns.Name, ExtDev: extDev, IntDev: intDev, ExtIP: extIP,
-			ExtMAC: lwtopo.MAC(t, ns, extDev), IntMAC: lwtopo.MAC(t, ns, intDev),
-			ExtNHMAC: lwtopo.MAC(t, inet, xDev), IntNHMAC: lwtopo.MAC(t, b4ns, wDev),
+			ExtMAC: ns.MAC(t, extDev), IntMAC: ns.MAC(t, intDev),
+			ExtNHMAC: inet.MAC(t, xDev), IntNHMAC: b4ns.MAC(t, wDev),
 			Anycast: "2001:db8:ac::1", Endpoints: cluster.Endpoints(), Mode: mode,
 			Provision: prov, StateFile: filepath.Join(dir, ns.Name+".json")}
 		js, _ := json.Marshal(sp)
@@ -553,8 +553,8 @@ func TestLiveSpoofedFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer inj.Close()
-	dst := mustMAC(lwtopo.MAC(t, l.A1, l.i1))
-	src := mustMAC(lwtopo.MAC(t, l.B4, l.w1))
+	dst := mustMAC(l.A1.MAC(t, l.i1))
+	src := mustMAC(l.B4.MAC(t, l.w1))
 
 	dl := l.Home.Command("curl", "-sS", "-m", "40", "-o", "/dev/null", "-w", "%{size_download}",
 		fmt.Sprintf("http://203.0.113.7:8080/?rate=%d", floodRate))

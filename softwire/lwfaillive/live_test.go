@@ -26,15 +26,6 @@ import (
 // waitFor polls cond until it holds (element.WaitFor).
 var waitFor = element.WaitFor
 
-// leafValue is the text of the first <name> element of an XML reply.
-func leafValue(xml, name string) string {
-	m := regexp.MustCompile(`<` + name + `>([^<]*)</` + name + `>`).FindStringSubmatch(xml)
-	if m == nil {
-		return ""
-	}
-	return m[1]
-}
-
 // proxyInto makes target (a TCP address of the test's own namespace, an
 // etcd member on loopback) reachable at 127.0.0.1:PORT inside ns: a
 // listening socket made in ns, each connection copied to a connection
@@ -291,8 +282,8 @@ func setupElements(t *testing.T, mode, extra string, routerRelay bool) *liveNet 
 		}
 		return out
 	}
-	primary := element.Start(t, a1, "primary", aftrConfig(mode, i1, tp.E1, lwtopo.External1, lwtopo.MAC(t, rt, r1), lwtopo.MAC(t, inet, tp.X1), endpointsIn(a1), "2001:db8:f1::2", extra), element.Options{Dir: dir})
-	backup := element.Start(t, a2, "backup", aftrConfig(mode, i2, tp.E2, lwtopo.External2, lwtopo.MAC(t, rt, r2), lwtopo.MAC(t, inet, tp.X2), endpointsIn(a2), "2001:db8:f2::2", extra), element.Options{Dir: dir})
+	primary := element.Start(t, a1, "primary", aftrConfig(mode, i1, tp.E1, lwtopo.External1, rt.MAC(t, r1), inet.MAC(t, tp.X1), endpointsIn(a1), "2001:db8:f1::2", extra), element.Options{Dir: dir})
+	backup := element.Start(t, a2, "backup", aftrConfig(mode, i2, tp.E2, lwtopo.External2, rt.MAC(t, r2), inet.MAC(t, tp.X2), endpointsIn(a2), "2001:db8:f2::2", extra), element.Options{Dir: dir})
 	sub := backup.Subscribe(t)
 	lwb4 := element.Start(t, b4ns, "lwb4", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwb4": {
   "enabled": true,
@@ -306,7 +297,7 @@ func setupElements(t *testing.T, mode, extra string, routerRelay bool) *liveNet 
 	l := &liveNet{Net: tp, rt: rt, r1: r1, r2: r2,
 		primary: primary, backup: backup, lwb4: lwb4, sub: sub, cluster: cluster, dir: dir}
 	waitFor(t, 60*time.Second, "the lwB4 provisioned through the primary's relay", func() bool {
-		return leafValue(lwb4.Get(t, lwb4Filter), "provisioned") == "true"
+		return element.Leaf(lwb4.Get(t, lwb4Filter), "provisioned") == "true"
 	})
 	waitFor(t, 30*time.Second, "HTTP through the primary", func() bool { return tp.Curl("2") })
 	// The primary created the binding from the relayed DHCPACK; the
@@ -318,7 +309,7 @@ func setupElements(t *testing.T, mode, extra string, routerRelay bool) *liveNet 
 		t.Fatalf("the primary's relay did not create the binding:\nrelay %s\ndynamic %s", rs, dyn)
 	}
 	waitFor(t, 30*time.Second, "the backup's cache to hold the binding the primary wrote", func() bool {
-		return leafValue(backup.Get(t, stateFilter), "cached-bindings") == "1"
+		return element.Leaf(backup.Get(t, stateFilter), "cached-bindings") == "1"
 	})
 	if bs := backup.Get(t, relayFilter); num(bs, "client-messages") != 0 {
 		t.Fatalf("the backup relayed before any failover: %s", bs)
@@ -390,7 +381,7 @@ func (l *liveNet) download(t *testing.T) (*exec.Cmd, *syncbuf.Buffer) {
 
 func num(xml, name string) int {
 	var v int
-	_, _ = fmt.Sscan(leafValue(xml, name), &v)
+	_, _ = fmt.Sscan(element.Leaf(xml, name), &v)
 	return v
 }
 
@@ -425,8 +416,8 @@ func TestLiveElementsDataPacketFailover(t *testing.T) {
 	// The first packet to reach the backup may be the B4's (validated
 	// by a cache hit) or the server's (found in the cache by the inbound
 	// path); either way from the etcd-fed cache.
-	if num(st, "bindings-created") != 1 || num(st, "dynamic-binding-count") != 1 || leafValue(st, "in-service") != "true" ||
-		leafValue(st, "reachable") != "true" || num(st, "cache-hits")+num(st, "inbound-triggers") < 1 {
+	if num(st, "bindings-created") != 1 || num(st, "dynamic-binding-count") != 1 || element.Leaf(st, "in-service") != "true" ||
+		element.Leaf(st, "reachable") != "true" || num(st, "cache-hits")+num(st, "inbound-triggers") < 1 {
 		t.Fatalf("the backup's failover/state does not show a data-packet takeover from etcd:\n%s", st)
 	}
 	if !strings.Contains(dyn, "<b4-ipv6>2001:db8:b4::b4</b4-ipv6>") || !strings.Contains(dyn, "data-packet-validated") || !strings.Contains(dyn, "etcd") {
@@ -466,11 +457,11 @@ func testICMPv6Failover(t *testing.T, routerRelay bool) {
 		t.Fatalf("the lwB4 did not provision again after ICMPv6 code 5:\n%s", b4)
 	}
 	reprov := "?"
-	if at, err := time.Parse(time.RFC3339Nano, leafValue(b4, "last-provisioning-time")); err == nil {
+	if at, err := time.Parse(time.RFC3339Nano, element.Leaf(b4, "last-provisioning-time")); err == nil {
 		reprov = at.Sub(killed).Round(time.Millisecond).String()
 	}
 	t.Logf("ICMPv6 trigger: the lwB4 provisioned again through the backup's relay %s after the failure; new connections work %v after it (reprovision-count %s)",
-		reprov, working.Round(time.Millisecond), leafValue(b4, "reprovision-count"))
+		reprov, working.Round(time.Millisecond), element.Leaf(b4, "reprovision-count"))
 	st, dyn, rs := l.backup.Get(t, stateFilter), l.backup.Get(t, dynFilter), l.backup.Get(t, relayFilter)
 	t.Logf("backup failover/state: %s\nrelay: %s", st, rs)
 	if num(st, "icmpv6-triggers-sent") < 1 || num(st, "bindings-created") != 1 || num(st, "dynamic-binding-count") != 1 {
@@ -556,7 +547,7 @@ func TestLiveElementsDrain(t *testing.T) {
 	waitFor(t, 20*time.Second, "2 MiB of the download through the primary", func() bool { return l.lwb4Decap(t) >= 2<<20 })
 	ncEdit(t, l.primary, fmt.Sprintf(outOfService, true))
 	drained := time.Now()
-	if st := l.primary.Get(t, stateFilter); leafValue(st, "in-service") != "false" {
+	if st := l.primary.Get(t, stateFilter); element.Leaf(st, "in-service") != "false" {
 		t.Fatalf("the primary's state after out-of-service: %s", st)
 	}
 	if l.ndpAnswers(t, l.r1) {
@@ -576,7 +567,7 @@ func TestLiveElementsDrain(t *testing.T) {
 		t.Fatalf("the backup did not take the B4 over: %s", st)
 	}
 	ncEdit(t, l.primary, fmt.Sprintf(outOfService, false))
-	if st := l.primary.Get(t, stateFilter); leafValue(st, "in-service") != "true" {
+	if st := l.primary.Get(t, stateFilter); element.Leaf(st, "in-service") != "true" {
 		t.Fatalf("the primary's state back in service: %s", st)
 	}
 	if !l.ndpAnswers(t, l.r1) {

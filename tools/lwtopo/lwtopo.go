@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,12 +92,6 @@ func New(t testing.TB, p string) *Net {
 func (n *Net) MovePool(t testing.TB) {
 	t.Helper()
 	n.Inet.Must(t, "ip", "route", "replace", Pool, "via", External2)
-}
-
-// MAC is the hardware address of dev in ns.
-func MAC(t testing.TB, ns *netns.NS, dev string) string {
-	t.Helper()
-	return strings.TrimSpace(ns.Must(t, "cat", "/sys/class/net/"+dev+"/address"))
 }
 
 // Serve runs the HTTP server on Server:8080 in the Internet namespace
