@@ -499,7 +499,7 @@ func openIO(set ioSettings, log *slog.Logger) (r *ioRun, err error) {
 		}
 	}()
 	if set.ether {
-		if r.ether, err = transport.OpenEther(transport.EtherConfig{Interface: set.iface, Local: set.local, IPv6: set.ipv6, Log: log}); err != nil {
+		if r.ether, err = transport.OpenEther(transport.EtherConfig{Interface: set.iface, Local: set.local, IPv6: set.ipv6, VLAN: set.vlan, Log: log}); err != nil {
 			return nil, err
 		}
 		r.net = r.ether
@@ -558,7 +558,7 @@ func (r *ioRun) start(log *slog.Logger, n *node.Node) {
 			_ = transport.RunIP(r.from, w.FromLegacy, r.net.Flush)
 		}()
 	}
-	log.Info("sfc data plane started", "port", r.set.port, "vxlan-gpe", r.set.gpe, "ethernet", r.set.iface, "external", r.set.external,
+	log.Info("sfc data plane started", "port", r.set.port, "vxlan-gpe", r.set.gpe, "ethernet", r.set.iface, "vlan", r.set.vlan, "external", r.set.external,
 		"routing-interface", r.set.routingTUN, "proxy-to", r.set.proxyTo, "proxy-from", r.set.proxyFrom)
 }
 

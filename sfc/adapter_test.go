@@ -190,6 +190,7 @@ func TestAdapterRefusesBadConfig(t *testing.T) {
 		{func(s *gen.WirebeatSfc_Sfc) {
 			s.Encapsulation.Transport = gen.WirebeatSfc_Sfc_Encapsulation_Transport_ethernet
 		}, "needs encapsulation/interface"},
+		{func(s *gen.WirebeatSfc_Sfc) { v := uint16(100); s.Encapsulation.VlanId = &v }, "vlan-id is for transport ethernet"},
 		{func(s *gen.WirebeatSfc_Sfc) {
 			s.Encapsulation.Transport = gen.WirebeatSfc_Sfc_Encapsulation_Transport_gre
 		}, "not in this build"},

@@ -46,6 +46,7 @@ type ioSettings struct {
 	// ether: NSH over Ethernet on iface instead of a UDP socket.
 	ether bool
 	iface string
+	vlan  uint16 // 802.1Q VLAN of the NSH frames, 0 untagged
 	// external: the external interfaces, comma separated (comparable).
 	external string
 }
@@ -179,6 +180,12 @@ func translate(root *gen.Device) (*settings, error) {
 				"transport %s is not in this build yet; use vxlan-gpe, udp or ethernet", enc.GetTransport())
 		}
 	}
+	if v := enc.GetVlanId(); v != 0 {
+		if !s.io.ether {
+			return nil, invalid(sfcPath(elem("encapsulation"), elem("vlan-id")), "vlan-id is for transport ethernet")
+		}
+		s.io.vlan = v
+	}
 	if la := enc.GetLocalAddress(); la != "" {
 		a, err := netip.ParseAddr(la)
 		if err != nil {
@@ -192,7 +199,7 @@ func translate(root *gen.Device) (*settings, error) {
 		outer += 8
 	}
 	if s.io.ether {
-		outer = 0 // the mtu is the link's: NSH is the frame's payload
+		outer = 0 // the mtu is the link's: NSH is the frame's payload (802.1Q tag included)
 	}
 
 	var sfs map[string]*gen.WirebeatSfc_Sfc_ServiceFunctions_ServiceFunction

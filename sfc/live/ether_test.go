@@ -12,21 +12,6 @@ import (
 	"github.com/wirebeat/wirebeat/tools/testenv"
 )
 
-func macOf(t *testing.T, ns *netns.NS, ifname string) string {
-	t.Helper()
-	var mac string
-	if err := ns.Do(func() error {
-		ifi, err := net.InterfaceByName(ifname)
-		if err == nil {
-			mac = ifi.HardwareAddr.String()
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return mac
-}
-
 // TestEthernetHop: NSH directly over Ethernet (EtherType 0x894F) between
 // a boundary node and an SF node on one link, through pktio ports. The
 // boundary takes the client's traffic from its external interface (the
@@ -100,7 +85,7 @@ func ethernetHop(t *testing.T, d domainAddrs) {
 	// interface: that is wirebeat's to classify.
 	bnd.Must(t, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0")
 	bnd.Must(t, "sysctl", "-qw", "net.ipv4.conf."+c1+".forwarding=0")
-	sfMAC := macOf(t, sf, sfLink)
+	sfMAC := sf.MAC(t, sfLink)
 	sfcDomain := `
   "service-functions": {"service-function": [{"id": "cnt", "locator": [{"address": "` + d.sf + `"%s}]}]},
   "sf-maps": {"sf-map": [{"index": 30, "service-function": ["cnt"], "egress-node": "` + d.bnd + `",
@@ -159,7 +144,7 @@ func ethernetHop(t *testing.T, d domainAddrs) {
 	if err != nil {
 		t.Fatalf("tshark -r: %v", err)
 	}
-	bndMAC := macOf(t, bnd, bndLink)
+	bndMAC := bnd.MAC(t, bndLink)
 	seen := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Split(line, "|")
@@ -192,7 +177,7 @@ func ethernetHop(t *testing.T, d domainAddrs) {
 	// scapy: an Ethernet+NSH frame from the boundary-node vantage point
 	// (core) to the SF node, and NSH claiming map 99 arriving on
 	// the boundary's external interface.
-	coreMAC, extMAC := macOf(t, core, "br0"), macOf(t, bnd, c1)
+	coreMAC, extMAC := core.MAC(t, "br0"), bnd.MAC(t, c1)
 	scapyIn(t, core, fmt.Sprintf(`
 f = Ether(src=%q, dst=%q, type=0x894F)/NSH(mdtype=1, nextproto=1, spi=30, si=255, ttl=20, context_header=bytes(16))/IP(src="192.168.30.2", dst="192.168.40.2")/UDP(sport=5555, dport=7000)/Raw(b"p7000 scapy over ethernet")
 sendp(f, iface="br0", verbose=0)

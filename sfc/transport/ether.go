@@ -23,6 +23,13 @@ const EtherTypeNSH = 0x894F
 // EtherLen is the Ethernet header NSH frames carry (untagged).
 const EtherLen = 14
 
+// TPIDVLAN is the EtherType of an IEEE 802.1Q tag (C-VLAN); the tag is
+// VLANLen bytes between the source MAC and the payload's EtherType.
+const (
+	TPIDVLAN = 0x8100
+	VLANLen  = 4
+)
+
 // Peer is a node of the domain on the link: the address the policy
 // table names it by (a locator, a boundary node, an egress node) and,
 // when configured, its MAC. Peers without one are resolved with ARP
@@ -46,6 +53,48 @@ type EtherConfig struct {
 	// Driver is the pktio driver ("" af_packet, or af_xdp).
 	Driver string
 	Log    *slog.Logger
+	// Aging of the MACs learnt by ARP or neighbour discovery; zero
+	// fields take the defaults (DefaultAging).
+	Aging Aging
+	// VLAN (1-4094): every frame sent carries an 802.1Q tag with this
+	// VLAN id, and only frames of this VLAN are taken. Zero: frames are
+	// sent untagged, and taken untagged or with any one 802.1Q tag.
+	VLAN uint16
+}
+
+// Aging says how long a learnt MAC is trusted (RFC 4861 section 7.3,
+// applied to ARP too). A MAC answered for is reachable for Reachable;
+// after that it is stale: still used, but the next packet sent to it
+// starts probing, one solicitation every Retrans; Probes solicitations
+// left unanswered forget the MAC (the peer is unresolved again and asked
+// for once every Retrans). So a next hop replaced by one with another
+// MAC is followed within Reachable + Retrans of its first use, and a
+// dead one stops getting frames after Reachable + Probes×Retrans.
+//
+// Probes are broadcast (ARP) or sent to the solicited-node multicast
+// address (NDP), not unicast to the old MAC as RFC 4861 would: a
+// replaced SF answers them at once, from its new MAC.
+type Aging struct {
+	Reachable time.Duration
+	Retrans   time.Duration
+	Probes    int
+}
+
+// DefaultAging: RFC 4861's REACHABLE_TIME (30 s), RETRANS_TIMER (1 s)
+// and MAX_UNICAST_SOLICIT (3).
+var DefaultAging = Aging{Reachable: 30 * time.Second, Retrans: time.Second, Probes: 3}
+
+func (a Aging) withDefaults() Aging {
+	if a.Reachable <= 0 {
+		a.Reachable = DefaultAging.Reachable
+	}
+	if a.Retrans <= 0 {
+		a.Retrans = DefaultAging.Retrans
+	}
+	if a.Probes <= 0 {
+		a.Probes = DefaultAging.Probes
+	}
+	return a
 }
 
 // Ether carries NSH directly over Ethernet (EtherType 0x894F) on one
@@ -65,21 +114,34 @@ type Ether struct {
 	has4, has6   bool
 	prefer6      bool
 	log          *slog.Logger
+	aging        Aging
+	vlan         uint16
 	mu           sync.Mutex // the port's transmit side and peers
 	peers        map[netip.Addr]*peer
 	byMAC        atomic.Pointer[map[[6]byte]netip.Addr]
 	frame        []byte
 	lastSolicit  time.Time
 	TxUnresolved atomic.Uint64 // NSH packets for a peer whose MAC is not known (yet)
+	Expired      atomic.Uint64 // learnt MACs forgotten: probes unanswered
 	TxDrops      atomic.Uint64 // refused by the port
 	RxNSH        atomic.Uint64
 	RxBad        atomic.Uint64 // NSH frames too short or too big
+	RxTagged     atomic.Uint64 // NSH frames that arrived with an 802.1Q tag (removed)
+	RxOtherVLAN  atomic.Uint64 // NSH frames to us ignored: not of the configured VLAN
 }
 
+// peer is one entry of the neighbour table. Only configured peers have
+// one (SetPeers), so what arrives on the link can change a MAC but never
+// add an entry: the table is as big as the configuration.
 type peer struct {
 	mac    [6]byte
 	known  bool
 	static bool
+	// For learnt MACs: when last confirmed by an answer, whether
+	// SendNSH used it since the last probe, probes sent unanswered.
+	confirmed time.Time
+	used      bool
+	probes    int
 }
 
 // OpenEther opens the port on the interface.
@@ -92,10 +154,14 @@ func OpenEther(c EtherConfig) (*Ether, error) {
 		return nil, fmt.Errorf("sfc ethernet: %s has no Ethernet address", c.Interface)
 	}
 	e := &Ether{name: c.Interface, mac: [6]byte(ifi.HardwareAddr), log: c.Log, peers: map[netip.Addr]*peer{}, prefer6: c.IPv6,
-		frame: make([]byte, EtherLen+node.Headroom+65536)}
+		frame: make([]byte, EtherLen+node.Headroom+65536), aging: c.Aging.withDefaults()}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	if c.VLAN > 4094 {
+		return nil, fmt.Errorf("sfc ethernet: VLAN id %d is not 1-4094", c.VLAN)
+	}
+	e.vlan = c.VLAN
 	if c.Local.IsValid() {
 		e.setLocal(c.Local)
 	}
@@ -130,7 +196,7 @@ func (e *Ether) setLocal(a netip.Addr) {
 // newEtherOnPort is OpenEther over a port already open (tests).
 func newEtherOnPort(p pktio.Port, mac [6]byte, local netip.Addr) *Ether {
 	e := &Ether{port: p, name: p.Name(), mac: mac, log: slog.New(slog.DiscardHandler), peers: map[netip.Addr]*peer{},
-		frame: make([]byte, EtherLen+node.Headroom+65536)}
+		frame: make([]byte, EtherLen+node.Headroom+65536), aging: DefaultAging}
 	e.setLocal(local)
 	empty := map[[6]byte]netip.Addr{}
 	e.byMAC.Store(&empty)
@@ -176,37 +242,73 @@ func (e *Ether) publishLocked() {
 }
 
 // solicitLocked sends one ARP request or neighbour solicitation for each
-// peer whose MAC is unknown, and flushes.
+// peer whose MAC is unknown and probes the stale ones in use (see Aging),
+// forgetting those whose probes went unanswered; then flushes.
 func (e *Ether) solicitLocked() {
-	e.lastSolicit = time.Now()
-	sent := false
+	now := time.Now()
+	e.lastSolicit = now
+	sent, forgot := false, false
 	for a, p := range e.peers {
-		if p.known {
-			continue
-		}
-		f := e.frame
-		copy(f[6:12], e.mac[:])
 		switch {
-		case a.Is4() && e.has4:
-			copy(f[0:6], netpkt.BroadcastMAC)
-			binary.BigEndian.PutUint16(f[12:], netpkt.EtherTypeARP)
-			t := a.As4()
-			netpkt.WriteARP(f[EtherLen:], netpkt.ARPRequest, e.mac[:], e.local4[:], nil, t[:])
-			f = f[:EtherLen+netpkt.ARPLen]
-		case a.Is6() && e.has6:
-			t := a.As16()
-			dmac := netpkt.WriteNS(f[EtherLen:], e.local6[:], t[:], e.mac[:])
-			copy(f[0:6], dmac[:])
-			binary.BigEndian.PutUint16(f[12:], netpkt.EtherTypeIPv6)
-			f = f[:EtherLen+netpkt.NDLen]
-		default:
-			continue // no local address of the family: nothing to ask with
+		case p.static:
+			continue
+		case p.known && now.Sub(p.confirmed) <= e.aging.Reachable:
+			continue // reachable
+		case p.known && p.probes >= e.aging.Probes:
+			p.known, p.probes, p.used, forgot = false, 0, false, true
+			e.Expired.Add(1)
+			e.log.Info("sfc ethernet: next hop unanswered, forgotten", "interface", e.name, "address", a)
+		case p.known && !p.used && p.probes == 0:
+			continue // stale, not in use: probed when next used
+		case p.known:
+			p.probes++
+			p.used = false
 		}
-		sent = e.port.Send(f) || sent
+		sent = e.solicitOneLocked(a) || sent
+	}
+	if forgot {
+		e.publishLocked()
 	}
 	if sent {
 		_ = e.port.Flush()
 	}
+}
+
+// solicitOneLocked queues an ARP request or neighbour solicitation for a.
+func (e *Ether) solicitOneLocked(a netip.Addr) bool {
+	f := e.frame
+	switch {
+	case a.Is4() && e.has4:
+		hl := e.header(f, [6]byte(netpkt.BroadcastMAC), netpkt.EtherTypeARP)
+		t := a.As4()
+		netpkt.WriteARP(f[hl:], netpkt.ARPRequest, e.mac[:], e.local4[:], nil, t[:])
+		f = f[:hl+netpkt.ARPLen]
+	case a.Is6() && e.has6:
+		hl := e.header(f, [6]byte{}, netpkt.EtherTypeIPv6)
+		t := a.As16()
+		dmac := netpkt.WriteNS(f[hl:], e.local6[:], t[:], e.mac[:])
+		copy(f[0:6], dmac[:])
+		f = f[:hl+netpkt.NDLen]
+	default:
+		return false // no local address of the family: nothing to ask with
+	}
+	return e.port.Send(f)
+}
+
+// header writes the Ethernet header of a frame to dst with EtherType et
+// (behind the 802.1Q tag when a VLAN is configured) and returns its
+// length.
+func (e *Ether) header(f []byte, dst [6]byte, et uint16) int {
+	copy(f[0:6], dst[:])
+	copy(f[6:12], e.mac[:])
+	if e.vlan == 0 {
+		binary.BigEndian.PutUint16(f[12:], et)
+		return EtherLen
+	}
+	binary.BigEndian.PutUint16(f[12:], TPIDVLAN)
+	binary.BigEndian.PutUint16(f[14:], e.vlan) // priority 0, DEI 0
+	binary.BigEndian.PutUint16(f[16:], et)
+	return EtherLen + VLANLen
 }
 
 // learn records mac for a when a is a peer whose MAC is not configured.
@@ -221,7 +323,11 @@ func (e *Ether) learn(a netip.Addr, mac []byte) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p := e.peers[a]
-	if p == nil || p.static || (p.known && p.mac == m) {
+	if p == nil || p.static {
+		return
+	}
+	p.confirmed, p.probes, p.used = time.Now(), 0, false
+	if p.known && p.mac == m {
 		return
 	}
 	p.mac, p.known = m, true
@@ -238,20 +344,19 @@ func (e *Ether) SendNSH(to netip.Addr, _ uint8, pkt []byte) {
 	p := e.peers[to]
 	if p == nil || !p.known {
 		e.TxUnresolved.Add(1)
-		if time.Since(e.lastSolicit) > time.Second {
+		if time.Since(e.lastSolicit) > e.aging.Retrans {
 			e.solicitLocked()
 		}
 		return
 	}
-	if EtherLen+len(pkt) > len(e.frame) {
+	p.used = true
+	if EtherLen+VLANLen+len(pkt) > len(e.frame) {
 		e.TxDrops.Add(1)
 		return
 	}
-	f := e.frame[:EtherLen+len(pkt)]
-	copy(f[0:6], p.mac[:])
-	copy(f[6:12], e.mac[:])
-	binary.BigEndian.PutUint16(f[12:], EtherTypeNSH)
-	copy(f[EtherLen:], pkt)
+	hl := e.header(e.frame, p.mac, EtherTypeNSH)
+	f := e.frame[:hl+len(pkt)]
+	copy(f[hl:], pkt)
 	if !e.port.Send(f) {
 		e.TxDrops.Add(1)
 	}
@@ -267,8 +372,9 @@ func (e *Ether) Flush() {
 // Run receives batches until Close: NSH frames to this port's MAC go to
 // w.FromNetwork, with the sender's address; ARP and neighbour
 // advertisements teach peers' MACs; everything else is the host's. After
-// each batch it sends what the batch queued, and once a second it asks
-// again for peers still unknown.
+// each batch it sends what the batch queued, and once every
+// Aging.Retrans it asks again for peers still unknown and probes stale
+// ones.
 func (e *Ether) Run(w *node.Worker) error {
 	b := pktio.NewBatch(pktio.DefaultBatch)
 	buf := make([]byte, node.Headroom+65536)
@@ -283,7 +389,7 @@ func (e *Ether) Run(w *node.Worker) error {
 			e.Flush()
 		}
 		e.mu.Lock()
-		if time.Since(e.lastSolicit) > time.Second {
+		if time.Since(e.lastSolicit) > e.aging.Retrans {
 			e.solicitLocked()
 		}
 		e.mu.Unlock()
@@ -296,31 +402,51 @@ func (e *Ether) Run(w *node.Worker) error {
 	}
 }
 
+// frameIn takes one received frame. An 802.1Q tag (one, TPID 0x8100)
+// is removed: the VLAN must be the configured one, if any; a priority
+// tag (VLAN 0) counts as untagged.
 func (e *Ether) frameIn(w *node.Worker, f, buf []byte) {
 	if len(f) < EtherLen {
 		return
 	}
 	toUs := [6]byte(f[0:6]) == e.mac
-	switch binary.BigEndian.Uint16(f[12:]) {
+	et, hl, vid := binary.BigEndian.Uint16(f[12:]), EtherLen, uint16(0)
+	if et == TPIDVLAN {
+		if len(f) < EtherLen+VLANLen {
+			return
+		}
+		vid = binary.BigEndian.Uint16(f[14:]) & 0x0fff
+		et, hl = binary.BigEndian.Uint16(f[16:]), EtherLen+VLANLen
+	}
+	if e.vlan != 0 && vid != e.vlan {
+		if et == EtherTypeNSH && toUs {
+			e.RxOtherVLAN.Add(1)
+		}
+		return
+	}
+	switch et {
 	case EtherTypeNSH:
 		if !toUs {
 			return // the receive socket is promiscuous
 		}
-		p := f[EtherLen:]
+		p := f[hl:]
 		if len(p) > len(buf)-node.Headroom {
 			e.RxBad.Add(1)
 			return
 		}
 		e.RxNSH.Add(1)
+		if hl != EtherLen {
+			e.RxTagged.Add(1)
+		}
 		from := (*e.byMAC.Load())[[6]byte(f[6:12])]
 		n := copy(buf[node.Headroom:], p)
 		w.FromNetwork(buf[:node.Headroom+n], node.Headroom, from)
 	case netpkt.EtherTypeARP:
-		if a, ok := netpkt.ParseARP(f[EtherLen:]); ok {
+		if a, ok := netpkt.ParseARP(f[hl:]); ok {
 			e.learn(netip.AddrFrom4([4]byte(a.SPA)), a.SHA)
 		}
 	case netpkt.EtherTypeIPv6:
-		p := f[EtherLen:]
+		p := f[hl:]
 		if len(p) < 40+4 || p[6] != netpkt.ProtoICMPv6 {
 			return
 		}

@@ -46,13 +46,13 @@ func TestDSLiteElementsKillAFTR(t *testing.T) {
 		t.Fatal(err)
 	}
 	httpLog := startServer(t, ns["inet"], "/usr/bin/python3", "-u", "-m", "http.server", "8080", "--bind", server, "--directory", dir)
-	waitFor(t, 10*time.Second, "HTTP server", func() bool { return strings.Contains(httpLog.String(), "Serving HTTP") })
+	element.WaitFor(t, 10*time.Second, "HTTP server", func() bool { return strings.Contains(httpLog.String(), "Serving HTTP") })
 	get := func() (string, error) {
 		out, err := ns["hom1"].Command(tp.curl, "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://"+server+":8080/file").CombinedOutput()
 		return string(out), err
 	}
 	// The B4 starts BFD to both AFTRs; traffic flows through AFTR1.
-	waitFor(t, 60*time.Second, "HTTP through the B4", func() bool { out, err := get(); return err == nil && out == "200" })
+	element.WaitFor(t, 60*time.Second, "HTTP through the B4", func() bool { out, err := get(); return err == nil && out == "200" })
 	if !regexp.MustCompile(`198\.51\.100\.([0-9]|1[0-5]) - -`).MatchString(httpLog.String()) {
 		t.Fatalf("server log %q: not from AFTR1's pool", httpLog.String())
 	}
@@ -60,7 +60,7 @@ func TestDSLiteElementsKillAFTR(t *testing.T) {
 	// B4's configured session, AFTR2's automatic one (AFTR2 must be up
 	// before AFTR1 dies, for a failover within the detection time).
 	bfdState := `<bfd xmlns="urn:wirebeat:bfd"><softwire/></bfd>`
-	waitFor(t, 30*time.Second, "BFD up in /bfd/softwire of the B4 and AFTR2", func() bool {
+	element.WaitFor(t, 30*time.Second, "BFD up in /bfd/softwire of the B4 and AFTR2", func() bool {
 		b := b4.Get(t, bfdState)
 		a := aftr2.Get(t, bfdState)
 		return regexp.MustCompile(`(?s)<session>.*<b4-address>2001:db8:1::b1</b4-address>.*<local-state>up</local-state>`).MatchString(b) &&
@@ -72,7 +72,7 @@ func TestDSLiteElementsKillAFTR(t *testing.T) {
 	b4sub.Wait(t, 30*time.Second, "aftr-failover at the B4's subscriber", "aftr-failover", "<to-aftr>"+aftr2Addr+"</to-aftr>", "<reason>bfd-down</reason>")
 	t.Logf("AFTR1 SIGKILLed; the B4's subscriber had aftr-failover to AFTR2 after %v (detection time 900 ms)", time.Since(killed))
 	httpLog.Reset()
-	waitFor(t, 30*time.Second, "HTTP through AFTR2", func() bool { out, err := get(); return err == nil && out == "200" })
+	element.WaitFor(t, 30*time.Second, "HTTP through AFTR2", func() bool { out, err := get(); return err == nil && out == "200" })
 	if !regexp.MustCompile(`198\.51\.100\.(1[6-9]|2[0-9]|3[01]) - -`).MatchString(httpLog.String()) {
 		t.Fatalf("after the failover the server saw %q", httpLog.String())
 	}

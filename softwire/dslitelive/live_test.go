@@ -23,8 +23,10 @@ import (
 	"github.com/wirebeat/wirebeat/softwire"
 	"github.com/wirebeat/wirebeat/softwire/aftrname"
 	"github.com/wirebeat/wirebeat/tools/dnsmasq"
+	"github.com/wirebeat/wirebeat/tools/element"
 	"github.com/wirebeat/wirebeat/tools/kea"
 	"github.com/wirebeat/wirebeat/tools/netns"
+	"github.com/wirebeat/wirebeat/tools/syncbuf"
 	"github.com/wirebeat/wirebeat/tools/testenv"
 )
 
@@ -137,16 +139,6 @@ func state(t *testing.T, s *softwire.DSLiteSubsystem) *gen.Device {
 	return root
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 const (
 	aftr1Addr = "2001:db8:1::a1"
 	aftr2Addr = "2001:db8:1::a2"
@@ -216,7 +208,7 @@ func TestDSLiteEndToEnd(t *testing.T) {
 		return state(t, sub[b4]).GetSoftwire().GetB4().GetAftr(addr).GetState()
 	}
 	t.Run("bfd-up-in-tunnels", func(t *testing.T) {
-		waitFor(t, 30*time.Second, "BFD up from B4-1 to both AFTRs", func() bool {
+		element.WaitFor(t, 30*time.Second, "BFD up from B4-1 to both AFTRs", func() bool {
 			return aftrOf("b41", aftr1Addr).GetBfdState() == gen.WirebeatSoftwire_BfdState_up &&
 				aftrOf("b41", aftr2Addr).GetBfdState() == gen.WirebeatSoftwire_BfdState_up
 		})
@@ -225,10 +217,10 @@ func TestDSLiteEndToEnd(t *testing.T) {
 			return root.GetSoftwire().GetAftr().GetActiveB4(b4).GetBfdState() == gen.WirebeatSoftwire_BfdState_up ||
 				root.GetSoftwire().GetAftr().GetCounters().GetBfdSessionsUp() > 0
 		}
-		waitFor(t, 30*time.Second, "AFTR1 passive session with B4-1 up", func() bool { return bfdUp(sub["aft1"], "2001:db8:1::b1") })
+		element.WaitFor(t, 30*time.Second, "AFTR1 passive session with B4-1 up", func() bool { return bfdUp(sub["aft1"], "2001:db8:1::b1") })
 	})
 	t.Run("discovery", func(t *testing.T) {
-		waitFor(t, 60*time.Second, "B4-2 discovers its AFTR", func() bool {
+		element.WaitFor(t, 60*time.Second, "B4-2 discovers its AFTR", func() bool {
 			st := state(t, sub["b42"]).GetSoftwire().GetB4().GetState()
 			return st.GetAftrName() == aftrName && st.GetActiveAftr() != ""
 		})
@@ -247,7 +239,7 @@ func TestDSLiteEndToEnd(t *testing.T) {
 	httpLog := startServer(t, inet, "/usr/bin/python3", "-u", "-m", "http.server", "8080", "--bind", server, "--directory", dir)
 	udpLog := startServer(t, inet, "/usr/bin/python3", "-u", "-c", udpEcho, server, "9999")
 	startServer(t, inet, iperf, "-s", "-B", server, "-p", "5201")
-	waitFor(t, 10*time.Second, "servers listening", func() bool {
+	element.WaitFor(t, 10*time.Second, "servers listening", func() bool {
 		return strings.Contains(httpLog.String(), "Serving HTTP") && strings.Contains(udpLog.String(), "ready")
 	})
 
@@ -310,7 +302,7 @@ func TestDSLiteEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("scapy: %v\n%s", err, out)
 		}
-		waitFor(t, 10*time.Second, "AFTR1 counts the bad packets", func() bool {
+		element.WaitFor(t, 10*time.Second, "AFTR1 counts the bad packets", func() bool {
 			c := state(t, sub["aft1"]).GetSoftwire().GetAftr().GetCounters()
 			return c.GetDroppedIpv6Packets() >= before.GetDroppedIpv6Packets()+2
 		})
@@ -319,7 +311,7 @@ func TestDSLiteEndToEnd(t *testing.T) {
 	t.Run("failover-link-down", func(t *testing.T) {
 		ns["aft1"].Must(t, "ip", "link", "set", dev["i1"], "down")
 		start := time.Now()
-		waitFor(t, 30*time.Second, "B4-1 on AFTR2", func() bool {
+		element.WaitFor(t, 30*time.Second, "B4-1 on AFTR2", func() bool {
 			return state(t, sub["b41"]).GetSoftwire().GetB4().GetState().GetActiveAftr() == aftr2Addr
 		})
 		took := time.Since(start)
@@ -336,7 +328,7 @@ func TestDSLiteEndToEnd(t *testing.T) {
 		if !ok || leaf(ev, "from-aftr") != aftr1Addr || leaf(ev, "reason") != "bfd-down" {
 			t.Fatalf("aftr-failover %+v", ev)
 		}
-		waitFor(t, 10*time.Second, "AFTR1 reports B4-1 unreachable", func() bool {
+		element.WaitFor(t, 10*time.Second, "AFTR1 reports B4-1 unreachable", func() bool {
 			_, ok := rec["aft1"].find("b4-unreachable")
 			return ok
 		})
@@ -474,24 +466,10 @@ func buildTopo(t *testing.T) *topo {
 	return &topo{ns: ns, dev: dev, curl: testenv.Tool(t, "curl", "curl"), iperf: testenv.Tool(t, "iperf3", "iperf3")}
 }
 
-// syncBuffer collects a server's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-func (s *syncBuffer) Reset()         { s.mu.Lock(); defer s.mu.Unlock(); s.b.Reset() }
-
-func startServer(t *testing.T, ns *netns.NS, name string, args ...string) *syncBuffer {
+func startServer(t *testing.T, ns *netns.NS, name string, args ...string) *syncbuf.Buffer {
 	t.Helper()
 	cmd := ns.Command(name, args...)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

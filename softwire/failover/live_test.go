@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,8 +29,8 @@ import (
 	"github.com/wirebeat/wirebeat/softwire/lwaftr"
 	"github.com/wirebeat/wirebeat/softwire/lwb4"
 	"github.com/wirebeat/wirebeat/tools/etcdtest"
+	"github.com/wirebeat/wirebeat/tools/lwtopo"
 	"github.com/wirebeat/wirebeat/tools/netns"
-	"github.com/wirebeat/wirebeat/tools/testenv"
 )
 
 // The live test runs each lwAFTR as a separate process (this test binary
@@ -181,17 +182,10 @@ func runAftr(specJSON string) error {
 }
 
 // size of the download the live tests make.
-const size = 24 << 20
+const size = lwtopo.Size
 
-// The server paces the download itself (rate bytes a second, from the
-// query) rather than leaving it to curl's --limit-rate: that only limits
-// how fast curl reads its socket, and the home namespace's receive buffer
-// grows to net.ipv4.tcp_rmem's maximum (32 MiB on the CI machine), so the
-// whole download could cross the primary in a second or two and sit in the
-// client's buffer. On a loaded machine the primary then died after the
-// transfer had ended on the wire, the backup carried nothing, and the test
-// failed (or, worse, proved nothing). With the server paced, every byte it
-// has not yet written when the primary dies crosses the backup.
+// The paced download's rates (see lwtopo.Net.Serve for why the server
+// paces it).
 const (
 	failoverRate = 3_000_000 // about 8 s for the download
 	floodRate    = 6_000_000
@@ -263,21 +257,16 @@ type tunSender struct{ f *os.File }
 func (s tunSender) SendLAN(p []byte) { _, _ = s.f.Write(p) }
 func (s tunSender) SendWAN(p []byte) { _, _ = s.f.Write(p) }
 
-func macOf(t *testing.T, ns *netns.NS, dev string) string {
-	out := ns.Must(t, "cat", "/sys/class/net/"+dev+"/address")
-	return strings.TrimSpace(out)
-}
-
 // liveNet is the live topology: home client — lwB4 (TUN in its
 // namespace) — two lwAFTR processes sharing the anycast address — the
 // Internet (a server on 203.0.113.7), and a 3-member etcd cluster.
 type liveNet struct {
-	home, b4ns, a1, a2, inet *netns.NS
-	w1, w2, i1               string
-	cluster                  *etcdtest.Cluster
-	b4                       *lwb4.Engine
-	binding                  bindingtable.Softwire
-	dir                      string
+	*lwtopo.Net
+	w1, w2, i1 string
+	cluster    *etcdtest.Cluster
+	b4         *lwb4.Engine
+	binding    bindingtable.Softwire
+	dir        string
 	// reprov receives a value each time the lwB4 restarts provisioning.
 	reprov               chan time.Time
 	primary              *exec.Cmd
@@ -288,34 +277,20 @@ type liveNet struct {
 }
 
 func setupLive(t *testing.T, mode string) *liveNet {
-	home := netns.New(t, "lh")
-	b4ns := netns.New(t, "lb")
-	a1 := netns.New(t, "la")
-	a2 := netns.New(t, "la")
-	inet := netns.New(t, "li")
+	tp := lwtopo.New(t, "l")
+	b4ns, a1, a2, inet := tp.B4, tp.A1, tp.A2, tp.Inet
 	cluster := etcdtest.Start(t, 3)
-	testenv.Tool(t, "curl", "curl")
-	testenv.Tool(t, "ethtool", "ethtool")
 
 	n := netns.Unique
-	h0, b0 := n("lh"), n("lb")
 	w1, i1, w2, i2 := n("lw"), n("li"), n("lw"), n("li")
-	e1, x1, e2, x2 := n("le"), n("lx"), n("le"), n("lx")
-	netns.Veth(t, home, h0, b4ns, b0)
 	netns.Veth(t, b4ns, w1, a1, i1)
 	netns.Veth(t, b4ns, w2, a2, i2)
-	netns.Veth(t, a1, e1, inet, x1)
-	netns.Veth(t, a2, e2, inet, x2)
 	for _, ns := range []*netns.NS{a1, a2} {
 		ns.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
 	}
-	// Home network, MTU small enough that tunnelled packets need no
-	// fragmenting.
-	home.Addr(t, h0, "192.168.1.100/24")
-	home.Must(t, "ip", "link", "set", h0, "mtu", "1400")
-	home.Must(t, "ip", "route", "add", "default", "via", "192.168.1.1")
-	b4ns.Addr(t, b0, "192.168.1.1/24")
-	b4ns.Must(t, "ip", "link", "set", b0, "mtu", "1400")
+	// The lwB4's LAN, the home's default gateway.
+	b4ns.Addr(t, tp.B0, "192.168.1.1/24")
+	b4ns.Must(t, "ip", "link", "set", tp.B0, "mtu", "1400")
 	b4ns.Must(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	b4ns.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
 	b4ns.Must(t, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0")
@@ -324,18 +299,7 @@ func setupLive(t *testing.T, mode string) *liveNet {
 	b4ns.Must(t, "sysctl", "-qw", "net.ipv4.conf.lwb4tun.rp_filter=0")
 	b4ns.Must(t, "ip", "route", "add", "default", "dev", "lwb4tun")
 	b4ns.Must(t, "ip", "-6", "route", "add", "2001:db8:b4::b4/128", "dev", "lwb4tun")
-	b4ns.Must(t, "ip", "-6", "route", "add", "2001:db8:ac::1/128", "dev", w1)
-	// The Internet.
-	inet.Must(t, "ip", "addr", "add", "203.0.113.7/32", "dev", "lo")
-	inet.Addr(t, x1, "10.1.0.254/24")
-	inet.Addr(t, x2, "10.2.0.254/24")
-	inet.Must(t, "ip", "route", "add", "192.0.2.0/24", "via", "10.1.0.1")
-	// veth leaves TCP checksums to be filled in by "hardware"; frames read
-	// by AF_PACKET would carry them unfinished into the tunnel.
-	for _, x := range []string{x1, x2} {
-		inet.Must(t, "ethtool", "-K", x, "tx", "off")
-	}
-	home.Must(t, "ethtool", "-K", h0, "tx", "off")
+	b4ns.Must(t, "ip", "-6", "route", "add", lwtopo.Anycast+"/128", "dev", w1)
 
 	binding := bindingtable.Softwire{IPv4: 0xc000020a, PSID: 5, PortSet: bindingtable.PortSet{Offset: 6, Length: 4},
 		B4: netip.MustParseAddr("2001:db8:b4::b4").As16(), BR: netip.MustParseAddr("2001:db8:ac::1").As16()}
@@ -343,8 +307,8 @@ func setupLive(t *testing.T, mode string) *liveNet {
 	dir := t.TempDir()
 	start := func(ns *netns.NS, intDev, extDev, extIP, wDev, xDev string, prov *bindingtable.Softwire) (*exec.Cmd, string) {
 		sp := aftrSpec{NS: ns.Name, ExtDev: extDev, IntDev: intDev, ExtIP: extIP,
-			ExtMAC: macOf(t, ns, extDev), IntMAC: macOf(t, ns, intDev),
-			ExtNHMAC: macOf(t, inet, xDev), IntNHMAC: macOf(t, b4ns, wDev),
+			ExtMAC: ns.MAC(t, extDev), IntMAC: ns.MAC(t, intDev),
+			ExtNHMAC: inet.MAC(t, xDev), IntNHMAC: b4ns.MAC(t, wDev),
 			Anycast: "2001:db8:ac::1", Endpoints: cluster.Endpoints(), Mode: mode,
 			Provision: prov, StateFile: filepath.Join(dir, ns.Name+".json")}
 		js, _ := json.Marshal(sp)
@@ -358,8 +322,8 @@ func setupLive(t *testing.T, mode string) *liveNet {
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); lf.Close() })
 		return cmd, sp.StateFile
 	}
-	primary, primState := start(a1, i1, e1, "10.1.0.1", w1, x1, &binding)
-	_, backState := start(a2, i2, e2, "10.2.0.1", w2, x2, nil)
+	primary, primState := start(a1, i1, tp.E1, lwtopo.External1, w1, tp.X1, &binding)
+	_, backState := start(a2, i2, tp.E2, lwtopo.External2, w2, tp.X2, nil)
 	logs := func() {
 		for _, ns := range []*netns.NS{a1, a2} {
 			b, _ := os.ReadFile(filepath.Join(dir, ns.Name+".log"))
@@ -397,52 +361,18 @@ func setupLive(t *testing.T, mode string) *liveNet {
 		}
 	}()
 
-	// The server: 24 MiB, paced.
-	served := new(atomic.Int64)
-	var ln net.Listener
-	if err := inet.Do(func() error {
-		var err error
-		ln, err = net.Listen("tcp", "203.0.113.7:8080")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/small" {
-			w.Write(make([]byte, 1000))
-			return
-		}
+	// The server: 24 MiB, paced at the rate of the request's query.
+	served := tp.Serve(t, func(r *http.Request) (int, error) {
 		rate, err := strconv.Atoi(r.URL.Query().Get("rate"))
 		if err != nil || rate <= 0 {
-			http.Error(w, "rate (bytes/s) needed", http.StatusBadRequest)
-			return
+			return 0, errors.New("rate (bytes/s) needed")
 		}
-		w.Header().Set("Content-Length", fmt.Sprint(size))
-		chunk := make([]byte, 64<<10)
-		start := time.Now()
-		for sent := 0; sent < size; sent += len(chunk) {
-			// Never ahead of the rate; after a stall it catches up.
-			if d := time.Until(start.Add(time.Duration(sent) * time.Second / time.Duration(rate))); d > 0 {
-				time.Sleep(d)
-			}
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-			served.Add(int64(len(chunk)))
-		}
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+		return rate, nil
+	})
 
-	return &liveNet{home: home, b4ns: b4ns, a1: a1, a2: a2, inet: inet, w1: w1, w2: w2, i1: i1, cluster: cluster, b4: b4,
+	return &liveNet{Net: tp, w1: w1, w2: w2, i1: i1, cluster: cluster, b4: b4,
 		binding: binding, dir: dir, reprov: reprov, primary: primary, primState: primState, backState: backState, logs: logs,
 		served: served}
-}
-
-// curl fetches 1000 bytes with a fresh connection.
-func (l *liveNet) curl(timeout string) bool {
-	out, err := l.home.Command("curl", "-sS", "-m", timeout, "-o", "/dev/null", "-w", "%{http_code}", "http://203.0.113.7:8080/small").CombinedOutput()
-	return err == nil && string(out) == "200"
 }
 
 // fail kills the primary and moves the routes to the backup, as routers
@@ -450,8 +380,8 @@ func (l *liveNet) curl(timeout string) bool {
 func (l *liveNet) fail(t *testing.T) {
 	l.primary.Process.Signal(syscall.SIGKILL)
 	l.primary.Wait()
-	l.b4ns.Must(t, "ip", "-6", "route", "replace", "2001:db8:ac::1/128", "dev", l.w2)
-	l.inet.Must(t, "ip", "route", "replace", "192.0.2.0/24", "via", "10.2.0.1")
+	l.B4.Must(t, "ip", "-6", "route", "replace", lwtopo.Anycast+"/128", "dev", l.w2)
+	l.MovePool(t)
 }
 
 // waitServed waits until the server has written n bytes of the download.
@@ -467,9 +397,9 @@ func waitServed(t *testing.T, served *atomic.Int64, n int64) {
 // waitPath waits until a request goes through the primary.
 func (l *liveNet) waitPath(t *testing.T) {
 	t.Helper()
-	home, b4ns, b4, logs := l.home, l.b4ns, l.b4, l.logs
+	home, b4ns, b4, logs := l.Home, l.B4, l.b4, l.logs
 	deadline := time.Now().Add(20 * time.Second)
-	for !l.curl("2") {
+	for !l.Curl("2") {
 		if time.Now().After(deadline) {
 			for _, ns := range []*netns.NS{b4ns, home} {
 				o, _ := ns.Command("nstat", "-az").CombinedOutput()
@@ -497,7 +427,7 @@ func (l *liveNet) waitPath(t *testing.T) {
 // completes.
 func TestLiveDataPacketTrigger(t *testing.T) {
 	l := setupLive(t, "data-packet-trigger")
-	home, b4, logs, backState, primState, dir := l.home, l.b4, l.logs, l.backState, l.primState, l.dir
+	home, b4, logs, backState, primState, dir := l.Home, l.b4, l.logs, l.backState, l.primState, l.dir
 	// Wait until the path works (the backup's cache has the binding too).
 	l.waitPath(t)
 
@@ -521,7 +451,7 @@ func TestLiveDataPacketTrigger(t *testing.T) {
 	st := readState(t, backState)
 	t.Logf("download: %v %s; backup: %+v; primary's last state: %+v", err, dlOut.String(), st, readState(t, primState))
 	if err != nil || dlOut.String() != fmt.Sprint(size) {
-		t.Logf("b4 ns neighbours:\n%s\nroutes:\n%s\nlwB4 %+v", l.b4ns.Must(t, "ip", "-6", "neigh"), l.b4ns.Must(t, "ip", "-6", "route"), b4.C)
+		t.Logf("b4 ns neighbours:\n%s\nroutes:\n%s\nlwB4 %+v", l.B4.Must(t, "ip", "-6", "neigh"), l.B4.Must(t, "ip", "-6", "route"), b4.C)
 		logs()
 		t.Fatalf("the download did not survive the failover: %v %q", err, dlOut.String())
 	}
@@ -585,7 +515,7 @@ func TestLiveICMPv6Trigger(t *testing.T) {
 		}
 	}()
 	deadline := time.Now().Add(30 * time.Second)
-	for !l.curl("1") {
+	for !l.Curl("1") {
 		if time.Now().After(deadline) {
 			l.logs()
 			t.Fatalf("no new connection through the backup after 30 s: backup %+v, lwB4 %+v", readState(t, l.backState), l.b4.C)
@@ -615,7 +545,7 @@ func TestLiveSpoofedFlood(t *testing.T) {
 	l.waitPath(t)
 	// The flood enters the primary's link from the B4 side.
 	var inj pktio.Port
-	if err := l.b4ns.Do(func() error {
+	if err := l.B4.Do(func() error {
 		var err error
 		inj, err = pktio.Open(l.w1, pktio.Config{})
 		return err
@@ -623,10 +553,10 @@ func TestLiveSpoofedFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer inj.Close()
-	dst := mustMAC(macOf(t, l.a1, l.i1))
-	src := mustMAC(macOf(t, l.b4ns, l.w1))
+	dst := mustMAC(l.A1.MAC(t, l.i1))
+	src := mustMAC(l.B4.MAC(t, l.w1))
 
-	dl := l.home.Command("curl", "-sS", "-m", "40", "-o", "/dev/null", "-w", "%{size_download}",
+	dl := l.Home.Command("curl", "-sS", "-m", "40", "-o", "/dev/null", "-w", "%{size_download}",
 		fmt.Sprintf("http://203.0.113.7:8080/?rate=%d", floodRate))
 	var dlOut strings.Builder
 	dl.Stdout, dl.Stderr = &dlOut, &dlOut

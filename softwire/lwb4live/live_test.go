@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -19,18 +18,6 @@ import (
 	"github.com/wirebeat/wirebeat/tools/syncbuf"
 	"github.com/wirebeat/wirebeat/tools/testenv"
 )
-
-func leafValue(xml, name string) string {
-	m := regexp.MustCompile(`<` + name + `>([^<]*)</` + name + `>`).FindStringSubmatch(xml)
-	if m == nil {
-		return ""
-	}
-	return m[1]
-}
-
-func macOf(t *testing.T, ns *netns.NS, dev string) string {
-	return strings.TrimSpace(ns.Must(t, "cat", "/sys/class/net/"+dev+"/address"))
-}
 
 // TestLiveLwB4ThroughLwAFTR: home ── lwB4 (wirebeat) ── lwAFTR (wirebeat)
 // ── server. curl from the home namespace fetches a page from the server;
@@ -159,7 +146,7 @@ func throughLwAFTR(t *testing.T, dhcp, noBinding bool) {
   "external-interface": {"device": %q, "ip": "10.1.0.1", "next-hop": {"mac": %q}},
   "internal-interface": {"device": %q, "ip": "2001:db8:ac::1", "next-hop": {"mac": %q}},
   %s
-}}}`, e, macOf(t, inet, x), i, macOf(t, b4ns, w), bindings), opt)
+}}}`, e, inet.MAC(t, x), i, b4ns.MAC(t, w), bindings), opt)
 	b4 := element.Start(t, b4ns, "lwb4", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwb4": {
   "enabled": true,
   "lan-interface": {"device": %q, "ipv4-address": "192.168.1.1"},
@@ -175,13 +162,13 @@ func throughLwAFTR(t *testing.T, dhcp, noBinding bool) {
 			// Each curl's SYN goes into the softwire and draws the error.
 			_ = home.Command("curl", "-sS", "-m", "1", "-o", "/dev/null", "http://203.0.113.7:8080/").Run()
 			st = b4.Get(t, `<softwire xmlns="urn:wirebeat:softwire"><lwb4/></softwire>`)
-			return leafValue(st, "reprovision-count") != "" && leafValue(st, "reprovision-count") != "0"
+			return element.Leaf(st, "reprovision-count") != "" && element.Leaf(st, "reprovision-count") != "0"
 		})
-		if leafValue(st, "reprovision-triggers") == "0" || !strings.Contains(b4.Log(), "provisioning again") {
+		if element.Leaf(st, "reprovision-triggers") == "0" || !strings.Contains(b4.Log(), "provisioning again") {
 			t.Fatalf("reprovisioned without a counted trigger or a log line:\n%s", st)
 		}
 		t.Logf("lwB4 provisioned again %v after its first packet (reprovision-count %s, triggers %s)",
-			time.Since(start).Round(time.Millisecond), leafValue(st, "reprovision-count"), leafValue(st, "reprovision-triggers"))
+			time.Since(start).Round(time.Millisecond), element.Leaf(st, "reprovision-count"), element.Leaf(st, "reprovision-triggers"))
 		return
 	}
 	var ln net.Listener
@@ -219,8 +206,8 @@ func throughLwAFTR(t *testing.T, dhcp, noBinding bool) {
 		t.Fatalf("the server saw %s, want 192.0.2.10 with a port of psid 5", last)
 	}
 	st := b4.Get(t, `<softwire xmlns="urn:wirebeat:softwire"><lwb4/></softwire>`)
-	if leafValue(st, "provisioned") != "true" || leafValue(st, "ipv4") != "192.0.2.10" || leafValue(st, "psid") != "5" ||
-		leafValue(st, "br-address") != "2001:db8:ac::1" {
+	if element.Leaf(st, "provisioned") != "true" || element.Leaf(st, "ipv4") != "192.0.2.10" || element.Leaf(st, "psid") != "5" ||
+		element.Leaf(st, "br-address") != "2001:db8:ac::1" {
 		t.Fatalf("lwb4 state:\n%s", st)
 	}
 	if dhcp {
@@ -229,13 +216,13 @@ func throughLwAFTR(t *testing.T, dhcp, noBinding bool) {
 		if !strings.Contains(string(b), "192.0.2.10") {
 			t.Fatalf("Kea's lease file does not hold 192.0.2.10:\n%s", b)
 		}
-		if leafValue(st, "last-provisioning-time") == "" {
+		if element.Leaf(st, "last-provisioning-time") == "" {
 			t.Fatalf("no last-provisioning-time:\n%s", st)
 		}
 	}
 	var encap, decap int
-	_, _ = fmt.Sscan(leafValue(st, "encap-packets"), &encap)
-	_, _ = fmt.Sscan(leafValue(st, "decap-packets"), &decap)
+	_, _ = fmt.Sscan(element.Leaf(st, "encap-packets"), &encap)
+	_, _ = fmt.Sscan(element.Leaf(st, "decap-packets"), &decap)
 	if encap == 0 || decap < 100 {
 		t.Fatalf("encap-packets %d, decap-packets %d:\n%s", encap, decap, st)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wirebeat/wirebeat/tools/element"
 	"github.com/wirebeat/wirebeat/tools/etcdtest"
+	"github.com/wirebeat/wirebeat/tools/lwtopo"
 	"github.com/wirebeat/wirebeat/tools/netns"
 	"github.com/wirebeat/wirebeat/tools/syncbuf"
 	"github.com/wirebeat/wirebeat/tools/testenv"
@@ -24,15 +25,6 @@ import (
 
 // waitFor polls cond until it holds (element.WaitFor).
 var waitFor = element.WaitFor
-
-// leafValue is the text of the first <name> element of an XML reply.
-func leafValue(xml, name string) string {
-	m := regexp.MustCompile(`<` + name + `>([^<]*)</` + name + `>`).FindStringSubmatch(xml)
-	if m == nil {
-		return ""
-	}
-	return m[1]
-}
 
 // proxyInto makes target (a TCP address of the test's own namespace, an
 // etcd member on loopback) reachable at 127.0.0.1:PORT inside ns: a
@@ -76,10 +68,6 @@ func proxyInto(t *testing.T, ns *netns.NS, target string) string {
 		}
 	}()
 	return ln.Addr().String()
-}
-
-func macOf(t *testing.T, ns *netns.NS, dev string) string {
-	return strings.TrimSpace(ns.Must(t, "cat", "/sys/class/net/"+dev+"/address"))
 }
 
 // aftrConfig is the configuration of one lwAFTR of the anycast set: no
@@ -142,6 +130,13 @@ func startRouterRelay(t *testing.T, ns *netns.NS) {
 	bin := testenv.Tool(t, "dnsmasq", "dnsmasq-base")
 	cmd := ns.Command(bin, "--keep-in-foreground", "--log-facility=-", "--port=0", "--log-dhcp", "--no-resolv", "--no-hosts",
 		"--conf-file=/dev/null", "--dhcp-relay=2001:db8:b4::1,2001:db8:ac::1")
+	startLogged(t, "dnsmasq", cmd)
+}
+
+// startLogged starts cmd, a server, until the test ends; what it wrote
+// is logged when the test failed.
+func startLogged(t *testing.T, name string, cmd *exec.Cmd) {
+	t.Helper()
 	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -151,7 +146,7 @@ func startRouterRelay(t *testing.T, ns *netns.NS) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("dnsmasq output:\n%s", out.String())
+			t.Logf("%s output:\n%s", name, out.String())
 		}
 	})
 }
@@ -168,41 +163,26 @@ func startKea(t *testing.T, ns *netns.NS, dir string, devs, addrs []string) {
 		}
 		cmd := ns.Command(k.bin, "-c", path)
 		cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
-		out := &syncbuf.Buffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			if t.Failed() {
-				t.Logf("%s output:\n%s", k.name, out.String())
-			}
-		})
+		startLogged(t, k.name, cmd)
 	}
 }
 
 // size of the download.
-const size = 24 << 20
+const size = lwtopo.Size
 
 // downloadRate paces the download at the server, in bytes a second (about
-// 8 s for size). curl's --limit-rate would only pace how fast curl reads its
-// socket: the client's receive buffer grows to tcp_rmem's maximum (32 MiB
-// here), so the whole download could cross the primary before it is killed
-// and the backup would carry nothing. Paced at the server, every byte not
-// yet written when the primary dies crosses the backup.
+// 8 s for size); lwtopo.Net.Serve says why the server paces it.
 const downloadRate = 3_000_000
 
 // liveNet is the topology of the live tests.
 type liveNet struct {
-	home, b4ns, rt, a1, a2, inet *netns.NS
-	r1, r2                       string
-	primary, backup, lwb4        *element.Element
-	sub                          *element.Subscriber
-	cluster                      *etcdtest.Cluster
-	dir                          string
-	curl                         func() bool
+	*lwtopo.Net
+	rt                    *netns.NS
+	r1, r2                string
+	primary, backup, lwb4 *element.Element
+	sub                   *element.Subscriber
+	cluster               *etcdtest.Cluster
+	dir                   string
 }
 
 const (
@@ -231,24 +211,18 @@ const (
 // router in turn (RFC 8415 §19.1.2). Otherwise the lwB4 sends to the
 // anycast address itself (provisioning server-address).
 func setupElements(t *testing.T, mode, extra string, routerRelay bool) *liveNet {
-	testenv.Tool(t, "curl", "curl")
-	testenv.Tool(t, "ethtool", "ethtool")
-	home, b4ns, rt := netns.New(t, "fh"), netns.New(t, "fb"), netns.New(t, "fr")
-	a1, a2 := netns.New(t, "fa"), netns.New(t, "fa")
-	inet, kea := netns.New(t, "fi"), netns.New(t, "fk")
+	tp := lwtopo.New(t, "f")
+	b4ns, a1, a2, inet := tp.B4, tp.A1, tp.A2, tp.Inet
+	rt, kea := netns.New(t, "fr"), netns.New(t, "fk")
 	cluster := etcdtest.Start(t, 3)
 
 	n := netns.Unique
-	h0, b0, w, r0 := n("fh"), n("fb"), n("fw"), n("fr")
+	w, r0 := n("fw"), n("fr")
 	r1, i1, r2, i2 := n("fr"), n("fi"), n("fr"), n("fi")
-	e1, x1, e2, x2 := n("fe"), n("fx"), n("fe"), n("fx")
 	k1, kk1, k2, kk2 := n("fk"), n("fk"), n("fk"), n("fk")
-	netns.Veth(t, home, h0, b4ns, b0)
 	netns.Veth(t, b4ns, w, rt, r0)
 	netns.Veth(t, rt, r1, a1, i1)
 	netns.Veth(t, rt, r2, a2, i2)
-	netns.Veth(t, a1, e1, inet, x1)
-	netns.Veth(t, a2, e2, inet, x2)
 	netns.Veth(t, a1, k1, kea, kk1)
 	netns.Veth(t, a2, k2, kea, kk2)
 	// The lwAFTRs' kernels stay off the data-plane links (the elements
@@ -275,7 +249,7 @@ func setupElements(t *testing.T, mode, extra string, routerRelay bool) *liveNet 
 	// The router.
 	rt.Must(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
 	rt.Must(t, "ip", "-6", "addr", "add", "2001:db8:b4::1/64", "dev", r0, "nodad")
-	rt.Must(t, "ip", "-6", "route", "add", "2001:db8:ac::1/128", "dev", r1)
+	rt.Must(t, "ip", "-6", "route", "add", lwtopo.Anycast+"/128", "dev", r1)
 	provisioning := `{"server-address": "2001:db8:ac::1"}`
 	if routerRelay {
 		// The 4o6 client's socket is on the kernel's link-local
@@ -291,20 +265,6 @@ func setupElements(t *testing.T, mode, extra string, routerRelay bool) *liveNet 
 		b4ns.Must(t, "ip", "-6", "addr", "add", "2001:db8:b4::c/64", "dev", w, "nodad")
 		b4ns.Must(t, "ip", "-6", "route", "add", "default", "via", "2001:db8:b4::1", "dev", w)
 	}
-
-	home.Addr(t, h0, "192.168.1.100/24")
-	home.Must(t, "ip", "link", "set", h0, "mtu", "1400")
-	home.Must(t, "ip", "route", "add", "default", "via", "192.168.1.1")
-	inet.Must(t, "ip", "addr", "add", "203.0.113.7/32", "dev", "lo")
-	inet.Addr(t, x1, "10.1.0.254/24")
-	inet.Addr(t, x2, "10.2.0.254/24")
-	inet.Must(t, "ip", "route", "add", "192.0.2.0/24", "via", "10.1.0.1")
-	// veth leaves TCP checksums to "hardware": frames an element reads
-	// would carry them unfinished into the tunnel.
-	for _, x := range []string{x1, x2} {
-		inet.Must(t, "ethtool", "-K", x, "tx", "off")
-	}
-	home.Must(t, "ethtool", "-K", h0, "tx", "off")
 
 	dir := t.TempDir()
 	startKea(t, kea, dir, []string{kk1, kk2}, []string{"2001:db8:f1::2", "2001:db8:f2::2"})
@@ -322,8 +282,8 @@ func setupElements(t *testing.T, mode, extra string, routerRelay bool) *liveNet 
 		}
 		return out
 	}
-	primary := element.Start(t, a1, "primary", aftrConfig(mode, i1, e1, "10.1.0.1", macOf(t, rt, r1), macOf(t, inet, x1), endpointsIn(a1), "2001:db8:f1::2", extra), element.Options{Dir: dir})
-	backup := element.Start(t, a2, "backup", aftrConfig(mode, i2, e2, "10.2.0.1", macOf(t, rt, r2), macOf(t, inet, x2), endpointsIn(a2), "2001:db8:f2::2", extra), element.Options{Dir: dir})
+	primary := element.Start(t, a1, "primary", aftrConfig(mode, i1, tp.E1, lwtopo.External1, rt.MAC(t, r1), inet.MAC(t, tp.X1), endpointsIn(a1), "2001:db8:f1::2", extra), element.Options{Dir: dir})
+	backup := element.Start(t, a2, "backup", aftrConfig(mode, i2, tp.E2, lwtopo.External2, rt.MAC(t, r2), inet.MAC(t, tp.X2), endpointsIn(a2), "2001:db8:f2::2", extra), element.Options{Dir: dir})
 	sub := backup.Subscribe(t)
 	lwb4 := element.Start(t, b4ns, "lwb4", fmt.Sprintf(`{"wirebeat-softwire:softwire": {"lwb4": {
   "enabled": true,
@@ -331,44 +291,15 @@ func setupElements(t *testing.T, mode, extra string, routerRelay bool) *liveNet 
   "wan-interface": {"device": %q, "next-hop": "2001:db8:b4::1"},
   "b4-ipv6": "2001:db8:b4::b4",
   "provisioning": {"dhcpv4-over-dhcpv6": %s}
-}}}`, b0, w, provisioning), element.Options{Dir: dir})
+}}}`, tp.B0, w, provisioning), element.Options{Dir: dir})
 
-	var ln net.Listener
-	if err := inet.Do(func() (err error) { ln, err = net.Listen("tcp", "203.0.113.7:8080"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/small" {
-			_, _ = w.Write(make([]byte, 1000))
-			return
-		}
-		w.Header().Set("Content-Length", fmt.Sprint(size))
-		chunk := make([]byte, 64<<10)
-		start := time.Now()
-		for sent := 0; sent < size; sent += len(chunk) {
-			// Paced here, never ahead of downloadRate (after a stall it
-			// catches up): see downloadRate.
-			if d := time.Until(start.Add(time.Duration(sent) * time.Second / downloadRate)); d > 0 {
-				time.Sleep(d)
-			}
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-		}
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
-
-	curl := func() bool {
-		out, err := home.Command("curl", "-sS", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}", "http://203.0.113.7:8080/small").CombinedOutput()
-		return err == nil && string(out) == "200"
-	}
-	l := &liveNet{home: home, b4ns: b4ns, rt: rt, a1: a1, a2: a2, inet: inet, r1: r1, r2: r2,
-		primary: primary, backup: backup, lwb4: lwb4, sub: sub, cluster: cluster, dir: dir, curl: curl}
+	tp.Serve(t, func(*http.Request) (int, error) { return downloadRate, nil })
+	l := &liveNet{Net: tp, rt: rt, r1: r1, r2: r2,
+		primary: primary, backup: backup, lwb4: lwb4, sub: sub, cluster: cluster, dir: dir}
 	waitFor(t, 60*time.Second, "the lwB4 provisioned through the primary's relay", func() bool {
-		return leafValue(lwb4.Get(t, lwb4Filter), "provisioned") == "true"
+		return element.Leaf(lwb4.Get(t, lwb4Filter), "provisioned") == "true"
 	})
-	waitFor(t, 30*time.Second, "HTTP through the primary", curl)
+	waitFor(t, 30*time.Second, "HTTP through the primary", func() bool { return tp.Curl("2") })
 	// The primary created the binding from the relayed DHCPACK; the
 	// backup, which saw no DHCP, has it in its etcd-fed cache.
 	rs := primary.Get(t, relayFilter)
@@ -378,7 +309,7 @@ func setupElements(t *testing.T, mode, extra string, routerRelay bool) *liveNet 
 		t.Fatalf("the primary's relay did not create the binding:\nrelay %s\ndynamic %s", rs, dyn)
 	}
 	waitFor(t, 30*time.Second, "the backup's cache to hold the binding the primary wrote", func() bool {
-		return leafValue(backup.Get(t, stateFilter), "cached-bindings") == "1"
+		return element.Leaf(backup.Get(t, stateFilter), "cached-bindings") == "1"
 	})
 	if bs := backup.Get(t, relayFilter); num(bs, "client-messages") != 0 {
 		t.Fatalf("the backup relayed before any failover: %s", bs)
@@ -420,8 +351,8 @@ func mustAtoi(s string) int {
 // moveRoutes moves the anycast route and the pool's route to the backup,
 // as routers would when the primary stops answering.
 func (l *liveNet) moveRoutes(t *testing.T) {
-	l.rt.Must(t, "ip", "-6", "route", "replace", "2001:db8:ac::1/128", "dev", l.r2)
-	l.inet.Must(t, "ip", "route", "replace", "192.0.2.0/24", "via", "10.2.0.1")
+	l.rt.Must(t, "ip", "-6", "route", "replace", lwtopo.Anycast+"/128", "dev", l.r2)
+	l.MovePool(t)
 }
 
 // fail SIGKILLs the primary and moves the routes to the backup.
@@ -439,7 +370,7 @@ func (l *liveNet) lwb4Decap(t *testing.T) int {
 
 // download starts the long download from the home namespace.
 func (l *liveNet) download(t *testing.T) (*exec.Cmd, *syncbuf.Buffer) {
-	dl := l.home.Command("curl", "-sS", "-m", "60", "-o", filepath.Join(l.dir, "dl"), "-w", "%{size_download}", "http://203.0.113.7:8080/")
+	dl := l.Home.Command("curl", "-sS", "-m", "60", "-o", filepath.Join(l.dir, "dl"), "-w", "%{size_download}", "http://203.0.113.7:8080/")
 	var out syncbuf.Buffer
 	dl.Stdout, dl.Stderr = &out, &out
 	if err := dl.Start(); err != nil {
@@ -450,7 +381,7 @@ func (l *liveNet) download(t *testing.T) (*exec.Cmd, *syncbuf.Buffer) {
 
 func num(xml, name string) int {
 	var v int
-	_, _ = fmt.Sscan(leafValue(xml, name), &v)
+	_, _ = fmt.Sscan(element.Leaf(xml, name), &v)
 	return v
 }
 
@@ -485,8 +416,8 @@ func TestLiveElementsDataPacketFailover(t *testing.T) {
 	// The first packet to reach the backup may be the B4's (validated
 	// by a cache hit) or the server's (found in the cache by the inbound
 	// path); either way from the etcd-fed cache.
-	if num(st, "bindings-created") != 1 || num(st, "dynamic-binding-count") != 1 || leafValue(st, "in-service") != "true" ||
-		leafValue(st, "reachable") != "true" || num(st, "cache-hits")+num(st, "inbound-triggers") < 1 {
+	if num(st, "bindings-created") != 1 || num(st, "dynamic-binding-count") != 1 || element.Leaf(st, "in-service") != "true" ||
+		element.Leaf(st, "reachable") != "true" || num(st, "cache-hits")+num(st, "inbound-triggers") < 1 {
 		t.Fatalf("the backup's failover/state does not show a data-packet takeover from etcd:\n%s", st)
 	}
 	if !strings.Contains(dyn, "<b4-ipv6>2001:db8:b4::b4</b4-ipv6>") || !strings.Contains(dyn, "data-packet-validated") || !strings.Contains(dyn, "etcd") {
@@ -519,18 +450,18 @@ func TestLiveElementsICMPv6Failover(t *testing.T) {
 func testICMPv6Failover(t *testing.T, routerRelay bool) {
 	l := setupElements(t, "icmpv6-trigger", "", routerRelay)
 	killed := l.fail(t)
-	waitFor(t, 60*time.Second, "a new connection through the backup", l.curl)
+	waitFor(t, 60*time.Second, "a new connection through the backup", func() bool { return l.Curl("2") })
 	working := time.Since(killed)
 	b4 := l.lwb4.Get(t, lwb4Filter)
 	if num(b4, "reprovision-count") < 1 || num(b4, "reprovision-triggers") < 1 {
 		t.Fatalf("the lwB4 did not provision again after ICMPv6 code 5:\n%s", b4)
 	}
 	reprov := "?"
-	if at, err := time.Parse(time.RFC3339Nano, leafValue(b4, "last-provisioning-time")); err == nil {
+	if at, err := time.Parse(time.RFC3339Nano, element.Leaf(b4, "last-provisioning-time")); err == nil {
 		reprov = at.Sub(killed).Round(time.Millisecond).String()
 	}
 	t.Logf("ICMPv6 trigger: the lwB4 provisioned again through the backup's relay %s after the failure; new connections work %v after it (reprovision-count %s)",
-		reprov, working.Round(time.Millisecond), leafValue(b4, "reprovision-count"))
+		reprov, working.Round(time.Millisecond), element.Leaf(b4, "reprovision-count"))
 	st, dyn, rs := l.backup.Get(t, stateFilter), l.backup.Get(t, dynFilter), l.backup.Get(t, relayFilter)
 	t.Logf("backup failover/state: %s\nrelay: %s", st, rs)
 	if num(st, "icmpv6-triggers-sent") < 1 || num(st, "bindings-created") != 1 || num(st, "dynamic-binding-count") != 1 {
@@ -616,7 +547,7 @@ func TestLiveElementsDrain(t *testing.T) {
 	waitFor(t, 20*time.Second, "2 MiB of the download through the primary", func() bool { return l.lwb4Decap(t) >= 2<<20 })
 	ncEdit(t, l.primary, fmt.Sprintf(outOfService, true))
 	drained := time.Now()
-	if st := l.primary.Get(t, stateFilter); leafValue(st, "in-service") != "false" {
+	if st := l.primary.Get(t, stateFilter); element.Leaf(st, "in-service") != "false" {
 		t.Fatalf("the primary's state after out-of-service: %s", st)
 	}
 	if l.ndpAnswers(t, l.r1) {
@@ -636,7 +567,7 @@ func TestLiveElementsDrain(t *testing.T) {
 		t.Fatalf("the backup did not take the B4 over: %s", st)
 	}
 	ncEdit(t, l.primary, fmt.Sprintf(outOfService, false))
-	if st := l.primary.Get(t, stateFilter); leafValue(st, "in-service") != "true" {
+	if st := l.primary.Get(t, stateFilter); element.Leaf(st, "in-service") != "true" {
 		t.Fatalf("the primary's state back in service: %s", st)
 	}
 	if !l.ndpAnswers(t, l.r1) {

@@ -151,6 +151,16 @@ func (e *Element) Signal(sig os.Signal) error { return e.proc.Signal(sig) }
 // Exited is closed when the element's process has exited.
 func (e *Element) Exited() <-chan struct{} { return e.done }
 
+// Leaf is the text of the first <name> element of an XML reply (a
+// NETCONF get's data), "" when there is none.
+func Leaf(xml, name string) string {
+	m := regexp.MustCompile(`<` + regexp.QuoteMeta(name) + `>([^<]*)</` + regexp.QuoteMeta(name) + `>`).FindStringSubmatch(xml)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
 // Killed reports whether the test killed the element.
 func (e *Element) Killed() bool { return e.killed }
 

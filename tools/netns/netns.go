@@ -74,6 +74,13 @@ func (n *NS) Must(t testing.TB, name string, args ...string) string {
 	return string(out)
 }
 
+// MAC is the hardware address of device dev in the namespace, as
+// Linux prints it (aa:bb:cc:dd:ee:ff).
+func (n *NS) MAC(t testing.TB, dev string) string {
+	t.Helper()
+	return strings.TrimSpace(n.Must(t, "cat", "/sys/class/net/"+dev+"/address"))
+}
+
 // Must runs a command in the test's own namespace and fails on error.
 func Must(t testing.TB, name string, args ...string) string {
 	t.Helper()
