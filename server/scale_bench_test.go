@@ -10,6 +10,7 @@ import (
 
 	"github.com/wirebeat/wirebeat/gen"
 	"github.com/wirebeat/wirebeat/schema"
+	"github.com/wirebeat/wirebeat/tools/cpumeter"
 )
 
 // The figures of issue 10 for make bench: what a commit, a copy to
@@ -141,23 +142,23 @@ func BenchmarkBoot1M(b *testing.B) {
 // does not pay for marking it.
 func benchBoot(b *testing.B, n int) {
 	dir := datadirWithBindings(b, n)
-	var cpu cpuMeter
+	var cpu cpumeter.Meter
 	runtime.GC()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		cpu.begin()
+		cpu.Begin()
 		s, err := New(Options{DataDir: dir, Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}
-		cpu.end()
+		cpu.End()
 		b.StopTimer()
 		s.Close()
 		runtime.GC()
 		b.StartTimer()
 	}
-	cpu.report(b)
+	cpu.Report(b)
 }
 
 // The kill -9 test of crash_test.go with a million bindings configured.

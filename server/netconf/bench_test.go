@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/wirebeat/wirebeat/tools/cpumeter"
 )
 
 // bindingsXML is an edit-config creating n lwAFTR softwires.
@@ -28,18 +30,18 @@ func BenchmarkEditConfig100kBindings(b *testing.B) {
 	req := bindingsXML(100_000)
 	b.SetBytes(int64(len(req)))
 	b.ReportAllocs()
-	var cpu cpuMeter
+	var cpu cpumeter.Meter
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		e := startElement(b, 64<<20)
 		c := dial(b, e, "admin", adminPW, true)
 		runtime.GC()
 		b.StartTimer()
-		cpu.begin()
+		cpu.Begin()
 		wantOK(b, c.rpc(req))
-		cpu.end()
+		cpu.End()
 	}
-	cpu.report(b)
+	cpu.Report(b)
 }
 
 // get-config of the 100,000 entries.
