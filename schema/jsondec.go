@@ -330,56 +330,7 @@ func (d *jsonDecoder) fastLeaf(k scalarKind, fv reflect.Value) (ok bool, err err
 		d.pos = start
 		return false, nil
 	}
-	var p any
-	switch k {
-	case scalarUint8:
-		if n <= 1<<8-1 {
-			v := uint8(n)
-			p = &v
-		}
-	case scalarUint16:
-		if n <= 1<<16-1 {
-			v := uint16(n)
-			p = &v
-		}
-	case scalarUint32:
-		if n <= 1<<32-1 {
-			v := uint32(n)
-			p = &v
-		}
-	case scalarUint64:
-		v := n
-		p = &v
-	case scalarInt8, scalarInt16, scalarInt32, scalarInt64:
-		limit := uint64(1) << 63
-		switch k {
-		case scalarInt8:
-			limit = 1 << 7
-		case scalarInt16:
-			limit = 1 << 15
-		case scalarInt32:
-			limit = 1 << 31
-		}
-		if (!neg && n < limit) || (neg && n <= limit) {
-			i := int64(n)
-			if neg {
-				i = -i
-			}
-			switch k {
-			case scalarInt8:
-				v := int8(i)
-				p = &v
-			case scalarInt16:
-				v := int16(i)
-				p = &v
-			case scalarInt32:
-				v := int32(i)
-				p = &v
-			default:
-				p = &i
-			}
-		}
-	}
+	p := integerPointer(k, n, neg)
 	if p == nil {
 		d.pos = start
 		return false, nil

@@ -108,60 +108,7 @@ func setLeafFast(field reflect.Value, text string) bool {
 		}
 		n = n*10 + uint64(c-'0')
 	}
-	var p any
-	switch k {
-	case scalarUint8:
-		if n <= 1<<8-1 {
-			v := uint8(n)
-			p = &v
-		}
-	case scalarUint16:
-		if n <= 1<<16-1 {
-			v := uint16(n)
-			p = &v
-		}
-	case scalarUint32:
-		if n <= 1<<32-1 {
-			v := uint32(n)
-			p = &v
-		}
-	case scalarUint64:
-		// A copy: taking n's address would move n, and with it every
-		// integer leaf's parse, to the heap.
-		v := n
-		p = &v
-	default:
-		limit := uint64(1) << 63
-		switch k {
-		case scalarInt8:
-			limit = 1 << 7
-		case scalarInt16:
-			limit = 1 << 15
-		case scalarInt32:
-			limit = 1 << 31
-		}
-		if (neg && n > limit) || (!neg && n >= limit) {
-			return false
-		}
-		i := int64(n)
-		if neg {
-			i = -i
-		}
-		switch k {
-		case scalarInt8:
-			v := int8(i)
-			p = &v
-		case scalarInt16:
-			v := int16(i)
-			p = &v
-		case scalarInt32:
-			v := int32(i)
-			p = &v
-		default:
-			v := i
-			p = &v
-		}
-	}
+	p := integerPointer(k, n, neg)
 	if p == nil {
 		return false
 	}
@@ -326,4 +273,63 @@ func leafString(v reflect.Value) string {
 		return strconv.FormatUint(v.Uint(), 10)
 	}
 	return fmt.Sprint(v.Interface())
+}
+
+// integerPointer is a pointer to a new value of integer kind k, the
+// magnitude n negated when neg, or nil when that is out of k's range:
+// the leaf value both fast paths (text and JSON) set.
+func integerPointer(k scalarKind, n uint64, neg bool) any {
+	switch k {
+	case scalarUint8:
+		if n <= 1<<8-1 {
+			v := uint8(n)
+			return &v
+		}
+	case scalarUint16:
+		if n <= 1<<16-1 {
+			v := uint16(n)
+			return &v
+		}
+	case scalarUint32:
+		if n <= 1<<32-1 {
+			v := uint32(n)
+			return &v
+		}
+	case scalarUint64:
+		// A copy: taking n's address would move n, and with it every
+		// integer leaf's parse, to the heap.
+		v := n
+		return &v
+	case scalarInt8, scalarInt16, scalarInt32, scalarInt64:
+		limit := uint64(1) << 63
+		switch k {
+		case scalarInt8:
+			limit = 1 << 7
+		case scalarInt16:
+			limit = 1 << 15
+		case scalarInt32:
+			limit = 1 << 31
+		}
+		if (neg && n > limit) || (!neg && n >= limit) {
+			return nil
+		}
+		i := int64(n)
+		if neg {
+			i = -i
+		}
+		switch k {
+		case scalarInt8:
+			v := int8(i)
+			return &v
+		case scalarInt16:
+			v := int16(i)
+			return &v
+		case scalarInt32:
+			v := int32(i)
+			return &v
+		}
+		v := i
+		return &v
+	}
+	return nil
 }
